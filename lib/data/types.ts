@@ -30,6 +30,12 @@ export interface ImageRecord {
   /** Subtype from the file name (normal, bacteria or virus). */
   subtype: Subtype;
   /**
+   * False when the subtype is not known: a PNEUMONIA file whose name says neither bacteria nor
+   * virus (`subtype` then holds the placeholder "bacteria"). Absent or true: `subtype` is real.
+   * `knownSubtype(record)` in lib/data/names.ts gives "unknown" for these.
+   */
+  subtypeKnown?: boolean;
+  /**
    * Patient id parsed from the file name (`person12`, `IM-0115`, `NORMAL2-IM-0115`); a name that
    * fits no known pattern is its own patient: `file:<relPath>`.
    */

@@ -1,0 +1,192 @@
+/**
+ * Picks the TensorFlow.js backend: `@tensorflow/tfjs-node-gpu` if it loads, then
+ * `@tensorflow/tfjs-node`, then `@tensorflow/tfjs-backend-wasm`, then `cpu`. A flag (`prefer`) or
+ * the environment variable `XRAY_BACKEND` forces one. On wasm it registers this project's gradient
+ * kernels (wasm ships without `Conv2DBackpropFilter`, so it could not train a CNN otherwise).
+ *
+ * @example
+ * ```ts
+ * import { describeBackend, initBackend } from "./lib/backend/select.ts";
+ * const info = await initBackend();
+ * console.log(describeBackend(info)); // e.g. "TF.js backend: wasm (1 thread, SIMD) ..."
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+// tfjs-core's node bundle registers no gradient functions; tfjs-layers' bundle registers them all.
+import "@tensorflow/tfjs-layers";
+import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import { setWasmKernels, type WasmKernelMode } from "./wasm_kernels.ts";
+
+/** Backends in the order they are tried. */
+export const BACKEND_ORDER = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const;
+/** A backend this project can select. */
+export type BackendChoice = (typeof BACKEND_ORDER)[number];
+
+/** What {@link initBackend} got. */
+export interface BackendInfo {
+  /** The choice that is active ("tfjs-node-gpu", "tfjs-node", "wasm" or "cpu"). */
+  name: BackendChoice;
+  /** The name TF.js knows it by (`tf.getBackend()`: "tensorflow", "wasm" or "cpu"). */
+  tfName: string;
+  /** Threads the backend computes with (wasm: its thread pool size; cpu: 1). */
+  threads: number;
+  /** Backends tried before this one (or not tried because one was forced), with why. */
+  skipped: { name: string; reason: string }[];
+  /** How the choice was made: "auto", "prefer" (the flag) or "env" (`XRAY_BACKEND`). */
+  forcedBy: "auto" | "prefer" | "env";
+  /** On wasm: which gradient kernels are registered ("fast" or "reference"); else null. */
+  wasmKernels: WasmKernelMode | null;
+  /** On wasm: whether the SIMD build is in use; else null. */
+  simd: boolean | null;
+}
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** Force this backend (overrides `XRAY_BACKEND`); fails if it cannot be loaded. */
+  prefer?: BackendChoice;
+  /** Wasm gradient kernels: "fast" (default) or "reference" (stock + plain missing kernels). */
+  wasmKernels?: WasmKernelMode;
+}
+
+let cached: { key: string; info: BackendInfo } | null = null;
+
+function isChoice(s: string): s is BackendChoice {
+  return (BACKEND_ORDER as readonly string[]).includes(s);
+}
+
+/** Imports a tfjs-node package by a computed name, so that a missing package is a runtime error. */
+async function tryNode(pkg: string): Promise<void> {
+  const spec = `@tensorflow/${pkg}`;
+  await import(spec);
+  if (!(await tf.setBackend("tensorflow"))) {
+    throw new Error(`${spec} loaded but its backend did not initialise`);
+  }
+}
+
+async function tryOne(choice: BackendChoice, mode: WasmKernelMode): Promise<void> {
+  if (choice === "tfjs-node-gpu" || choice === "tfjs-node") return await tryNode(choice);
+  if (choice === "wasm") {
+    await import("@tensorflow/tfjs-backend-wasm");
+    if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
+    setWasmKernels(mode);
+    return;
+  }
+  if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend did not initialise");
+}
+
+function reasonOf(choice: BackendChoice, err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (
+    /Cannot find|not found|Could not find|ERR_MODULE_NOT_FOUND|not a dependency|Unable to load/i
+      .test(msg)
+  ) {
+    return `@tensorflow/${choice} is not installed (its install script downloads libtensorflow, ` +
+      `which needs internet access; the project works without it)`;
+  }
+  return `failed to load: ${msg.split("\n")[0]}`;
+}
+
+/**
+ * Selects and initialises the TF.js backend. Tries tfjs-node-gpu, tfjs-node, wasm, cpu in order,
+ * unless `opts.prefer` or env `XRAY_BACKEND` forces one (a forced backend that fails to load is an
+ * error). Idempotent: a second call with the same request returns the same info without
+ * re-initialising.
+ */
+export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
+  const env = Deno.env.get("XRAY_BACKEND")?.trim();
+  let forced: BackendChoice | null = null;
+  let forcedBy: BackendInfo["forcedBy"] = "auto";
+  if (opts.prefer !== undefined) {
+    if (!isChoice(opts.prefer)) {
+      throw new Error(
+        `initBackend: unknown backend "${opts.prefer}"; expected one of ${
+          BACKEND_ORDER.join(", ")
+        }`,
+      );
+    }
+    forced = opts.prefer;
+    forcedBy = "prefer";
+  } else if (env) {
+    if (!isChoice(env)) {
+      throw new Error(
+        `XRAY_BACKEND="${env}" is not a backend; expected one of ${BACKEND_ORDER.join(", ")}`,
+      );
+    }
+    forced = env;
+    forcedBy = "env";
+  }
+  const envMode = Deno.env.get("XRAY_WASM_KERNELS")?.trim();
+  if (envMode && envMode !== "fast" && envMode !== "reference") {
+    throw new Error(`XRAY_WASM_KERNELS="${envMode}" is not valid; expected "fast" or "reference"`);
+  }
+  const mode: WasmKernelMode = opts.wasmKernels ?? (envMode as WasmKernelMode | undefined) ??
+    "fast";
+  const key = `${forcedBy}|${forced ?? "auto"}|${mode}`;
+  if (cached && cached.key === key && tf.getBackend() === cached.info.tfName) return cached.info;
+
+  const skipped: { name: string; reason: string }[] = [];
+  const candidates = forced ? [forced] : [...BACKEND_ORDER];
+  if (forced) {
+    for (const other of BACKEND_ORDER) {
+      if (other !== forced) {
+        skipped.push({
+          name: other,
+          reason: `not tried: ${forcedBy === "env" ? "XRAY_BACKEND" : "prefer"}=${forced}`,
+        });
+      }
+    }
+  }
+  for (const choice of candidates) {
+    try {
+      await tryOne(choice, mode);
+    } catch (err) {
+      if (forced) {
+        throw new Error(
+          `Backend "${choice}" was forced (${forcedBy === "env" ? "XRAY_BACKEND" : "prefer"}) but ${
+            reasonOf(choice, err)
+          }`,
+        );
+      }
+      skipped.push({ name: choice, reason: reasonOf(choice, err) });
+      continue;
+    }
+    const tfName = tf.getBackend();
+    const isWasm = choice === "wasm";
+    const info: BackendInfo = {
+      name: choice,
+      tfName,
+      threads: isWasm ? getThreadsCount() : choice === "cpu" ? 1 : navigator.hardwareConcurrency,
+      skipped,
+      forcedBy,
+      wasmKernels: isWasm ? mode : null,
+      simd: isWasm ? tf.env().getBool("WASM_HAS_SIMD_SUPPORT") as boolean : null,
+    };
+    cached = { key, info };
+    return info;
+  }
+  throw new Error(
+    `No TF.js backend could be initialised: ${
+      skipped.map((s) => `${s.name}: ${s.reason}`).join("; ")
+    }`,
+  );
+}
+
+/** One human line: the backend in use, its threads, and why the others were skipped. */
+export function describeBackend(info: BackendInfo): string {
+  const extra = info.name === "wasm"
+    ? `, ${info.simd ? "SIMD" : "no SIMD"}, ${info.wasmKernels} gradient kernels`
+    : "";
+  const how = info.forcedBy === "auto"
+    ? ""
+    : info.forcedBy === "env"
+    ? " (forced by XRAY_BACKEND)"
+    : " (forced)";
+  const skipped = info.skipped.length
+    ? `; skipped: ${info.skipped.map((s) => `${s.name} (${s.reason})`).join("; ")}`
+    : "";
+  return `TF.js backend: ${info.name}${how} (${info.threads} thread${
+    info.threads === 1 ? "" : "s"
+  }${extra})${skipped}`;
+}

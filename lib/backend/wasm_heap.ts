@@ -1,0 +1,43 @@
+/**
+ * Small helpers for kernels written in TypeScript that read and write tensors of the wasm backend
+ * directly on its heap (no copies). Shared by the reference and the fast kernels.
+ *
+ * Heap views are invalidated when the wasm memory grows (every allocation may grow it), so take
+ * views with {@link f32} only after the last allocation of a kernel call.
+ * @module
+ */
+import type { TensorInfo } from "@tensorflow/tfjs-core";
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` that our kernels use (it exports no such type). */
+export interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: "float32" | "int32" | "bool"): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+/** A float32 view of a tensor's data on the wasm heap (no copy). Throws for other dtypes. */
+export function f32(backend: WasmBackendLike, info: TensorInfo): Float32Array {
+  if (info.dtype !== "float32") {
+    throw new Error(`wasm kernel: expected a float32 tensor, got ${info.dtype} [${info.shape}]`);
+  }
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/** Allocates an uninitialised float32 tensor on the wasm heap. */
+export function alloc(backend: WasmBackendLike, shape: number[]): TensorInfo {
+  return backend.makeOutput(shape, "float32");
+}
+
+/** Frees a temporary tensor made by {@link alloc} or by a kernel called from inside a kernel. */
+export function free(backend: WasmBackendLike, info: TensorInfo): void {
+  backend.disposeData(info.dataId, true);
+}
+
+/** Throws unless the data format is NHWC, the only layout these kernels implement. */
+export function assertNHWC(kernel: string, dataFormat: string | undefined): void {
+  if (dataFormat !== undefined && dataFormat !== "NHWC") {
+    throw new Error(
+      `${kernel} (wasm, registered by lib/backend): only NHWC is supported, got ${dataFormat}`,
+    );
+  }
+}

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { describeBackend, initBackend } from "../../lib/backend/select.ts";
+import { wasmKernelMode } from "../../lib/backend/wasm_kernels.ts";
+
+async function withEnv<T>(
+  name: string,
+  value: string | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const old = Deno.env.get(name);
+  if (value === undefined) Deno.env.delete(name);
+  else Deno.env.set(name, value);
+  try {
+    return await fn();
+  } finally {
+    if (old === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, old);
+  }
+}
+
+Deno.test("initBackend picks wasm here and says why tfjs-node(-gpu) were skipped", async () => {
+  await withEnv("XRAY_BACKEND", undefined, async () => {
+    const info = await initBackend();
+    assert.equal(info.name, "wasm");
+    assert.equal(tf.getBackend(), "wasm");
+    assert.equal(info.forcedBy, "auto");
+    assert.ok(info.threads >= 1);
+    assert.equal(info.wasmKernels, "fast");
+    assert.equal(wasmKernelMode(), "fast");
+    assert.deepEqual(info.skipped.map((s) => s.name), ["tfjs-node-gpu", "tfjs-node"]);
+    for (const s of info.skipped) assert.match(s.reason, /not installed/);
+    // Idempotent: same request, same object, backend unchanged.
+    assert.equal(await initBackend(), info);
+    const line = describeBackend(info);
+    assert.match(line, /^TF\.js backend: wasm \(1 thread/);
+    assert.match(line, /skipped: tfjs-node-gpu/);
+  });
+});
+
+Deno.test("initBackend: prefer and XRAY_BACKEND force a backend; bad names fail clearly", async () => {
+  await withEnv("XRAY_BACKEND", undefined, async () => {
+    const cpu = await initBackend({ prefer: "cpu" });
+    assert.equal(cpu.name, "cpu");
+    assert.equal(tf.getBackend(), "cpu");
+    assert.equal(cpu.forcedBy, "prefer");
+    assert.equal(cpu.threads, 1);
+    assert.deepEqual(cpu.skipped.map((s) => s.name), ["tfjs-node-gpu", "tfjs-node", "wasm"]);
+    await assert.rejects(initBackend({ prefer: "tfjs-node" }), /forced .* not installed/);
+    await assert.rejects(initBackend({ prefer: "gpu" as never }), /unknown backend "gpu"/);
+  });
+  await withEnv("XRAY_BACKEND", "cpu", async () => {
+    const info = await initBackend();
+    assert.equal(info.name, "cpu");
+    assert.equal(info.forcedBy, "env");
+    assert.match(describeBackend(info), /forced by XRAY_BACKEND/);
+    // The flag wins over the environment.
+    assert.equal((await initBackend({ prefer: "wasm" })).name, "wasm");
+  });
+  await withEnv("XRAY_BACKEND", "tpu", async () => {
+    await assert.rejects(initBackend(), /XRAY_BACKEND="tpu" is not a backend; expected one of/);
+  });
+  await withEnv("XRAY_BACKEND", undefined, async () => {
+    assert.equal((await initBackend()).name, "wasm");
+  });
+});
+
+Deno.test("initBackend: reference wasm kernels can be chosen for baselines", async () => {
+  await withEnv("XRAY_BACKEND", undefined, async () => {
+    const ref = await initBackend({ wasmKernels: "reference" });
+    assert.equal(ref.wasmKernels, "reference");
+    assert.equal(wasmKernelMode(), "reference");
+    assert.equal((await initBackend()).wasmKernels, "fast");
+    assert.equal(wasmKernelMode(), "fast");
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * Bar charts with the value printed on each bar: class distributions, metric bars.
+ * @module
+ */
+import * as Plot from "@observablehq/plot";
+import { type ChartFrame, COLORS, fmtNumber, frame, plotSvg } from "./_render.ts";
+
+/** One bar: a category label and its value; `group` colours bars of the same group alike. */
+export interface Bar {
+  label: string;
+  value: number;
+  group?: string;
+}
+
+/** Options of {@link barChart}. */
+export interface BarOptions extends ChartFrame {
+  /** Axis label of the values. */
+  valueLabel?: string;
+  /** Axis label of the categories. */
+  categoryLabel?: string;
+  /** Decimals of the printed values (integers are printed as is). */
+  digits?: number;
+  /** Upper end of the value axis (e.g. 1 for metrics); default: from the data. */
+  max?: number;
+  /** Horizontal bars (categories on the y axis); default vertical. */
+  horizontal?: boolean;
+  /** Colour per group; bars without a group use one colour. */
+  colors?: Record<string, string>;
+}
+
+/** A bar chart with each bar's value written on it, as an SVG figure (HTML string). */
+export function barChart(bars: Bar[], opts: BarOptions = {}): string {
+  if (bars.length === 0) throw new Error("barChart: no bars to draw");
+  const digits = opts.digits ?? 3;
+  const domain = bars.map((b) => b.label);
+  const fill = (b: Bar) =>
+    b.group !== undefined ? (opts.colors?.[b.group] ?? COLORS.bar) : COLORS.bar;
+  const text = (b: Bar) => fmtNumber(b.value, digits);
+  const valueDomain = [0, opts.max ?? Math.max(...bars.map((b) => b.value)) * 1.12];
+  const svg = opts.horizontal
+    ? plotSvg({
+      width: opts.width ?? 640,
+      height: opts.height ?? Math.max(120, 32 * bars.length + 50),
+      marginLeft: 120,
+      x: { label: opts.valueLabel ?? null, domain: valueDomain, grid: true },
+      y: { label: opts.categoryLabel ?? null, domain },
+      marks: [
+        Plot.barX(bars, { y: "label", x: "value", fill }),
+        Plot.text(bars, { y: "label", x: "value", text, dx: 4, textAnchor: "start" }),
+        Plot.ruleX([0]),
+      ],
+    })
+    : plotSvg({
+      width: opts.width ?? 640,
+      height: opts.height ?? 360,
+      x: { label: opts.categoryLabel ?? null, domain, padding: 0.2 },
+      y: { label: opts.valueLabel ?? null, domain: valueDomain, grid: true },
+      marks: [
+        Plot.barY(bars, { x: "label", y: "value", fill }),
+        Plot.text(bars, { x: "label", y: "value", text, dy: -6, lineAnchor: "bottom" }),
+        Plot.ruleY([0]),
+      ],
+    });
+  return frame("bar", svg, opts);
+}
+
+/**
+ * Metric bars (accuracy, sensitivity, ...) on a 0-1 axis with their values, as in the original's
+ * final evaluation chart.
+ */
+export function metricBars(metrics: Record<string, number>, opts: BarOptions = {}): string {
+  const bars = Object.entries(metrics).map(([label, value]) => ({ label, value }));
+  return barChart(bars, { max: 1.08, digits: 3, valueLabel: "value", ...opts });
+}

@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { barChart, metricBars } from "../../lib/charts/bar.ts";
+
+Deno.test("barChart draws one bar per label with its value written", () => {
+  const html = barChart([{ label: "NORMAL", value: 1341 }, { label: "PNEUMONIA", value: 3875 }], {
+    title: "Class distribution",
+  });
+  assert.match(html, /^<figure class="xr-chart" data-chart="bar"/);
+  assert.match(html, /Class distribution/);
+  assert.equal((html.match(/<svg/g) ?? []).length, 1);
+  assert.match(html, /aria-label="bar"/);
+  const bars = html.split('aria-label="bar"')[1].split("</g>")[0];
+  assert.equal((bars.match(/<rect/g) ?? []).length, 2);
+  for (const t of ["NORMAL", "PNEUMONIA", ">1341<", ">3875<"]) assert.ok(html.includes(t), t);
+});
+
+Deno.test("metricBars prints values with 3 decimals on a 0-1 axis", () => {
+  const html = metricBars({ accuracy: 0.9123, recall: 0.95 }, { horizontal: true });
+  assert.ok(html.includes(">0.912<"));
+  assert.ok(html.includes(">0.950<"));
+  assert.ok(html.includes("accuracy") && html.includes("recall"));
+});
+
+Deno.test("barChart refuses an empty list", () => {
+  assert.throws(() => barChart([]), /no bars/);
+});

@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import sharp from "sharp";
+import { cacheFolder, loadImages } from "../../lib/images/cache.ts";
+import { loadImage } from "../../lib/images/load.ts";
+import { writeBadImages, writeImageVariants } from "../../lib/images/fixtures.ts";
+
+const SIZE = 12;
+
+/** Writes `n` distinct small gray PNGs (image k uniform at level 10 * k + 5). */
+async function writeDistinct(dir: string, n: number): Promise<string[]> {
+  await Deno.mkdir(dir, { recursive: true });
+  const paths: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const px = new Uint8Array(20 * 16).fill(10 * k + 5);
+    const path = join(dir, `img${k}.png`);
+    await sharp(px, { raw: { width: 20, height: 16, channels: 1 } }).toColourspace("b-w").png()
+      .toFile(path);
+    paths.push(path);
+  }
+  return paths;
+}
+
+/** Lists the cache entry files (*.u8) under a folder. */
+async function entries(folder: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const sub of Deno.readDir(folder)) {
+    if (!sub.isDirectory) continue;
+    for await (const e of Deno.readDir(join(folder, sub.name))) {
+      if (e.name.endsWith(".u8")) out.push(join(folder, sub.name, e.name));
+    }
+  }
+  return out;
+}
+
+Deno.test("loadImages: cold run decodes all, warm run decodes and hashes nothing, same pixels", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cache_test_" });
+  const paths = await writeDistinct(join(dir, "imgs"), 6);
+  const cacheDir = join(dir, "cache");
+  const progress: number[] = [];
+  const cold = await loadImages(paths, {
+    size: SIZE,
+    channels: 3,
+    cacheDir,
+    onProgress: (done, total) => {
+      assert.equal(total, 6);
+      progress.push(done);
+    },
+  });
+  assert.deepEqual(progress, [1, 2, 3, 4, 5, 6]);
+  assert.equal(cold.decoded, 6);
+  assert.equal(cold.cacheHits, 0);
+  assert.deepEqual(cold.ok, Array(6).fill(true));
+  assert.deepEqual(cold.failures, []);
+  assert.equal(cold.data.length, 6 * SIZE * SIZE * 3);
+  for (let k = 0; k < 6; k++) {
+    const img = cold.data.subarray(k * SIZE * SIZE * 3, (k + 1) * SIZE * SIZE * 3);
+    assert.ok(img.every((v) => v === 10 * k + 5), `image ${k}`);
+    assert.deepEqual(img, await loadImage(paths[k], { size: SIZE, channels: 3 }));
+  }
+  const warm = await loadImages(paths, { size: SIZE, channels: 3, cacheDir });
+  assert.equal(warm.decoded, 0);
+  assert.equal(warm.hashed, 0);
+  assert.equal(warm.cacheHits, 6);
+  assert.deepEqual(warm.data, cold.data);
+  // The key includes size and channels: another size decodes again.
+  const other = await loadImages(paths, { size: SIZE + 1, channels: 1, cacheDir });
+  assert.equal(other.decoded, 6);
+  assert.equal(other.data.length, 6 * (SIZE + 1) ** 2);
+});
+
+Deno.test("loadImages: the cache is keyed by content (copy hits, changed file misses)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cache_test_" });
+  const [a, b] = await writeDistinct(join(dir, "imgs"), 2);
+  const cacheDir = join(dir, "cache");
+  await loadImages([a, b], { size: SIZE, channels: 1, cacheDir });
+  const copy = join(dir, "copy_of_a.png");
+  await Deno.copyFile(a, copy);
+  const r1 = await loadImages([copy], { size: SIZE, channels: 1, cacheDir });
+  assert.equal(r1.decoded, 0, "a copy has the same content hash");
+  assert.equal(r1.hashed, 1);
+  // Overwrite b with new content: path index must notice (size/mtime) and re-decode.
+  const px = new Uint8Array(30 * 30).fill(200);
+  await sharp(px, { raw: { width: 30, height: 30, channels: 1 } }).toColourspace("b-w").png()
+    .toFile(b);
+  const r2 = await loadImages([a, b], { size: SIZE, channels: 1, cacheDir });
+  assert.equal(r2.decoded, 1);
+  assert.ok(r2.data.subarray(SIZE * SIZE).every((v) => v === 200));
+});
+
+Deno.test("loadImages: a corrupt cache entry is detected and rebuilt", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cache_test_" });
+  const paths = await writeDistinct(join(dir, "imgs"), 3);
+  const cacheDir = join(dir, "cache");
+  const first = await loadImages(paths, { size: SIZE, channels: 3, cacheDir });
+  const files = await entries(cacheFolder(cacheDir, SIZE, 3, "nearest"));
+  assert.equal(files.length, 3);
+  await Deno.writeFile(files[0], new Uint8Array(17)); // truncated entry
+  const again = await loadImages(paths, { size: SIZE, channels: 3, cacheDir });
+  assert.equal(again.decoded, 1);
+  assert.deepEqual(again.data, first.data);
+  assert.equal((await Deno.stat(files[0])).size, SIZE * SIZE * 3);
+  const third = await loadImages(paths, { size: SIZE, channels: 3, cacheDir });
+  assert.equal(third.decoded, 0);
+});
+
+Deno.test("loadImages: bad images are reported and skipped, the batch goes on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cache_test_" });
+  const variants = await writeImageVariants(join(dir, "good"));
+  const bad = await writeBadImages(join(dir, "bad"));
+  const good = [
+    variants["gray16.png"].path,
+    variants["cmyk.jpeg"].path,
+    variants["palette.png"].path,
+  ];
+  const badPaths = Object.values(bad);
+  const paths = [good[0], ...badPaths.slice(0, 3), good[1], ...badPaths.slice(3), good[2]];
+  const cacheDir = join(dir, "cache");
+  const r = await loadImages(paths, { size: SIZE, channels: 1, cacheDir, concurrency: 3 });
+  const px = SIZE * SIZE;
+  assert.equal(r.failures.length, badPaths.length);
+  assert.deepEqual(r.failures.map((f) => f.path), badPaths);
+  for (const f of r.failures) assert.match(f.reason, /expected a JPEG or PNG/);
+  for (let i = 0; i < paths.length; i++) {
+    const img = r.data.subarray(i * px, (i + 1) * px);
+    if (good.includes(paths[i])) {
+      assert.equal(r.ok[i], true);
+      assert.ok(img.every((v) => Math.abs(v - 100) <= 15), `good image ${paths[i]}`);
+    } else {
+      assert.equal(r.ok[i], false);
+      assert.ok(img.every((v) => v === 0), `failed image ${paths[i]} left zeros`);
+    }
+  }
+  // Warm: same failures (decode errors remembered), nothing decoded.
+  const warm = await loadImages(paths, { size: SIZE, channels: 1, cacheDir });
+  assert.equal(warm.decoded, 0);
+  assert.deepEqual(warm.failures, r.failures);
+  assert.deepEqual(warm.data, r.data);
+});
+
+Deno.test("loadImages: without a cache, and with any concurrency, results are the same", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cache_test_" });
+  const paths = await writeDistinct(join(dir, "imgs"), 5);
+  const a = await loadImages(paths, { size: SIZE, channels: 1, cacheDir: null, concurrency: 1 });
+  const b = await loadImages(paths, { size: SIZE, channels: 1, cacheDir: null, concurrency: 8 });
+  assert.equal(a.decoded, 5);
+  assert.equal(b.decoded, 5);
+  assert.deepEqual(a.data, b.data);
+  const empty = await loadImages([], { size: SIZE, channels: 1, cacheDir: null });
+  assert.equal(empty.data.length, 0);
+  assert.deepEqual(empty.failures, []);
+  await assert.rejects(() => loadImages(paths, { size: 0, channels: 1 }), RangeError);
+});

@@ -1,0 +1,213 @@
+/**
+ * Operating points for screening: threshold policies chosen on validation, the trade-off table a
+ * programme manager reads (sensitivity, specificity, referrals per 100 children), and the WHO
+ * minimum for a screening test.
+ *
+ * Every policy scans the distinct validation scores as candidate thresholds (`score >= t` is
+ * positive, as in `lib/metrics/classification.ts`); ties between candidates go to the higher
+ * threshold (fewer referrals).
+ *
+ * @example
+ * ```ts
+ * import { choosePolicies, STANDARD_POLICIES, tradeoffTable } from "./operating_points.ts";
+ * const points = choosePolicies(yVal, pVal, STANDARD_POLICIES);
+ * const table = tradeoffTable(yTest, pTest, { prevalence: 0.3 });
+ * ```
+ * @module
+ */
+
+import {
+  type BinaryMetrics,
+  binaryMetrics,
+  thresholdForSensitivity,
+} from "../metrics/classification.ts";
+import { countsByThreshold } from "../metrics/curves.ts";
+
+/**
+ * The WHO minimum used by this project for a screening test: sensitivity >= 0.90 with specificity
+ * >= 0.70 (the minimal targets of WHO's target product profile for a community triage/screening
+ * test, WHO 2014 "High-priority target product profiles for new tuberculosis diagnostics"; quoted
+ * in issue 6 as the bar for a pneumonia screening test).
+ */
+export const WHO_SCREENING_MINIMUM = { sensitivity: 0.9, specificity: 0.7 } as const;
+
+/** True when both WHO minimum figures are met (NaN never meets them). */
+export function meetsWhoMinimum(sensitivity: number, specificity: number): boolean {
+  return sensitivity >= WHO_SCREENING_MINIMUM.sensitivity &&
+    specificity >= WHO_SCREENING_MINIMUM.specificity;
+}
+
+/** How to pick a threshold on validation. */
+export type ThresholdPolicy =
+  /** Highest threshold with sensitivity >= target. */
+  | { kind: "sensitivity"; target: number }
+  /** Maximise Youden's J = sensitivity + specificity - 1. */
+  | { kind: "youden" }
+  /** Maximise F1. */
+  | { kind: "max_f1" }
+  /**
+   * Minimise expected cost per child: costFn * prevalence * (1 - sens) + costFp * (1 - prevalence)
+   * * (1 - spec). `costFn / costFp` is the cost ratio of a missed pneumonia to a false alarm;
+   * prevalence defaults to the validation prevalence (then this is costFn * FN + costFp * FP).
+   */
+  | { kind: "cost"; costFn: number; costFp?: number; prevalence?: number };
+
+/** The four policies of the report: sensitivity 0.95, Youden, max F1, cost ratio 5:1. */
+export const STANDARD_POLICIES: readonly ThresholdPolicy[] = [
+  { kind: "sensitivity", target: 0.95 },
+  { kind: "youden" },
+  { kind: "max_f1" },
+  { kind: "cost", costFn: 5, costFp: 1 },
+];
+
+/** A readable name for a policy ("sensitivity >= 0.95", "cost FN:FP = 5:1"). */
+export function policyName(p: ThresholdPolicy): string {
+  switch (p.kind) {
+    case "sensitivity":
+      return `sensitivity >= ${p.target}`;
+    case "youden":
+      return "Youden's J";
+    case "max_f1":
+      return "max F1";
+    case "cost":
+      return `cost FN:FP = ${p.costFn}:${p.costFp ?? 1}` +
+        (p.prevalence !== undefined ? ` at prevalence ${p.prevalence}` : "");
+  }
+}
+
+/** A threshold picked by a policy, with the metrics it gives on the data it was picked on. */
+export interface OperatingPoint {
+  policy: string;
+  threshold: number;
+  metrics: BinaryMetrics;
+  meetsWho: boolean;
+}
+
+/** Picks the threshold a policy asks for on (validation) labels and scores. */
+export function chooseThreshold(
+  yTrue: ArrayLike<number>,
+  yScore: ArrayLike<number>,
+  policy: ThresholdPolicy,
+): OperatingPoint {
+  let threshold: number;
+  if (policy.kind === "sensitivity") {
+    threshold = thresholdForSensitivity(yTrue, yScore, policy.target);
+  } else {
+    const { counts, nPos, nNeg } = countsByThreshold(yTrue, yScore, "chooseThreshold");
+    if (nPos === 0 || nNeg === 0) {
+      throw new RangeError(
+        `chooseThreshold (${policyName(policy)}): needs both classes, got ${nPos} positives ` +
+          `and ${nNeg} negatives`,
+      );
+    }
+    const prev = policy.kind === "cost" ? policy.prevalence ?? nPos / (nPos + nNeg) : 0;
+    if (policy.kind === "cost" && !(policy.costFn > 0 && (policy.costFp ?? 1) > 0)) {
+      throw new RangeError(`chooseThreshold: costs must be positive, got ${policyName(policy)}`);
+    }
+    let best = -Infinity;
+    threshold = counts[0].threshold;
+    for (const c of counts) { // from the highest threshold down: strict > keeps the higher one
+      const sens = c.tp / nPos, spec = 1 - c.fp / nNeg;
+      let value: number;
+      if (policy.kind === "youden") value = sens + spec - 1;
+      else if (policy.kind === "max_f1") value = (2 * c.tp) / (c.tp + nPos + c.fp);
+      else {
+        value =
+          -(policy.costFn * prev * (1 - sens) + (policy.costFp ?? 1) * (1 - prev) * (1 - spec));
+      }
+      if (value > best) best = value, threshold = c.threshold;
+    }
+    if (policy.kind === "cost") {
+      // Calling nothing positive is also an option: threshold Infinity (above every score).
+      const none = -(policy.costFn * prev);
+      if (none > best) threshold = Infinity;
+    }
+  }
+  const metrics = binaryMetrics(yTrue, yScore, threshold);
+  return {
+    policy: policyName(policy),
+    threshold,
+    metrics,
+    meetsWho: meetsWhoMinimum(metrics.sensitivity, metrics.specificity),
+  };
+}
+
+/** `chooseThreshold` for each policy. */
+export function choosePolicies(
+  yTrue: ArrayLike<number>,
+  yScore: ArrayLike<number>,
+  policies: readonly ThresholdPolicy[] = STANDARD_POLICIES,
+): OperatingPoint[] {
+  return policies.map((p) => chooseThreshold(yTrue, yScore, p));
+}
+
+/**
+ * Thresholds picked on validation, applied to test: one row per policy with the validation and
+ * the test metrics at the same threshold.
+ */
+export function policiesOnTest(
+  val: { yTrue: ArrayLike<number>; yScore: ArrayLike<number> },
+  test: { yTrue: ArrayLike<number>; yScore: ArrayLike<number> },
+  policies: readonly ThresholdPolicy[] = STANDARD_POLICIES,
+): {
+  policy: string;
+  threshold: number;
+  val: BinaryMetrics;
+  test: BinaryMetrics;
+  testMeetsWho: boolean;
+}[] {
+  return choosePolicies(val.yTrue, val.yScore, policies).map((op) => {
+    const t = binaryMetrics(test.yTrue, test.yScore, op.threshold);
+    return {
+      policy: op.policy,
+      threshold: op.threshold,
+      val: op.metrics,
+      test: t,
+      testMeetsWho: meetsWhoMinimum(t.sensitivity, t.specificity),
+    };
+  });
+}
+
+/** One row of the trade-off table. */
+export interface TradeoffRow {
+  threshold: number;
+  sensitivity: number;
+  specificity: number;
+  /** Positive predictive value at `prevalence` (not at the sample's prevalence). */
+  ppv: number;
+  /** Children referred per 100 screened at `prevalence`: 100 (p sens + (1 - p)(1 - spec)). */
+  referralsPer100: number;
+  /** Children with pneumonia missed per 100 screened: 100 p (1 - sens). */
+  missedPer100: number;
+  meetsWho: boolean;
+}
+
+/** Sensitivity/specificity of a score at many thresholds, projected to a prevalence. */
+export function tradeoffTable(
+  yTrue: ArrayLike<number>,
+  yScore: ArrayLike<number>,
+  opts: { prevalence?: number; thresholds?: readonly number[] } = {},
+): { prevalence: number; rows: TradeoffRow[] } {
+  let nPos = 0;
+  for (let i = 0; i < yTrue.length; i++) nPos += yTrue[i] === 1 ? 1 : 0;
+  const prevalence = opts.prevalence ?? nPos / yTrue.length;
+  if (!(prevalence >= 0 && prevalence <= 1)) {
+    throw new RangeError(`tradeoffTable: prevalence ${prevalence} must be in [0, 1]`);
+  }
+  const thresholds = opts.thresholds ??
+    Array.from({ length: 19 }, (_, i) => Math.round((i + 1) * 5) / 100);
+  const rows = thresholds.map((t) => {
+    const m = binaryMetrics(yTrue, yScore, t);
+    const truePos = prevalence * m.sensitivity, falsePos = (1 - prevalence) * (1 - m.specificity);
+    return {
+      threshold: t,
+      sensitivity: m.sensitivity,
+      specificity: m.specificity,
+      ppv: truePos + falsePos === 0 ? NaN : truePos / (truePos + falsePos),
+      referralsPer100: 100 * (truePos + falsePos),
+      missedPer100: 100 * prevalence * (1 - m.sensitivity),
+      meetsWho: meetsWhoMinimum(m.sensitivity, m.specificity),
+    };
+  });
+  return { prevalence, rows };
+}

@@ -1,0 +1,204 @@
+/**
+ * Every gradient kernel we register on wasm (fast and reference versions), and the stock wasm
+ * gradient kernels our models use, against the cpu backend. Error measure: max |wasm - cpu| over
+ * the tensor divided by max |cpu| (normwise relative error), must be <= 1e-4.
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../../lib/backend/select.ts";
+import { setWasmKernels, type WasmKernelMode } from "../../lib/backend/wasm_kernels.ts";
+import { makeRng, randNormal } from "../../lib/util/rng.ts";
+
+const TOL = 1e-4;
+type Inputs = Record<string, { shape: number[]; data: Float32Array }>;
+
+function rand(shape: number[], seed: number): { shape: number[]; data: Float32Array } {
+  const rng = makeRng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { shape, data: Float32Array.from({ length: n }, () => randNormal(rng)) };
+}
+
+/** Runs one kernel on the current backend with fresh tensors; returns its output data. */
+function run(
+  kernel: string,
+  inputs: Inputs,
+  attrs: object,
+): { shape: number[]; data: Float32Array } {
+  const ts: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.data, v.shape);
+  const out = tf.engine().runKernel(kernel, ts as never, attrs as never) as tf.Tensor;
+  const res = { shape: out.shape, data: out.dataSync() as Float32Array };
+  tf.dispose([out, ...Object.values(ts)]);
+  return res;
+}
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+async function compare(kernel: string, inputs: Inputs, attrs: object, modes: WasmKernelMode[]) {
+  await initBackend({ prefer: "cpu" });
+  const want = run(kernel, inputs, attrs);
+  await initBackend({ prefer: "wasm" });
+  for (const mode of modes) {
+    setWasmKernels(mode);
+    const got = run(kernel, inputs, attrs);
+    assert.deepEqual(got.shape, want.shape, `${kernel} (${mode}) shape`);
+    const e = relErr(got.data, want.data);
+    assert.ok(e <= TOL, `${kernel} (${mode}) ${JSON.stringify(attrs)}: rel err ${e}`);
+  }
+  setWasmKernels("fast");
+}
+
+const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[] = [
+  { x: [2, 9, 9, 3], f: [3, 3, 3, 4], s: 1, pad: "valid" },
+  { x: [2, 9, 9, 3], f: [3, 3, 3, 4], s: 1, pad: "same" },
+  { x: [1, 10, 7, 5], f: [3, 3, 5, 6], s: 2, pad: "valid" },
+  { x: [3, 11, 8, 2], f: [3, 2, 2, 5], s: 2, pad: "same" },
+  { x: [2, 6, 6, 4], f: [1, 1, 4, 3], s: 1, pad: "valid" },
+  { x: [1, 13, 12, 3], f: [5, 5, 3, 2], s: 2, pad: "same" },
+];
+
+function outShape(c: (typeof convCases)[number]): number[] {
+  const info = tf.backend_util.computeConv2DInfo(
+    c.x as [number, number, number, number],
+    c.f as [number, number, number, number],
+    c.s,
+    1,
+    c.pad,
+  );
+  return info.outShape;
+}
+
+Deno.test("Conv2DBackpropFilter and Conv2DBackpropInput match cpu (strides 1, 2; same, valid)", async () => {
+  for (const [i, c] of convCases.entries()) {
+    const dy = rand(outShape(c), 100 + i);
+    const base = { strides: c.s, pad: c.pad, dataFormat: "NHWC", dimRoundingMode: undefined };
+    await compare("Conv2DBackpropFilter", { x: rand(c.x, i), dy }, { ...base, filterShape: c.f }, [
+      "fast",
+      "reference",
+    ]);
+    await compare("Conv2DBackpropInput", { dy, filter: rand(c.f, 50 + i) }, {
+      ...base,
+      inputShape: c.x,
+    }, [
+      "fast",
+      "reference",
+    ]);
+  }
+});
+
+Deno.test("depthwise conv backprops match cpu", async () => {
+  for (const [i, c] of convCases.slice(0, 4).entries()) {
+    const f = [c.f[0], c.f[1], c.x[3], 2];
+    const info = tf.backend_util.computeConv2DInfo(
+      c.x as never,
+      f as never,
+      c.s,
+      1,
+      c.pad,
+      undefined,
+      true,
+    );
+    const dy = rand(info.outShape, 200 + i);
+    const base = { strides: c.s, pad: c.pad, dilations: 1, dimRoundingMode: undefined };
+    await compare("DepthwiseConv2dNativeBackpropFilter", { x: rand(c.x, i), dy }, {
+      ...base,
+      filterShape: f,
+    }, [
+      "fast",
+    ]);
+    await compare("DepthwiseConv2dNativeBackpropInput", { dy, filter: rand(f, 9 + i) }, {
+      ...base,
+      inputShape: c.x,
+    }, [
+      "fast",
+    ]);
+  }
+});
+
+Deno.test("MaxPoolGrad and AvgPoolGrad match cpu", async () => {
+  const cases: { x: number[]; k: number; s: number; pad: "same" | "valid" }[] = [
+    { x: [2, 8, 8, 3], k: 2, s: 2, pad: "valid" },
+    { x: [1, 9, 7, 4], k: 2, s: 2, pad: "valid" },
+    { x: [2, 9, 7, 2], k: 3, s: 2, pad: "same" },
+    { x: [1, 6, 6, 5], k: 3, s: 1, pad: "same" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    for (const signed of [true, false]) await checkPool(c, i, signed);
+  }
+});
+
+/**
+ * Stock wasm MaxPoolGrad gives no gradient to a window whose maximum is negative (it starts its
+ * running maximum at 0, it seems), so it is checked (as "reference") on non-negative inputs only,
+ * which is what a max-pool after ReLU sees; our fast kernel is checked on signed inputs.
+ */
+async function checkPool(
+  c: { x: number[]; k: number; s: number; pad: "same" | "valid" },
+  i: number,
+  signed: boolean,
+) {
+  {
+    const info = tf.backend_util.computePool2DInfo(c.x as never, c.k, c.s, 1, c.pad);
+    const x = rand(c.x, 300 + i);
+    if (!signed) x.data = x.data.map(Math.abs);
+    // The forward output is an input of MaxPoolGrad; compute it with the cpu backend.
+    await initBackend({ prefer: "cpu" });
+    const xt = tf.tensor4d(x.data, x.shape as [number, number, number, number]);
+    const y = tf.maxPool(xt, c.k, c.s, c.pad);
+    const output = { shape: y.shape as number[], data: y.dataSync() as Float32Array };
+    tf.dispose([xt, y]);
+    const dy = rand(info.outShape, 400 + i);
+    const attrs = { filterSize: c.k, strides: c.s, pad: c.pad, dimRoundingMode: undefined };
+    await compare(
+      "MaxPoolGrad",
+      { dy, input: x, output },
+      attrs,
+      signed ? ["fast"] : ["fast", "reference"],
+    );
+    await compare("AvgPoolGrad", { dy, input: x }, attrs, ["fast"]);
+  }
+}
+
+Deno.test("stock wasm MaxPoolGrad drops gradients of negative maxima (why we replace it)", async () => {
+  await initBackend({ prefer: "wasm", wasmKernels: "reference" });
+  const v = [1, 5, 3, 2, 4, 0, 9, 1, 2, 2, 8, 7, 6, 1, 0, 3];
+  const x = tf.tensor4d([...v, ...v].map((a, i) => (i % 2 ? a : -a)), [1, 4, 4, 2]);
+  const dy = tf.tensor4d([10, 11, 20, 21, 30, 31, 40, 41], [1, 2, 2, 2]);
+  const output = tf.maxPool(x, 2, 2, "valid");
+  const attrs = { filterSize: 2, strides: 2, pad: "valid" };
+  const grad = () =>
+    Array.from(
+      (tf.engine().runKernel("MaxPoolGrad", { dy, input: x, output }, attrs) as tf.Tensor)
+        .dataSync(),
+    );
+  const stock = grad();
+  setWasmKernels("fast");
+  const fast = grad();
+  const want = new Array(32).fill(0);
+  for (
+    const [i, g] of [[0, 10], [11, 11], [14, 20], [15, 21], [16, 30], [27, 31], [30, 40], [31, 41]]
+  ) want[i] = g;
+  assert.deepEqual(fast, want);
+  // Channel 0 (all values <= 0) loses the gradients 20, 30 and 40 in the stock kernel.
+  assert.deepEqual(stock.filter((g) => g !== 0).sort(), [10, 11, 21, 31, 41]);
+  tf.dispose([x, dy, output]);
+});
+
+Deno.test("BatchMatMul with and without transposes matches cpu", async () => {
+  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+    const [m, k, n] = [7, 33, 5];
+    const a = rand(ta ? [2, k, m] : [2, m, k], 1), b = rand(tb ? [2, n, k] : [2, k, n], 2);
+    await compare("BatchMatMul", { a, b }, { transposeA: ta, transposeB: tb }, [
+      "fast",
+      "reference",
+    ]);
+  }
+});

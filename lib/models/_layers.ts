@@ -1,0 +1,20 @@
+/**
+ * Small helpers the model files share: seeded initialisers and the output head.
+ * @module
+ */
+import * as tfl from "@tensorflow/tfjs-layers";
+
+/** A seeded Glorot-uniform initialiser; `k` distinguishes the layers of one model. */
+export function glorot(seed: number, k: number): ReturnType<typeof tfl.initializers.glorotUniform> {
+  return tfl.initializers.glorotUniform({ seed: seed * 1000 + k });
+}
+
+/** The output layer: one sigmoid unit for 2 classes, a 3-way softmax for 3. */
+export function outputLayer(classes: 2 | 3, seed: number, k: number): tfl.layers.Layer {
+  return tfl.layers.dense({
+    units: classes === 2 ? 1 : 3,
+    activation: classes === 2 ? "sigmoid" : "softmax",
+    kernelInitializer: glorot(seed, k),
+    name: "output",
+  });
+}

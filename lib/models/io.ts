@@ -1,0 +1,77 @@
+/**
+ * Saving and loading TF.js layers models on the local disk from Deno.
+ *
+ * TF.js only registers `file://` handlers in tfjs-node, which cannot install here; these two
+ * small IO handlers write and read the standard TF.js format (model.json + weights.bin) with
+ * Deno's file API so a saved model loads in any TF.js (`tf.loadLayersModel`) elsewhere.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
+
+/** Turns `file:///a/b`, `/a/b` or `a/b` (folder or model.json) into the model.json path. */
+export function modelJsonPath(pathOrUrl: string): string {
+  let p = pathOrUrl.startsWith("file://") ? fileURLToPath(pathOrUrl) : pathOrUrl;
+  p = resolve(p);
+  return p.endsWith(".json") ? p : join(p, "model.json");
+}
+
+/** Writes `model` to `dir` as model.json + weights.bin (atomic writes, weights first). */
+export async function saveModel(model: tfl.LayersModel, dir: string): Promise<void> {
+  await model.save(tf.io.withSaveHandler(async (artifacts) => {
+    const data = tf.io.concatenateArrayBuffers(artifacts.weightData ?? new ArrayBuffer(0));
+    await writeFileAtomic(join(dir, "weights.bin"), new Uint8Array(data));
+    await writeJsonAtomic(join(dir, "model.json"), {
+      modelTopology: artifacts.modelTopology,
+      format: "layers-model",
+      generatedBy: "pneumonia-xray (TF.js " + tf.version_core + ")",
+      convertedBy: null,
+      weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
+    });
+    return {
+      modelArtifactsInfo: {
+        dateSaved: new Date(),
+        modelTopologyType: "JSON",
+        weightDataBytes: data.byteLength,
+      },
+    };
+  }));
+}
+
+/** A TF.js load handler that reads a model.json and its weight files from the local disk. */
+export function fileLoadHandler(pathOrUrl: string): tf.io.IOHandler {
+  const jsonPath = modelJsonPath(pathOrUrl);
+  return {
+    load: async () => {
+      let json: tf.io.ModelJSON;
+      try {
+        json = JSON.parse(await Deno.readTextFile(jsonPath));
+      } catch (err) {
+        throw new Error(
+          `Cannot read a TF.js model at ${jsonPath}: ${(err as Error).message} ` +
+            "(expected a model.json written by tensorflowjs_converter or model.save)",
+        );
+      }
+      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+        const specs: tf.io.WeightsManifestEntry[] = [];
+        const buffers: ArrayBuffer[] = [];
+        for (const group of manifest) {
+          specs.push(...group.weights);
+          for (const p of group.paths) {
+            const bytes = await Deno.readFile(join(dirname(jsonPath), p));
+            buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+          }
+        }
+        return [specs, tf.io.concatenateArrayBuffers(buffers)];
+      });
+    },
+  };
+}
+
+/** Loads a TF.js layers model from a local folder, model.json path or file:// URL. */
+export function loadModel(pathOrUrl: string): Promise<tfl.LayersModel> {
+  return tfl.loadLayersModel(fileLoadHandler(pathOrUrl));
+}

@@ -1,0 +1,60 @@
+/**
+ * `transfer`: a frozen pretrained convolutional base plus the seed notebook's head
+ * (flatten, Dense 82, Dense 64, sigmoid).
+ *
+ * The base is a TF.js layers model read from the local disk (no download at run time), given as
+ * `basePath` (a folder, model.json path or file:// URL) or the env variable XRAY_TRANSFER_BASE.
+ * @module
+ */
+import * as tfl from "@tensorflow/tfjs-layers";
+import { glorot, outputLayer } from "./_layers.ts";
+import { loadModel, modelJsonPath } from "./io.ts";
+import type { BuildOptions, ModelSpec } from "./types.ts";
+
+/** What to tell a user who asked for `transfer` without a base. */
+export const NO_BASE_HELP =
+  "The transfer model needs a pretrained convolutional base in TF.js layers format on the local " +
+  "disk; pass --base DIR (or set XRAY_TRANSFER_BASE) to its folder or model.json. To make one: " +
+  "in Python, `tf.keras.applications.VGG19(include_top=False, input_shape=(150,150,3))` (or " +
+  "MobileNetV2), `model.save('vgg19.h5')`, then `tensorflowjs_converter --input_format keras " +
+  "vgg19.h5 vgg19_tfjs/`. Nothing is downloaded at run time.";
+
+async function build(opts: BuildOptions): Promise<tfl.LayersModel> {
+  const basePath = opts.basePath ?? Deno.env.get("XRAY_TRANSFER_BASE");
+  if (!basePath) throw new Error(NO_BASE_HELP);
+  let base: tfl.LayersModel;
+  try {
+    base = await loadModel(basePath);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${NO_BASE_HELP}`);
+  }
+  const [, h, w, c] = base.inputs[0].shape;
+  if ((h !== null && h !== opts.size) || (w !== null && w !== opts.size) || c !== opts.channels) {
+    throw new Error(
+      `The transfer base at ${modelJsonPath(basePath)} takes input ${h}x${w}x${c}, but ` +
+        `${opts.size}x${opts.size}x${opts.channels} was asked for; pass --size ${h} ` +
+        `(and a base with ${opts.channels} channel(s)) or convert a base for this size.`,
+    );
+  }
+  base.trainable = false;
+  const input = tfl.input({ shape: [opts.size, opts.size, opts.channels] });
+  let x = base.apply(input) as tfl.SymbolicTensor;
+  x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.dense({ units: 82, activation: "relu", kernelInitializer: glorot(opts.seed, 1) })
+    .apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.dense({ units: 64, activation: "relu", kernelInitializer: glorot(opts.seed, 2) })
+    .apply(x) as tfl.SymbolicTensor;
+  const out = outputLayer(opts.classes, opts.seed, 9).apply(x) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out, name: "transfer" });
+}
+
+/** Registry entry for the transfer-learning model. */
+export const transfer: ModelSpec = {
+  name: "transfer",
+  description: "Frozen pretrained conv base (local TF.js model, --base) + seed head Dense 82-64-1",
+  defaultSize: 150,
+  channels: 3,
+  minSize: 1,
+  train: { batchSize: 16, epochs: 10, optimizer: "adam", learningRate: 1e-3, augment: false },
+  build,
+};

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { initBackend } from "../../lib/backend/select.ts";
+import { loadModel, saveModel } from "../../lib/models/io.ts";
+import { createModel, getModelSpec, listModels, preprocessingFor } from "../../lib/models/registry.ts";
+import { checkInputRange, checkInputShape } from "../../lib/models/preprocessing.ts";
+
+await initBackend();
+
+/** Tiny sizes each architecture accepts, to keep the test fast. */
+const TINY: Record<string, number> = {
+  dense_baseline: 16, cnn: 24, cnn_reg: 48, transfer: 16, compact: 32,
+};
+
+async function tinyBase(dir: string): Promise<string> {
+  const base = tfl.sequential();
+  base.add(tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation: "relu", inputShape: [16, 16, 3] }));
+  base.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+  await saveModel(base, dir);
+  return dir;
+}
+
+Deno.test("registry lists the five models and rejects unknown names with the list", () => {
+  assert.deepEqual(listModels().map((m) => m.name).sort(), [
+    "cnn", "cnn_reg", "compact", "dense_baseline", "transfer",
+  ]);
+  assert.throws(() => getModelSpec("resnet"), /Unknown model "resnet"; known models: .*compact/);
+});
+
+Deno.test("compact stays small: grayscale, under 300k parameters", async () => {
+  const m = await createModel("compact", { seed: 1 });
+  assert.deepEqual(m.inputs[0].shape, [null, 128, 128, 1]);
+  assert.ok(m.countParams() < 300_000, `compact has ${m.countParams()} params`);
+  m.dispose();
+});
+
+Deno.test("seed architectures have the notebook's layers", async () => {
+  const dense = await createModel("dense_baseline", { size: 150, seed: 1 });
+  assert.deepEqual(
+    dense.layers.filter((l) => l.getClassName() === "Dense").map((l) => l.getConfig().units),
+    [15, 8, 5, 1],
+  );
+  const reg = await createModel("cnn_reg", { size: 150, seed: 1 });
+  assert.deepEqual(
+    reg.layers.filter((l) => l.getClassName() === "Conv2D").map((l) => l.getConfig().filters),
+    [64, 32, 32, 20],
+  );
+  assert.equal(reg.layers.filter((l) => l.getClassName() === "Dropout").length, 3);
+  dense.dispose();
+  reg.dispose();
+});
+
+Deno.test("a size below the architecture's minimum is refused with the minimum", async () => {
+  await assert.rejects(createModel("cnn_reg", { size: 20 }), /needs an integer input size >= 46/);
+});
+
+Deno.test("transfer without a base explains how to provide one", async () => {
+  const prev = Deno.env.get("XRAY_TRANSFER_BASE");
+  Deno.env.delete("XRAY_TRANSFER_BASE");
+  try {
+    await assert.rejects(createModel("transfer"), /tensorflowjs_converter/);
+    await assert.rejects(
+      createModel("transfer", { basePath: "/nonexistent/base" }),
+      /Cannot read a TF.js model at \/nonexistent\/base\/model.json/,
+    );
+  } finally {
+    if (prev) Deno.env.set("XRAY_TRANSFER_BASE", prev);
+  }
+});
+
+Deno.test("input checks say what the model expected", () => {
+  const pre = preprocessingFor("compact", { size: 64 });
+  assert.throws(() => checkInputShape(pre, [2, 64, 64, 3]), /expects \[n, 64, 64, 1\].*grayscale/);
+  checkInputShape(pre, [2, 64, 64, 1]);
+  assert.throws(() => checkInputRange(pre, [0, 255]), /scaled twice or not at all/);
+  checkInputRange(pre, [0, 0.5, 1]);
+});
+
+for (const { name, channels } of listModels()) {
+  Deno.test(`${name}: builds, trains a step, saves and reloads with identical predictions`, async () => {
+    const tmp = await Deno.makeTempDir();
+    try {
+      const size = TINY[name];
+      const basePath = name === "transfer" ? await tinyBase(join(tmp, "base")) : undefined;
+      const model = await createModel(name, { size, channels, seed: 3, basePath });
+      const x = tf.randomUniform([4, size, size, channels], 0, 1, "float32", 5);
+      const y = tf.tensor2d([0, 1, 0, 1], [4, 1]);
+      model.compile({ optimizer: tf.train.adam(0.01), loss: "binaryCrossentropy" });
+      const before = model.trainableWeights.map((w) => w.read().dataSync().slice());
+      const loss = await model.trainOnBatch(x, y);
+      assert.ok(Number.isFinite(loss as number), `loss ${loss}`);
+      const after = model.trainableWeights.map((w) => w.read().dataSync());
+      assert.ok(before.some((b, i) => b.some((v, j) => v !== after[i][j])), "weights changed");
+      if (name === "transfer") {
+        const frozen = model.layers.find((l) => l.getClassName() === "Sequential")!;
+        assert.equal(frozen.trainable, false);
+      }
+      await saveModel(model, join(tmp, "m"));
+      const back = await loadModel(join(tmp, "m"));
+      const p1 = (model.predict(x) as tf.Tensor).dataSync();
+      const p2 = (back.predict(x) as tf.Tensor).dataSync();
+      assert.deepEqual(Array.from(p2), Array.from(p1));
+      model.dispose();
+      back.dispose();
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  });
+}

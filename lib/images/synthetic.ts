@@ -39,8 +39,8 @@ export interface SyntheticOptions {
   ribs?: boolean;
 }
 
-/** Anatomy of one patient (each image jitters it slightly). */
-interface Anatomy {
+/** Anatomy of one patient, in fractions of the image size (each image jitters it slightly). */
+export interface Anatomy {
   cx: number;
   cy: number;
   bodyRx: number;

@@ -1,0 +1,80 @@
+/**
+ * Seeded image augmentation on uint8 HWC pixels: small rotation, shift, zoom (one affine warp,
+ * bilinear, edges clamped), then brightness and contrast, written straight into the float batch.
+ *
+ * Written by hand because tfjs-layers has no augmentation layers, and doing it on the uint8
+ * cache in plain JS keeps it identical on every backend, seedable and cheap (one pass per image).
+ * @module
+ */
+import type { Preprocessing } from "../models/types.ts";
+import type { Rng } from "../util/rng.ts";
+
+/** Ranges of the random transforms (each drawn uniformly in [-r, r] or [lo, hi]). */
+export interface AugmentOptions {
+  /** Max rotation in degrees. */
+  rotateDeg: number;
+  /** Max shift as a fraction of the side. */
+  shift: number;
+  /** Zoom factor range [1 - zoom, 1 + zoom]. */
+  zoom: number;
+  /** Max additive brightness change, in units of the [0, 1] pixel range. */
+  brightness: number;
+  /** Contrast factor range [1 - contrast, 1 + contrast] around the image mean. */
+  contrast: number;
+}
+
+/** Defaults: small changes that keep an X-ray plausible. */
+export const DEFAULT_AUGMENT: AugmentOptions = {
+  rotateDeg: 10,
+  shift: 0.08,
+  zoom: 0.1,
+  brightness: 0.1,
+  contrast: 0.15,
+};
+
+const sym = (rng: Rng, r: number) => (rng() * 2 - 1) * r;
+
+/**
+ * Writes an augmented, normalised copy of one image (`src`, size*size*channels uint8) into
+ * `out` at `offset`. Draws exactly five numbers from `rng`.
+ */
+export function augmentInto(
+  src: Uint8Array,
+  pre: Preprocessing,
+  rng: Rng,
+  out: Float32Array,
+  offset: number,
+  opts: AugmentOptions = DEFAULT_AUGMENT,
+): void {
+  const { size: s, channels: c } = pre;
+  const angle = (sym(rng, opts.rotateDeg) * Math.PI) / 180;
+  const zoom = 1 + sym(rng, opts.zoom);
+  const tx = sym(rng, opts.shift) * s, ty = sym(rng, opts.shift) * s;
+  const bright = sym(rng, opts.brightness);
+  const contrast = 1 + sym(rng, opts.contrast);
+  // Inverse map: output pixel -> source coordinates (rotate and scale about the centre).
+  const cos = Math.cos(angle) / zoom, sin = Math.sin(angle) / zoom, mid = (s - 1) / 2;
+  let mean = 0;
+  for (let i = 0; i < src.length; i++) mean += src[i];
+  mean = mean / src.length / 255;
+  const a = pre.scale * 255, inv = 1 / pre.std;
+  for (let y = 0; y < s; y++) {
+    for (let x = 0; x < s; x++) {
+      const dx = x - mid - tx, dy = y - mid - ty;
+      let sx = cos * dx + sin * dy + mid, sy = -sin * dx + cos * dy + mid;
+      sx = sx < 0 ? 0 : sx > s - 1 ? s - 1 : sx;
+      sy = sy < 0 ? 0 : sy > s - 1 ? s - 1 : sy;
+      const x0 = Math.floor(sx), y0 = Math.floor(sy);
+      const x1 = x0 + 1 < s ? x0 + 1 : x0, y1 = y0 + 1 < s ? y0 + 1 : y0;
+      const fx = sx - x0, fy = sy - y0;
+      for (let ch = 0; ch < c; ch++) {
+        const v00 = src[(y0 * s + x0) * c + ch], v01 = src[(y0 * s + x1) * c + ch];
+        const v10 = src[(y1 * s + x0) * c + ch], v11 = src[(y1 * s + x1) * c + ch];
+        const v = ((v00 * (1 - fx) + v01 * fx) * (1 - fy) + (v10 * (1 - fx) + v11 * fx) * fy) / 255;
+        let u = (v - mean) * contrast + mean + bright;
+        u = u < 0 ? 0 : u > 1 ? 1 : u;
+        out[offset + (y * s + x) * c + ch] = (u * a - pre.mean) * inv;
+      }
+    }
+  }
+}

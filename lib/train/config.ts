@@ -1,0 +1,97 @@
+/**
+ * The training configuration: resolved once from the CLI (or a notebook) and the model's
+ * defaults, saved with the run as config.json, and read back on `--resume`.
+ * @module
+ */
+import { join } from "node:path";
+import { getModelSpec } from "../models/registry.ts";
+
+/** Metrics early stopping can watch (validation). */
+export type StopMetric = "val_accuracy" | "val_auc" | "val_loss" | "val_f1";
+
+/** Everything a run needs, with no defaults left to fill. */
+export interface TrainConfig {
+  /** Run name; the run folder is `out`. */
+  name: string;
+  model: string;
+  /** Dataset root (Kaggle layout or a folder of class folders). */
+  data: string;
+  /** Run folder. */
+  out: string;
+  size: number;
+  channels: 1 | 3;
+  /** 2: NORMAL / PNEUMONIA (sigmoid); 3: normal / bacteria / virus (softmax). */
+  classes: 2 | 3;
+  batchSize: number;
+  epochs: number;
+  optimizer: "adam" | "sgd" | "rmsprop";
+  learningRate: number;
+  /** Multiply the learning rate by this each epoch (1 = constant). */
+  lrDecay: number;
+  earlyStopping: { metric: StopMetric; patience: number };
+  balance: "none" | "down" | "up" | "weights";
+  /** Fraction of the training split used (the seed notebook tried 0.25 and 0.75). */
+  fraction: number;
+  seed: number;
+  augment: boolean;
+  /** Decision threshold policy: highest threshold with val sensitivity >= target. */
+  threshold: { targetSensitivity: number };
+  /** Only for `transfer`: the frozen base (folder, model.json or file:// URL). */
+  basePath: string | null;
+  /** Folder for the manifest (patient-level split) and the image cache. */
+  outputsDir: string;
+}
+
+/** What a caller must give; everything else has a default. */
+export type TrainConfigInput = Partial<TrainConfig> & { model: string; data: string };
+
+/** Fills defaults (the model's own, then the seed notebook's) and checks every value. */
+export function resolveConfig(input: TrainConfigInput): TrainConfig {
+  const spec = getModelSpec(input.model);
+  const seed = input.seed ?? 42;
+  const name = input.name ?? `${input.model}-s${seed}`;
+  const cfg: TrainConfig = {
+    name,
+    model: spec.name,
+    data: input.data,
+    out: input.out ?? join("outputs", "runs", name),
+    size: input.size ?? spec.defaultSize,
+    channels: input.channels ?? spec.channels,
+    classes: input.classes ?? 2,
+    batchSize: input.batchSize ?? spec.train.batchSize,
+    epochs: input.epochs ?? spec.train.epochs,
+    optimizer: input.optimizer ?? spec.train.optimizer,
+    learningRate: input.learningRate ?? spec.train.learningRate,
+    lrDecay: input.lrDecay ?? 1,
+    earlyStopping: input.earlyStopping ?? { metric: "val_accuracy", patience: 8 },
+    balance: input.balance ?? "none",
+    fraction: input.fraction ?? 1,
+    seed,
+    augment: input.augment ?? spec.train.augment,
+    threshold: input.threshold ?? { targetSensitivity: 0.95 },
+    basePath: input.basePath ?? null,
+    outputsDir: input.outputsDir ?? "outputs",
+  };
+  const bad = (what: string) => {
+    throw new Error(`Invalid training config for run "${name}": ${what}`);
+  };
+  if (!(cfg.size >= spec.minSize)) bad(`size ${cfg.size} < ${spec.minSize}, the model's minimum`);
+  if (![1, 3].includes(cfg.channels)) bad(`channels must be 1 or 3, got ${cfg.channels}`);
+  if (![2, 3].includes(cfg.classes)) bad(`classes must be 2 or 3, got ${cfg.classes}`);
+  if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1)) bad(`batchSize ${cfg.batchSize}`);
+  if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1)) bad(`epochs ${cfg.epochs}`);
+  if (!(cfg.learningRate > 0)) bad(`learningRate ${cfg.learningRate} must be > 0`);
+  if (!(cfg.lrDecay > 0 && cfg.lrDecay <= 1)) bad(`lrDecay ${cfg.lrDecay} must be in (0, 1]`);
+  if (!(cfg.fraction > 0 && cfg.fraction <= 1)) bad(`fraction ${cfg.fraction} must be in (0, 1]`);
+  if (!["none", "down", "up", "weights"].includes(cfg.balance)) {
+    bad(`balance "${cfg.balance}" (expected none, down, up or weights)`);
+  }
+  if (!["adam", "sgd", "rmsprop"].includes(cfg.optimizer)) bad(`optimizer "${cfg.optimizer}"`);
+  if (!["val_accuracy", "val_auc", "val_loss", "val_f1"].includes(cfg.earlyStopping.metric)) {
+    bad(`early stopping metric "${cfg.earlyStopping.metric}"`);
+  }
+  if (!(cfg.earlyStopping.patience >= 1)) bad(`patience ${cfg.earlyStopping.patience}`);
+  const t = cfg.threshold.targetSensitivity;
+  if (!(t > 0 && t <= 1)) bad(`threshold target sensitivity ${t} must be in (0, 1]`);
+  return cfg;
+}

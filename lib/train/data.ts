@@ -1,0 +1,139 @@
+/**
+ * Training data: the patient-level split from the manifest (H1), the uint8 image cache (H2), and
+ * float32 batches made on the fly (never a float32 copy of the whole dataset).
+ * @module
+ */
+import { join } from "node:path";
+import { balance } from "../data/balance.ts";
+import { loadOrCreateManifest } from "../data/split.ts";
+import type { SplitRecord } from "../data/types.ts";
+import { loadImages } from "../images/cache.ts";
+import { normalisePixels } from "../models/preprocessing.ts";
+import type { Preprocessing } from "../models/types.ts";
+import { makeRng, type Rng, shuffle } from "../util/rng.ts";
+import { augmentInto } from "./augment.ts";
+import type { TrainConfig } from "./config.ts";
+
+/** Records of one split with their pixels: record i's image is slot `slot[i]` of `pixels`. */
+export interface SplitData {
+  records: SplitRecord[];
+  /** Class index per record (2 classes: y; 3 classes: normal 0, bacteria 1, virus 2). */
+  labels: Int32Array;
+  /** uint8 HWC images, one slot per distinct file. */
+  pixels: Uint8Array;
+  slot: Int32Array;
+  /** Bytes per image (size * size * channels). */
+  imageBytes: number;
+}
+
+/** What the trainer consumes. */
+export interface TrainData {
+  train: SplitData;
+  val: SplitData;
+  /** Per-class loss weights when balance = "weights", else null. */
+  classWeights: number[] | null;
+  manifestPath: string | null;
+  warnings: string[];
+}
+
+/** Class index of a record: binary y, or the subtype for 3 classes (-1: subtype unknown). */
+export function classIndex(r: SplitRecord, classes: 2 | 3): number {
+  if (classes === 2) return r.y;
+  if (r.y === 0) return 0;
+  if ((r as { subtypeKnown?: boolean }).subtypeKnown === false) return -1;
+  return r.subtype === "virus" ? 2 : 1;
+}
+
+/** Seeded, class-stratified subsample of `fraction` of the records (all when fraction = 1). */
+export function takeFraction<T extends { y: 0 | 1 }>(records: T[], fraction: number, seed: number): T[] {
+  if (fraction >= 1) return records;
+  const rng = makeRng(seed + 17);
+  const out: T[] = [];
+  for (const y of [0, 1]) {
+    const cls = shuffle(records.filter((r) => r.y === y), rng);
+    out.push(...cls.slice(0, Math.max(1, Math.round(cls.length * fraction))));
+  }
+  return out;
+}
+
+/** Builds a SplitData from records and a pixel block holding one image per distinct path. */
+export function makeSplitData(
+  records: SplitRecord[],
+  classes: 2 | 3,
+  pixels: Uint8Array,
+  slotOf: Map<string, number>,
+  imageBytes: number,
+): SplitData {
+  const kept = records.filter((r) => slotOf.has(r.path) && classIndex(r, classes) >= 0);
+  return {
+    records: kept,
+    labels: Int32Array.from(kept, (r) => classIndex(r, classes)),
+    pixels,
+    slot: Int32Array.from(kept, (r) => slotOf.get(r.path)!),
+    imageBytes,
+  };
+}
+
+/** Loads the manifest split, applies fraction and balance, and reads the images (cached). */
+export async function loadTrainData(
+  cfg: TrainConfig,
+  log: (msg: string) => void = () => {},
+): Promise<TrainData> {
+  const { manifestPath, records } = await loadOrCreateManifest(cfg.data, {
+    outDir: join(cfg.outputsDir, "manifests"),
+  });
+  let train = records.filter((r) => r.split === "train");
+  const val = records.filter((r) => r.split === "val");
+  if (train.length === 0 || val.length === 0) {
+    throw new Error(
+      `The manifest ${manifestPath} has ${train.length} train and ${val.length} val images; ` +
+        `training needs both (dataset ${cfg.data})`,
+    );
+  }
+  train = takeFraction(train, cfg.fraction, cfg.seed);
+  const bal = balance(train, cfg.balance, cfg.seed);
+  train = bal.records;
+  const cw = bal.classWeights;
+  const classWeights = cw === null ? null : cfg.classes === 2 ? [cw[0], cw[1]] : [cw[0], cw[1], cw[1]];
+  const paths = [...new Set([...train, ...val].map((r) => r.path))];
+  const t0 = performance.now();
+  const loaded = await loadImages(paths, {
+    size: cfg.size,
+    channels: cfg.channels,
+    cacheDir: join(cfg.outputsDir, "cache", "images"),
+  });
+  log(`loaded ${paths.length} images at ${cfg.size}x${cfg.size}x${cfg.channels} in ` +
+    `${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const slotOf = new Map<string, number>();
+  paths.forEach((p, i) => loaded.ok[i] && slotOf.set(p, i));
+  const warnings = loaded.failures.map((f) => `skipped unreadable image ${f.path}: ${f.reason}`);
+  const bytes = cfg.size * cfg.size * cfg.channels;
+  return {
+    train: makeSplitData(train, cfg.classes, loaded.data, slotOf, bytes),
+    val: makeSplitData(val, cfg.classes, loaded.data, slotOf, bytes),
+    classWeights,
+    manifestPath,
+    warnings,
+  };
+}
+
+/**
+ * Fills `x` (batch*size*size*channels floats) with the images at `idx` of `split`, normalised
+ * and, when `rng` is given, augmented. Returns the number of images written.
+ */
+export function fillBatch(
+  split: SplitData,
+  idx: ArrayLike<number>,
+  pre: Preprocessing,
+  x: Float32Array,
+  rng: Rng | null,
+): number {
+  const b = split.imageBytes;
+  for (let k = 0; k < idx.length; k++) {
+    const s = split.slot[idx[k]];
+    const img = split.pixels.subarray(s * b, (s + 1) * b);
+    if (rng) augmentInto(img, pre, rng, x, k * b);
+    else normalisePixels(pre, img, x, k * b);
+  }
+  return idx.length;
+}

@@ -1,0 +1,313 @@
+/**
+ * The training engine: one seeded loop for every registered model, with per-epoch metrics,
+ * early stopping, a checkpoint every epoch (`resume`), and a run folder that evaluation and
+ * prediction rebuild the model from.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "../backend/select.ts";
+ * import { resolveConfig } from "./config.ts";
+ * import { train } from "./train.ts";
+ * await initBackend();
+ * const result = await train(resolveConfig({ model: "compact", data: "data/chest_xray" }));
+ * console.log(result.summary.val);
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { join } from "node:path";
+import { CLASS_NAMES } from "../data/types.ts";
+import { loadModel, saveModel } from "../models/io.ts";
+import { createModel, preprocessingFor } from "../models/registry.ts";
+import type { Preprocessing } from "../models/types.ts";
+import { readJson, writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
+import { makeRng, shuffle } from "../util/rng.ts";
+import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import type { TrainConfig } from "./config.ts";
+import { fillBatch, loadTrainData, type SplitData, type TrainData } from "./data.ts";
+import { chooseThreshold, epochMetrics, type EpochMetrics, type ThresholdRecord } from "./epoch_metrics.ts";
+import { predictSplit, toBinary } from "./predict.ts";
+
+/** One row of metrics.csv. */
+export interface EpochRow {
+  epoch: number;
+  train: EpochMetrics;
+  val: EpochMetrics;
+  lr: number;
+  timeS: number;
+}
+
+/** summary.json. */
+export interface RunSummary {
+  model: string;
+  trainableParams: number;
+  totalParams: number;
+  epochsRun: number;
+  stoppedEpoch: number;
+  stoppedEarly: boolean;
+  bestEpoch: number;
+  totalTimeS: number;
+  meanEpochTimeS: number;
+  trainImages: number;
+  valImages: number;
+  backend: string;
+  peakRssMB: number;
+  /** Validation metrics (at 0.5) of the kept (best) model. */
+  val: EpochMetrics;
+}
+
+/** What `train` returns. */
+export interface RunResult {
+  dir: string;
+  config: TrainConfig;
+  history: EpochRow[];
+  summary: RunSummary;
+  threshold: ThresholdRecord;
+}
+
+/** Options that are not part of the run's config. */
+export interface TrainOptions {
+  /** Continue from the run folder's last checkpoint. */
+  resume?: boolean;
+  /** Data already in memory (tests); by default read via the manifest and the image cache. */
+  data?: TrainData;
+  /** Progress lines (default: console.log). */
+  log?: (line: string) => void;
+  /** Stop (as if interrupted) after this many epochs, leaving the checkpoint: for tests. */
+  interruptAfter?: number;
+}
+
+interface TrainerState {
+  epoch: number;
+  best: number;
+  bestEpoch: number;
+  wait: number;
+  history: EpochRow[];
+  elapsedS: number;
+  peakRssMB: number;
+}
+
+const METRIC_KEYS = ["loss", "accuracy", "recall", "precision", "f1", "auc"] as const;
+const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : "NaN");
+
+function metricsCsv(rows: EpochRow[]): string {
+  const head = ["epoch", ...METRIC_KEYS, ...METRIC_KEYS.map((k) => `val_${k}`), "lr", "time_s"];
+  const lines = rows.map((r) =>
+    [r.epoch, ...METRIC_KEYS.map((k) => r.train[k]), ...METRIC_KEYS.map((k) => r.val[k]), r.lr,
+      r.timeS.toFixed(2)].join(",")
+  );
+  return [head.join(","), ...lines].join("\n") + "\n";
+}
+
+function stopValue(cfg: TrainConfig, v: EpochMetrics): number {
+  const key = cfg.earlyStopping.metric.slice(4) as keyof EpochMetrics;
+  return cfg.earlyStopping.metric === "val_loss" ? -v.loss : v[key];
+}
+
+function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
+  if (cfg.optimizer === "sgd") return tf.train.momentum(cfg.learningRate, 0.9);
+  if (cfg.optimizer === "rmsprop") return tf.train.rmsprop(cfg.learningRate);
+  return tf.train.adam(cfg.learningRate);
+}
+
+function countParams(vars: tfl.LayerVariable[]): number {
+  return vars.reduce((s, v) => s + v.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+}
+
+/** Per-sample loss (weighted cross-entropy) plus the model's regularisation losses. */
+function lossOf(model: tfl.LayersModel, out: tf.Tensor, y: tf.Tensor, w: tf.Tensor, classes: 2 | 3) {
+  const p = tf.clipByValue(out, 1e-7, 1 - 1e-7);
+  const ce = classes === 2
+    ? tf.reshape(tf.neg(tf.add(tf.mul(y, tf.log(p)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p))))), [-1])
+    : tf.neg(tf.sum(tf.mul(y, tf.log(p)), 1));
+  let loss = tf.mean(tf.mul(ce, w)) as tf.Scalar;
+  for (const r of model.calculateLosses()) loss = tf.add(loss, r);
+  return loss;
+}
+
+/** One epoch of training; returns binary labels, training-mode probabilities and mean loss. */
+function trainEpoch(
+  model: tfl.LayersModel,
+  opt: tf.Optimizer,
+  data: TrainData,
+  cfg: TrainConfig,
+  pre: Preprocessing,
+  epoch: number,
+): { y: number[]; p: number[]; loss: number } {
+  const split = data.train;
+  const n = split.records.length;
+  const order = shuffle(Array.from({ length: n }, (_, i) => i), makeRng(cfg.seed * 7919 + epoch));
+  const augRng = cfg.augment ? makeRng(cfg.seed * 104729 + epoch) : null;
+  const bytes = split.imageBytes;
+  const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  const ys: number[] = [], ps: number[] = [];
+  let lossSum = 0;
+  for (let start = 0; start < n; start += cfg.batchSize) {
+    const idx = order.slice(start, start + cfg.batchSize);
+    const b = idx.length;
+    const xBuf = new Float32Array(b * bytes);
+    fillBatch(split, idx, pre, xBuf, augRng);
+    const labels = idx.map((i) => split.labels[i]);
+    const weights = labels.map((l) => data.classWeights?.[l] ?? 1);
+    let kept: tf.Tensor | null = null;
+    const cost = tf.tidy(() => {
+      const x = tf.tensor4d(xBuf, [b, pre.size, pre.size, pre.channels]);
+      const y = cfg.classes === 2
+        ? tf.tensor2d(labels, [b, 1])
+        : tf.cast(tf.oneHot(tf.tensor1d(labels, "int32"), 3), "float32");
+      const w = tf.tensor1d(weights);
+      return opt.minimize(() => {
+        const out = model.apply(x, { training: true }) as tf.Tensor;
+        kept = tf.keep(out);
+        return lossOf(model, out, y, w, cfg.classes);
+      }, true, vars)!;
+    });
+    const out = (kept as tf.Tensor | null)!;
+    const probs = toBinary(out.dataSync() as Float32Array, cfg.classes);
+    out.dispose();
+    lossSum += cost.dataSync()[0] * b;
+    cost.dispose();
+    for (let k = 0; k < b; k++) {
+      ys.push(split.labels[idx[k]] > 0 ? 1 : 0);
+      ps.push(probs[k]);
+    }
+  }
+  return { y: ys, p: ps, loss: lossSum / n };
+}
+
+function valMetrics(model: tfl.LayersModel, split: SplitData, cfg: TrainConfig, pre: Preprocessing) {
+  const p = predictSplit(model, split, pre, cfg.classes);
+  const y = Array.from(split.labels, (l) => (l > 0 ? 1 : 0));
+  return { y, p, metrics: epochMetrics(y, p) };
+}
+
+/** Writes val_predictions.csv: relPath, patient, y, prob. */
+function valPredictionsCsv(split: SplitData, p: number[]): string {
+  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+  const rows = split.records.map((r, i) => `${q(r.relPath)},${q(r.patientId)},${r.y},${p[i]}`);
+  return ["relPath,patient,y,prob", ...rows].join("\n") + "\n";
+}
+
+/**
+ * Trains `cfg.model` as configured and writes the run folder `cfg.out`. With `resume`, reads
+ * the saved config and checkpoint and continues; the result equals an uninterrupted run.
+ * The TF.js backend must be initialised first (`initBackend`).
+ */
+export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<RunResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const dir = cfg.out;
+  const ckptDir = join(dir, "checkpoint");
+  if (opts.resume) {
+    cfg = await readJson<TrainConfig>(join(dir, "config.json"));
+  } else {
+    await writeJsonAtomic(join(dir, "config.json"), cfg);
+  }
+  const pre = preprocessingFor(cfg.model, cfg);
+  const data = opts.data ?? await loadTrainData(cfg, log);
+  for (const w of data.warnings) log(`warning: ${w}`);
+  const model = await createModel(cfg.model, {
+    size: cfg.size,
+    channels: cfg.channels,
+    seed: cfg.seed,
+    classes: cfg.classes,
+    basePath: cfg.basePath ?? undefined,
+  });
+  const opt = makeOptimizer(cfg);
+  let st: TrainerState = {
+    epoch: 0, best: -Infinity, bestEpoch: 0, wait: 0, history: [], elapsedS: 0, peakRssMB: 0,
+  };
+  if (opts.resume) {
+    const loaded = await loadCheckpoint<TrainerState>(ckptDir, model, opt);
+    if (!loaded) throw new Error(`--resume: no checkpoint in ${ckptDir}; start the run afresh`);
+    st = loaded;
+    log(`resuming ${cfg.name} after epoch ${st.epoch}`);
+  }
+  const classes = cfg.classes === 2 ? [...CLASS_NAMES] : ["normal", "bacteria", "virus"];
+  await writeJsonAtomic(join(dir, "preprocessing.json"), pre);
+  await writeJsonAtomic(join(dir, "classes.json"), classes);
+  log(`${cfg.name}: ${cfg.model} ${cfg.size}x${cfg.size}x${cfg.channels}, ` +
+    `${data.train.records.length} train / ${data.val.records.length} val images, ` +
+    `${countParams(model.trainableWeights)} trainable params, backend ${tf.getBackend()}`);
+  const random = Math.random;
+  let interrupted = false;
+  try {
+    while (st.epoch < cfg.epochs && st.wait < cfg.earlyStopping.patience) {
+      const epoch = st.epoch + 1;
+      const lr = cfg.learningRate * cfg.lrDecay ** (epoch - 1);
+      (opt as unknown as { learningRate: number }).learningRate = lr;
+      // Dropout draws from Math.random; a per-epoch seed makes it reproducible and resumable.
+      Math.random = makeRng(cfg.seed * 31337 + epoch);
+      const t0 = performance.now();
+      const tr = trainEpoch(model, opt, data, cfg, pre, epoch);
+      Math.random = random;
+      const trainM = epochMetrics(tr.y, tr.p, tr.loss);
+      const val = valMetrics(model, data.val, cfg, pre).metrics;
+      const timeS = (performance.now() - t0) / 1000;
+      st.history.push({ epoch, train: trainM, val, lr, timeS });
+      st.elapsedS += timeS;
+      st.peakRssMB = Math.max(st.peakRssMB, Deno.memoryUsage().rss / 2 ** 20);
+      const score = stopValue(cfg, val);
+      const improved = score > st.best;
+      if (improved) {
+        st.best = score;
+        st.bestEpoch = epoch;
+        st.wait = 0;
+        await saveModel(model, join(dir, "model"));
+      } else st.wait++;
+      st.epoch = epoch;
+      await writeFileAtomic(join(dir, "metrics.csv"), metricsCsv(st.history));
+      await saveCheckpoint(ckptDir, model, opt, st);
+      log(`epoch ${epoch}/${cfg.epochs} loss ${fmt(trainM.loss)} acc ${fmt(trainM.accuracy)} ` +
+        `auc ${fmt(trainM.auc)} | val loss ${fmt(val.loss)} acc ${fmt(val.accuracy)} ` +
+        `rec ${fmt(val.recall)} prec ${fmt(val.precision)} f1 ${fmt(val.f1)} auc ${fmt(val.auc)}` +
+        ` | ${timeS.toFixed(1)} s${improved ? " *" : ""}`);
+      if (opts.interruptAfter !== undefined && epoch >= opts.interruptAfter && epoch < cfg.epochs) {
+        interrupted = true;
+        break;
+      }
+    }
+  } finally {
+    Math.random = random;
+  }
+  if (interrupted) {
+    model.dispose();
+    throw new TrainingInterrupted(dir, st.epoch);
+  }
+  // The kept model is the best epoch's; rebuild it from disk exactly as evaluation will.
+  model.dispose();
+  const best = await loadModel(join(dir, "model"));
+  const v = valMetrics(best, data.val, cfg, pre);
+  const threshold = chooseThreshold(v.y, v.p, cfg.threshold.targetSensitivity);
+  await writeFileAtomic(join(dir, "val_predictions.csv"), valPredictionsCsv(data.val, v.p));
+  await writeJsonAtomic(join(dir, "threshold.json"), threshold);
+  const summary: RunSummary = {
+    model: cfg.model,
+    trainableParams: countParams(best.trainableWeights),
+    totalParams: countParams(best.weights),
+    epochsRun: st.epoch,
+    stoppedEpoch: st.epoch,
+    stoppedEarly: st.epoch < cfg.epochs,
+    bestEpoch: st.bestEpoch,
+    totalTimeS: st.elapsedS,
+    meanEpochTimeS: st.elapsedS / Math.max(1, st.history.length),
+    trainImages: data.train.records.length,
+    valImages: data.val.records.length,
+    backend: tf.getBackend(),
+    peakRssMB: Math.round(st.peakRssMB),
+    val: v.metrics,
+  };
+  await writeJsonAtomic(join(dir, "summary.json"), summary);
+  best.dispose();
+  log(`done: best epoch ${st.bestEpoch}, val auc ${fmt(v.metrics.auc)}, threshold ` +
+    `${threshold.threshold.toFixed(4)} (val sens ${fmt(threshold.atThreshold.sensitivity)}, ` +
+    `spec ${fmt(threshold.atThreshold.specificity)}), ${st.elapsedS.toFixed(0)} s -> ${dir}`);
+  return { dir, config: cfg, history: st.history, summary, threshold };
+}
+
+/** Thrown when `interruptAfter` stops a run early (the checkpoint is on disk). */
+export class TrainingInterrupted extends Error {
+  constructor(readonly dir: string, readonly epoch: number) {
+    super(`training of ${dir} interrupted after epoch ${epoch}; continue with --resume`);
+  }
+}

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { resolveConfig } from "../../lib/train/config.ts";
+
+Deno.test("config: the model's defaults and the seed's early stopping fill what is not given", () => {
+  const c = resolveConfig({ model: "cnn_reg", data: "d" });
+  assert.equal(c.size, 150);
+  assert.equal(c.channels, 3);
+  assert.equal(c.batchSize, 8);
+  assert.deepEqual(c.earlyStopping, { metric: "val_accuracy", patience: 8 });
+  assert.equal(c.fraction, 1);
+  assert.equal(c.balance, "none");
+  assert.equal(c.out, "outputs/runs/cnn_reg-s42");
+  const g = resolveConfig({ model: "compact", data: "d", size: 64, seed: 3, fraction: 0.25 });
+  assert.equal(g.channels, 1);
+  assert.equal(g.augment, true);
+  assert.equal(g.name, "compact-s3");
+  assert.equal(g.fraction, 0.25);
+});
+
+Deno.test("config: bad values are errors that name the run and the value", () => {
+  assert.throws(() => resolveConfig({ model: "cnn", data: "d", fraction: 0 }), /fraction 0 must be in/);
+  assert.throws(() => resolveConfig({ model: "cnn", data: "d", size: 10 }), /size 10 < 22/);
+  assert.throws(
+    () => resolveConfig({ model: "cnn", data: "d", balance: "more" as "up" }),
+    /run "cnn-s42": balance "more"/,
+  );
+  assert.throws(() => resolveConfig({ model: "vgg", data: "d" }), /Unknown model "vgg"/);
+});

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { initBackend } from "../../lib/backend/select.ts";
+import { resolveConfig } from "../../lib/train/config.ts";
+import { train, TrainingInterrupted } from "../../lib/train/train.ts";
+import { loadRun } from "../../lib/train/run.ts";
+import { readJson } from "../../lib/util/atomic.ts";
+import { tinyData } from "./_fixtures.ts";
+
+await initBackend();
+const quiet = () => {};
+
+function tinyConfig(out: string, extra: Record<string, unknown> = {}) {
+  return resolveConfig({
+    model: "compact", data: "/mem", out, size: 16, batchSize: 8, epochs: 3, seed: 7,
+    earlyStopping: { metric: "val_loss", patience: 5 }, ...extra,
+  });
+}
+
+const dropTime = (csv: string) =>
+  csv.trim().split("\n").map((l) => l.split(",").slice(0, -1).join(",")).join("\n");
+
+Deno.test("a run writes every file of the run folder, and loadRun rebuilds it", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const out = join(tmp, "run");
+    const res = await train(tinyConfig(out), { data: tinyData(24, 16, 1), log: quiet });
+    for (const f of ["config.json", "metrics.csv", "model/model.json", "model/weights.bin",
+      "preprocessing.json", "classes.json", "val_predictions.csv", "threshold.json", "summary.json"]) {
+      await Deno.stat(join(out, f));
+    }
+    const csv = (await Deno.readTextFile(join(out, "metrics.csv"))).trim().split("\n");
+    assert.equal(csv[0], "epoch,loss,accuracy,recall,precision,f1,auc,val_loss,val_accuracy," +
+      "val_recall,val_precision,val_f1,val_auc,lr,time_s");
+    assert.equal(csv.length, 1 + res.summary.epochsRun);
+    const preds = (await Deno.readTextFile(join(out, "val_predictions.csv"))).trim().split("\n");
+    assert.equal(preds[0], "relPath,patient,y,prob");
+    assert.equal(preds.length, 1 + 24);
+    const summary = await readJson<Record<string, number>>(join(out, "summary.json"));
+    assert.ok(summary.trainableParams > 0 && summary.totalTimeS > 0 && summary.stoppedEpoch === 3);
+    const run = await loadRun(out);
+    assert.deepEqual(run.preprocessing, { size: 16, channels: 1, scale: 1 / 255, mean: 0, std: 1 });
+    assert.deepEqual(run.classes, ["NORMAL", "PNEUMONIA"]);
+    assert.equal(run.threshold, res.threshold.threshold);
+    run.model.dispose();
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the stored threshold keeps val sensitivity >= 0.95 and metrics at 0.5 sit beside it", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const res = await train(tinyConfig(join(tmp, "r"), { epochs: 2 }), {
+      data: tinyData(24, 16, 1), log: quiet,
+    });
+    const t = res.threshold;
+    assert.ok(t.atThreshold.sensitivity >= 0.95, `sensitivity ${t.atThreshold.sensitivity}`);
+    assert.equal(t.at05.n, 24);
+    const csv = (await Deno.readTextFile(join(tmp, "r", "val_predictions.csv"))).trim().split("\n");
+    const rows = csv.slice(1).map((l) => l.split(","));
+    const probs = rows.filter((r) => r[2] === "1").map((r) => Number(r[3]));
+    // No higher threshold keeps the target: raising it past the next positive score loses one.
+    const above = probs.filter((p) => p > t.threshold).length;
+    assert.ok(above / probs.length < 0.95, "the threshold is the highest that keeps the target");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("resume after an interruption gives the same result as an uninterrupted run", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const data = tinyData(24, 16, 1);
+    const a = await train(tinyConfig(join(tmp, "a")), { data, log: quiet });
+    const cfgB = tinyConfig(join(tmp, "b"));
+    await assert.rejects(train(cfgB, { data, log: quiet, interruptAfter: 1 }), TrainingInterrupted);
+    const b = await train(cfgB, { data, log: quiet, resume: true });
+    assert.equal(
+      dropTime(await Deno.readTextFile(join(tmp, "b", "metrics.csv"))),
+      dropTime(await Deno.readTextFile(join(tmp, "a", "metrics.csv"))),
+    );
+    assert.equal(
+      await Deno.readTextFile(join(tmp, "b", "val_predictions.csv")),
+      await Deno.readTextFile(join(tmp, "a", "val_predictions.csv")),
+    );
+    assert.equal(b.threshold.threshold, a.threshold.threshold);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("three classes (normal / bacteria / virus) train with a softmax head", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const res = await train(tinyConfig(join(tmp, "c3"), { classes: 3, epochs: 1 }), {
+      data: tinyData(24, 16, 1), log: quiet,
+    });
+    assert.deepEqual(await readJson(join(tmp, "c3", "classes.json")), ["normal", "bacteria", "virus"]);
+    assert.equal(res.summary.valImages, 24);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

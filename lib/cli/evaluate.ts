@@ -1,0 +1,97 @@
+/**
+ * `deno task evaluate [--run DIR] --data DIR [--split test|val] [--json]`: scores a run (default:
+ * the committed reference model, outputs/reference) on a split, at the run's stored threshold.
+ * With --json, one object on stdout:
+ * `{"auc","accuracy","sensitivity","specificity","precision","f1","threshold","confusion":[[tn,fp],[fn,tp]],"n"}`.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { initBackend, type BackendChoice } from "../backend/select.ts";
+import type { SplitName } from "../data/types.ts";
+import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
+import { loadRun, predictRecords } from "../train/run.ts";
+import { splitRecords } from "./_eval_data.ts";
+
+/** The committed reference run, resolved from this file (works from any working directory). */
+export const DEFAULT_RUN = fileURLToPath(new URL("../../outputs/reference", import.meta.url));
+
+const USAGE = "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json]";
+
+/** The evaluation result (the --json object). */
+export interface Evaluation {
+  auc: number;
+  accuracy: number;
+  sensitivity: number;
+  specificity: number;
+  precision: number;
+  f1: number;
+  threshold: number;
+  confusion: [[number, number], [number, number]];
+  n: number;
+}
+
+/** Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). */
+export async function evaluateRun(
+  runDir: string,
+  data: string,
+  split: SplitName,
+  note: (msg: string) => void = (m) => console.error(m),
+): Promise<Evaluation> {
+  const run = await loadRun(runDir);
+  const { records, source, fromManifest } = await splitRecords(data, split);
+  if (fromManifest) note(`evaluate: ${data} has no ${split}/ folder; using ${source}`);
+  const { prob, failures } = await predictRecords(run, records);
+  for (const f of failures) note(`evaluate: skipped ${f.path}: ${f.reason}`);
+  const y: number[] = [], p: number[] = [];
+  records.forEach((r, i) => Number.isFinite(prob[i]) && (y.push(r.y), p.push(prob[i])));
+  const m = binaryMetrics(y, p, run.threshold);
+  run.model.dispose();
+  return {
+    auc: rocAuc(y, p),
+    accuracy: m.accuracy,
+    sensitivity: m.sensitivity,
+    specificity: m.specificity,
+    precision: m.precision,
+    f1: m.f1,
+    threshold: run.threshold,
+    confusion: [[m.tn, m.fp], [m.fn, m.tp]],
+    n: m.n,
+  };
+}
+
+/** Runs the evaluate command with `args`. */
+export async function main(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      run: { type: "string" }, data: { type: "string" }, split: { type: "string" },
+      json: { type: "boolean" }, backend: { type: "string" }, help: { type: "boolean" },
+    },
+  });
+  if (v.help) return console.log(USAGE);
+  if (!v.data) throw new Error(`--data DIR is required\n${USAGE}`);
+  const split = (v.split ?? "test") as SplitName;
+  if (!["train", "val", "test"].includes(split)) throw new Error(`--split ${split}? ${USAGE}`);
+  await initBackend({ prefer: v.backend as BackendChoice | undefined });
+  const runDir = v.run ?? DEFAULT_RUN;
+  const e = await evaluateRun(runDir, v.data, split);
+  if (v.json) return console.log(JSON.stringify(e));
+  const pct = (x: number) => (100 * x).toFixed(1) + "%";
+  console.log(`run ${runDir} on ${split} of ${v.data}: n = ${e.n}, threshold ${e.threshold.toFixed(4)}`);
+  console.log(`  ROC-AUC     ${e.auc.toFixed(4)}`);
+  console.log(`  accuracy    ${pct(e.accuracy)}`);
+  console.log(`  sensitivity ${pct(e.sensitivity)}   specificity ${pct(e.specificity)}`);
+  console.log(`  precision   ${pct(e.precision)}   F1 ${e.f1.toFixed(4)}`);
+  console.log(`  confusion   [[tn ${e.confusion[0][0]}, fp ${e.confusion[0][1]}], ` +
+    `[fn ${e.confusion[1][0]}, tp ${e.confusion[1][1]}]]`);
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (err) {
+    console.error(`evaluate: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * `deno task train --model NAME --data DIR [--size N] [--epochs N] [--balance none|down|up|weights]
+ * [--fraction F] [--seed S] [--out DIR] [--resume]`: trains a registered model on the manifest's
+ * patient-level split and writes the run folder (default outputs/runs/<model>-s<seed>).
+ *
+ * More options: --channels 1|3, --classes 2|3, --batch N, --lr X, --lr-decay X,
+ * --optimizer adam|sgd|rmsprop, --patience N, --stop-metric val_accuracy|val_auc|val_loss|val_f1,
+ * --augment / --no-augment, --target-sensitivity X, --base DIR (transfer), --name NAME,
+ * --backend wasm|cpu, --list (the registered models).
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { basename, join } from "node:path";
+import { describeBackend, initBackend, type BackendChoice } from "../backend/select.ts";
+import { listModels } from "../models/registry.ts";
+import { resolveConfig, type StopMetric, type TrainConfig } from "../train/config.ts";
+import { train } from "../train/train.ts";
+import { readJson } from "../util/atomic.ts";
+
+const USAGE = "usage: deno task train --model NAME --data DIR [--size N] [--epochs N] " +
+  "[--balance none|down|up|weights] [--fraction F] [--seed S] [--out DIR] [--resume]";
+
+const num = (v: string | undefined, what: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`--${what} expects a number, got "${v}"\n${USAGE}`);
+  return n;
+};
+
+/** Runs the train command with `args` (without the program name). */
+export async function main(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      model: { type: "string" }, data: { type: "string" }, size: { type: "string" },
+      epochs: { type: "string" }, balance: { type: "string" }, fraction: { type: "string" },
+      seed: { type: "string" }, out: { type: "string" }, resume: { type: "boolean" },
+      channels: { type: "string" }, classes: { type: "string" }, batch: { type: "string" },
+      lr: { type: "string" }, "lr-decay": { type: "string" }, optimizer: { type: "string" },
+      patience: { type: "string" }, "stop-metric": { type: "string" },
+      augment: { type: "boolean" }, "no-augment": { type: "boolean" },
+      "target-sensitivity": { type: "string" }, base: { type: "string" }, name: { type: "string" },
+      backend: { type: "string" }, list: { type: "boolean" }, help: { type: "boolean" },
+    },
+  });
+  if (v.help) return console.log(USAGE);
+  if (v.list) {
+    for (const m of listModels()) {
+      console.log(`${m.name.padEnd(15)} ${m.defaultSize}x${m.defaultSize}x${m.channels}  ${m.description}`);
+    }
+    return;
+  }
+  const info = await initBackend({ prefer: v.backend as BackendChoice | undefined });
+  console.log(describeBackend(info));
+  if (v.resume) {
+    if (!v.out) throw new Error(`--resume needs --out DIR (the run folder to continue)\n${USAGE}`);
+    const cfg = await readJson<TrainConfig>(join(v.out, "config.json"));
+    await train(cfg, { resume: true });
+    return;
+  }
+  if (!v.model || !v.data) throw new Error(`--model and --data are required\n${USAGE}`);
+  const seed = num(v.seed, "seed");
+  const patience = num(v.patience, "patience");
+  const cfg = resolveConfig({
+    model: v.model,
+    data: v.data,
+    out: v.out,
+    name: v.name ?? (v.out ? basename(v.out) : undefined),
+    size: num(v.size, "size"),
+    epochs: num(v.epochs, "epochs"),
+    balance: v.balance as TrainConfig["balance"] | undefined,
+    fraction: num(v.fraction, "fraction"),
+    seed,
+    channels: num(v.channels, "channels") as 1 | 3 | undefined,
+    classes: num(v.classes, "classes") as 2 | 3 | undefined,
+    batchSize: num(v.batch, "batch"),
+    learningRate: num(v.lr, "lr"),
+    lrDecay: num(v["lr-decay"], "lr-decay"),
+    optimizer: v.optimizer as TrainConfig["optimizer"] | undefined,
+    earlyStopping: v["stop-metric"] || patience !== undefined
+      ? {
+        metric: (v["stop-metric"] ?? "val_accuracy") as StopMetric,
+        patience: patience ?? 8,
+      }
+      : undefined,
+    augment: v["no-augment"] ? false : v.augment ? true : undefined,
+    threshold: v["target-sensitivity"]
+      ? { targetSensitivity: num(v["target-sensitivity"], "target-sensitivity")! }
+      : undefined,
+    basePath: v.base,
+  });
+  await train(cfg);
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (err) {
+    console.error(`train: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
+}

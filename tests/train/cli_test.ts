@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+
+/** Runs `deno task NAME ...args` (the real task, with its permissions) and returns its output. */
+async function task(name: string, args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", name, ...args],
+    cwd: new URL("../../", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("CLI: train 2 epochs at size 32, evaluate --json, predict", async () => {
+  const data = await Deno.makeTempDir();
+  const out = `outputs/tmp/cli-smoke-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await writeSyntheticDataset(data, { perClass: 10, size: 48, seed: 3 });
+    const t = await task("train", [
+      "--model", "compact", "--data", data, "--size", "32", "--epochs", "2", "--out", out,
+      "--seed", "1", "--batch", "8",
+    ]);
+    assert.equal(t.code, 0, t.stderr + t.stdout);
+    assert.match(t.stdout, /epoch 1\/2 loss/);
+    assert.match(t.stdout, /epoch 2\/2 loss/);
+
+    const e = await task("evaluate", ["--run", out, "--data", data, "--json"]);
+    assert.equal(e.code, 0, e.stderr);
+    const j = JSON.parse(e.stdout);
+    assert.deepEqual(Object.keys(j), [
+      "auc", "accuracy", "sensitivity", "specificity", "precision", "f1", "threshold", "confusion", "n",
+    ]);
+    assert.equal(j.n, 20);
+    assert.equal(j.confusion.flat().reduce((a: number, b: number) => a + b, 0), 20);
+
+    const files = [join(data, "test", "NORMAL"), join(data, "test", "PNEUMONIA")];
+    const one = [...Deno.readDirSync(files[1])][0].name;
+    const p = await task("predict", ["--run", out, join(files[1], one), "--json"]);
+    assert.equal(p.code, 0, p.stderr);
+    const rows = JSON.parse(p.stdout);
+    assert.equal(rows.length, 1);
+    assert.ok(rows[0].prob >= 0 && rows[0].prob <= 1);
+    assert.ok(["NORMAL", "PNEUMONIA"].includes(rows[0].label));
+
+    const bad = await task("predict", ["--run", out, join(data, "nope.jpeg")]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /nope\.jpeg.*error/);
+  } finally {
+    await Deno.remove(data, { recursive: true });
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+  }
+});

@@ -276,7 +276,9 @@ export async function discoverDataset(root: string): Promise<Discovery> {
 
   if (skipped.files.length) {
     warnings.push(
-      `Skipped ${skipped.files.length} non-image file(s) (${LOOKED_FOR}): ${listSome(skipped.files)}`,
+      `Skipped ${skipped.files.length} non-image file(s) (${LOOKED_FOR}): ${
+        listSome(skipped.files)
+      }`,
     );
   }
   if (skipped.dirs.length) {

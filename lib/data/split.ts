@@ -202,7 +202,9 @@ export function planSplits(records: readonly ImageRecord[], opts: SplitOptions =
   } else {
     strategy = "official";
     out = records.map((r) => ({ ...r, split: r.officialSplit! }));
-    if (nTrain === 0) warnings.push("There is no train split; the official splits are kept as they are");
+    if (nTrain === 0) {
+      warnings.push("There is no train split; the official splits are kept as they are");
+    }
   }
   const shared = sharedPatients(out);
   if (shared.size > 0) {

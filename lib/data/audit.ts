@@ -1,0 +1,334 @@
+/**
+ * Dataset audit: what is in a chest X-ray folder, and what is wrong with it.
+ *
+ * {@link auditDataset} discovers the dataset, then reads every file once with bounded
+ * concurrency: its header and pixel data (`probeImage`, so truncated files are caught) and its
+ * SHA-256. A file that cannot be read is listed with the reason and skipped; it never stops the
+ * audit. The report holds, as nodejs-polars tables: counts per split, class and subtype; split
+ * sizes with percentages and class ratio (for the folders on disk and for the split the project
+ * will use, see lib/data/split.ts); the image size distribution; and lists of unreadable files,
+ * exact duplicates and patients found in more than one split.
+ *
+ * @example
+ * ```ts
+ * import { auditDataset, formatAudit, writeAudit } from "./audit.ts";
+ * const report = await auditDataset("data/chest_xray");
+ * console.log(formatAudit(report));
+ * await writeAudit(report, "outputs/audit");
+ * ```
+ * @module
+ */
+import pl from "nodejs-polars";
+import { ImageError, probeImage } from "../images/load.ts";
+import { sha256Hex } from "../util/hash.ts";
+import { mapLimit } from "./_pool.ts";
+import { cmp, discoverDataset } from "./discover.ts";
+import { knownSubtype } from "./names.ts";
+import {
+  DEFAULT_FRACTIONS,
+  DEFAULT_SEED,
+  type Fractions,
+  planSplits,
+  sharedPatients,
+  type SplitStrategy,
+} from "./split.ts";
+import type { ImageRecord, SplitRecord } from "./types.ts";
+
+/** Default number of files read at once. */
+export const DEFAULT_CONCURRENCY = 8;
+
+/** Options of {@link auditDataset}. */
+export interface AuditOptions {
+  /** Seed and fractions of the planned split (see lib/data/split.ts). */
+  seed?: number;
+  fractions?: Fractions;
+  /** Files read at once; default {@link DEFAULT_CONCURRENCY}. */
+  concurrency?: number;
+  /** Decode pixel data to catch truncated files (default true); false reads headers only. */
+  verify?: boolean;
+  /** Called after each file. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What the audit learned about one file. */
+export interface FileCheck {
+  relPath: string;
+  /** Split folder on disk, or "all" in the flat layout. */
+  split: string;
+  /** Split the project will use (manifest rules, same seed and fractions). */
+  plannedSplit: string;
+  label: string;
+  /** Subtype, "unknown" when the name does not say. */
+  subtype: string;
+  patient: string;
+  ok: boolean;
+  /** Why the file is unreadable; null when ok. */
+  reason: string | null;
+  width: number | null;
+  height: number | null;
+  channels: number | null;
+  format: string | null;
+  bytes: number | null;
+  sha256: string | null;
+}
+
+/** A group of files with identical content. */
+export interface DuplicateGroup {
+  sha256: string;
+  files: string[];
+  /** Distinct classes among the copies (two means a label conflict). */
+  labels: string[];
+  /** Distinct split folders among the copies (two or more means leakage). */
+  splits: string[];
+  /** Distinct patients among the copies (two or more: the patient split cannot keep them together). */
+  patients: string[];
+  /** Distinct planned splits among the copies (two or more means leakage in training). */
+  plannedSplits: string[];
+}
+
+/** The audit's result; every table is a nodejs-polars DataFrame. */
+export interface AuditReport {
+  root: string;
+  layout: "kaggle" | "flat";
+  /** ISO time the audit ran. */
+  created: string;
+  /** Seconds the audit took (discovery + reading every file). */
+  seconds: number;
+  concurrency: number;
+  total: number;
+  readable: number;
+  /** Images per split folder, class and subtype, with patients (`split,label,subtype,images,patients`). */
+  counts: pl.DataFrame;
+  /** Split folders: `split,images,percent,NORMAL,PNEUMONIA,ratio` plus a `total` row. */
+  splits: pl.DataFrame;
+  /** The split the project will use (see {@link plannedStrategy}). */
+  planned: pl.DataFrame;
+  plannedStrategy: SplitStrategy;
+  plannedSeed: number;
+  plannedFractions: Fractions;
+  /** PNEUMONIA images per NORMAL image, whole dataset. */
+  classRatio: number;
+  /** Readable images per `width,height,channels,format`, most common first. */
+  sizes: pl.DataFrame;
+  /** File size in bytes of readable images: min, median, mean, max. */
+  fileBytes: { min: number; median: number; mean: number; max: number } | null;
+  unreadable: { relPath: string; reason: string }[];
+  duplicates: DuplicateGroup[];
+  /** Patients found in more than one split folder. */
+  sharedPatients: { patient: string; splits: string[] }[];
+  /** Patients in more than one planned split (0 unless official folders already share some). */
+  plannedSharedPatients: number;
+  /** Discovery and split warnings. */
+  warnings: string[];
+  /** One row per file (`FileCheck` fields). */
+  files: pl.DataFrame;
+}
+
+const SPLIT_ORDER = ["train", "val", "test", "all"];
+
+/** Distinct split names in train, val, test order. */
+function splitSet(splits: string[]): string[] {
+  return [...new Set(splits)].sort((a, b) => SPLIT_ORDER.indexOf(a) - SPLIT_ORDER.indexOf(b));
+}
+
+/** Reads one file: hash, then probe; failures become a reason, never an exception. */
+async function checkFile(
+  r: ImageRecord,
+  verify: boolean,
+): Promise<Omit<FileCheck, "plannedSplit">> {
+  const base = {
+    relPath: r.relPath,
+    split: r.officialSplit ?? "all",
+    label: r.label,
+    subtype: knownSubtype(r),
+    patient: r.patientId,
+  };
+  let bytes: Uint8Array | null = null;
+  try {
+    bytes = await Deno.readFile(r.path);
+    const p = await probeImage(r.path, { verify });
+    return {
+      ...base,
+      ok: true,
+      reason: null,
+      width: p.width,
+      height: p.height,
+      channels: p.channels,
+      format: p.format,
+      bytes: bytes.length,
+      sha256: sha256Hex(bytes),
+    };
+  } catch (err) {
+    const reason = err instanceof ImageError ? err.reason : (err as Error).message ?? String(err);
+    return {
+      ...base,
+      ok: false,
+      reason,
+      width: null,
+      height: null,
+      channels: null,
+      format: null,
+      bytes: bytes?.length ?? null,
+      sha256: bytes && bytes.length > 0 ? sha256Hex(bytes) : null,
+    };
+  }
+}
+
+/** Split table (images, percent, per class, PNEUMONIA:NORMAL ratio) from a split column. */
+function splitTable(files: pl.DataFrame, column: string, total: number): pl.DataFrame {
+  const rows: Record<string, string | number>[] = [];
+  const groups = files.groupBy(column).agg(
+    pl.len().alias("images"),
+    pl.col("label").eq(pl.lit("NORMAL")).sum().alias("NORMAL"),
+    pl.col("label").eq(pl.lit("PNEUMONIA")).sum().alias("PNEUMONIA"),
+  ).toRecords() as Record<string, any>[];
+  groups.sort((a, b) => SPLIT_ORDER.indexOf(a[column]) - SPLIT_ORDER.indexOf(b[column]));
+  const row = (split: string, images: number, n: number, p: number) => ({
+    split,
+    images,
+    percent: total ? Math.round(10000 * images / total) / 100 : 0,
+    NORMAL: n,
+    PNEUMONIA: p,
+    ratio: n ? Math.round(1000 * p / n) / 1000 : Number.NaN,
+  });
+  for (const g of groups) {
+    rows.push(row(g[column], Number(g.images), Number(g.NORMAL), Number(g.PNEUMONIA)));
+  }
+  if (groups.length > 1) {
+    const sum = (k: string) => groups.reduce((s, g) => s + Number(g[k]), 0);
+    rows.push(row("total", total, sum("NORMAL"), sum("PNEUMONIA")));
+  }
+  return pl.readRecords(rows).withColumns(
+    pl.col(["images", "NORMAL", "PNEUMONIA"]).cast(pl.Int64),
+  );
+}
+
+/** Builds the per-file DataFrame with stable column types, even when empty of some values. */
+function filesFrame(checks: FileCheck[]): pl.DataFrame {
+  const col = <K extends keyof FileCheck>(k: K) => checks.map((c) => c[k]);
+  return pl.DataFrame([
+    pl.Series("relPath", col("relPath"), pl.Utf8),
+    pl.Series("split", col("split"), pl.Utf8),
+    pl.Series("plannedSplit", col("plannedSplit"), pl.Utf8),
+    pl.Series("label", col("label"), pl.Utf8),
+    pl.Series("subtype", col("subtype"), pl.Utf8),
+    pl.Series("patient", col("patient"), pl.Utf8),
+    pl.Series("ok", col("ok"), pl.Bool),
+    pl.Series("reason", col("reason"), pl.Utf8),
+    pl.Series("width", col("width"), pl.Int64),
+    pl.Series("height", col("height"), pl.Int64),
+    pl.Series("channels", col("channels"), pl.Int64),
+    pl.Series("format", col("format"), pl.Utf8),
+    pl.Series("bytes", col("bytes"), pl.Int64),
+    pl.Series("sha256", col("sha256"), pl.Utf8),
+  ]);
+}
+
+/**
+ * Audits the dataset under `root` (see the module doc). Throws only for what stops discovery
+ * (missing root, wrong layout, empty class folder); bad files are reported, not thrown.
+ */
+export async function auditDataset(root: string, opts: AuditOptions = {}): Promise<AuditReport> {
+  const t0 = performance.now();
+  const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const fractions = opts.fractions ?? DEFAULT_FRACTIONS;
+  const found = await discoverDataset(root);
+  const plan = planSplits(found.records, { seed, fractions });
+  const planned = new Map(plan.records.map((r) => [r.relPath, r.split]));
+  const raw = await mapLimit(
+    found.records,
+    concurrency,
+    (r) => checkFile(r, opts.verify ?? true),
+    opts.onProgress,
+  );
+  const checks: FileCheck[] = raw.map((c) => ({ ...c, plannedSplit: planned.get(c.relPath)! }));
+  const files = filesFrame(checks);
+  const good = files.filter(pl.col("ok"));
+  // Not `nGood`: nodejs-polars exposes columns as properties, and "height" is a column.
+  const nGood = checks.filter((c) => c.ok).length;
+
+  const order = pl.Series("_o", checks.map((c) => SPLIT_ORDER.indexOf(c.split)), pl.Int32);
+  const counts = files
+    .withColumns(order)
+    .groupBy(["_o", "split", "label", "subtype"])
+    .agg(
+      pl.len().cast(pl.Int64).alias("images"),
+      pl.col("patient").nUnique().cast(pl.Int64).alias("patients"),
+    )
+    .sort(["_o", "label", "subtype"])
+    .drop("_o");
+
+  const sizes = nGood
+    ? good.groupBy(["width", "height", "channels", "format"])
+      .agg(pl.len().cast(pl.Int64).alias("images"))
+      .withColumns(pl.col("images").mul(-1).alias("_n"))
+      .sort(["_n", "width", "height"])
+      .drop("_n")
+    : pl.DataFrame({ width: [], height: [], channels: [], format: [], images: [] });
+
+  const byteCol = good.getColumn("bytes");
+  const fileBytes = nGood
+    ? {
+      min: Number(byteCol.min()),
+      median: Number(byteCol.median()),
+      mean: Math.round(Number(byteCol.mean())),
+      max: Number(byteCol.max()),
+    }
+    : null;
+
+  const dupes = new Map<string, FileCheck[]>();
+  for (const c of checks) {
+    if (c.sha256 === null) continue;
+    const g = dupes.get(c.sha256);
+    if (g) g.push(c);
+    else dupes.set(c.sha256, [c]);
+  }
+  const duplicates: DuplicateGroup[] = [...dupes.entries()]
+    .filter(([, g]) => g.length > 1)
+    .map(([sha256, g]) => ({
+      sha256,
+      files: g.map((c) => c.relPath),
+      labels: [...new Set(g.map((c) => c.label))].sort(),
+      splits: splitSet(g.map((c) => c.split)),
+      patients: [...new Set(g.map((c) => c.patient))].sort(cmp),
+      plannedSplits: splitSet(g.map((c) => c.plannedSplit)),
+    }))
+    .sort((a, b) => cmp(a.files[0], b.files[0]));
+
+  const onDisk: SplitRecord[] = found.layout === "kaggle"
+    ? found.records.map((r) => ({ ...r, split: r.officialSplit! }))
+    : [];
+  const shared = [...sharedPatients(onDisk).entries()].map(([patient, splits]) => ({
+    patient,
+    splits,
+  }));
+
+  const nNormal = checks.filter((c) => c.label === "NORMAL").length;
+  return {
+    root: found.root,
+    layout: found.layout,
+    created: new Date().toISOString(),
+    seconds: Math.round((performance.now() - t0) / 10) / 100,
+    concurrency,
+    total: checks.length,
+    readable: nGood,
+    counts,
+    splits: splitTable(files, "split", checks.length),
+    planned: splitTable(files, "plannedSplit", checks.length),
+    plannedStrategy: plan.strategy,
+    plannedSeed: seed,
+    plannedFractions: fractions,
+    classRatio: nNormal
+      ? Math.round(1000 * (checks.length - nNormal) / nNormal) / 1000
+      : Number.NaN,
+    sizes,
+    fileBytes,
+    unreadable: checks.filter((c) => !c.ok).map((c) => ({ relPath: c.relPath, reason: c.reason! })),
+    duplicates,
+    sharedPatients: shared,
+    plannedSharedPatients: sharedPatients(plan.records).size,
+    warnings: [...found.warnings, ...plan.warnings],
+    files,
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * Perceptual hashes (DCT pHash) and a leakage audit of a split: patients and near-duplicate images
+ * shared between train, val and test.
+ *
+ * pHash: the image as 32x32 grayscale (sharp, bilinear, through the image cache of
+ * `lib/images/cache.ts`), its 2-D DCT-II, the top-left 8x8 low-frequency block, and one bit per
+ * coefficient: above the median of the 63 non-DC coefficients. Two images are near duplicates when
+ * the Hamming distance of their 64-bit hashes is <= k. The DCT is written by hand (a 32-point
+ * cosine matrix, only the 8 rows the hash needs) because neither sharp nor TF.js exposes a DCT
+ * and it is a dozen lines.
+ *
+ * @example
+ * ```ts
+ * import { hashImages, leakageAudit } from "./phash.ts";
+ * const hashes = await hashImages(records.map((r) => r.path));
+ * const audit = leakageAudit(records, hashes, { maxDistance: 4 });
+ * ```
+ * @module
+ */
+
+import { loadImages } from "../images/cache.ts";
+import type { SplitName, SplitRecord } from "../data/types.ts";
+
+/** A 64-bit hash as two unsigned 32-bit halves [hi, lo]. */
+export type PHash = [number, number];
+
+const N = 32, K = 8;
+/** DCT-II basis rows 0..7 of length 32: C[u][x] = cos((2x + 1) u pi / 64). */
+const COS: Float64Array[] = Array.from(
+  { length: K },
+  (_, u) =>
+    Float64Array.from({ length: N }, (_, x) => Math.cos(((2 * x + 1) * u * Math.PI) / (2 * N))),
+);
+
+/** The 8x8 low-frequency DCT-II block of a 32x32 image (row-major, unnormalised). */
+export function dctLowBlock(pixels: ArrayLike<number>): Float64Array {
+  if (pixels.length !== N * N) {
+    throw new RangeError(`dctLowBlock: got ${pixels.length} pixels, expected 32x32 = 1024`);
+  }
+  // rows: T[y][u] = sum_x p[y][x] C[u][x]
+  const t = new Float64Array(N * K);
+  for (let y = 0; y < N; y++) {
+    for (let u = 0; u < K; u++) {
+      let s = 0;
+      const c = COS[u];
+      for (let x = 0; x < N; x++) s += pixels[y * N + x] * c[x];
+      t[y * K + u] = s;
+    }
+  }
+  // columns: D[v][u] = sum_y T[y][u] C[v][y]
+  const d = new Float64Array(K * K);
+  for (let v = 0; v < K; v++) {
+    const c = COS[v];
+    for (let u = 0; u < K; u++) {
+      let s = 0;
+      for (let y = 0; y < N; y++) s += t[y * K + u] * c[y];
+      d[v * K + u] = s;
+    }
+  }
+  return d;
+}
+
+/** pHash of a 32x32 grayscale image (any numeric array of 1024 values). */
+export function phash(pixels: ArrayLike<number>): PHash {
+  const d = dctLowBlock(pixels);
+  // Float noise (~1e-13) would decide bits of a flat region; round it to exact zeros.
+  const tiny = 1e-9 * Math.max(1, Math.abs(d[0]));
+  for (let i = 0; i < 64; i++) if (Math.abs(d[i]) < tiny) d[i] = 0;
+  const ac = Array.from(d.subarray(1)).sort((a, b) => a - b);
+  const median = (ac[31] + ac[32]) / 2;
+  let hi = 0, lo = 0;
+  for (let i = 0; i < 64; i++) {
+    if (d[i] > median) {
+      if (i < 32) hi |= 1 << (31 - i);
+      else lo |= 1 << (63 - i);
+    }
+  }
+  return [hi >>> 0, lo >>> 0];
+}
+
+function popcount32(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** Number of differing bits of two hashes (0..64). */
+export function hammingDistance(a: PHash, b: PHash): number {
+  return popcount32((a[0] ^ b[0]) >>> 0) + popcount32((a[1] ^ b[1]) >>> 0);
+}
+
+/** 16 hex digits. */
+export function phashHex(h: PHash): string {
+  return h[0].toString(16).padStart(8, "0") + h[1].toString(16).padStart(8, "0");
+}
+
+/**
+ * pHashes of image files (null for a file that could not be read). Uses the image cache at 32x32
+ * grayscale (bilinear), so a rerun decodes nothing.
+ */
+export async function hashImages(
+  paths: string[],
+  opts: { cacheDir?: string | null; onProgress?: (done: number, total: number) => void } = {},
+): Promise<(PHash | null)[]> {
+  const { data, ok } = await loadImages(paths, {
+    size: N,
+    channels: 1,
+    kernel: "linear",
+    cacheDir: opts.cacheDir,
+    onProgress: opts.onProgress,
+  });
+  return paths.map((_, i) => (ok[i] ? phash(data.subarray(i * N * N, (i + 1) * N * N)) : null));
+}
+
+/** A pair of near-duplicate images in different splits. */
+export interface NearDuplicatePair {
+  a: string;
+  b: string;
+  splitA: SplitName;
+  splitB: SplitName;
+  patientA: string;
+  patientB: string;
+  distance: number;
+}
+
+/** Result of `leakageAudit`. */
+export interface LeakageAudit {
+  images: number;
+  /** Images without a hash (unreadable), left out of the near-duplicate search. */
+  unhashed: number;
+  /** Patients with images in more than one split, and examples. */
+  sharedPatients: { count: number; examples: { patientId: string; splits: SplitName[] }[] };
+  maxDistance: number;
+  nearDuplicates: {
+    /** Cross-split pairs with distance <= maxDistance. */
+    pairs: number;
+    /** Of these, pairs of the same patient (already counted as a shared patient). */
+    samePatient: number;
+    /** Pairs of different patient ids: a duplicate the patient split cannot see. */
+    differentPatients: number;
+    /** Pairs per split pair ("train-val", "train-test", "val-test"). */
+    bySplits: Record<string, number>;
+    /** Images of val/test that have a near duplicate in train. */
+    evalImagesWithTrainTwin: number;
+    /** Closest pairs first, at most `maxExamples`. */
+    examples: NearDuplicatePair[];
+  };
+}
+
+const ORDER: SplitName[] = ["train", "val", "test"];
+
+/**
+ * Patients and near-duplicate images (pHash distance <= maxDistance, default 4) shared between
+ * splits. Brute force over all cross-split pairs (about 4 million for the Kaggle training folder:
+ * a fraction of a second). `hashes[i]` belongs to `records[i]`.
+ */
+export function leakageAudit(
+  records: readonly SplitRecord[],
+  hashes: readonly (PHash | null)[],
+  opts: { maxDistance?: number; maxExamples?: number } = {},
+): LeakageAudit {
+  if (records.length !== hashes.length) {
+    throw new RangeError(`leakageAudit: ${records.length} records but ${hashes.length} hashes`);
+  }
+  const k = opts.maxDistance ?? 4, maxExamples = opts.maxExamples ?? 20;
+  const where = new Map<string, Set<SplitName>>();
+  for (const r of records) {
+    const s = where.get(r.patientId) ?? new Set<SplitName>();
+    s.add(r.split);
+    where.set(r.patientId, s);
+  }
+  const shared = [...where].filter(([, s]) => s.size > 1)
+    .map(([patientId, s]) => ({ patientId, splits: ORDER.filter((x) => s.has(x)) }));
+
+  const idx = records.map((_, i) => i).filter((i) => hashes[i] !== null);
+  const his = Uint32Array.from(idx, (i) => hashes[i]![0]);
+  const los = Uint32Array.from(idx, (i) => hashes[i]![1]);
+  const split = idx.map((i) => ORDER.indexOf(records[i].split));
+  const pairs: NearDuplicatePair[] = [];
+  const bySplits: Record<string, number> = { "train-val": 0, "train-test": 0, "val-test": 0 };
+  const evalTwin = new Set<number>();
+  let samePatient = 0;
+  for (let p = 0; p < idx.length; p++) {
+    for (let q = p + 1; q < idx.length; q++) {
+      if (split[p] === split[q]) continue;
+      const d = popcount32((his[p] ^ his[q]) >>> 0) + popcount32((los[p] ^ los[q]) >>> 0);
+      if (d > k) continue;
+      const [i, j] = split[p] < split[q] ? [idx[p], idx[q]] : [idx[q], idx[p]];
+      const ri = records[i], rj = records[j];
+      bySplits[`${ri.split}-${rj.split}`]++;
+      if (ri.patientId === rj.patientId) samePatient++;
+      if (ri.split === "train") evalTwin.add(j);
+      pairs.push({
+        a: ri.relPath,
+        b: rj.relPath,
+        splitA: ri.split,
+        splitB: rj.split,
+        patientA: ri.patientId,
+        patientB: rj.patientId,
+        distance: d,
+      });
+    }
+  }
+  pairs.sort((x, y) => x.distance - y.distance || x.a.localeCompare(y.a));
+  return {
+    images: records.length,
+    unhashed: records.length - idx.length,
+    sharedPatients: { count: shared.length, examples: shared.slice(0, maxExamples) },
+    maxDistance: k,
+    nearDuplicates: {
+      pairs: pairs.length,
+      samePatient,
+      differentPatients: pairs.length - samePatient,
+      bySplits,
+      evalImagesWithTrainTwin: evalTwin.size,
+      examples: pairs.slice(0, maxExamples),
+    },
+  };
+}
+
+/**
+ * Histogram of pHash distances (0..64) over `samples` random pairs of distinct patients and over
+ * all pairs of images of the same patient (up to `samples`): shows what distance "near duplicate"
+ * means on this data before choosing k.
+ */
+export function distanceProfile(
+  records: readonly { patientId: string }[],
+  hashes: readonly (PHash | null)[],
+  rng: () => number,
+  samples = 20000,
+): { differentPatients: number[]; samePatient: number[] } {
+  const diff = new Array(65).fill(0), same = new Array(65).fill(0);
+  const idx = records.map((_, i) => i).filter((i) => hashes[i] !== null);
+  for (let s = 0, tries = 0; s < samples && tries < samples * 10 && idx.length > 1; tries++) {
+    const i = idx[Math.floor(rng() * idx.length)], j = idx[Math.floor(rng() * idx.length)];
+    if (records[i].patientId === records[j].patientId) continue;
+    diff[hammingDistance(hashes[i]!, hashes[j]!)]++;
+    s++;
+  }
+  const byPatient = new Map<string, number[]>();
+  for (const i of idx) {
+    const list = byPatient.get(records[i].patientId) ?? [];
+    list.push(i);
+    byPatient.set(records[i].patientId, list);
+  }
+  let n = 0;
+  outer: for (const list of byPatient.values()) {
+    for (let a = 0; a < list.length; a++) {
+      for (let b = a + 1; b < list.length; b++) {
+        same[hammingDistance(hashes[list[a]]!, hashes[list[b]]!)]++;
+        if (++n >= samples) break outer;
+      }
+    }
+  }
+  return { differentPatients: diff, samePatient: same };
+}

@@ -72,3 +72,51 @@ export function metricBars(metrics: Record<string, number>, opts: BarOptions = {
   const bars = Object.entries(metrics).map(([label, value]) => ({ label, value }));
   return barChart(bars, { max: 1.08, digits: 3, valueLabel: "value", ...opts });
 }
+
+/** One bar of a grouped chart: `series` within `group` (e.g. balance mode within a metric). */
+export interface GroupedBar {
+  group: string;
+  series: string;
+  value: number;
+}
+
+/**
+ * Grouped bars (one facet per group, one coloured bar per series, values written on the bars);
+ * series names label each bar, so no legend is needed and the output stays SVG.
+ */
+export function groupedBarChart(bars: GroupedBar[], opts: BarOptions = {}): string {
+  if (bars.length === 0) throw new Error("groupedBarChart: no bars to draw");
+  const groups = [...new Set(bars.map((b) => b.group))];
+  const series = [...new Set(bars.map((b) => b.series))];
+  const palette = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#a463f2"];
+  const color = (s: string) => opts.colors?.[s] ?? palette[series.indexOf(s) % palette.length];
+  const digits = opts.digits ?? 3;
+  const max = opts.max ?? Math.max(...bars.map((b) => b.value)) * 1.15;
+  const svg = plotSvg({
+    width: opts.width ?? Math.max(480, groups.length * series.length * 46 + 80),
+    height: opts.height ?? 340,
+    marginBottom: 60,
+    fx: { label: opts.categoryLabel ?? null, domain: groups, padding: 0.12 },
+    x: { domain: series, label: null, tickRotate: -30 },
+    y: { label: opts.valueLabel ?? null, domain: [0, max], grid: true },
+    marks: [
+      Plot.barY(bars, {
+        fx: "group",
+        x: "series",
+        y: "value",
+        fill: (b: GroupedBar) => color(b.series),
+      }),
+      Plot.text(bars, {
+        fx: "group",
+        x: "series",
+        y: "value",
+        text: (b: GroupedBar) => fmtNumber(b.value, digits),
+        dy: -5,
+        lineAnchor: "bottom",
+        fontSize: 9,
+      }),
+      Plot.ruleY([0]),
+    ],
+  });
+  return frame("bar", svg, opts);
+}

@@ -11,7 +11,14 @@
  */
 export { COLORS, escapeHtml, frame, plotSvg } from "./_render.ts";
 export type { ChartFrame } from "./_render.ts";
-export { type Bar, barChart, type BarOptions, metricBars } from "./bar.ts";
+export {
+  type Bar,
+  barChart,
+  type BarOptions,
+  type GroupedBar,
+  groupedBarChart,
+  metricBars,
+} from "./bar.ts";
 export {
   type EpochPoint,
   lineChart,

@@ -1,0 +1,145 @@
+/**
+ * `runReport`: executes every chapter notebook in order with the report's settings, then writes
+ * the executed notebooks and one self-contained HTML report. A failing notebook stops the run
+ * with the notebook, cell and error named; notebooks executed before it, their run folders and a
+ * partial report (marked incomplete) are kept.
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import { writeSyntheticDataset } from "../images/synthetic.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
+import { type Chapter, chapterId, notebookFragment, reportHtml } from "./html.ts";
+import { executeNotebook, listNotebooks, NotebookError } from "./runner.ts";
+import {
+  PROFILES,
+  REPORT_ENV,
+  type ReportSettings,
+  reportSettings,
+  settingsEnv,
+} from "./settings.ts";
+
+/** Options of {@link runReport}. */
+export interface ReportOptions {
+  profile: keyof typeof PROFILES;
+  /** Dataset root; with `synthetic`, where the synthetic dataset is written. */
+  data?: string;
+  /** Make a synthetic dataset (H2's generator) and report on it. */
+  synthetic?: boolean;
+  seed?: number;
+  /** Output folder of executed notebooks and runs (default outputs/report); the HTML is `<out>.html`. */
+  out?: string;
+  /** Folder of chapter notebooks (default notebooks/). */
+  notebooksDir?: string;
+  /** Only notebooks whose file name starts with one of these prefixes (e.g. ["01", "02"]). */
+  only?: string[];
+  /** Local TF.js base model for the transfer chapter. */
+  transferBase?: string;
+  /** Retrain runs even when a finished run with the same config exists. */
+  fresh?: boolean;
+  /** Progress lines (default console.error). */
+  log?: (line: string) => void;
+}
+
+/** What {@link runReport} produced. */
+export interface ReportResult {
+  html: string;
+  executed: string[];
+  settings: ReportSettings;
+  seconds: Record<string, number>;
+  totalSeconds: number;
+  /** Set when a notebook failed (the report is partial). */
+  failure: NotebookError | null;
+}
+
+/** The report's settings from the CLI options (same resolution as a notebook's). */
+export function resolveReportSettings(o: ReportOptions): ReportSettings {
+  const env = new Map<string, string>();
+  env.set(REPORT_ENV.profile, o.profile);
+  if (o.data) env.set(REPORT_ENV.data, o.data);
+  if (o.seed !== undefined) env.set(REPORT_ENV.seed, String(o.seed));
+  if (o.out) env.set(REPORT_ENV.out, o.out);
+  if (o.transferBase) env.set(REPORT_ENV.base, o.transferBase);
+  if (o.fresh) env.set(REPORT_ENV.fresh, "1");
+  if (o.synthetic && !o.data) {
+    env.set(REPORT_ENV.data, join("outputs", "synthetic", `${o.profile}-s${o.seed ?? 42}`));
+  }
+  return reportSettings({ get: (k) => env.get(k) });
+}
+
+/** Runs the whole report; see the module doc. */
+export async function runReport(o: ReportOptions): Promise<ReportResult> {
+  const log = o.log ?? ((l: string) => console.error(l));
+  const s = resolveReportSettings(o);
+  const t0 = performance.now();
+  if (o.synthetic) {
+    const done = await Deno.stat(join(s.data, "train")).then(() => true, () => false);
+    if (!done) {
+      const r = await writeSyntheticDataset(s.data, {
+        perClass: s.profile.syntheticPerClass,
+        size: 64,
+        seed: s.seed,
+      });
+      log(`wrote a synthetic dataset of ${r.files.length} images to ${s.data}`);
+    }
+  }
+  const dir = o.notebooksDir ?? join(s.root, "notebooks");
+  let notebooks = await listNotebooks(dir);
+  if (o.only?.length) {
+    notebooks = notebooks.filter((n) => o.only!.some((p) => basename(n).startsWith(p)));
+  }
+  const env = settingsEnv(s);
+  const executed: string[] = [];
+  const seconds: Record<string, number> = {};
+  let failure: NotebookError | null = null;
+  for (const nb of notebooks) {
+    const t = performance.now();
+    log(`report: executing ${basename(nb)} (profile ${s.profile.name})`);
+    try {
+      executed.push(
+        await executeNotebook(nb, {
+          outDir: s.out,
+          env,
+          cellTimeoutS: s.profile.notebookTimeoutS,
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof NotebookError)) throw err;
+      failure = err;
+      log(`report: ${err.message}`);
+      break;
+    } finally {
+      seconds[basename(nb)] = (performance.now() - t) / 1000;
+    }
+    log(`report: ${basename(nb)} done in ${seconds[basename(nb)].toFixed(0)} s`);
+  }
+  const chapters: Chapter[] = [];
+  for (const path of executed) {
+    const file = basename(path);
+    chapters.push({
+      id: chapterId(file),
+      file,
+      fragment: await notebookFragment(path),
+      seconds: seconds[file],
+    });
+  }
+  const totalSeconds = (performance.now() - t0) / 1000;
+  const html = reportHtml(chapters, {
+    title: "Pneumonia detection in pediatric chest X-rays",
+    profile: s.profile.name,
+    data: s.data,
+    seed: s.seed,
+    created: new Date().toISOString(),
+    totalSeconds,
+    failure: failure?.message,
+    notes: o.synthetic
+      ? [
+        "This report was made on a synthetic dataset (lib/images/synthetic.ts): its numbers say nothing about X-rays.",
+      ]
+      : [],
+  });
+  const htmlPath = `${s.out.replace(/\/+$/, "")}.html`;
+  await Deno.mkdir(dirname(htmlPath), { recursive: true });
+  await writeFileAtomic(htmlPath, html);
+  log(`report: wrote ${htmlPath} (${chapters.length} chapters, ${totalSeconds.toFixed(0)} s)`);
+  return { html: htmlPath, executed, settings: s, seconds, totalSeconds, failure };
+}

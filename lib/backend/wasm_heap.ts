@@ -13,6 +13,18 @@ export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: "float32" | "int32" | "bool"): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  wasm: { HEAPF32: Float32Array };
+}
+
+/**
+ * The whole wasm heap as float32, and the float index where `info`'s data starts; for bulk copies
+ * inside the heap (`copyWithin`). Same invalidation rule as {@link f32}.
+ */
+export function heapF32(backend: WasmBackendLike, info: TensorInfo): [Float32Array, number] {
+  const d = backend.dataIdMap.get(info.dataId);
+  if (!d) throw new Error(`wasm kernel: tensor [${info.shape}] is not on the wasm backend`);
+  return [backend.wasm.HEAPF32, d.memoryOffset >> 2];
 }
 
 /** A float32 view of a tensor's data on the wasm heap (no copy). Throws for other dtypes. */

@@ -63,6 +63,9 @@ const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[
   { x: [3, 11, 8, 2], f: [3, 2, 2, 5], s: 2, pad: "same" },
   { x: [2, 6, 6, 4], f: [1, 1, 4, 3], s: 1, pad: "valid" },
   { x: [1, 13, 12, 3], f: [5, 5, 3, 2], s: 2, pad: "same" },
+  // K = KH*KW*CI < CO: the filter gradient takes its other layout (dyT · col).
+  { x: [2, 9, 9, 1], f: [3, 3, 1, 16], s: 1, pad: "valid" },
+  { x: [2, 10, 9, 2], f: [3, 3, 2, 32], s: 2, pad: "same" },
 ];
 
 function outShape(c: (typeof convCases)[number]): number[] {
@@ -200,5 +203,12 @@ Deno.test("BatchMatMul with and without transposes matches cpu", async () => {
       "fast",
       "reference",
     ]);
+  }
+});
+
+Deno.test("Sum over leading axes (bias gradients) and other axes matches cpu", async () => {
+  const x = rand([3, 5, 4, 6], 77);
+  for (const axis of [[0, 1, 2], [0], [0, 1], [1, 2], [3], [0, 1, 2, 3]]) {
+    for (const keepDims of [false, true]) await compare("Sum", { x }, { axis, keepDims }, ["fast"]);
   }
 });

@@ -1,0 +1,94 @@
+/**
+ * The model comparison table: one row per run folder, read from what each run saved
+ * (summary.json for the kept model's validation metrics, parameters and times).
+ *
+ * @example
+ * ```ts
+ * import { compareRuns, comparisonMarkdown } from "./compare.ts";
+ * const rows = await compareRuns(["outputs/runs/cnn-s42", "outputs/runs/compact-s42"]);
+ * console.log(comparisonMarkdown(rows));
+ * ```
+ * @module
+ */
+import { join } from "node:path";
+import { readJson } from "../util/atomic.ts";
+import type { TrainConfig } from "./config.ts";
+import type { RunSummary } from "./train.ts";
+
+/** One row of the comparison. */
+export interface ComparisonRow {
+  run: string;
+  model: string;
+  input: string;
+  trainImages: number;
+  valImages: number;
+  loss: number;
+  accuracy: number;
+  recall: number;
+  precision: number;
+  f1: number;
+  auc: number;
+  trainableParams: number;
+  totalTimeS: number;
+  epochs: number;
+  bestEpoch: number;
+  timePerEpochS: number;
+}
+
+/** Reads the rows for these run folders (in the given order). */
+export async function compareRuns(dirs: string[]): Promise<ComparisonRow[]> {
+  const rows: ComparisonRow[] = [];
+  for (const dir of dirs) {
+    const s = await readJson<RunSummary>(join(dir, "summary.json"));
+    const c = await readJson<TrainConfig>(join(dir, "config.json"));
+    rows.push({
+      run: c.name,
+      model: s.model,
+      input: `${c.size}x${c.size}x${c.channels}`,
+      trainImages: s.trainImages,
+      valImages: s.valImages,
+      ...s.val,
+      trainableParams: s.trainableParams,
+      totalTimeS: s.totalTimeS,
+      epochs: s.epochsRun,
+      bestEpoch: s.bestEpoch,
+      timePerEpochS: s.meanEpochTimeS,
+    });
+  }
+  return rows;
+}
+
+/** The rows as a markdown table (metrics of the kept model on validation, at threshold 0.5). */
+export function comparisonMarkdown(rows: ComparisonRow[]): string {
+  const f = (v: number, d = 3) => (Number.isFinite(v) ? v.toFixed(d) : "n/a");
+  const head = ["model", "input", "train imgs", "val loss", "accuracy", "recall", "precision",
+    "F1", "ROC-AUC", "trainable params", "time (s)", "epochs (best)", "s / epoch"];
+  const lines = rows.map((r) =>
+    [r.model, r.input, r.trainImages, f(r.loss), f(r.accuracy), f(r.recall), f(r.precision),
+      f(r.f1), f(r.auc), r.trainableParams.toLocaleString("en-US"), f(r.totalTimeS, 0),
+      `${r.epochs} (${r.bestEpoch})`, f(r.timePerEpochS, 1)].join(" | ")
+  );
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`,
+    ...lines.map((l) => `| ${l} |`)].join("\n") + "\n";
+}
+
+/**
+ * `deno run --allow-read --allow-write=outputs lib/train/compare.ts [--out FILE] [--command CMD] RUN...`:
+ * prints the table and writes it (with the command that produced the runs) as markdown.
+ */
+if (import.meta.main) {
+  const { parseArgs } = await import("node:util");
+  const { writeFileAtomic } = await import("../util/atomic.ts");
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: { out: { type: "string" }, command: { type: "string" }, title: { type: "string" } },
+  });
+  const md = comparisonMarkdown(await compareRuns(positionals));
+  console.log(md);
+  if (values.out) {
+    const text = `# ${values.title ?? "Model comparison (validation split)"}\n\n${md}\n` +
+      (values.command ? `Produced with:\n\n\`\`\`sh\n${values.command}\n\`\`\`\n` : "");
+    await writeFileAtomic(values.out, text);
+  }
+}

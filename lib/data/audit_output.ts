@@ -68,8 +68,8 @@ export function auditToJson(report: AuditReport): Record<string, unknown> {
   };
 }
 
-/** Duplicate groups listed on the terminal (all are in duplicates.csv). */
-const DUPLICATES_SHOWN = 30;
+/** Unreadable files, duplicate groups and shared patients listed on the terminal (all in CSVs). */
+const LIST_SHOWN = 30;
 
 const fmtInt = (n: number) => n.toLocaleString("en-US");
 
@@ -108,7 +108,11 @@ export function formatAudit(report: AuditReport): string {
     );
   }
   out.push(heading(`Unreadable files: ${report.unreadable.length} (skipped)`));
-  if (report.unreadable.length) out.push(unreadableFrame(report).toString());
+  // Lines, not a polars table: polars cuts long strings, and paths and reasons must be whole.
+  for (const u of report.unreadable.slice(0, LIST_SHOWN)) out.push(`- ${u.relPath}: ${u.reason}`);
+  if (report.unreadable.length > LIST_SHOWN) {
+    out.push(`  ... ${report.unreadable.length - LIST_SHOWN} more in unreadable.csv`);
+  }
   const copies = report.duplicates.reduce((s, d) => s + d.files.length, 0);
   const conflicts = report.duplicates.filter((d) => d.labels.length > 1).length;
   const crossSplit = report.duplicates.filter((d) => d.splits.length > 1).length;
@@ -121,14 +125,19 @@ export function formatAudit(report: AuditReport): string {
         `split folders, ${crossPlanned} across the training split`,
     ),
   );
-  for (const d of report.duplicates.slice(0, DUPLICATES_SHOWN)) {
+  for (const d of report.duplicates.slice(0, LIST_SHOWN)) {
     out.push(`- ${d.files.join(" = ")} (${d.patients.join(", ")}; ${d.plannedSplits.join("+")})`);
   }
-  if (report.duplicates.length > DUPLICATES_SHOWN) {
-    out.push(`  ... ${report.duplicates.length - DUPLICATES_SHOWN} more in duplicates.csv`);
+  if (report.duplicates.length > LIST_SHOWN) {
+    out.push(`  ... ${report.duplicates.length - LIST_SHOWN} more in duplicates.csv`);
   }
   out.push(heading(`Patients in more than one split folder: ${report.sharedPatients.length}`));
-  if (report.sharedPatients.length) out.push(sharedPatientsFrame(report).toString());
+  for (const p of report.sharedPatients.slice(0, LIST_SHOWN)) {
+    out.push(`- ${p.patient}: ${p.splits.join(", ")}`);
+  }
+  if (report.sharedPatients.length > LIST_SHOWN) {
+    out.push(`  ... ${report.sharedPatients.length - LIST_SHOWN} more in shared_patients.csv`);
+  }
   if (report.warnings.length) {
     out.push(
       heading(`Warnings: ${report.warnings.length}`),

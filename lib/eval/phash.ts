@@ -20,6 +20,8 @@
 
 import { loadImages } from "../images/cache.ts";
 import type { SplitName, SplitRecord } from "../data/types.ts";
+import { loadOrCreateManifest } from "../data/split.ts";
+import { makeRng } from "../util/rng.ts";
 
 /** A 64-bit hash as two unsigned 32-bit halves [hi, lo]. */
 export type PHash = [number, number];
@@ -112,6 +114,53 @@ export async function hashImages(
   return paths.map((_, i) => (ok[i] ? phash(data.subarray(i * N * N, (i + 1) * N * N)) : null));
 }
 
+/** pHashes and the 32x32 grayscale thumbnails they were computed from (for confirmation). */
+export async function hashImagesWithThumbnails(
+  paths: string[],
+  opts: { cacheDir?: string | null } = {},
+): Promise<{ hashes: (PHash | null)[]; thumbnails: Uint8Array }> {
+  const { data, ok } = await loadImages(paths, {
+    size: N,
+    channels: 1,
+    kernel: "linear",
+    cacheDir: opts.cacheDir,
+  });
+  const hashes = paths.map((_, i) =>
+    ok[i] ? phash(data.subarray(i * N * N, (i + 1) * N * N)) : null
+  );
+  return { hashes, thumbnails: data };
+}
+
+/** Pearson correlation of two equally long pixel arrays (NaN if one is flat). */
+export function pixelCorrelation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) {
+    throw new RangeError(`pixelCorrelation: lengths ${a.length} and ${b.length} differ`);
+  }
+  let ma = 0, mb = 0;
+  for (let i = 0; i < a.length; i++) ma += a[i], mb += b[i];
+  ma /= a.length, mb /= b.length;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] - ma, y = b[i] - mb;
+    sab += x * y, saa += x * x, sbb += y * y;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}
+
+/**
+ * A confirmation test for candidate pairs: correlation of the 32x32 thumbnails >= minCorrelation
+ * (default 0.99). On the Kaggle training folder every same-patient pair at pHash distance 0 has
+ * correlation 1.000, while look-alike X-rays of different children at distance <= 4 reach at most
+ * about 0.97: chest films share one layout, so a 64-bit pHash alone over-reports.
+ */
+export function thumbnailConfirm(
+  thumbnails: Uint8Array,
+  minCorrelation = 0.99,
+): (i: number, j: number) => boolean {
+  const px = (i: number) => thumbnails.subarray(i * N * N, (i + 1) * N * N);
+  return (i, j) => pixelCorrelation(px(i), px(j)) >= minCorrelation;
+}
+
 /** A pair of near-duplicate images in different splits. */
 export interface NearDuplicatePair {
   a: string;
@@ -121,6 +170,8 @@ export interface NearDuplicatePair {
   patientA: string;
   patientB: string;
   distance: number;
+  /** Whether the confirmation test (if any) accepted the pair; null without one. */
+  confirmed: boolean | null;
 }
 
 /** Result of `leakageAudit`. */
@@ -142,6 +193,13 @@ export interface LeakageAudit {
     bySplits: Record<string, number>;
     /** Images of val/test that have a near duplicate in train. */
     evalImagesWithTrainTwin: number;
+    /** Candidate pairs the confirmation test accepted (null without one), and of different patients. */
+    confirmed: number | null;
+    confirmedDifferentPatients: number | null;
+    /** Val/test images with a confirmed duplicate in train (null without a confirmation test). */
+    evalImagesWithConfirmedTrainTwin: number | null;
+    /** Pairs within one split (same split) at distance <= k, and how many were confirmed. */
+    withinSplit: { pairs: number; confirmed: number | null; samePatient: number };
     /** Closest pairs first, at most `maxExamples`. */
     examples: NearDuplicatePair[];
   };
@@ -151,13 +209,19 @@ const ORDER: SplitName[] = ["train", "val", "test"];
 
 /**
  * Patients and near-duplicate images (pHash distance <= maxDistance, default 4) shared between
- * splits. Brute force over all cross-split pairs (about 4 million for the Kaggle training folder:
- * a fraction of a second). `hashes[i]` belongs to `records[i]`.
+ * splits, plus the near-duplicate pairs inside each split. Candidate pairs can be checked by a
+ * second test (`confirm`, e.g. `thumbnailConfirm`). Brute force over all pairs (13.6 million for
+ * the Kaggle training folder: about a second). `hashes[i]` belongs to `records[i]`.
  */
 export function leakageAudit(
   records: readonly SplitRecord[],
   hashes: readonly (PHash | null)[],
-  opts: { maxDistance?: number; maxExamples?: number } = {},
+  opts: {
+    maxDistance?: number;
+    maxExamples?: number;
+    /** Second test for candidate pairs (indices into records), e.g. `thumbnailConfirm`. */
+    confirm?: (i: number, j: number) => boolean;
+  } = {},
 ): LeakageAudit {
   if (records.length !== hashes.length) {
     throw new RangeError(`leakageAudit: ${records.length} records but ${hashes.length} hashes`);
@@ -176,21 +240,39 @@ export function leakageAudit(
   const his = Uint32Array.from(idx, (i) => hashes[i]![0]);
   const los = Uint32Array.from(idx, (i) => hashes[i]![1]);
   const split = idx.map((i) => ORDER.indexOf(records[i].split));
-  const pairs: NearDuplicatePair[] = [];
+  // Examples kept per distance (closest first), at most maxExamples each: the pair count can be
+  // large at a loose k, so only counts are complete.
+  const buckets: NearDuplicatePair[][] = Array.from({ length: k + 1 }, () => []);
+  let nPairs = 0;
   const bySplits: Record<string, number> = { "train-val": 0, "train-test": 0, "val-test": 0 };
   const evalTwin = new Set<number>();
-  let samePatient = 0;
+  let samePatient = 0, confirmed = 0, confirmedDiff = 0;
+  const confirmedTwin = new Set<number>();
+  const within = { pairs: 0, confirmed: 0, samePatient: 0 };
   for (let p = 0; p < idx.length; p++) {
     for (let q = p + 1; q < idx.length; q++) {
-      if (split[p] === split[q]) continue;
       const d = popcount32((his[p] ^ his[q]) >>> 0) + popcount32((los[p] ^ los[q]) >>> 0);
       if (d > k) continue;
-      const [i, j] = split[p] < split[q] ? [idx[p], idx[q]] : [idx[q], idx[p]];
+      const [i, j] = split[p] <= split[q] ? [idx[p], idx[q]] : [idx[q], idx[p]];
       const ri = records[i], rj = records[j];
+      const ok = opts.confirm ? opts.confirm(i, j) : null;
+      if (split[p] === split[q]) {
+        within.pairs++;
+        if (ok) within.confirmed++;
+        if (ri.patientId === rj.patientId) within.samePatient++;
+        continue;
+      }
       bySplits[`${ri.split}-${rj.split}`]++;
       if (ri.patientId === rj.patientId) samePatient++;
       if (ri.split === "train") evalTwin.add(j);
-      pairs.push({
+      if (ok) {
+        confirmed++;
+        if (ri.patientId !== rj.patientId) confirmedDiff++;
+        if (ri.split === "train") confirmedTwin.add(j);
+      }
+      nPairs++;
+      if (buckets[d].length >= maxExamples) continue;
+      buckets[d].push({
         a: ri.relPath,
         b: rj.relPath,
         splitA: ri.split,
@@ -198,22 +280,27 @@ export function leakageAudit(
         patientA: ri.patientId,
         patientB: rj.patientId,
         distance: d,
+        confirmed: ok,
       });
     }
   }
-  pairs.sort((x, y) => x.distance - y.distance || x.a.localeCompare(y.a));
+  const examples = buckets.flat().slice(0, maxExamples);
   return {
     images: records.length,
     unhashed: records.length - idx.length,
     sharedPatients: { count: shared.length, examples: shared.slice(0, maxExamples) },
     maxDistance: k,
     nearDuplicates: {
-      pairs: pairs.length,
+      pairs: nPairs,
       samePatient,
-      differentPatients: pairs.length - samePatient,
+      differentPatients: nPairs - samePatient,
       bySplits,
       evalImagesWithTrainTwin: evalTwin.size,
-      examples: pairs.slice(0, maxExamples),
+      confirmed: opts.confirm ? confirmed : null,
+      confirmedDifferentPatients: opts.confirm ? confirmedDiff : null,
+      evalImagesWithConfirmedTrainTwin: opts.confirm ? confirmedTwin.size : null,
+      withinSplit: { ...within, confirmed: opts.confirm ? within.confirmed : null },
+      examples,
     },
   };
 }
@@ -253,4 +340,64 @@ export function distanceProfile(
     }
   }
   return { differentPatients: diff, samePatient: same };
+}
+
+/** Everything the leakage chapter shows, for one dataset folder. */
+export interface DatasetLeakage {
+  dataRoot: string;
+  manifestPath: string;
+  audit: LeakageAudit;
+  /** Near-duplicate pair counts at several distances, to show how the choice of k matters. */
+  pairsByDistance: {
+    maxDistance: number;
+    pairs: number;
+    differentPatients: number;
+    confirmed: number;
+  }[];
+  profile: { differentPatients: number[]; samePatient: number[] };
+  seconds: number;
+}
+
+/**
+ * Runs the leakage audit on a dataset folder with the project's patient-level manifest
+ * (`loadOrCreateManifest` of the data layer): hashes every image (cached), audits at
+ * `maxDistance` with the thumbnail-correlation confirmation, and counts pairs at 0, 2, 4, 6, 8
+ * and 10 as well.
+ */
+export async function datasetLeakage(
+  dataRoot: string,
+  opts: {
+    maxDistance?: number;
+    minCorrelation?: number;
+    seed?: number;
+    manifestDir?: string;
+    cacheDir?: string | null;
+  } = {},
+): Promise<DatasetLeakage> {
+  const t0 = performance.now();
+  const { manifestPath, records } = await loadOrCreateManifest(dataRoot, {
+    outDir: opts.manifestDir,
+  });
+  const { hashes, thumbnails } = await hashImagesWithThumbnails(records.map((r) => r.path), {
+    cacheDir: opts.cacheDir,
+  });
+  const confirm = thumbnailConfirm(thumbnails, opts.minCorrelation ?? 0.99);
+  const audit = leakageAudit(records, hashes, { maxDistance: opts.maxDistance ?? 4, confirm });
+  const pairsByDistance = [0, 2, 4, 6, 8, 10].map((k) => {
+    const a = leakageAudit(records, hashes, { maxDistance: k, maxExamples: 0, confirm });
+    return {
+      maxDistance: k,
+      pairs: a.nearDuplicates.pairs,
+      differentPatients: a.nearDuplicates.differentPatients,
+      confirmed: a.nearDuplicates.confirmed!,
+    };
+  });
+  return {
+    dataRoot,
+    manifestPath,
+    audit,
+    pairsByDistance,
+    profile: distanceProfile(records, hashes, makeRng(opts.seed ?? 0)),
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

@@ -10,6 +10,8 @@ import {
   type PHash,
   phash,
   phashHex,
+  pixelCorrelation,
+  thumbnailConfirm,
 } from "../../lib/eval/phash.ts";
 import type { SplitRecord } from "../../lib/data/types.ts";
 import { makeRng } from "../../lib/util/rng.ts";
@@ -130,9 +132,40 @@ Deno.test("leakageAudit counts shared patients and cross-split near duplicates",
   assert.deepEqual(a.nearDuplicates.bySplits, { "train-val": 2, "train-test": 1, "val-test": 1 });
   assert.equal(a.nearDuplicates.evalImagesWithTrainTwin, 3); // v1, v2, s2
   assert.deepEqual(a.nearDuplicates.examples.map((p) => p.distance), [0, 0, 2, 2]);
+  assert.equal(a.nearDuplicates.confirmed, null);
+  assert.deepEqual(a.nearDuplicates.withinSplit, { pairs: 0, confirmed: null, samePatient: 0 });
   assert.equal(leakageAudit(records, h, { maxDistance: 1 }).nearDuplicates.pairs, 2);
+  // a confirmation test that accepts only exact hash matches
+  const exact = (i: number, j: number) => hammingDistance(h[i]!, h[j]!) === 0;
+  const c = leakageAudit(records, h, { maxDistance: 4, confirm: exact }).nearDuplicates;
+  assert.deepEqual(
+    [c.confirmed, c.confirmedDifferentPatients, c.evalImagesWithConfirmedTrainTwin],
+    [
+      2,
+      1,
+      1,
+    ],
+  );
+  assert.equal(c.examples.filter((e) => e.confirmed).length, 2);
+  // the same-split pair shows up once v2 and s2 share a split
+  const moved = records.map((r) => (r.relPath === "s2" ? { ...r, split: "val" as const } : r));
+  const w = leakageAudit(moved, h, { maxDistance: 4, confirm: exact }).nearDuplicates.withinSplit;
+  assert.deepEqual(w, { pairs: 1, confirmed: 1, samePatient: 0 });
   assert.throws(() => leakageAudit(records, h.slice(1)), /7 records but 6 hashes/);
   const prof = distanceProfile(records, h, makeRng(1), 100);
   assert.equal(prof.differentPatients.reduce((s, x) => s + x, 0), 100);
   assert.equal(prof.samePatient[0], 1); // p1's two images
+});
+
+Deno.test("pixelCorrelation and thumbnailConfirm", () => {
+  assert.ok(Math.abs(pixelCorrelation([1, 2, 3], [2, 4, 6]) - 1) < 1e-12);
+  assert.ok(Math.abs(pixelCorrelation([1, 2, 3], [3, 2, 1]) + 1) < 1e-12);
+  assert.ok(Number.isNaN(pixelCorrelation([1, 1], [1, 2])));
+  const a = Uint8Array.from(randomImage(7), (v) => Math.max(0, Math.min(255, Math.round(v))));
+  const b = Uint8Array.from(randomImage(8), (v) => Math.max(0, Math.min(255, Math.round(v))));
+  const thumbs = new Uint8Array(3072);
+  thumbs.set(a, 0), thumbs.set(a.map((v) => Math.min(255, v + 3)), 1024), thumbs.set(b, 2048);
+  const confirm = thumbnailConfirm(thumbs);
+  assert.equal(confirm(0, 1), true);
+  assert.equal(confirm(0, 2), false);
 });

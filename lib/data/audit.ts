@@ -11,7 +11,8 @@
  *
  * @example
  * ```ts
- * import { auditDataset, formatAudit, writeAudit } from "./audit.ts";
+ * import { auditDataset } from "./audit.ts";
+ * import { formatAudit, writeAudit } from "./audit_output.ts";
  * const report = await auditDataset("data/chest_xray");
  * console.log(formatAudit(report));
  * await writeAudit(report, "outputs/audit");

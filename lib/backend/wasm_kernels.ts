@@ -43,8 +43,15 @@ export function setWasmKernels(mode: WasmKernelMode = "fast"): string[] {
       : (stock.get(name) ?? ref.get(name));
     if (getKernel(name, "wasm") !== undefined) unregisterKernel(name, "wasm");
     if (chosen === undefined) continue;
-    registerKernel(chosen);
-    if (chosen !== stock.get(name)) ours.push(name);
+    const base = stock.get(name);
+    if (chosen === base) {
+      registerKernel(chosen);
+      continue;
+    }
+    // Keep the stock kernel's setup/dispose hooks: our kernels call the stock function, whose
+    // wasm bindings are made by its setupFunc when a (new) wasm backend initialises.
+    registerKernel({ ...chosen, setupFunc: base?.setupFunc, disposeFunc: base?.disposeFunc });
+    ours.push(name);
   }
   current = mode;
   return ours.sort();

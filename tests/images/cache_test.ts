@@ -6,6 +6,8 @@ import { loadImage } from "../../lib/images/load.ts";
 import { writeBadImages, writeImageVariants } from "../../lib/images/fixtures.ts";
 
 const SIZE = 12;
+const tmp = await Deno.makeTempDir({ prefix: "cache_test_" });
+globalThis.addEventListener("unload", () => Deno.removeSync(tmp, { recursive: true }));
 
 /** Writes `n` distinct small gray PNGs (image k uniform at level 10 * k + 5). */
 async function writeDistinct(dir: string, n: number): Promise<string[]> {
@@ -34,7 +36,7 @@ async function entries(folder: string): Promise<string[]> {
 }
 
 Deno.test("loadImages: cold run decodes all, warm run decodes and hashes nothing, same pixels", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "cache_test_" });
+  const dir = await Deno.makeTempDir({ dir: tmp });
   const paths = await writeDistinct(join(dir, "imgs"), 6);
   const cacheDir = join(dir, "cache");
   const progress: number[] = [];
@@ -70,7 +72,7 @@ Deno.test("loadImages: cold run decodes all, warm run decodes and hashes nothing
 });
 
 Deno.test("loadImages: the cache is keyed by content (copy hits, changed file misses)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "cache_test_" });
+  const dir = await Deno.makeTempDir({ dir: tmp });
   const [a, b] = await writeDistinct(join(dir, "imgs"), 2);
   const cacheDir = join(dir, "cache");
   await loadImages([a, b], { size: SIZE, channels: 1, cacheDir });
@@ -89,7 +91,7 @@ Deno.test("loadImages: the cache is keyed by content (copy hits, changed file mi
 });
 
 Deno.test("loadImages: a corrupt cache entry is detected and rebuilt", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "cache_test_" });
+  const dir = await Deno.makeTempDir({ dir: tmp });
   const paths = await writeDistinct(join(dir, "imgs"), 3);
   const cacheDir = join(dir, "cache");
   const first = await loadImages(paths, { size: SIZE, channels: 3, cacheDir });
@@ -105,7 +107,7 @@ Deno.test("loadImages: a corrupt cache entry is detected and rebuilt", async () 
 });
 
 Deno.test("loadImages: bad images are reported and skipped, the batch goes on", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "cache_test_" });
+  const dir = await Deno.makeTempDir({ dir: tmp });
   const variants = await writeImageVariants(join(dir, "good"));
   const bad = await writeBadImages(join(dir, "bad"));
   const good = [
@@ -139,7 +141,7 @@ Deno.test("loadImages: bad images are reported and skipped, the batch goes on", 
 });
 
 Deno.test("loadImages: without a cache, and with any concurrency, results are the same", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "cache_test_" });
+  const dir = await Deno.makeTempDir({ dir: tmp });
   const paths = await writeDistinct(join(dir, "imgs"), 5);
   const a = await loadImages(paths, { size: SIZE, channels: 1, cacheDir: null, concurrency: 1 });
   const b = await loadImages(paths, { size: SIZE, channels: 1, cacheDir: null, concurrency: 8 });

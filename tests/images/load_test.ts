@@ -5,6 +5,7 @@ import { decodeImage, ImageError, loadImage, probeImage } from "../../lib/images
 import { writeBadImages, writeImageVariants } from "../../lib/images/fixtures.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "load_test_" });
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 const variants = await writeImageVariants(join(dir, "good"));
 const bad = await writeBadImages(join(dir, "bad"));
 

@@ -7,6 +7,7 @@ import { sha256Hex } from "../../lib/util/hash.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "synthetic_test_" });
+globalThis.addEventListener("unload", () => Deno.removeSync(tmp, { recursive: true }));
 
 Deno.test("writeSyntheticDataset: Kaggle layout, counts, realistic names, patients within one split", async () => {
   const root = join(tmp, "kaggle");

@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import "@tensorflow/tfjs-backend-cpu";
+import { DataParallelTrainer } from "../../lib/train/parallel.ts";
+import { makeRng } from "../../lib/util/rng.ts";
+
+await tf.setBackend("cpu");
+
+const SIZE = 8;
+
+/** Tiny conv net with L2 on the conv kernel; optional dropout and batch norm. */
+function tinyModel(opts: { dropout?: number; batchNorm?: boolean; classes?: 1 | 3 } = {}): tfl.LayersModel {
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({
+    inputShape: [SIZE, SIZE, 1],
+    filters: 3,
+    kernelSize: 3,
+    activation: "relu",
+    kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+    kernelRegularizer: tfl.regularizers.l2({ l2: 0.01 }),
+  }));
+  if (opts.batchNorm) m.add(tfl.layers.batchNormalization());
+  m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+  if (opts.dropout) m.add(tfl.layers.dropout({ rate: opts.dropout }));
+  m.add(tfl.layers.flatten());
+  const classes = opts.classes ?? 1;
+  m.add(tfl.layers.dense({
+    units: classes,
+    activation: classes === 1 ? "sigmoid" : "softmax",
+    kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
+  }));
+  return m;
+}
+
+function batch(n: number, seed: number, classes = 1): { x: Uint8Array; y: Float32Array } {
+  const rng = makeRng(seed);
+  const x = new Uint8Array(n * SIZE * SIZE);
+  for (let i = 0; i < x.length; i++) x[i] = Math.floor(rng() * 256);
+  const y = new Float32Array(n * classes);
+  for (let i = 0; i < n; i++) {
+    if (classes === 1) y[i] = i % 2;
+    else y[i * classes + (i % classes)] = 1;
+  }
+  return { x, y };
+}
+
+function maxAbsDiff(a: tf.Tensor[], b: tf.Tensor[]): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  a.forEach((t, i) => {
+    const u = t.dataSync(), v = b[i].dataSync();
+    for (let j = 0; j < u.length; j++) d = Math.max(d, Math.abs(u[j] - v[j]));
+  });
+  return d;
+}
+
+Deno.test("2 workers train the same weights as single-process trainOnBatch (adam, L2, uneven shards)", async () => {
+  const model = tinyModel();
+  const ref = tinyModel();
+  ref.setWeights(model.getWeights());
+  ref.compile({ optimizer: tf.train.adam(0.01), loss: "binaryCrossentropy" });
+  const trainer = await DataParallelTrainer.create({
+    model,
+    optimizer: { name: "adam", learningRate: 0.01 },
+    loss: "binaryCrossentropy",
+    workers: 2,
+    backend: "cpu",
+  });
+  try {
+    assert.equal(trainer.workers, 2);
+    assert.equal(trainer.backend, "cpu");
+    for (const [step, n] of [[0, 6], [1, 5], [2, 6], [3, 1]]) {
+      const { x, y } = batch(n, 100 + step);
+      const { loss } = await trainer.trainBatch(x, y, n);
+      const xs = tf.tensor4d(Float32Array.from(x, (v) => v / 255), [n, SIZE, SIZE, 1]);
+      const ys = tf.tensor2d(y, [n, 1]);
+      const refLoss = (await ref.trainOnBatch(xs, ys)) as number;
+      tf.dispose([xs, ys]);
+      assert.ok(Math.abs(loss - refLoss) < 1e-5, `step ${step}: loss ${loss} vs trainOnBatch ${refLoss}`);
+    }
+    await trainer.syncTo(model);
+    const d = maxAbsDiff(model.getWeights(), ref.getWeights());
+    assert.ok(d < 1e-5, `max |weight difference| ${d}`);
+    // The weights really moved (the comparison is not vacuous).
+    const init = tinyModel();
+    assert.ok(maxAbsDiff(init.getWeights(), ref.getWeights()) > 1e-3);
+  } finally {
+    await trainer.dispose();
+  }
+});
+
+Deno.test("workers: 0 trains in place like the workers; sample weights and SGD; categorical", async () => {
+  const a = tinyModel({ classes: 3 }), b = tinyModel({ classes: 3 });
+  const common = { optimizer: { name: "sgd" as const, learningRate: 0.1 }, loss: "categoricalCrossentropy" as const };
+  const local = await DataParallelTrainer.create({ ...common, model: a, workers: 0 });
+  const par = await DataParallelTrainer.create({ ...common, model: b, workers: 2, backend: "cpu" });
+  try {
+    for (let step = 0; step < 3; step++) {
+      const { x, y } = batch(7, 7 + step, 3);
+      const opts = { classWeights: { 0: 0.5, 1: 2, 2: 1 } };
+      const l1 = await local.trainBatch(x, y, 7, opts);
+      const l2 = await par.trainBatch(x, y, 7, opts);
+      assert.ok(Math.abs(l1.loss - l2.loss) < 1e-5, `step ${step}: ${l1.loss} vs ${l2.loss}`);
+    }
+    await par.syncTo(b);
+    assert.ok(maxAbsDiff(a.getWeights(), b.getWeights()) < 1e-5);
+  } finally {
+    await local.dispose();
+    await par.dispose();
+  }
+});
+
+Deno.test("replicas stay identical with dropout (per-worker seeds) and batch norm stats are averaged", async () => {
+  const model = tinyModel({ dropout: 0.5, batchNorm: true });
+  const before = model.getWeights().map((t) => t.clone());
+  const trainer = await DataParallelTrainer.create({
+    model,
+    optimizer: { name: "adam", learningRate: 0.01 },
+    loss: "binaryCrossentropy",
+    workers: 2,
+    backend: "cpu",
+    seed: 3,
+  });
+  try {
+    for (let step = 0; step < 2; step++) {
+      const { x, y } = batch(8, step);
+      const { loss } = await trainer.trainBatch(x, y, 8);
+      assert.ok(Number.isFinite(loss));
+    }
+    // Moving mean/variance changed from their initial 0/1 (training updated them).
+    await trainer.syncTo(model);
+    const names = model.weights.map((w) => w.name);
+    const mm = names.findIndex((n) => n.includes("moving_mean"));
+    assert.ok(mm >= 0, `no moving_mean among ${names}`);
+    assert.ok(maxAbsDiff([before[mm]], [model.getWeights()[mm]]) > 0);
+  } finally {
+    await trainer.dispose();
+    tf.dispose(before);
+  }
+});
+
+Deno.test("an error in a worker rejects with the worker's index; a crash too; then dispose is clean", async () => {
+  const trainer = await DataParallelTrainer.create({
+    model: tinyModel(),
+    optimizer: { name: "adam", learningRate: 0.01 },
+    loss: "binaryCrossentropy",
+    workers: 2,
+    backend: "cpu",
+  });
+  try {
+    await assert.rejects(trainer.injectFailure(1, "now"), /worker 1 failed in fail: injected failure/);
+    // A handled error leaves the worker usable.
+    const { x, y } = batch(4, 1);
+    assert.ok(Number.isFinite((await trainer.trainBatch(x, y, 4)).loss));
+    await assert.rejects(trainer.injectFailure(0, "uncaught"), /worker 0 crashed: .*injected uncaught failure/);
+    await assert.rejects(trainer.trainBatch(x, y, 4), /worker 0 crashed/);
+    await assert.rejects(trainer.trainBatch(x, y, 3 as number), /x has 256 bytes, expected 3/);
+  } finally {
+    await trainer.dispose();
+  }
+  await assert.rejects(() => trainer.trainBatch(new Uint8Array(64), new Float32Array(1), 1), /after dispose/);
+});
+
+Deno.test("a worker that cannot build the model fails create() naming it", async () => {
+  await assert.rejects(
+    DataParallelTrainer.create({
+      model: tinyModel(),
+      optimizer: { name: "adam", learningRate: 0.01 },
+      loss: "binaryCrossentropy",
+      workers: 1,
+      backend: "no-such-backend",
+    }),
+    /worker 0 failed in init: .*no-such-backend/,
+  );
+});

@@ -1,29 +1,32 @@
 /**
- * `deno task audit [--data DIR] [--json] [--out DIR] [--seed N] [--concurrency N]`
+ * `deno task audit [--data DIR] [--json] [--out DIR] [--seed N] [--concurrency N] [--no-cache]`
  *
  * Audits a chest X-ray dataset (see lib/data/audit.ts): prints tables (or, with `--json`, one
  * JSON object on stdout and nothing else there) and writes audit.json + CSVs to `--out`
  * (default outputs/audit). Without `--data` it uses the first of data/chest_xray and
- * ../shared/data/chest_xray that exists. Exit status 0 when the audit ran (unreadable files are
+ * ../shared/data/chest_xray that exists. Probe results are cached by file content in
+ * outputs/cache/audit/probe.json, so a rerun decodes nothing (`--no-cache` probes every file). Exit status 0 when the audit ran (unreadable files are
  * reported, not fatal), 1 when it could not run, 2 for bad arguments.
  * @module
  */
 import { parseArgs } from "node:util";
 import pl from "nodejs-polars";
-import { auditDataset, DEFAULT_CONCURRENCY } from "../data/audit.ts";
+import { auditDataset, DEFAULT_CONCURRENCY, DEFAULT_PROBE_CACHE } from "../data/audit.ts";
 import { auditToJson, DEFAULT_AUDIT_DIR, formatAudit, writeAudit } from "../data/audit_output.ts";
 import { DEFAULT_SEED } from "../data/split.ts";
 
 /** Folders tried, in order, when no `--data` is given. */
 export const DEFAULT_DATA_DIRS = ["data/chest_xray", "../shared/data/chest_xray"];
 
-const USAGE = `usage: deno task audit [--data DIR] [--json] [--out DIR] [--seed N] [--concurrency N]
+const USAGE =
+  `usage: deno task audit [--data DIR] [--json] [--out DIR] [--seed N] [--concurrency N] [--no-cache]
   --data DIR         dataset root: DIR/{train,val,test}/{NORMAL,PNEUMONIA}/ or DIR/{NORMAL,PNEUMONIA}/
                      (default: the first of ${DEFAULT_DATA_DIRS.join(", ")} that exists)
   --json             print one JSON object on stdout instead of tables
   --out DIR          where audit.json and the CSVs go (default ${DEFAULT_AUDIT_DIR})
   --seed N           seed of the planned train/val/test split (default ${DEFAULT_SEED})
-  --concurrency N    files read at once (default ${DEFAULT_CONCURRENCY})`;
+  --concurrency N    files read at once (default ${DEFAULT_CONCURRENCY})
+  --no-cache         probe every file, neither reading nor writing ${DEFAULT_PROBE_CACHE}`;
 
 /** A positive integer option, or an error naming the option. */
 function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
@@ -65,6 +68,7 @@ export async function main(args: string[]): Promise<number> {
         out: { type: "string", default: DEFAULT_AUDIT_DIR },
         seed: { type: "string" },
         concurrency: { type: "string" },
+        "no-cache": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -92,6 +96,7 @@ export async function main(args: string[]): Promise<number> {
     const report = await auditDataset(data, {
       seed,
       concurrency,
+      probeCache: values["no-cache"] ? null : DEFAULT_PROBE_CACHE,
       onProgress: showProgress
         ? (done, total) => {
           if (done % 250 === 0 || done === total) {

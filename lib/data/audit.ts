@@ -23,6 +23,7 @@ import pl from "nodejs-polars";
 import { ImageError, probeImage } from "../images/load.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { mapLimit } from "./_pool.ts";
+import { ProbeCache, type ProbeOutcome } from "./_probe_cache.ts";
 import { cmp, discoverDataset } from "./discover.ts";
 import { knownSubtype } from "./names.ts";
 import {
@@ -34,6 +35,9 @@ import {
   type SplitStrategy,
 } from "./split.ts";
 import type { ImageRecord, SplitRecord } from "./types.ts";
+
+/** Probe cache the audit CLI uses. */
+export const DEFAULT_PROBE_CACHE = "outputs/cache/audit/probe.json";
 
 /** Default number of files read at once. */
 export const DEFAULT_CONCURRENCY = 8;
@@ -47,6 +51,11 @@ export interface AuditOptions {
   concurrency?: number;
   /** Decode pixel data to catch truncated files (default true); false reads headers only. */
   verify?: boolean;
+  /**
+   * JSON file caching probe outcomes by content hash, so that a rerun decodes nothing (the CLI
+   * uses {@link DEFAULT_PROBE_CACHE}); default none.
+   */
+  probeCache?: string | null;
   /** Called after each file. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -96,6 +105,8 @@ export interface AuditReport {
   /** Seconds the audit took (discovery + reading every file). */
   seconds: number;
   concurrency: number;
+  /** The probe cache used, with how many files it answered (hits) and how many were probed. */
+  probeCache: { path: string; hits: number; misses: number } | null;
   total: number;
   readable: number;
   /** Images per split folder, class and subtype, with patients (`split,label,subtype,images,patients`). */
@@ -132,10 +143,11 @@ function splitSet(splits: string[]): string[] {
   return [...new Set(splits)].sort((a, b) => SPLIT_ORDER.indexOf(a) - SPLIT_ORDER.indexOf(b));
 }
 
-/** Reads one file: hash, then probe; failures become a reason, never an exception. */
+/** Reads one file: hash, then probe (or the cache); failures become a reason, never an exception. */
 async function checkFile(
   r: ImageRecord,
   verify: boolean,
+  cache: ProbeCache,
 ): Promise<Omit<FileCheck, "plannedSplit">> {
   const base = {
     relPath: r.relPath,
@@ -144,35 +156,37 @@ async function checkFile(
     subtype: knownSubtype(r),
     patient: r.patientId,
   };
-  let bytes: Uint8Array | null = null;
+  let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(r.path);
-    const p = await probeImage(r.path, { verify });
-    return {
-      ...base,
-      ok: true,
-      reason: null,
-      width: p.width,
-      height: p.height,
-      channels: p.channels,
-      format: p.format,
-      bytes: bytes.length,
-      sha256: sha256Hex(bytes),
-    };
   } catch (err) {
-    const reason = err instanceof ImageError ? err.reason : (err as Error).message ?? String(err);
-    return {
-      ...base,
-      ok: false,
-      reason,
-      width: null,
-      height: null,
-      channels: null,
-      format: null,
-      bytes: bytes?.length ?? null,
-      sha256: bytes && bytes.length > 0 ? sha256Hex(bytes) : null,
-    };
+    const reason = `cannot read file (${(err as Error).message})`;
+    return { ...base, ...failed(reason), bytes: null, sha256: null };
   }
+  // Empty files all share one hash; they are no duplicates of each other and cost nothing.
+  const sha = bytes.length > 0 ? sha256Hex(bytes) : null;
+  let outcome = sha === null ? undefined : cache.get(sha, verify);
+  if (outcome === undefined) {
+    outcome = await probeImage(r.path, { verify }).then(
+      (p): ProbeOutcome => ({
+        ok: true,
+        reason: null,
+        width: p.width,
+        height: p.height,
+        channels: p.channels,
+        format: p.format,
+      }),
+      (err) =>
+        failed(err instanceof ImageError ? err.reason : (err as Error).message ?? String(err)),
+    );
+    if (sha !== null) cache.set(sha, verify, outcome);
+  }
+  return { ...base, ...outcome, bytes: bytes.length, sha256: sha };
+}
+
+/** An unreadable file's outcome. */
+function failed(reason: string): ProbeOutcome {
+  return { ok: false, reason, width: null, height: null, channels: null, format: null };
 }
 
 /** Split table (images, percent, per class, PNEUMONIA:NORMAL ratio) from a split column. */
@@ -237,12 +251,14 @@ export async function auditDataset(root: string, opts: AuditOptions = {}): Promi
   const found = await discoverDataset(root);
   const plan = planSplits(found.records, { seed, fractions });
   const planned = new Map(plan.records.map((r) => [r.relPath, r.split]));
+  const cache = await ProbeCache.open(opts.probeCache ?? null);
   const raw = await mapLimit(
     found.records,
     concurrency,
-    (r) => checkFile(r, opts.verify ?? true),
+    (r) => checkFile(r, opts.verify ?? true, cache),
     opts.onProgress,
   );
+  await cache.save();
   const checks: FileCheck[] = raw.map((c) => ({ ...c, plannedSplit: planned.get(c.relPath)! }));
   const files = filesFrame(checks);
   const good = files.filter(pl.col("ok"));
@@ -312,6 +328,9 @@ export async function auditDataset(root: string, opts: AuditOptions = {}): Promi
     created: new Date().toISOString(),
     seconds: Math.round((performance.now() - t0) / 10) / 100,
     concurrency,
+    probeCache: cache.path === null
+      ? null
+      : { path: cache.path, hits: cache.hits, misses: cache.misses },
     total: checks.length,
     readable: nGood,
     counts,

@@ -86,6 +86,10 @@ export function formatAudit(report: AuditReport): string {
       `${fmtInt(report.readable)} readable, ${report.seconds.toFixed(2)} s ` +
       `(${report.concurrency} files at a time)`,
   );
+  if (report.probeCache) {
+    const c = report.probeCache;
+    out.push(`Probe cache ${c.path}: ${fmtInt(c.hits)} files known, ${fmtInt(c.misses)} probed`);
+  }
   out.push(heading("Images per split folder, class and subtype"), report.counts.toString());
   out.push(
     heading(`Split folders (PNEUMONIA:NORMAL = ${report.classRatio.toFixed(3)} overall)`),

@@ -151,7 +151,40 @@ Deno.test("audit: flat layout, progress callback and written files", async () =>
   }
 });
 
-Deno.test("audit: a missing or wrongly laid out root is an error, not a crash", async () => {
+Deno.test("audit: the probe cache answers a rerun without decoding, with the same report", async () => {
+  const root = await tempDir();
+  const cacheDir = await tempDir();
+  try {
+    await badTree(root);
+    const probeCache = join(cacheDir, "probe.json");
+    const cold = await auditDataset(root, { probeCache });
+    // 17 files have content to key on; the empty one is probed each time, uncounted.
+    assert.equal(cold.probeCache!.misses + cold.probeCache!.hits, 17);
+    assert.ok(cold.probeCache!.misses >= 15);
+    const warm = await auditDataset(root, { probeCache });
+    assert.deepEqual(warm.probeCache, { path: probeCache, hits: 17, misses: 0 });
+    assert.deepEqual(warm.unreadable, cold.unreadable);
+    assert.deepEqual(warm.counts.toRecords(), cold.counts.toRecords());
+    assert.deepEqual(warm.sizes.toRecords(), cold.sizes.toRecords());
+    assert.deepEqual(warm.files.toRecords(), cold.files.toRecords());
+    // A header-only cache entry does not answer a verifying probe.
+    const headerCache = join(cacheDir, "header.json");
+    await auditDataset(root, { probeCache: headerCache, verify: false });
+    const verified = await auditDataset(root, { probeCache: headerCache });
+    assert.ok(verified.probeCache!.misses >= 15);
+    assert.deepEqual(verified.unreadable, cold.unreadable);
+    // A broken cache file is ignored, then rewritten.
+    await Deno.writeTextFile(probeCache, "{not json");
+    const rebuilt = await auditDataset(root, { probeCache });
+    assert.equal(rebuilt.probeCache!.hits + rebuilt.probeCache!.misses, 17);
+    assert.equal(JSON.parse(await Deno.readTextFile(probeCache)).version, 1);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("audit: a missing root is an error naming it", async () => {
   await assert.rejects(
     auditDataset("/nonexistent/xray"),
     /Dataset folder not found: \/nonexistent\/xray/,
@@ -185,12 +218,13 @@ Deno.test("audit CLI: --json prints one JSON object; tables otherwise; clear err
   const outRel = `outputs/test_audit_${crypto.randomUUID().slice(0, 8)}`;
   try {
     await badTree(root);
-    const j = await runCli(["--data", root, "--json", "--out", outRel]);
+    const j = await runCli(["--data", root, "--json", "--out", outRel, "--no-cache"]);
     assert.equal(j.code, 0, j.stderr);
     const obj = JSON.parse(j.stdout);
     assert.equal(obj.total, 18);
     assert.equal(obj.unreadable.length, 3);
     assert.equal(j.stdout.trim().split("\n").length, 1);
+    assert.equal(obj.probeCache, null);
     assert.ok((await Deno.stat(join(REPO, outRel, "audit.json"))).isFile);
 
     const t = await runCli(["--data", root, "--out", outRel, "--concurrency", "2"]);

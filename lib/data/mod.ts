@@ -74,6 +74,7 @@ export {
   type AuditOptions,
   type AuditReport,
   DEFAULT_CONCURRENCY,
+  DEFAULT_PROBE_CACHE,
   type DuplicateGroup,
   type FileCheck,
 } from "./audit.ts";

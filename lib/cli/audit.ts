@@ -14,6 +14,7 @@ import pl from "nodejs-polars";
 import { auditDataset, DEFAULT_CONCURRENCY, DEFAULT_PROBE_CACHE } from "../data/audit.ts";
 import { auditToJson, DEFAULT_AUDIT_DIR, formatAudit, writeAudit } from "../data/audit_output.ts";
 import { DEFAULT_SEED } from "../data/split.ts";
+import { shortPath } from "../data/_project.ts";
 
 /** Folders tried, in order, when no `--data` is given. */
 export const DEFAULT_DATA_DIRS = ["data/chest_xray", "../shared/data/chest_xray"];
@@ -23,10 +24,12 @@ const USAGE =
   --data DIR         dataset root: DIR/{train,val,test}/{NORMAL,PNEUMONIA}/ or DIR/{NORMAL,PNEUMONIA}/
                      (default: the first of ${DEFAULT_DATA_DIRS.join(", ")} that exists)
   --json             print one JSON object on stdout instead of tables
-  --out DIR          where audit.json and the CSVs go (default ${DEFAULT_AUDIT_DIR})
+  --out DIR          where audit.json and the CSVs go (default ${shortPath(DEFAULT_AUDIT_DIR)})
   --seed N           seed of the planned train/val/test split (default ${DEFAULT_SEED})
   --concurrency N    files read at once (default ${DEFAULT_CONCURRENCY})
-  --no-cache         probe every file, neither reading nor writing ${DEFAULT_PROBE_CACHE}`;
+  --no-cache         probe every file, neither reading nor writing ${
+    shortPath(DEFAULT_PROBE_CACHE)
+  }`;
 
 /** A positive integer option, or an error naming the option. */
 function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
@@ -112,7 +115,7 @@ export async function main(args: string[]): Promise<number> {
     } else {
       pl.Config.setTblRows(25).setTblWidthChars(160);
       console.log(formatAudit(report));
-      console.log(`\nWrote ${written.join(", ")}`);
+      console.log(`\nWrote ${written.map(shortPath).join(", ")}`);
     }
     return 0;
   } catch (err) {

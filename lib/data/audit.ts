@@ -24,6 +24,7 @@ import { ImageError, probeImage } from "../images/load.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { mapLimit } from "./_pool.ts";
 import { ProbeCache, type ProbeOutcome } from "./_probe_cache.ts";
+import { projectPath } from "./_project.ts";
 import { cmp, discoverDataset } from "./discover.ts";
 import { knownSubtype } from "./names.ts";
 import {
@@ -36,8 +37,8 @@ import {
 } from "./split.ts";
 import type { ImageRecord, SplitRecord } from "./types.ts";
 
-/** Probe cache the audit CLI uses. */
-export const DEFAULT_PROBE_CACHE = "outputs/cache/audit/probe.json";
+/** Probe cache the audit CLI uses: `outputs/cache/audit/probe.json` in the project root. */
+export const DEFAULT_PROBE_CACHE = projectPath("outputs/cache/audit/probe.json");
 
 /** Default number of files read at once. */
 export const DEFAULT_CONCURRENCY = 8;

@@ -16,9 +16,10 @@ import { join } from "node:path";
 import pl from "nodejs-polars";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import type { AuditReport } from "./audit.ts";
+import { projectPath, shortPath } from "./_project.ts";
 
-/** Default output folder of the audit. */
-export const DEFAULT_AUDIT_DIR = "outputs/audit";
+/** Default output folder of the audit: `outputs/audit` in the project root. */
+export const DEFAULT_AUDIT_DIR = projectPath("outputs/audit");
 
 /** A DataFrame of string columns from rows, with the given columns even when there is no row. */
 function listFrame(columns: string[], rows: string[][]): pl.DataFrame {
@@ -88,7 +89,9 @@ export function formatAudit(report: AuditReport): string {
   );
   if (report.probeCache) {
     const c = report.probeCache;
-    out.push(`Probe cache ${c.path}: ${fmtInt(c.hits)} files known, ${fmtInt(c.misses)} probed`);
+    out.push(
+      `Probe cache ${shortPath(c.path)}: ${fmtInt(c.hits)} files known, ${fmtInt(c.misses)} probed`,
+    );
   }
   out.push(heading("Images per split folder, class and subtype"), report.counts.toString());
   out.push(

@@ -25,6 +25,7 @@ import { sha256Hex } from "../util/hash.ts";
 import { makeRng, type Rng, shuffle } from "../util/rng.ts";
 import { cmp, discoverDataset } from "./discover.ts";
 import { knownSubtype } from "./names.ts";
+import { projectPath } from "./_project.ts";
 import type { ClassName, ImageRecord, SplitName, SplitRecord, Subtype } from "./types.ts";
 
 /** Fractions of images for train, val and test; they sum to 1. */
@@ -36,8 +37,8 @@ export const DEFAULT_SEED = 42;
 export const DEFAULT_FRACTIONS: Fractions = [0.8, 0.1, 0.1];
 /** An official val split under this share of train's images is pooled with train and re-split. */
 export const MIN_VAL_SHARE = 0.05;
-/** Default folder for manifests. */
-export const DEFAULT_MANIFEST_DIR = "outputs/manifests";
+/** Default folder for manifests: `outputs/manifests` in the project root (not the working dir). */
+export const DEFAULT_MANIFEST_DIR = projectPath("outputs/manifests");
 
 const SPLITS: readonly SplitName[] = ["train", "val", "test"];
 

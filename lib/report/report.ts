@@ -74,8 +74,10 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
   if (o.synthetic) {
     const done = await Deno.stat(join(s.data, "train")).then(() => true, () => false);
     if (!done) {
+      // About the real data's imbalance (1 normal : 3 pneumonia), so balancing has work to do.
+      const n = s.profile.syntheticPerClass;
       const r = await writeSyntheticDataset(s.data, {
-        perClass: s.profile.syntheticPerClass,
+        perClass: { NORMAL: Math.round(n / 2), PNEUMONIA: Math.round((3 * n) / 2) },
         size: 64,
         seed: s.seed,
       });

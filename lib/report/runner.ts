@@ -77,6 +77,7 @@ export class NotebookError extends Error {
   }
 }
 
+// deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 /**

@@ -42,7 +42,7 @@ export interface Profile {
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   ci: {
     name: "ci",
-    size: 32,
+    size: 48,
     epochs: 2,
     patience: 2,
     batchSize: 16,

@@ -11,6 +11,7 @@ import { binaryConfusionHeatmap } from "../charts/heatmap.ts";
 import { trainingCurve } from "../charts/lines.ts";
 import { rowsToHtml } from "../charts/table.ts";
 import { confusion } from "../metrics/classification.ts";
+import { getModelSpec } from "../models/registry.ts";
 import { resolveConfig, type TrainConfig, type TrainConfigInput } from "../train/config.ts";
 import { train } from "../train/train.ts";
 import { readJson } from "../util/atomic.ts";
@@ -37,7 +38,8 @@ export function chapterConfig(s: ReportSettings, spec: RunSpec): TrainConfig {
     data: s.data,
     name: spec.name,
     out: runDir(s, spec.name),
-    size: spec.size ?? s.profile.size,
+    // The profile's size, raised to what the architecture can pool down (cnn_reg needs 46).
+    size: spec.size ?? Math.max(s.profile.size, getModelSpec(spec.model).minSize),
     channels: spec.channels,
     epochs: spec.epochs ?? s.profile.epochs,
     earlyStopping: { metric: "val_accuracy", patience: s.profile.patience },

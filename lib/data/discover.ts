@@ -49,8 +49,14 @@ interface Entry {
 
 /** Lists a folder without dotfiles, following symlinks, sorted by name. */
 async function listDir(path: string): Promise<Entry[]> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(path));
+  } catch (err) {
+    throw new Error(`Cannot list folder ${path}: ${(err as Error).message}`);
+  }
   const out: Entry[] = [];
-  for await (const e of Deno.readDir(path)) {
+  for (const e of entries) {
     if (e.name.startsWith(".")) continue;
     let { isDirectory: isDir, isFile } = e;
     if (e.isSymlink) {

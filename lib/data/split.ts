@@ -5,9 +5,9 @@
  * 1. No official split folders (flat layout): a seeded, patient-level, class-stratified split,
  *    80/10/10 by default, of all images.
  * 2. Official `train` present but `val` absent or tiny (fewer than 5% of train's images; Kaggle's
- *    val has 16): train and that val are pooled and re-split by patient into train and val (and
- *    test, when there is no official test), keeping the fractions' train:val ratio. An official
- *    test split is kept as it is.
+ *    val has 16), or `test` absent: train (with that tiny val) is re-split by patient into train
+ *    and the missing splits, keeping the fractions' ratios between them. An official split that
+ *    is present (a big enough val, a test) is kept as it is.
  * 3. Otherwise the official splits are kept as they are.
  * Every decision that changes the official folders is said in `warnings`.
  *
@@ -181,24 +181,35 @@ export function planSplits(records: readonly ImageRecord[], opts: SplitOptions =
     strategy = "stratified";
     const map = stratifiedPatientSplit(records, f, seed);
     out = records.map((r) => ({ ...r, split: map.get(r.relPath)! }));
-  } else if (nTrain > 0 && nVal < MIN_VAL_SHARE * nTrain) {
+  } else if (nTrain > 0 && (nVal < MIN_VAL_SHARE * nTrain || nTest === 0)) {
     strategy = "official+carved";
-    const pool = records.filter((r) => r.officialSplit !== "test");
+    const carveVal = nVal < MIN_VAL_SHARE * nTrain;
     const carveTest = nTest === 0;
-    const poolF: Fractions = carveTest ? f : [f[0] / (f[0] + f[1]), f[1] / (f[0] + f[1]), 0];
+    // The pool: train, plus a val split too small to keep. Kept official splits stay as they are.
+    const kept = (r: ImageRecord) =>
+      (r.officialSplit === "val" && !carveVal) || (r.officialSplit === "test" && !carveTest);
+    const pool = records.filter((r) => !kept(r));
+    const parts = [f[0], carveVal ? f[1] : 0, carveTest ? f[2] : 0];
+    const sum = parts[0] + parts[1] + parts[2];
+    const poolF = parts.map((x) => x / sum) as Fractions;
     const map = stratifiedPatientSplit(pool, poolF, seed);
-    out = records.map((r) => ({
-      ...r,
-      split: r.officialSplit === "test" ? "test" : map.get(r.relPath)!,
-    }));
-    const why = nVal === 0
-      ? "There is no official val split"
-      : `The official val split has ${nVal} images (${(100 * nVal / nTrain).toFixed(1)}% of ` +
-        `train's ${nTrain}, under ${100 * MIN_VAL_SHARE}%); it was pooled with train`;
-    const into = carveTest ? "train/val/test" : "train/val (the official test split is kept)";
+    out = records.map((r) => ({ ...r, split: kept(r) ? r.officialSplit! : map.get(r.relPath)! }));
+    const why: string[] = [];
+    if (nVal === 0) why.push("There is no official val split");
+    else if (carveVal) {
+      why.push(
+        `The official val split has ${nVal} images (${(100 * nVal / nTrain).toFixed(1)}% of ` +
+          `train's ${nTrain}, under ${100 * MIN_VAL_SHARE}%); it was pooled with train`,
+      );
+    }
+    if (carveTest) why.push(`${why.length ? "there" : "There"} is no official test split`);
+    const into = ["train", carveVal ? "val" : "", carveTest ? "test" : ""].filter(Boolean);
+    const keptNames = [!carveVal ? "val" : "", !carveTest ? "test" : ""].filter(Boolean);
     warnings.push(
-      `${why}; re-split by patient into ${into}, seed ${seed}, fractions ` +
-        `${poolF.map((x) => x.toFixed(3)).join("/")}: ${describeCounts(out)}`,
+      `${why.join("; ")}; re-split by patient into ${into.join("/")}` +
+        (keptNames.length ? ` (the official ${keptNames.join(" and ")} split is kept)` : "") +
+        `, seed ${seed}, fractions ${poolF.map((x) => x.toFixed(3)).join("/")}: ` +
+        describeCounts(out),
     );
   } else {
     strategy = "official";

@@ -166,7 +166,29 @@ Deno.test("split (official): train only carves val and test by patient", () => {
   }
   assert.match(
     plan.warnings[0],
-    /There is no official val split; re-split by patient into train\/val\/test/,
+    /There is no official val split; there is no official test split; re-split by patient into train\/val\/test,/,
+  );
+});
+
+Deno.test("split (official): no test split carves test from train; a big val is kept", () => {
+  const train = fakeRecords(100, 300, "train", 1, 0);
+  const val = fakeRecords(20, 40, "val", 2, 1000);
+  const input = [...train, ...val];
+  const plan = planSplits(input, { seed: 4 });
+  assert.equal(plan.strategy, "official+carved");
+  assertEachOnce(input, plan.records);
+  assert.equal(sharedPatients(plan.records).size, 0);
+  for (const r of plan.records) {
+    if (r.officialSplit === "val") assert.equal(r.split, "val");
+    else assert.notEqual(r.split, "val");
+  }
+  // train:test keeps 80:10 of the official train.
+  const fromTrain = plan.records.filter((r) => r.officialSplit === "train");
+  const testShare = fromTrain.filter((r) => r.split === "test").length / fromTrain.length;
+  assert.ok(Math.abs(testShare - 1 / 9) < 0.03, `test share ${testShare}`);
+  assert.match(
+    plan.warnings[0],
+    /^There is no official test split; re-split by patient into train\/test \(the official val split is kept\)/,
   );
 });
 
@@ -179,7 +201,11 @@ Deno.test("split (official): no train split keeps what is there and says so", ()
 });
 
 Deno.test("split (official): patients shared by official folders are reported", () => {
-  const input = [...fakeRecords(20, 20, "train", 1, 0), ...fakeRecords(5, 5, "val", 1, 0)];
+  const input = [
+    ...fakeRecords(20, 20, "train", 1, 0),
+    ...fakeRecords(5, 5, "val", 1, 0),
+    ...fakeRecords(5, 5, "test", 1, 500),
+  ];
   const plan = planSplits(input);
   assert.equal(plan.strategy, "official");
   assert.ok(sharedPatients(plan.records).size > 0);

@@ -22,7 +22,6 @@ export interface Profile {
   epochs: number;
   /** Early-stopping patience on validation accuracy (the seed: 8). */
   patience: number;
-  batchSize: number;
   /** Fractions of the training split for the baseline chapter (the seed: 0.25 then 0.75). */
   baselineFractions: [number, number];
   /** Fraction of the training split for the CNN, transfer and compact chapters. */
@@ -45,7 +44,6 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     size: 48,
     epochs: 2,
     patience: 2,
-    batchSize: 16,
     baselineFractions: [0.25, 0.75],
     modelFraction: 1,
     balanceFraction: 1,
@@ -58,10 +56,9 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     size: 64,
     epochs: 5,
     patience: 3,
-    batchSize: 32,
     baselineFractions: [0.25, 0.75],
-    modelFraction: 0.5,
-    balanceFraction: 0.35,
+    modelFraction: 0.4,
+    balanceFraction: 0.25,
     balanceEpochs: 3,
     syntheticPerClass: 60,
     notebookTimeoutS: 900,
@@ -71,7 +68,6 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     size: 150,
     epochs: 40,
     patience: 8,
-    batchSize: 32,
     baselineFractions: [0.25, 0.75],
     modelFraction: 1,
     balanceFraction: 1,

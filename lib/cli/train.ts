@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
 import { describeBackend, initBackend, type BackendChoice } from "../backend/select.ts";
 import { listModels } from "../models/registry.ts";
+import type { Preprocessing } from "../models/types.ts";
 import { resolveConfig, type StopMetric, type TrainConfig } from "../train/config.ts";
 import { train } from "../train/train.ts";
 import { readJson } from "../util/atomic.ts";
@@ -60,13 +61,19 @@ export async function main(args: string[]): Promise<void> {
   }
   if (!v.model || !v.data) throw new Error(`--model and --data are required\n${USAGE}`);
   const seed = num(v.seed, "seed");
+  // A pretrained base saved by extract_base.ts says which input size and pixel scaling it expects.
+  const basePre = v.base
+    ? await readJson<Preprocessing>(join(v.base.replace(/model\.json$/, ""), "preprocessing.json"))
+      .catch(() => null)
+    : null;
   const patience = num(v.patience, "patience");
   const cfg = resolveConfig({
     model: v.model,
     data: v.data,
     out: v.out,
     name: v.name ?? (v.out ? basename(v.out) : undefined),
-    size: num(v.size, "size"),
+    size: num(v.size, "size") ?? basePre?.size,
+    scaling: basePre ? { scale: basePre.scale, mean: basePre.mean, std: basePre.std } : undefined,
     epochs: num(v.epochs, "epochs"),
     balance: v.balance as TrainConfig["balance"] | undefined,
     fraction: num(v.fraction, "fraction"),

@@ -53,18 +53,26 @@ export function getModelSpec(name: string): ModelSpec {
   return spec;
 }
 
-/** The preprocessing a model built with these options expects (pixels scaled to [0, 1]). */
+/**
+ * The preprocessing a model built with these options expects: pixels scaled to [0, 1] unless
+ * `scaling` says otherwise (a pretrained base brings its own, e.g. [-1, 1] for MobileNetV2).
+ */
 export function preprocessingFor(
   name: string,
-  opts: { size?: number; channels?: 1 | 3 } = {},
+  opts: {
+    size?: number;
+    channels?: 1 | 3;
+    scaling?: { scale: number; mean: number; std: number } | null;
+  } = {},
 ): Preprocessing {
   const spec = getModelSpec(name);
+  const { scale, mean, std } = opts.scaling ?? { scale: 1 / 255, mean: 0, std: 1 };
   return {
     size: opts.size ?? spec.defaultSize,
     channels: opts.channels ?? spec.channels,
-    scale: 1 / 255,
-    mean: 0,
-    std: 1,
+    scale,
+    mean,
+    std,
   };
 }
 

@@ -38,6 +38,8 @@ export interface TrainConfig {
   threshold: { targetSensitivity: number };
   /** Only for `transfer`: the frozen base (folder, model.json or file:// URL). */
   basePath: string | null;
+  /** Pixel scaling x = (u8 * scale - mean) / std; null = [0, 1]. A pretrained base brings its own. */
+  scaling?: { scale: number; mean: number; std: number } | null;
   /** Folder for the manifest (patient-level split) and the image cache. */
   outputsDir: string;
 }
@@ -70,6 +72,7 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
     augment: input.augment ?? spec.train.augment,
     threshold: input.threshold ?? { targetSensitivity: 0.95 },
     basePath: input.basePath ?? null,
+    scaling: input.scaling ?? null,
     outputsDir: input.outputsDir ?? "outputs",
   };
   const bad = (what: string) => {

@@ -9,7 +9,7 @@ import { kaggleFiles, tempDir, tinyImage, writeTree } from "./_fixtures.ts";
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
- * A Kaggle tree with 15 good images, 3 unreadable ones (empty, truncated, text), a duplicate
+ * A Kaggle tree with 15 good images, 5 unreadable ones (empty, truncated, text, corrupt, garbage), a duplicate
  * across splits, a patient in two splits and a non-image file.
  */
 async function badTree(root: string): Promise<void> {
@@ -25,6 +25,8 @@ async function badTree(root: string): Promise<void> {
   await Deno.copyFile(bad["empty.jpeg"], join(root, "train/PNEUMONIA/person60_virus_1.jpeg"));
   await Deno.copyFile(bad["truncated.jpeg"], join(root, "train/PNEUMONIA/person61_virus_2.jpeg"));
   await Deno.copyFile(bad["text.jpeg"], join(root, "val/NORMAL/IM-0062-0001.jpeg"));
+  await Deno.copyFile(bad["corrupt.jpeg"], join(root, "test/PNEUMONIA/person70_bacteria_3.jpeg"));
+  await Deno.copyFile(bad["garbage.png"], join(root, "val/PNEUMONIA/person71_virus_4.png"));
 }
 
 Deno.test("audit: counts, sizes, unreadable files, duplicates and shared patients", async () => {
@@ -33,16 +35,20 @@ Deno.test("audit: counts, sizes, unreadable files, duplicates and shared patient
     await badTree(root);
     const r = await auditDataset(root, { concurrency: 3 });
     assert.equal(r.layout, "kaggle");
-    assert.equal(r.total, 18);
+    assert.equal(r.total, 20);
     assert.equal(r.readable, 15);
     assert.deepEqual(r.unreadable.map((u) => u.relPath), [
+      "test/PNEUMONIA/person70_bacteria_3.jpeg",
       "train/PNEUMONIA/person60_virus_1.jpeg",
       "train/PNEUMONIA/person61_virus_2.jpeg",
       "val/NORMAL/IM-0062-0001.jpeg",
+      "val/PNEUMONIA/person71_virus_4.png",
     ]);
-    assert.match(r.unreadable[0].reason, /empty \(0 bytes\)/);
-    assert.match(r.unreadable[1].reason, /truncated|cannot decode/);
-    assert.match(r.unreadable[2].reason, /not an image/);
+    assert.match(r.unreadable[0].reason, /cannot decode|truncated/);
+    assert.match(r.unreadable[1].reason, /empty \(0 bytes\)/);
+    assert.match(r.unreadable[2].reason, /truncated|cannot decode/);
+    assert.match(r.unreadable[3].reason, /not an image: it looks like text/);
+    assert.match(r.unreadable[4].reason, /not an image/);
 
     assert.deepEqual(r.counts.toRecords(), [
       { split: "train", label: "NORMAL", subtype: "normal", images: 2, patients: 2 },
@@ -50,22 +56,22 @@ Deno.test("audit: counts, sizes, unreadable files, duplicates and shared patient
       { split: "train", label: "PNEUMONIA", subtype: "virus", images: 3, patients: 3 },
       { split: "val", label: "NORMAL", subtype: "normal", images: 3, patients: 3 },
       { split: "val", label: "PNEUMONIA", subtype: "bacteria", images: 1, patients: 1 },
-      { split: "val", label: "PNEUMONIA", subtype: "virus", images: 1, patients: 1 },
+      { split: "val", label: "PNEUMONIA", subtype: "virus", images: 2, patients: 2 },
       { split: "test", label: "NORMAL", subtype: "normal", images: 3, patients: 3 },
-      { split: "test", label: "PNEUMONIA", subtype: "bacteria", images: 2, patients: 2 },
+      { split: "test", label: "PNEUMONIA", subtype: "bacteria", images: 3, patients: 3 },
       { split: "test", label: "PNEUMONIA", subtype: "virus", images: 1, patients: 1 },
     ]);
     const splits = r.splits.toRecords();
     assert.deepEqual(splits.map((s) => [s.split, s.images, s.NORMAL, s.PNEUMONIA]), [
       ["train", 7, 2, 5],
-      ["val", 5, 3, 2],
-      ["test", 6, 3, 3],
-      ["total", 18, 8, 10],
+      ["val", 6, 3, 3],
+      ["test", 7, 3, 4],
+      ["total", 20, 8, 12],
     ]);
-    assert.equal(splits[0].percent, Math.round(10000 * 7 / 18) / 100);
+    assert.equal(splits[0].percent, Math.round(10000 * 7 / 20) / 100);
     assert.equal(splits[3].percent, 100);
-    assert.equal(splits[1].ratio, Math.round(1000 * 2 / 3) / 1000);
-    assert.equal(r.classRatio, Math.round(1000 * 10 / 8) / 1000);
+    assert.equal(splits[1].ratio, 1);
+    assert.equal(r.classRatio, 1.5);
 
     const sizes = r.sizes.toRecords();
     assert.equal(sizes.reduce((s, x) => s + Number(x.images), 0), 15);
@@ -84,13 +90,13 @@ Deno.test("audit: counts, sizes, unreadable files, duplicates and shared patient
     assert.equal(r.plannedStrategy, "official");
     assert.match(r.warnings.join("\n"), /notes\.txt/);
     assert.match(r.warnings.join("\n"), /1 patient\(s\) appear in more than one split/);
-    assert.equal(r.files.shape.height, 18);
+    assert.equal(r.files.shape.height, 20);
 
     const text = formatAudit(r);
     for (
       const h of [
         "Images per split folder, class and subtype",
-        "Unreadable files: 3 (skipped)",
+        "Unreadable files: 5 (skipped)",
         "Exact duplicates (same SHA-256): 1 group(s), 2 files; 0 with both labels, 1 across patients",
         "Patients in more than one split folder: 1",
         "person61_virus_2.jpeg",
@@ -158,11 +164,11 @@ Deno.test("audit: the probe cache answers a rerun without decoding, with the sam
     await badTree(root);
     const probeCache = join(cacheDir, "probe.json");
     const cold = await auditDataset(root, { probeCache });
-    // 17 files have content to key on; the empty one is probed each time, uncounted.
-    assert.equal(cold.probeCache!.misses + cold.probeCache!.hits, 17);
+    // 19 files have content to key on; the empty one is probed each time, uncounted.
+    assert.equal(cold.probeCache!.misses + cold.probeCache!.hits, 19);
     assert.ok(cold.probeCache!.misses >= 15);
     const warm = await auditDataset(root, { probeCache });
-    assert.deepEqual(warm.probeCache, { path: probeCache, hits: 17, misses: 0 });
+    assert.deepEqual(warm.probeCache, { path: probeCache, hits: 19, misses: 0 });
     assert.deepEqual(warm.unreadable, cold.unreadable);
     assert.deepEqual(warm.counts.toRecords(), cold.counts.toRecords());
     assert.deepEqual(warm.sizes.toRecords(), cold.sizes.toRecords());
@@ -180,7 +186,7 @@ Deno.test("audit: the probe cache answers a rerun without decoding, with the sam
     // A broken cache file is ignored, then rewritten.
     await Deno.writeTextFile(probeCache, "{not json");
     const rebuilt = await auditDataset(root, { probeCache });
-    assert.equal(rebuilt.probeCache!.hits + rebuilt.probeCache!.misses, 17);
+    assert.equal(rebuilt.probeCache!.hits + rebuilt.probeCache!.misses, 19);
     assert.equal(JSON.parse(await Deno.readTextFile(probeCache)).version, 1);
   } finally {
     await Deno.remove(root, { recursive: true });
@@ -225,15 +231,15 @@ Deno.test("audit CLI: --json prints one JSON object; tables otherwise; clear err
     const j = await runCli(["--data", root, "--json", "--out", outRel, "--no-cache"]);
     assert.equal(j.code, 0, j.stderr);
     const obj = JSON.parse(j.stdout);
-    assert.equal(obj.total, 18);
-    assert.equal(obj.unreadable.length, 3);
+    assert.equal(obj.total, 20);
+    assert.equal(obj.unreadable.length, 5);
     assert.equal(j.stdout.trim().split("\n").length, 1);
     assert.equal(obj.probeCache, null);
     assert.ok((await Deno.stat(join(REPO, outRel, "audit.json"))).isFile);
 
     const t = await runCli(["--data", root, "--out", outRel, "--concurrency", "2"]);
     assert.equal(t.code, 0, t.stderr);
-    assert.match(t.stdout, /Dataset audit of .* \(kaggle layout\): 18 images, 15 readable/);
+    assert.match(t.stdout, /Dataset audit of .* \(kaggle layout\): 20 images, 15 readable/);
     assert.match(t.stdout, /Wrote .*audit\.json/);
 
     const missing = await runCli(["--data", join(root, "nope"), "--out", outRel]);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { discoverDataset } from "../../lib/data/discover.ts";
+import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
 import { kaggleFiles, tempDir, writeTree } from "./_fixtures.ts";
 
 /** Runs `fn` with a temp dir holding `files`, then removes it. */
@@ -254,4 +255,22 @@ Deno.test("discover: lowercase class folders and mixed split + class folders", a
       assert.deepEqual(d.records.map((r) => r.label), ["NORMAL", "PNEUMONIA"]);
     },
   );
+});
+
+Deno.test("discover: the synthetic dataset's names all parse", async () => {
+  const root = await tempDir();
+  try {
+    const { files } = await writeSyntheticDataset(root, { perClass: 10, size: 16, seed: 3 });
+    const d = await discoverDataset(root);
+    assert.equal(d.records.length, files.length);
+    assert.deepEqual(d.warnings, []);
+    assert.ok(d.records.every((r) => r.parsed && r.subtypeKnown !== false));
+    assert.deepEqual(d.records.map((r) => r.path).sort(), [...files].sort());
+    // Several images per patient somewhere.
+    const perPatient = new Map<string, number>();
+    for (const r of d.records) perPatient.set(r.patientId, (perPatient.get(r.patientId) ?? 0) + 1);
+    assert.ok([...perPatient.values()].some((n) => n > 1));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

@@ -3,6 +3,7 @@
  * the committed reference model, outputs/reference) on a split, at the run's stored threshold.
  * With --json, one object on stdout:
  * `{"auc","accuracy","sensitivity","specificity","precision","f1","threshold","confusion":[[tn,fp],[fn,tp]],"n"}`.
+ * With `--calibrate SITE_DIR`: site calibration of the run's threshold (lib/eval/site_folder.ts).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -16,7 +17,8 @@ import { splitRecords } from "./_eval_data.ts";
 /** The committed reference run, resolved from this file (works from any working directory). */
 export const DEFAULT_RUN = fileURLToPath(new URL("../../outputs/reference", import.meta.url));
 
-const USAGE = "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json]";
+const USAGE = "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json]\n" +
+  "       deno task evaluate [--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]";
 
 /** The evaluation result (the --json object). */
 export interface Evaluation {
@@ -67,9 +69,21 @@ export async function main(args: string[]): Promise<void> {
     options: {
       run: { type: "string" }, data: { type: "string" }, split: { type: "string" },
       json: { type: "boolean" }, backend: { type: "string" }, help: { type: "boolean" },
+      calibrate: { type: "string" }, "sample-size": { type: "string" }, seed: { type: "string" },
     },
   });
   if (v.help) return console.log(USAGE);
+  if (v.calibrate) {
+    // Site calibration (H6's lib/eval): re-pick the threshold on a labelled sample of a new site.
+    await initBackend({ prefer: v.backend as BackendChoice | undefined });
+    const { calibrateSiteFolder } = await import("../eval/site_folder.ts");
+    const { formatSiteCalibration } = await import("../eval/site_calibration.ts");
+    const res = await calibrateSiteFolder(v.run ?? DEFAULT_RUN, v.calibrate, {
+      sampleSize: v["sample-size"] ? Number(v["sample-size"]) : undefined,
+      seed: v.seed ? Number(v.seed) : undefined,
+    });
+    return console.log(v.json ? JSON.stringify(res) : formatSiteCalibration(res));
+  }
   if (!v.data) throw new Error(`--data DIR is required\n${USAGE}`);
   const split = (v.split ?? "test") as SplitName;
   if (!["train", "val", "test"].includes(split)) throw new Error(`--split ${split}? ${USAGE}`);

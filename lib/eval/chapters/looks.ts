@@ -6,6 +6,7 @@
  */
 
 import type * as tfl from "@tensorflow/tfjs-layers";
+import { Buffer } from "node:buffer";
 import { histogram } from "../../charts/histogram.ts";
 import { imageGrid } from "../../charts/images.ts";
 import { rowsToHtml } from "../../charts/table.ts";
@@ -120,11 +121,7 @@ export async function overlayDataUrl(
     pre.size,
     { outSize: Math.max(pre.size, 192) },
   );
-  let bin = "";
-  for (let k = 0; k < png.length; k += 0x8000) {
-    bin += String.fromCharCode(...png.subarray(k, k + 0x8000));
-  }
-  return `data:image/png;base64,${btoa(bin)}`;
+  return `data:image/png;base64,${Buffer.from(png).toString("base64")}`;
 }
 
 /** The TN/FP/FN/TP grid with Grad-CAM overlays (explaining the predicted class). */

@@ -12,7 +12,9 @@
  *   spatially with in/out channels swapped), run by the stock (XNNPACK) Conv2D.
  * - `MaxPoolGrad`: recomputes each window's argmax from x (first maximum, as the cpu backend) and
  *   scatters dy there.
- * - `Sum` over leading axes (bias gradients): one pass with float64 accumulators.
+ * - `Sum` and `Mean` over leading axes (bias gradients, batch-norm statistics): one pass with
+ *   float64 accumulators (stock wasm transposes the input first).
+ * - `Tile`: block copies inside the heap (batch-norm gradients tile per-channel statistics).
  * - `BatchMatMul`: transposes a transposed operand in TypeScript first, then runs the fast
  *   untransposed product.
  * @module
@@ -26,8 +28,10 @@ import {
   type KernelConfig,
   type KernelFunc,
   MaxPoolGrad,
+  Mean,
   Sum,
   type TensorInfo,
+  Tile,
   util,
 } from "@tensorflow/tfjs-core";
 import { alloc, assertNHWC, f32, free, heapF32, type WasmBackendLike } from "./wasm_heap.ts";
@@ -364,16 +368,67 @@ function maxPool2x2Grad(
 }
 
 /**
+ * Tile by block copies inside the heap (`copyWithin`, doubling): the stock wasm Tile computes an
+ * index per element and took 162 ms to tile [1,1,1,32] to [32,64,64,32] (batch-norm gradients
+ * tile per-channel statistics like this).
+ */
+function tileFast({ inputs, backend, attrs }: Args): TensorInfo {
+  const be = backend as WasmBackendLike;
+  const { x } = inputs;
+  const reps: number[] = attrs.reps;
+  if (x.dtype !== "float32" || reps.length !== x.shape.length) {
+    return callStock(Tile, inputs, be, attrs);
+  }
+  const r = x.shape.length;
+  const outShape = x.shape.map((s, i) => s * reps[i]);
+  const out = alloc(be, outShape);
+  if (util.sizeFromShape(outShape) === 0) return out;
+  const [heap, xo] = heapF32(be, x);
+  const oo = heapF32(be, out)[1];
+  const xStride = new Array<number>(r), oStride = new Array<number>(r);
+  for (let d = r - 1, xs = 1, os = 1; d >= 0; d--) {
+    xStride[d] = xs, oStride[d] = os;
+    xs *= x.shape[d], os *= outShape[d];
+  }
+  // Writes the tiled block of x's sub-block at `src` (axes d..r-1) to `dst`.
+  const fill = (d: number, src: number, dst: number) => {
+    const s = x.shape[d];
+    if (d === r - 1) heap.copyWithin(dst, src, src + s);
+    else for (let i = 0; i < s; i++) fill(d + 1, src + i * xStride[d], dst + i * oStride[d]);
+    const block = s * oStride[d], total = block * reps[d];
+    for (let have = block; have < total;) {
+      const n = Math.min(have, total - have);
+      heap.copyWithin(dst + have, dst, dst + n);
+      have += n;
+    }
+  };
+  fill(0, xo, oo);
+  return out;
+}
+
+/**
  * Sum over leading axes (e.g. a bias gradient: dy [B, H, W, C] summed to [C]); the stock wasm Sum
  * transposes the input first when the reduced axes are not the innermost. Float64 accumulators.
  */
-function sumFast({ inputs, backend, attrs }: Args): TensorInfo {
+function sumFast(args: Args): TensorInfo {
+  return reduceLeading(args, Sum);
+}
+
+/** Mean over leading axes (batch-norm statistics, global average pooling over the batch). */
+function meanFast(args: Args): TensorInfo {
+  return reduceLeading(args, Mean);
+}
+
+function reduceLeading(
+  { inputs, backend, attrs }: Args,
+  kernel: typeof Sum | typeof Mean,
+): TensorInfo {
   const be = backend as WasmBackendLike;
   const { x } = inputs;
   const rank = x.shape.length;
   const axes = util.parseAxisParam(attrs.axis, x.shape).sort((a, b) => a - b);
   const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
-  if (!leading || x.dtype !== "float32") return callStock(Sum, inputs, be, attrs);
+  if (!leading || x.dtype !== "float32") return callStock(kernel, inputs, be, attrs);
   const kept = x.shape.slice(axes.length);
   const C = kept.reduce((a, b) => a * b, 1);
   const M = util.sizeFromShape(x.shape) / C;
@@ -384,6 +439,7 @@ function sumFast({ inputs, backend, attrs }: Args): TensorInfo {
   for (let i = 0, p = 0; i < M; i++) {
     for (let c = 0; c < C; c++) acc[c] += xv[p++];
   }
+  if (kernel === Mean) { for (let c = 0; c < C; c++) acc[c] /= M; }
   ov.set(acc);
   return out;
 }
@@ -437,5 +493,7 @@ export function fastKernels(): KernelConfig[] {
     config(MaxPoolGrad, maxPoolGradFast),
     config(BatchMatMul, batchMatMulFast),
     config(Sum, sumFast),
+    config(Mean, meanFast),
+    config(Tile, tileFast),
   ];
 }

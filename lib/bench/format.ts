@@ -12,7 +12,7 @@ export function formatBench(r: BenchJson): string {
     `Backend ${r.backend.name}, ${r.backend.threads} thread(s); ${r.machine.cpus} CPUs (${r.machine.cpuModel}); ` +
     `load average ${r.machine.loadAverage1mAtStart} -> ${r.machine.loadAverage1mAtEnd}`,
     "",
-    "model          size batch  train ms/img  img/s   predict ms/img  img/s   peak RSS MiB | stock train ms/img  predict  speed-up train  predict",
+    "model          size batch  train ms/img (CPU)  img/s  predict ms/img (CPU)  img/s  peak RSS MiB | stock train ms/img (CPU)  predict  speed-up train  predict",
   ];
   for (const m of r.models) {
     if (m.error) {
@@ -25,21 +25,25 @@ export function formatBench(r: BenchJson): string {
         m.model.padEnd(14),
         String(m.inputSize).padStart(4),
         String(m.batchSize).padStart(5),
-        f(m.train?.msPerImage).padStart(13),
+        `${f(m.train?.msPerImage)} (${f(m.train?.cpuMsPerImage)})`.padStart(19),
         f(m.train?.imagesPerSecond).padStart(6),
-        f(m.predict?.msPerImage).padStart(16),
+        `${f(m.predict?.msPerImage)} (${f(m.predict?.cpuMsPerImage)})`.padStart(20),
         f(m.predict?.imagesPerSecond).padStart(6),
         String(m.peakRssMiB).padStart(14),
         " |",
-        (s?.error ? "error" : f(s?.train?.msPerImage)).padStart(18),
+        (s?.error ? "error" : `${f(s?.train?.msPerImage)} (${f(s?.train?.cpuMsPerImage)})`)
+          .padStart(24),
         f(s?.predict?.msPerImage).padStart(8),
-        (m.trainSpeedupVsStock == null ? "-" : `${f(m.trainSpeedupVsStock)}x`).padStart(16),
+        (m.trainSpeedupVsStock == null
+          ? "-"
+          : `${f(m.trainSpeedupVsStock)}x (${f(m.trainSpeedupVsStockCpu)}x)`).padStart(16),
         (m.predictSpeedupVsStock == null ? "-" : `${f(m.predictSpeedupVsStock)}x`).padStart(8),
       ].join(" "),
     );
   }
   const p = r.pytorchReference;
   lines.push(
+    "(ms per image: wall clock, median step; in parentheses: CPU time of the process, less disturbed by other load)",
     "",
     `PyTorch eager CPU reference (${p.source}): ${p.model} train ${p.trainMsPerImage1Thread} ms/img (1 thread), ` +
       `predict ${p.predictMsPerImage} ms/img`,

@@ -4,6 +4,7 @@
  * `run_model.ts`), so that each peak RSS belongs to one workload.
  * @module
  */
+import process from "node:process";
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, initBackend } from "../backend/select.ts";
 import type { WasmKernelMode } from "../backend/wasm_kernels.ts";
@@ -30,7 +31,13 @@ export interface PhaseTiming {
   msPerImage: number;
   /** Images per second (batch size / median step seconds). */
   imagesPerSecond: number;
-  /** Each timed step, in ms, rounded to 0.1. */
+  /**
+   * CPU milliseconds of this process per image (median over steps; user + system time of all its
+   * threads). Other work on the machine inflates wall time much more than this; with one compute
+   * thread it is what the wall time would be on an idle machine.
+   */
+  cpuMsPerImage: number;
+  /** Each timed step, in ms (wall), rounded to 0.1. */
   stepMs: number[];
 }
 
@@ -50,16 +57,22 @@ export interface ModelBenchResult {
   peakRssMiB: number;
 }
 
+function cpuMsSince(c0: { user: number; system: number }): number {
+  const u = process.cpuUsage(c0);
+  return (u.user + u.system) / 1000;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function timing(stepMs: number[], batch: number): PhaseTiming {
+function timing(stepMs: number[], cpuMs: number[], batch: number): PhaseTiming {
   const m = median(stepMs);
   return {
     msPerImage: Math.round((m / batch) * 100) / 100,
     imagesPerSecond: Math.round((batch / (m / 1000)) * 100) / 100,
+    cpuMsPerImage: Math.round((median(cpuMs) / batch) * 100) / 100,
     stepMs: stepMs.map((t) => Math.round(t * 10) / 10),
   };
 }
@@ -97,19 +110,19 @@ export async function benchModel(
   model.compile({ optimizer, loss: "binaryCrossentropy" });
   const x = tf.randomUniform([batch, size, size, spec.channels], 0, 1, "float32", 7);
   const y = tf.tensor2d(Array.from({ length: batch }, (_, i) => i % 2), [batch, 1]);
-  const train: number[] = [];
+  const train: number[] = [], trainCpu: number[] = [];
   for (let i = 0; i < warmup + opts.steps; i++) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     await model.trainOnBatch(x, y); // returns the loss value: synchronises with the backend
-    if (i >= warmup) train.push(performance.now() - t0);
+    if (i >= warmup) train.push(performance.now() - t0), trainCpu.push(cpuMsSince(c0));
   }
-  const predict: number[] = [];
+  const predict: number[] = [], predictCpu: number[] = [];
   for (let i = 0; i < warmup + opts.steps; i++) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     const p = model.predict(x) as tf.Tensor;
     await p.data();
     p.dispose();
-    if (i >= warmup) predict.push(performance.now() - t0);
+    if (i >= warmup) predict.push(performance.now() - t0), predictCpu.push(cpuMsSince(c0));
   }
   const params = model.countParams();
   tf.dispose([x, y]);
@@ -124,8 +137,8 @@ export async function benchModel(
     channels: spec.channels,
     batchSize: batch,
     params,
-    train: timing(train, batch),
-    predict: timing(predict, batch),
+    train: timing(train, trainCpu, batch),
+    predict: timing(predict, predictCpu, batch),
     peakRssMiB: peakRssMiB(),
   };
 }

@@ -44,9 +44,12 @@ export interface ModelEntry {
     predict: PhaseTiming | null;
     peakRssMiB: number | null;
   } | null;
-  /** stock ms per image / our ms per image. */
+  /** Stock wall ms per image / our wall ms per image. */
   trainSpeedupVsStock: number | null;
   predictSpeedupVsStock: number | null;
+  /** The same ratios of CPU ms per image (more robust when the machine is busy). */
+  trainSpeedupVsStockCpu: number | null;
+  predictSpeedupVsStockCpu: number | null;
 }
 
 /** The whole result file. */

@@ -156,6 +156,8 @@ function toEntry(
       stock: null,
       trainSpeedupVsStock: null,
       predictSpeedupVsStock: null,
+      trainSpeedupVsStockCpu: null,
+      predictSpeedupVsStockCpu: null,
     };
   }
   const okStock = stock && !("error" in stock) ? stock : null;
@@ -178,6 +180,8 @@ function toEntry(
       : { error: null, train: stock.train, predict: stock.predict, peakRssMiB: stock.peakRssMiB },
     trainSpeedupVsStock: ratio(okStock?.train.msPerImage, fast.train.msPerImage),
     predictSpeedupVsStock: ratio(okStock?.predict.msPerImage, fast.predict.msPerImage),
+    trainSpeedupVsStockCpu: ratio(okStock?.train.cpuMsPerImage, fast.train.cpuMsPerImage),
+    predictSpeedupVsStockCpu: ratio(okStock?.predict.cpuMsPerImage, fast.predict.cpuMsPerImage),
   };
 }
 

@@ -212,3 +212,22 @@ Deno.test("Sum over leading axes (bias gradients) and other axes matches cpu", a
     for (const keepDims of [false, true]) await compare("Sum", { x }, { axis, keepDims }, ["fast"]);
   }
 });
+
+Deno.test("Mean over leading axes and Tile match cpu", async () => {
+  const x = rand([3, 5, 4, 6], 78);
+  for (const axis of [[0, 1, 2], [0], [1, 2], [3]]) {
+    for (const keepDims of [false, true]) {
+      await compare("Mean", { x }, { axis, keepDims }, ["fast"]);
+    }
+  }
+  for (
+    const [shape, reps] of [
+      [[1, 1, 1, 5], [3, 4, 2, 1]],
+      [[2, 3], [2, 3]],
+      [[3, 1, 2], [1, 4, 1]],
+      [[4], [3]],
+    ]
+  ) {
+    await compare("Tile", { x: rand(shape, 79) }, { reps }, ["fast"]);
+  }
+});

@@ -37,6 +37,13 @@ import {
 import { alloc, assertNHWC, f32, free, heapF32, type WasmBackendLike } from "./wasm_heap.ts";
 import { stockWasmKernel } from "./wasm_kernels.ts";
 
+/** Input gradients of convolutions with at most this many input channels use col2im. */
+export let COL2IM_MAX_CHANNELS = 4;
+/** For experiments (lib/bench): changes {@link COL2IM_MAX_CHANNELS}. */
+export function setCol2imMaxChannels(n: number): void {
+  COL2IM_MAX_CHANNELS = n;
+}
+
 type Args = { inputs: Record<string, TensorInfo>; backend: unknown; attrs: Record<string, any> };
 
 function stockFunc(name: string): KernelFunc {
@@ -215,6 +222,58 @@ function im2colRows(
   }
 }
 
+/**
+ * Input gradient as dcol [N, K] = dy [N, CO] · Wᵀ [CO, K] followed by a col2im scatter-add in
+ * TypeScript. Used when the input has few channels, where XNNPACK's convolution with a handful of
+ * output channels is slow (measured: 32x64x64x16 -> 32x128x128x1, stride 2: see the commit log).
+ */
+function inputGradByCol2im(
+  be: WasmBackendLike,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const [KH, KW, CI, CO] = info.filterShape;
+  const { batchSize: B, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  const K = KH * KW * CI, N = B * OH * OW;
+  const wT = transposeLast2(be, view(filter, [K, CO]));
+  const dcol = callStock(BatchMatMul, { a: view(dy, [N, CO]), b: wT }, be, {
+    transposeA: false,
+    transposeB: false,
+  });
+  free(be, wT);
+  const out = alloc(be, info.inShape as number[]);
+  const cv = f32(be, dcol), dx = f32(be, out);
+  dx.fill(0);
+  let p = 0;
+  for (let b = 0; b < B; b++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let kh = 0; kh < KH; kh++) {
+          const iy = oy * sh + kh - top;
+          if (iy < 0 || iy >= H) {
+            p += KW * CI;
+            continue;
+          }
+          for (let kw = 0; kw < KW; kw++) {
+            const ix = ox * sw + kw - left;
+            if (ix < 0 || ix >= W) {
+              p += CI;
+              continue;
+            }
+            let d = ((b * H + iy) * W + ix) * CI;
+            for (let ci = 0; ci < CI; ci++) dx[d++] += cv[p++];
+          }
+        }
+      }
+    }
+  }
+  free(be, dcol);
+  return out;
+}
+
 function conv2dBackpropInputFast(args: Args): TensorInfo {
   const { inputs, backend, attrs } = args;
   const be = backend as WasmBackendLike;
@@ -235,6 +294,7 @@ function conv2dBackpropInputFast(args: Args): TensorInfo {
   const { strideHeight: sh, strideWidth: sw } = info;
   // Correlating the stride-dilated dy (Hd x Wd) with the flipped filter gives dx when dy is padded
   // by KH-1-top above and enough below to make H + KH - 1 rows (same for columns).
+  if (CI <= COL2IM_MAX_CHANNELS) return inputGradByCol2im(be, dy, filter, info);
   const Hd = (OH - 1) * sh + 1, Wd = (OW - 1) * sw + 1;
   const pt = KH - 1 - info.padInfo.top, pl = KW - 1 - info.padInfo.left;
   const pb = H + KH - 1 - pt - Hd, pr = W + KW - 1 - pl - Wd;

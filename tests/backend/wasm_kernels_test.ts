@@ -63,6 +63,9 @@ const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[
   { x: [3, 11, 8, 2], f: [3, 2, 2, 5], s: 2, pad: "same" },
   { x: [2, 6, 6, 4], f: [1, 1, 4, 3], s: 1, pad: "valid" },
   { x: [1, 13, 12, 3], f: [5, 5, 3, 2], s: 2, pad: "same" },
+  // More than 4 input channels: the input gradient is a convolution (4 or fewer: col2im).
+  { x: [2, 11, 9, 6], f: [3, 3, 6, 4], s: 2, pad: "same" },
+  { x: [1, 8, 8, 8], f: [2, 2, 8, 3], s: 1, pad: "same" },
   // K = KH*KW*CI < CO: the filter gradient takes its other layout (dyT · col).
   { x: [2, 9, 9, 1], f: [3, 3, 1, 16], s: 1, pad: "valid" },
   { x: [2, 10, 9, 2], f: [3, 3, 2, 32], s: 2, pad: "same" },

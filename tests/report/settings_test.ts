@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { isAbsolute, join } from "node:path";
+import {
+  PROFILES,
+  PROJECT_ROOT,
+  REPORT_ENV,
+  reportSettings,
+  settingsEnv,
+} from "../../lib/report/settings.ts";
+
+const envOf = (o: Record<string, string>) => ({ get: (k: string) => o[k] });
+
+Deno.test("reportSettings defaults: quick profile, seed 42, absolute paths under the project", () => {
+  const s = reportSettings(envOf({}));
+  assert.equal(s.profile.name, "quick");
+  assert.equal(s.seed, 42);
+  assert.equal(s.out, join(PROJECT_ROOT, "outputs", "report"));
+  assert.equal(s.runsDir, join(s.out, "runs"));
+  assert.ok(isAbsolute(s.data));
+  assert.equal(s.transferBase, null);
+  assert.equal(s.fresh, false);
+});
+
+Deno.test("reportSettings reads every variable and round-trips through settingsEnv", () => {
+  const s = reportSettings(envOf({
+    [REPORT_ENV.profile]: "ci",
+    [REPORT_ENV.seed]: "7",
+    [REPORT_ENV.data]: "/data/x",
+    [REPORT_ENV.out]: "outputs/r2",
+    [REPORT_ENV.base]: "/models/base",
+    [REPORT_ENV.fresh]: "1",
+  }));
+  assert.equal(s.profile, PROFILES.ci);
+  assert.equal(s.seed, 7);
+  assert.equal(s.data, "/data/x");
+  assert.equal(s.out, join(PROJECT_ROOT, "outputs", "r2"));
+  assert.equal(s.transferBase, "/models/base");
+  assert.deepEqual(reportSettings(envOf(settingsEnv(s))), s);
+});
+
+Deno.test("reportSettings names the variable when a value is wrong", () => {
+  assert.throws(
+    () => reportSettings(envOf({ [REPORT_ENV.profile]: "huge" })),
+    /XRAY_REPORT_PROFILE="huge".*ci, quick, full/,
+  );
+  assert.throws(
+    () => reportSettings(envOf({ [REPORT_ENV.seed]: "1.5" })),
+    /XRAY_REPORT_SEED="1.5"/,
+  );
+});
+
+Deno.test("the full profile keeps the seed's settings", () => {
+  assert.equal(PROFILES.full.size, 150);
+  assert.equal(PROFILES.full.epochs, 40);
+  assert.equal(PROFILES.full.patience, 8);
+  assert.deepEqual(PROFILES.full.baselineFractions, [0.25, 0.75]);
+});

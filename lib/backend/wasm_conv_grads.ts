@@ -1,0 +1,299 @@
+/**
+ * Fast convolution gradients for the wasm backend (issue 3), built from the primitives the wasm
+ * backend runs fast: XNNPACK's Conv2D and its untransposed BatchMatMul. Data movement (im2col,
+ * col2im, layout changes) is done in TypeScript on the wasm heap. Written by hand because
+ * tfjs-backend-wasm 4.22 ships no `Conv2DBackpropFilter` and a slow scalar `Conv2DBackpropInput`.
+ *
+ * - Filter gradient: dW = colᵀ·dy, with colᵀ [KH·KW·CI, B·OH·OW] built directly in that layout
+ *   from an NCHW copy of x (contiguous runs), so the product needs no transposed operand; when
+ *   KH·KW·CI < CO the operands are swapped (see {@link filterGradByCol}).
+ * - Input gradient: a convolution of dy (dilated by the stride, padded) with the filter flipped
+ *   spatially and its in/out channels swapped, run by the stock (XNNPACK) Conv2D; for inputs with
+ *   few channels a matmul + col2im instead.
+ * @module
+ */
+import {
+  backend_util,
+  BatchMatMul,
+  Conv2D,
+  Conv2DBackpropInput,
+  type TensorInfo,
+} from "@tensorflow/tfjs-core";
+import { alloc, assertNHWC, f32, free, heapF32, type WasmBackendLike } from "./wasm_heap.ts";
+import { type Args, callStock, transposeLast2, view } from "./wasm_ops.ts";
+
+/** Input gradients of convolutions with at most this many input channels use col2im. */
+export let COL2IM_MAX_CHANNELS = 4;
+/** For experiments (lib/bench): changes {@link COL2IM_MAX_CHANNELS}. */
+export function setCol2imMaxChannels(n: number): void {
+  COL2IM_MAX_CHANNELS = n;
+}
+
+/** `Conv2DBackpropFilter` (inputs x, dy). */
+export function conv2dBackpropFilterFast({ inputs, backend, attrs }: Args): TensorInfo {
+  const be = backend as WasmBackendLike;
+  const { x, dy } = inputs;
+  assertNHWC("Conv2DBackpropFilter", attrs.dataFormat);
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  const [KH, KW, CI, CO] = info.filterShape;
+  const { batchSize: B, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  const K = KH * KW * CI, N = B * OH * OW;
+  if (K < CO) return filterGradByCol(be, x, dy, info);
+  const xT = alloc(be, [B, CI, H, W]);
+  const colT = alloc(be, [K, N]);
+  // 1. x (NHWC) -> xT (NCHW), so that every row of colT is made of contiguous runs of xT.
+  const xv = f32(be, x), xtv = f32(be, xT);
+  const HW = H * W;
+  for (let b = 0; b < B; b++) {
+    const src0 = b * HW * CI, dst0 = b * CI * HW;
+    for (let p = 0; p < HW; p++) {
+      const s = src0 + p * CI;
+      for (let ci = 0; ci < CI; ci++) xtv[dst0 + ci * HW + p] = xv[s + ci];
+    }
+  }
+  // 2. colT[(kh, kw, ci), (b, oy, ox)] = xT[b, ci, oy*sh + kh - top, ox*sw + kw - left] (0 outside).
+  const [heap, xo] = heapF32(be, xT);
+  const co = heapF32(be, colT)[1];
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      // Output columns whose input column is inside the image (stride 1 case).
+      const lo = Math.max(0, left - kw), hi = Math.min(OW, W - kw + left);
+      for (let ci = 0; ci < CI; ci++) {
+        const rowOff = co + ((kh * KW + kw) * CI + ci) * N;
+        for (let b = 0; b < B; b++) {
+          const plane = xo + (b * CI + ci) * HW;
+          for (let oy = 0; oy < OH; oy++) {
+            const iy = oy * sh + kh - top;
+            const dst = rowOff + (b * OH + oy) * OW;
+            if (iy < 0 || iy >= H) {
+              heap.fill(0, dst, dst + OW);
+              continue;
+            }
+            const src = plane + iy * W + kw - left; // + ox*sw
+            if (sw === 1) {
+              if (lo > 0) heap.fill(0, dst, dst + lo);
+              if (hi > lo) heap.copyWithin(dst + lo, src + lo, src + hi);
+              if (hi < OW) heap.fill(0, dst + Math.max(lo, hi), dst + OW);
+            } else {
+              for (let ox = 0; ox < OW; ox++) {
+                const ix = ox * sw + kw - left;
+                heap[dst + ox] = ix >= 0 && ix < W ? heap[src + ox * sw] : 0;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  free(be, xT);
+  // 3. dW [K, CO] = colT [K, N] · dy [N, CO]: no transposed operand.
+  const prod = callStock(BatchMatMul, { a: colT, b: view(dy, [N, CO]) }, be, {
+    transposeA: false,
+    transposeB: false,
+  });
+  free(be, colT);
+  return view(prod, info.filterShape as number[]);
+}
+
+/**
+ * Filter gradient when K = KH·KW·CI is smaller than CO (e.g. a first layer on RGB input): XNNPACK
+ * packs the right operand of a product anew for every new tensor (measured ~10 ns per element),
+ * so the smaller of the two long operands must be on the right: dWᵀ [CO, K] = dyᵀ [CO, N] · col
+ * [N, K]. Measured for 27x175232x64: 38 ms this way, 156 ms as colT · dy. (Doing it in chunks of
+ * 4096 rows of N, to stay in cache, measured slower: 101 vs 66 CPU ms.)
+ */
+function filterGradByCol(
+  be: WasmBackendLike,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const [KH, KW, CI, CO] = info.filterShape;
+  const { batchSize: B, outHeight: OH, outWidth: OW } = info;
+  const K = KH * KW * CI, N = B * OH * OW;
+  const col = alloc(be, [N, K]);
+  const xv = f32(be, x), cv = f32(be, col);
+  im2colRows(xv, cv, info, 0, N);
+  const dyT = transposeLast2(be, view(dy, [N, CO]));
+  const prodT = callStock(BatchMatMul, { a: dyT, b: col }, be, {
+    transposeA: false,
+    transposeB: false,
+  });
+  free(be, dyT);
+  free(be, col);
+  // prodT is dWᵀ [CO, K]; the filter is [K, CO].
+  const prod = transposeLast2(be, view(prodT, [CO, K]));
+  free(be, prodT);
+  return view(prod, info.filterShape as number[]);
+}
+
+/**
+ * Rows n0..n1 of the im2col matrix: col[(b, oy, ox), (kh, kw, ci)] = x[b, oy*sh + kh - top,
+ * ox*sw + kw - left, ci], 0 outside the image. Inside the image the KW·CI values of one (kh) are
+ * contiguous in x.
+ */
+function im2colRows(
+  xv: Float32Array,
+  cv: Float32Array,
+  info: backend_util.Conv2DInfo,
+  n0: number,
+  n1: number,
+) {
+  const [KH, KW, CI] = info.filterShape;
+  const { inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  const span = KW * CI;
+  let d = 0;
+  for (let n = n0; n < n1; n++) {
+    const ox = n % OW, t = (n - ox) / OW, oy = t % OH, b = (t - oy) / OH;
+    const ix0 = ox * sw - left;
+    const inside = ix0 >= 0 && ix0 + KW <= W;
+    for (let kh = 0; kh < KH; kh++) {
+      const iy = oy * sh + kh - top;
+      if (iy < 0 || iy >= H) {
+        for (let j = 0; j < span; j++) cv[d++] = 0;
+      } else if (inside) {
+        let s = ((b * H + iy) * W + ix0) * CI;
+        for (let j = 0; j < span; j++) cv[d++] = xv[s++];
+      } else {
+        for (let kw = 0; kw < KW; kw++) {
+          const ix = ix0 + kw;
+          if (ix < 0 || ix >= W) {
+            for (let ci = 0; ci < CI; ci++) cv[d++] = 0;
+          } else {
+            let s = ((b * H + iy) * W + ix) * CI;
+            for (let ci = 0; ci < CI; ci++) cv[d++] = xv[s++];
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Input gradient as dcol [N, K] = dy [N, CO] · Wᵀ [CO, K] followed by a col2im scatter-add in
+ * TypeScript. Used when the input has few channels, where XNNPACK's convolution with a handful of
+ * output channels is slow (measured: 32x64x64x16 -> 32x128x128x1, stride 2: see the commit log).
+ */
+function inputGradByCol2im(
+  be: WasmBackendLike,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const [KH, KW, CI, CO] = info.filterShape;
+  const { batchSize: B, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  const K = KH * KW * CI, N = B * OH * OW;
+  const wT = transposeLast2(be, view(filter, [K, CO]));
+  const dcol = callStock(BatchMatMul, { a: view(dy, [N, CO]), b: wT }, be, {
+    transposeA: false,
+    transposeB: false,
+  });
+  free(be, wT);
+  const out = alloc(be, info.inShape as number[]);
+  const cv = f32(be, dcol), dx = f32(be, out);
+  dx.fill(0);
+  let p = 0;
+  for (let b = 0; b < B; b++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let kh = 0; kh < KH; kh++) {
+          const iy = oy * sh + kh - top;
+          if (iy < 0 || iy >= H) {
+            p += KW * CI;
+            continue;
+          }
+          for (let kw = 0; kw < KW; kw++) {
+            const ix = ox * sw + kw - left;
+            if (ix < 0 || ix >= W) {
+              p += CI;
+              continue;
+            }
+            let d = ((b * H + iy) * W + ix) * CI;
+            for (let ci = 0; ci < CI; ci++) dx[d++] += cv[p++];
+          }
+        }
+      }
+    }
+  }
+  free(be, dcol);
+  return out;
+}
+
+/** `Conv2DBackpropInput` (inputs dy, filter). */
+export function conv2dBackpropInputFast(args: Args): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const be = backend as WasmBackendLike;
+  const { dy, filter } = inputs;
+  assertNHWC("Conv2DBackpropInput", attrs.dataFormat);
+  const info = backend_util.computeConv2DInfo(
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  const [KH, KW, CI, CO] = info.filterShape;
+  const { batchSize: B, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  // Correlating the stride-dilated dy (Hd x Wd) with the flipped filter gives dx when dy is padded
+  // by KH-1-top above and enough below to make H + KH - 1 rows (same for columns).
+  if (CI <= COL2IM_MAX_CHANNELS) return inputGradByCol2im(be, dy, filter, info);
+  const Hd = (OH - 1) * sh + 1, Wd = (OW - 1) * sw + 1;
+  const pt = KH - 1 - info.padInfo.top, pl = KW - 1 - info.padInfo.left;
+  const pb = H + KH - 1 - pt - Hd, pr = W + KW - 1 - pl - Wd;
+  if (pt < 0 || pl < 0 || pb < 0 || pr < 0) {
+    return callStock(Conv2DBackpropInput, inputs, be, attrs); // unusual padding: stock kernel
+  }
+  const wT = alloc(be, [KH, KW, CO, CI]);
+  let dyd: TensorInfo | null = null;
+  if (sh > 1 || sw > 1) dyd = alloc(be, [B, Hd, Wd, CO]);
+  const wv = f32(be, filter), wtv = f32(be, wT);
+  // wT[kh, kw, co, ci] = w[KH-1-kh, KW-1-kw, ci, co]
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const src = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * CI * CO, dst = (kh * KW + kw) * CO * CI;
+      for (let ci = 0; ci < CI; ci++) {
+        for (let co = 0; co < CO; co++) wtv[dst + co * CI + ci] = wv[src + ci * CO + co];
+      }
+    }
+  }
+  if (dyd) {
+    const dv = f32(be, dy), ddv = f32(be, dyd);
+    ddv.fill(0);
+    for (let b = 0; b < B; b++) {
+      for (let oy = 0; oy < OH; oy++) {
+        for (let ox = 0; ox < OW; ox++) {
+          const s = ((b * OH + oy) * OW + ox) * CO, d = ((b * Hd + oy * sh) * Wd + ox * sw) * CO;
+          ddv.set(dv.subarray(s, s + CO), d);
+        }
+      }
+    }
+  }
+  const out = callStock(Conv2D, { x: dyd ?? dy, filter: wT }, be, {
+    strides: [1, 1],
+    pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]],
+    dataFormat: "NHWC",
+    dilations: [1, 1],
+  });
+  free(be, wT);
+  if (dyd) free(be, dyd);
+  return out;
+}

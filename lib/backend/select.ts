@@ -124,7 +124,11 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   const mode: WasmKernelMode = opts.wasmKernels ?? (envMode as WasmKernelMode | undefined) ??
     "fast";
   const key = `${forcedBy}|${forced ?? "auto"}|${mode}`;
-  if (cached && cached.key === key && tf.getBackend() === cached.info.tfName) return cached.info;
+  if (cached && cached.key === key && tf.getBackend() === cached.info.tfName) {
+    // The wasm thread pool can change if the backend is re-initialised (lib/train's threaded wasm).
+    if (cached.info.name === "wasm") cached.info.threads = getThreadsCount();
+    return cached.info;
+  }
 
   const skipped: { name: string; reason: string }[] = [];
   const candidates = forced ? [forced] : [...BACKEND_ORDER];

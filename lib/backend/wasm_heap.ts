@@ -13,6 +13,7 @@ export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: "float32" | "int32" | "bool"): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   wasm: { HEAPF32: Float32Array };
 }

@@ -234,3 +234,16 @@ Deno.test("Mean over leading axes and Tile match cpu", async () => {
     await compare("Tile", { x: rand(shape, 79) }, { reps }, ["fast"]);
   }
 });
+
+Deno.test("Identity shares data safely: the copy outlives its source", async () => {
+  await initBackend({ prefer: "wasm" });
+  const x = tf.tensor([1, 2, 3]);
+  const y = tf.clone(x);
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3]);
+  const v = tf.variable(y);
+  y.dispose();
+  v.assign(tf.tensor([4, 5, 6]));
+  assert.deepEqual(Array.from(v.dataSync()), [4, 5, 6]);
+  v.dispose();
+});

@@ -42,6 +42,13 @@ export function dropPermissions(): { net: string; run: string } {
   };
 }
 
+/** One line that says what this report runs with (profile, image size, epochs, seed, data). */
+export function settingsNote(s: ReportSettings): string {
+  const p = s.profile;
+  return `Profile **${p.name}**: ${p.size}x${p.size} images, up to ${p.epochs} epochs, early ` +
+    `stopping on validation accuracy with patience ${p.patience}, seed ${s.seed}, data \`${s.data}\`.`;
+}
+
 /** The dataset's records with their split, and how the split was made. */
 export interface Splits {
   manifestPath: string;

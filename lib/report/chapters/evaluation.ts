@@ -73,11 +73,11 @@ export async function evaluateFinal(s: ReportSettings): Promise<TestEvaluation> 
   const examples = pickExamples(recs, p, run.threshold);
   const source = sp.officialTest
     ? `the data folder's own test split (${test.length} images in ${s.data}/test)`
-    : `the manifest's patient-level test part (${test.length} images; the data folder has no test ` +
-      `split, so ${
+    : `the manifest's patient-level test part (${test.length} images, ` +
+      `${
         Math.round((100 * test.length) / sp.records.length)
-      }% of the patients were held out ` +
-      `from training and validation)`;
+      }% of all, from patients that training ` +
+      `and validation never saw; the data folder has no test split)`;
   const ev: TestEvaluation = {
     run: choice.run,
     model: choice.model,

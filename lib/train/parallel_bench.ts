@@ -91,3 +91,61 @@ export async function benchParallel(
   }
   return out;
 }
+
+/** Parses `--flag value` CLI arguments of the script below. */
+function parseCli(args: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    if (!args[i].startsWith("--")) {
+      throw new Error(`parallel_bench: unexpected argument ${args[i]}`);
+    }
+    const key = args[i].slice(2);
+    const next = args[i + 1];
+    if (next === undefined || next.startsWith("--")) out[key] = "true";
+    else out[key] = args[++i];
+  }
+  return out;
+}
+
+/**
+ * `deno run -A lib/train/parallel_bench.ts [--model cnn_reg] [--size 150] [--batch 8] [--steps 5]
+ * [--warmup 1] [--workers 0,2] [--wasm-threads N] [--backend wasm]`: prints one JSON line per
+ * configuration. `--wasm-threads N` runs the in-process (0 workers) case on tfjs' threaded wasm
+ * build with N threads (see parallel_threads.ts); workers always use one thread each.
+ */
+if (import.meta.main) {
+  const a = parseCli(Deno.args);
+  const backend = a.backend ?? "wasm";
+  const { initBackend, describeBackend } = await import("../backend/select.ts");
+  const info = await initBackend({ prefer: backend as "wasm" | "cpu" });
+  let threads = 1;
+  if (a["wasm-threads"]) {
+    const { enableWasmThreads } = await import("./parallel_threads.ts");
+    threads = (await enableWasmThreads(Number(a["wasm-threads"]))).threads;
+    await initBackend({ prefer: "wasm" }); // re-registers the gradient kernels on the new instance
+  }
+  const { createModel } = await import("../models/registry.ts");
+  const model = a.model ?? "cnn_reg";
+  const size = a.size ? Number(a.size) : undefined;
+  const results = await benchParallel(
+    () => createModel(model, { seed: 1, ...(size ? { size } : {}) }),
+    {
+      workers: (a.workers ?? "0,2").split(",").map(Number),
+      batchSize: Number(a.batch ?? 8),
+      steps: Number(a.steps ?? 5),
+      warmup: Number(a.warmup ?? 1),
+      backend: info.tfName,
+    },
+  );
+  for (const r of results) {
+    console.log(
+      JSON.stringify({
+        model,
+        size: size ?? "default",
+        mainThreads: r.workers === 0 ? threads : 1,
+        ...r,
+      }),
+    );
+  }
+  console.error(describeBackend(info));
+}

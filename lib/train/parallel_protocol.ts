@@ -29,7 +29,14 @@ export type Request =
     scaling: PixelScaling;
     setupModules: string[];
   }
-  | { type: "grad"; id: number; x: Uint8Array; y: Float32Array; sampleWeights: Float32Array | null; n: number }
+  | {
+    type: "grad";
+    id: number;
+    x: Uint8Array;
+    y: Float32Array;
+    sampleWeights: Float32Array | null;
+    n: number;
+  }
   | { type: "apply"; id: number; grads: Float32Array }
   | { type: "getWeights"; id: number }
   | { type: "close"; id: number }
@@ -82,7 +89,10 @@ export async function initReplicaBackend(name: string): Promise<string> {
     const msg = String((e as Error)?.message ?? e);
     if (!/Module not found|Cannot find module|No such file/i.test(msg)) throw e;
   }
-  if (select?.initBackend) await select.initBackend({ prefer: name });
+  // initBackend names tfjs-node "tfjs-node"; tf (and so the main thread's default) "tensorflow".
+  if (select?.initBackend) {
+    await select.initBackend({ prefer: name === "tensorflow" ? "tfjs-node" : name });
+  }
   if (tf.getBackend() !== name) {
     if (name === "wasm") await import("@tensorflow/tfjs-backend-wasm");
     else if (name === "cpu") await import("@tensorflow/tfjs-backend-cpu");

@@ -22,8 +22,9 @@
  *    gets 1 thread whatever `setThreadsCount` asks. We report twice the requested count from
  *    `os.cpus()` while the module instantiates, then restore it.
  *
- * The pthread workers are created once (emscripten pre-spawns its pool of 8) and never block the
- * process from exiting (emscripten `unref`s idle Node workers).
+ * The pthread workers are created once (emscripten pre-spawns its pool of 8). Emscripten `ref`s a
+ * Node worker while it runs a pthread and XNNPACK's pool threads never finish, so the process
+ * would never exit: our workers ignore `ref()`.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -100,7 +101,12 @@ export async function enableWasmThreads(threads = os.cpus().length): Promise<Was
   class PthreadWorker extends NodeWorker {
     constructor(_url: string | URL, options?: Record<string, unknown>) {
       super(source, { ...(options ?? {}), eval: true });
+      super.unref();
     }
+    // Emscripten refs a worker while it runs a pthread, and XNNPACK's pool threads never return:
+    // the process would never exit. The main thread blocks while the pool works, so an unref'd
+    // pool is never left running unattended.
+    override ref(): void {}
     override postMessage(msg: unknown, transfer?: readonly any[]): void {
       const m = msg as { cmd?: string; urlOrBlob?: unknown } | null;
       if (m && m.cmd === "load" && typeof m.urlOrBlob !== "string") {

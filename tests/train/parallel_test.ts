@@ -174,3 +174,36 @@ Deno.test("a worker that cannot build the model fails create() naming it", async
     /worker 0 failed in init: .*no-such-backend/,
   );
 });
+
+Deno.test("enableWasmThreads: threaded wasm runs with 2 threads, matches cpu, and the process exits", async () => {
+  // In a subprocess: it replaces the wasm backend of the whole process.
+  const lib = new URL("../../lib/train/parallel_threads.ts", import.meta.url).href;
+  const code = `
+    import * as tf from "@tensorflow/tfjs-core";
+    import "@tensorflow/tfjs-backend-cpu";
+    import "@tensorflow/tfjs-backend-wasm";
+    import { enableWasmThreads } from "${lib}";
+    await tf.setBackend("wasm"); // a single-threaded instance first: it must be replaced
+    const info = await enableWasmThreads(2);
+    const a = tf.tensor2d(Array.from({ length: 96 * 80 }, (_, i) => Math.sin(i)), [96, 80]);
+    const w = Array.from(tf.matMul(a, a, false, true).dataSync());
+    await tf.setBackend("cpu");
+    const c = Array.from(tf.matMul(tf.tensor2d(Array.from(a.dataSync()), [96, 80]), tf.tensor2d(Array.from(a.dataSync()), [96, 80]), false, true).dataSync());
+    const diff = Math.max(...w.map((v, i) => Math.abs(v - c[i])));
+    console.log(JSON.stringify({ ...info, diff, workerIsWeb: typeof Worker === "function" && Worker.name === "Worker" }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", code],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, `subprocess failed: ${new TextDecoder().decode(out.stderr)}`);
+  const line = stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop()!;
+  const r = JSON.parse(line);
+  assert.equal(r.threads, 2);
+  assert.equal(r.reinitialised, true);
+  assert.ok(r.diff < 1e-3, `threaded wasm vs cpu matMul: max diff ${r.diff}`);
+  assert.equal(r.workerIsWeb, true, "the Web Worker global must be restored");
+});

@@ -241,7 +241,9 @@ let LUT: Uint8Array | null = null;
 /**
  * The X-ray (uint8 HWC, 1 or 3 channels) with the heatmap (values in [0, 1], any resolution,
  * resized to the image) blended on top in the Turbo colormap; the heatmap's opacity grows with its
- * value up to `alpha` (default 0.5). Returns PNG bytes.
+ * value up to `alpha` (default 0.5). Returns PNG bytes. sharp resizes the heatmap and encodes the
+ * PNG; the blend itself is a per-pixel loop, because sharp's composite would need the colored
+ * heatmap built as an RGBA image first, which is the same loop.
  */
 export async function overlayHeatmapPng(
   image: Uint8Array,

@@ -51,6 +51,7 @@ async function runModel(
   if (out.success && text.startsWith("{")) return JSON.parse(text) as ModelBenchResult;
   const err = new TextDecoder().decode(out.stderr).trim().split("\n");
   const line = err.find((l) => /error/i.test(l)) ?? err.pop() ?? `exit code ${out.code}`;
+  // deno-lint-ignore no-control-regex -- strips the ANSI colours of Deno's error output
   return { error: line.replace(/\x1b\[[0-9;]*m/g, "").slice(0, 500) };
 }
 

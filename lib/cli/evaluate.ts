@@ -17,7 +17,7 @@ import { splitRecords } from "./_eval_data.ts";
 /** The committed reference run, resolved from this file (works from any working directory). */
 export const DEFAULT_RUN = fileURLToPath(new URL("../../outputs/reference", import.meta.url));
 
-const USAGE = "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json]\n" +
+const USAGE = "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]\n" +
   "       deno task evaluate [--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]";
 
 /** The evaluation result (the --json object). */
@@ -39,11 +39,12 @@ export async function evaluateRun(
   data: string,
   split: SplitName,
   note: (msg: string) => void = (m) => console.error(m),
+  perturbSeed?: number,
 ): Promise<Evaluation> {
   const run = await loadRun(runDir);
   const { records, source, fromManifest } = await splitRecords(data, split);
   if (fromManifest) note(`evaluate: ${data} has no ${split}/ folder; using ${source}`);
-  const { prob, failures } = await predictRecords(run, records);
+  const { prob, failures } = await predictRecords(run, records, { perturbSeed });
   for (const f of failures) note(`evaluate: skipped ${f.path}: ${f.reason}`);
   const y: number[] = [], p: number[] = [];
   records.forEach((r, i) => Number.isFinite(prob[i]) && (y.push(r.y), p.push(prob[i])));
@@ -69,7 +70,7 @@ export async function main(args: string[]): Promise<void> {
     options: {
       run: { type: "string" }, data: { type: "string" }, split: { type: "string" },
       json: { type: "boolean" }, backend: { type: "string" }, help: { type: "boolean" },
-      calibrate: { type: "string" }, "sample-size": { type: "string" }, seed: { type: "string" },
+      calibrate: { type: "string" }, perturb: { type: "string" }, "sample-size": { type: "string" }, seed: { type: "string" },
     },
   });
   if (v.help) return console.log(USAGE);
@@ -89,7 +90,9 @@ export async function main(args: string[]): Promise<void> {
   if (!["train", "val", "test"].includes(split)) throw new Error(`--split ${split}? ${USAGE}`);
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
   const runDir = v.run ?? DEFAULT_RUN;
-  const e = await evaluateRun(runDir, v.data, split);
+  const perturb = v.perturb === undefined ? undefined : Number(v.perturb);
+  if (perturb !== undefined) console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
+  const e = await evaluateRun(runDir, v.data, split, undefined, perturb);
   if (v.json) return console.log(JSON.stringify(e));
   const pct = (x: number) => (100 * x).toFixed(1) + "%";
   console.log(`run ${runDir} on ${split} of ${v.data}: n = ${e.n}, threshold ${e.threshold.toFixed(4)}`);

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { checkInputShape } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
+import { makeRng, type Rng } from "../util/rng.ts";
 import { fillBatch, type SplitData } from "./data.ts";
 
 /** P(pneumonia) from model outputs: the sigmoid itself, or 1 - P(normal) for 3 classes. */
@@ -21,21 +22,27 @@ export function checkModelInput(model: tfl.LayersModel, pre: Preprocessing): voi
   checkInputShape(pre, [1, ...shape.slice(1)], `model input (${model.name})`);
 }
 
-/** P(pneumonia) for every record of `split` (inference mode, batches of `batch`). */
+/**
+ * P(pneumonia) for every record of `split` (inference mode, batches of `batch`). With
+ * `perturbSeed`, every image first gets the training augmentation drawn from that seed (a stress
+ * test of robustness to small acquisition changes).
+ */
 export function predictSplit(
   model: tfl.LayersModel,
   split: SplitData,
   pre: Preprocessing,
   classes: 2 | 3,
   batch = 64,
+  perturbSeed?: number,
 ): number[] {
+  const rng: Rng | null = perturbSeed === undefined ? null : makeRng(perturbSeed);
   const n = split.records.length;
   const out: number[] = [];
   const bytes = split.imageBytes;
   for (let start = 0; start < n; start += batch) {
     const idx = Array.from({ length: Math.min(batch, n - start) }, (_, k) => start + k);
     const x = new Float32Array(idx.length * bytes);
-    fillBatch(split, idx, pre, x, null);
+    fillBatch(split, idx, pre, x, rng);
     const y = tf.tidy(() =>
       (model.predict(tf.tensor4d(x, [idx.length, pre.size, pre.size, pre.channels])) as tf.Tensor)
         .dataSync()

@@ -57,12 +57,13 @@ export interface Predictions {
 
 /**
  * P(pneumonia) for image files (paths or records), read at the run's preprocessing through the
- * image cache (`cacheDir`, default outputs/cache/images).
+ * image cache (`cacheDir`, default outputs/cache/images). `perturbSeed`: apply the seeded
+ * training augmentation to every image first (a robustness stress test).
  */
 export async function predictRecords(
   run: LoadedRun,
   records: readonly (string | { path: string })[],
-  opts: { cacheDir?: string } = {},
+  opts: { cacheDir?: string; perturbSeed?: number } = {},
 ): Promise<Predictions> {
   const paths = records.map((r) => (typeof r === "string" ? r : r.path));
   const { size, channels } = run.preprocessing;
@@ -71,7 +72,9 @@ export async function predictRecords(
   paths.forEach((p, i) => loaded.ok[i] && slotOf.set(p, i));
   const recs = paths.map((p) => ({ path: p, relPath: p, y: 0 }) as unknown as SplitRecord);
   const split = makeSplitData(recs, 2, loaded.data, slotOf, size * size * channels);
-  const probs = predictSplit(run.model, split, run.preprocessing, run.config.classes ?? 2);
+  const probs = predictSplit(
+    run.model, split, run.preprocessing, run.config.classes ?? 2, 64, opts.perturbSeed,
+  );
   const byPath = new Map(split.records.map((r, i) => [r.path, probs[i]]));
   return { prob: paths.map((p) => byPath.get(p) ?? NaN), failures: loaded.failures };
 }

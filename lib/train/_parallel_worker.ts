@@ -16,12 +16,21 @@ import {
   flatSize,
   type LossName,
   makeOptimizer,
-  pixelsToTensor,
   type PixelScaling,
+  pixelsToTensor,
   shardGradients,
   trainableVariables,
 } from "./parallel_step.ts";
-import { buffersOf, fromWire, initReplicaBackend, type Reply, type Request, toWire } from "./parallel_protocol.ts";
+import {
+  buffersOf,
+  fromWire,
+  initReplicaBackend,
+  namedFromWire,
+  namedToWire,
+  type Reply,
+  type Request,
+  toWire,
+} from "./parallel_protocol.ts";
 
 interface State {
   model: tfl.LayersModel;
@@ -49,21 +58,33 @@ async function init(req: Extract<Request, { type: "init" }>): Promise<void> {
   Math.random = makeRng((req.seed * 7919 + req.index * 104729 + 1) >>> 0);
   for (const m of req.setupModules) await import(m);
   const backend = await initReplicaBackend(req.backend);
-  const model = await tfl.models.modelFromJSON({ modelTopology: req.topology as tf.io.ModelJSON["modelTopology"] });
+  const model = await tfl.models.modelFromJSON({
+    modelTopology: req.topology as tf.io.ModelJSON["modelTopology"],
+  });
   const weights = fromWire(req.weights);
   if (weights.length !== model.weights.length) {
-    throw new Error(`model rebuilt from JSON has ${model.weights.length} weights, main sent ${weights.length}`);
+    throw new Error(
+      `model rebuilt from JSON has ${model.weights.length} weights, main sent ${weights.length}`,
+    );
   }
   model.setWeights(weights);
   tf.dispose(weights);
   const vars = trainableVariables(model);
   const inShape = model.inputs[0].shape.slice(1);
-  if (inShape.some((d) => d == null)) throw new Error(`model input shape must be fixed, got [${inShape}]`);
+  if (inShape.some((d) => d == null)) {
+    throw new Error(`model input shape must be fixed, got [${inShape}]`);
+  }
   const outShape = model.outputs[0].shape;
+  const optimizer = makeOptimizer(req.optimizer);
+  if (req.optimizerWeights) {
+    const named = namedFromWire(req.optimizerWeights);
+    await optimizer.setWeights(named);
+    tf.dispose(named.map((n) => n.tensor));
+  }
   state = {
     model,
     vars,
-    optimizer: makeOptimizer(req.optimizer),
+    optimizer,
     loss: req.loss,
     scaling: req.scaling,
     inputShape: inShape as number[],
@@ -87,8 +108,8 @@ async function handle(req: Request): Promise<void> {
       const y = tf.tensor(req.y, [req.n, s.outDim], "float32");
       const w = req.sampleWeights ? tf.tensor1d(req.sampleWeights, "float32") : null;
       try {
-        const { loss, grads } = shardGradients(s.model, s.vars, x, y, w, s.loss);
-        reply({ type: "grads", id: req.id, loss, grads }, [grads.buffer]);
+        const { loss, grads, outputs } = shardGradients(s.model, s.vars, x, y, w, s.loss);
+        reply({ type: "grads", id: req.id, loss, grads, outputs }, [grads.buffer, outputs.buffer]);
       } finally {
         tf.dispose([x, y, ...(w ? [w] : [])]);
       }
@@ -103,6 +124,13 @@ async function handle(req: Request): Promise<void> {
       const ws = toWire(need().model.getWeights());
       return reply({ type: "weights", id: req.id, weights: ws }, buffersOf(ws));
     }
+    case "getOptimizerWeights": {
+      const ws = namedToWire(await need().optimizer.getWeights());
+      return reply(
+        { type: "optimizerWeights", id: req.id, weights: ws },
+        buffersOf(ws.map((w) => w.tensor)),
+      );
+    }
     case "close": {
       if (state) {
         state.optimizer.dispose();
@@ -113,10 +141,11 @@ async function handle(req: Request): Promise<void> {
       return scope.close();
     }
     case "fail": // test hook: an error thrown in a handler, or one nobody catches
-      if (req.where === "uncaught") setTimeout(() => {
-        throw new Error("injected uncaught failure");
-      }, 0);
-      else throw new Error("injected failure");
+      if (req.where === "uncaught") {
+        setTimeout(() => {
+          throw new Error("injected uncaught failure");
+        }, 0);
+      } else throw new Error("injected failure");
       return;
   }
 }
@@ -125,6 +154,11 @@ scope.onmessage = (e: MessageEvent<Request>) => {
   const req = e.data;
   queue = queue.then(() => handle(req)).catch((err: unknown) => {
     const error = err instanceof Error ? err : new Error(String(err));
-    reply({ type: "error", id: req.id, message: `${req.type}: ${error.message}`, stack: error.stack });
+    reply({
+      type: "error",
+      id: req.id,
+      message: `${req.type}: ${error.message}`,
+      stack: error.stack,
+    });
   });
 };

@@ -56,18 +56,29 @@ import {
   type LossName,
   makeOptimizer,
   type OptimizerSpec,
-  pixelsToTensor,
   type PixelScaling,
+  pixelsToTensor,
   sampleWeightsFromClasses,
   shardGradients,
   trainableVariables,
 } from "./parallel_step.ts";
-import { buffersOf, fromWire, type Reply, type Request, toWire, type WireTensor } from "./parallel_protocol.ts";
+import {
+  buffersOf,
+  fromWire,
+  namedFromWire,
+  type NamedTensor,
+  namedToWire,
+  type Reply,
+  type Request,
+  toWire,
+  type WireTensor,
+} from "./parallel_protocol.ts";
 import { Replica } from "./parallel_replica.ts";
 
 export { enableWasmThreads } from "./parallel_threads.ts";
 export { benchParallel } from "./parallel_bench.ts";
 export type { LossName, OptimizerSpec, PixelScaling } from "./parallel_step.ts";
+export type { NamedTensor } from "./parallel_protocol.ts";
 
 /** Options of {@link DataParallelTrainer.create}. */
 export interface DataParallelOptions {
@@ -85,6 +96,19 @@ export interface DataParallelOptions {
   scaling?: PixelScaling;
   /** Module URLs every worker imports before building the model (custom layers, kernels). */
   setupModules?: string[];
+  /**
+   * Optimizer state to resume from, as `await optimizer.getWeights()` of an optimizer of the
+   * same kind that trained this model (order matters, names do not). Default: a fresh optimizer.
+   */
+  optimizerWeights?: NamedTensor[];
+}
+
+/** What {@link DataParallelTrainer.trainBatch} resolves with. */
+export interface TrainBatchResult {
+  /** Batch loss `mean(loss * weight) + regularisation` (what `trainOnBatch` reports). */
+  loss: number;
+  /** Model outputs in training mode (dropout on), `n * outputs` values in batch order. */
+  outputs: Float32Array;
 }
 
 /** Options of {@link DataParallelTrainer.trainBatch}. */
@@ -97,7 +121,9 @@ export interface TrainBatchOptions {
 
 function shardBounds(n: number, parts: number): [number, number][] {
   const out: [number, number][] = [];
-  for (let k = 0; k < parts; k++) out.push([Math.floor((k * n) / parts), Math.floor(((k + 1) * n) / parts)]);
+  for (let k = 0; k < parts; k++) {
+    out.push([Math.floor((k * n) / parts), Math.floor(((k + 1) * n) / parts)]);
+  }
   return out;
 }
 
@@ -111,7 +137,7 @@ export class DataParallelTrainer {
   private disposed = false;
 
   private constructor(
-    private readonly opts: Required<Omit<DataParallelOptions, "setupModules">>,
+    private readonly opts: Required<Omit<DataParallelOptions, "setupModules" | "optimizerWeights">>,
     private readonly replicas: Replica[],
     /** Replicas' backend (the active one for `workers: 0`). */
     readonly backend: string,
@@ -137,7 +163,9 @@ export class DataParallelTrainer {
     }
     const inShape = model.inputs[0].shape.slice(1);
     if (model.inputs.length !== 1 || model.outputs.length !== 1 || inShape.some((d) => d == null)) {
-      throw new Error(`DataParallelTrainer: need one input of fixed shape and one output, got inputs [${inShape}]`);
+      throw new Error(
+        `DataParallelTrainer: need one input of fixed shape and one output, got inputs [${inShape}]`,
+      );
     }
     const outShape = model.outputs[0].shape;
     const outDim = (outShape[outShape.length - 1] ?? 1) as number;
@@ -153,9 +181,11 @@ export class DataParallelTrainer {
     makeOptimizer(opts.optimizer).dispose(); // validates the spec here rather than in each worker
     if (opts.workers === 0) {
       const local = { vars: trainableVariables(model), optimizer: makeOptimizer(opts.optimizer) };
+      if (opts.optimizerWeights) await local.optimizer.setWeights(opts.optimizerWeights);
       return new DataParallelTrainer(full, [], tf.getBackend(), inShape as number[], outDim, local);
     }
     const topology = model.toJSON(null, false);
+    const optWire = opts.optimizerWeights ? namedToWire(opts.optimizerWeights) : null;
     const replicas: Replica[] = [];
     try {
       const ready: Promise<Reply>[] = [];
@@ -175,13 +205,18 @@ export class DataParallelTrainer {
           seed: full.seed,
           scaling: full.scaling,
           setupModules: opts.setupModules ?? [],
+          optimizerWeights: optWire, // cloned (not transferred): every worker gets a copy
         };
         ready.push(r.request(req, buffersOf(weights)));
       }
       const replies = await Promise.all(ready);
-      const backends = new Set(replies.map((r) => (r as Extract<Reply, { type: "ready" }>).backend));
+      const backends = new Set(
+        replies.map((r) => (r as Extract<Reply, { type: "ready" }>).backend),
+      );
       const backend = [...backends].join(",");
-      if (backends.size !== 1) throw new Error(`DataParallelTrainer: replicas run different backends: ${backend}`);
+      if (backends.size !== 1) {
+        throw new Error(`DataParallelTrainer: replicas run different backends: ${backend}`);
+      }
       return new DataParallelTrainer(full, replicas, backend, inShape as number[], outDim, null);
     } catch (e) {
       await Promise.all(replicas.map((r) => r.close()));
@@ -190,26 +225,45 @@ export class DataParallelTrainer {
   }
 
   /**
-   * One synchronous step on the batch `x` (uint8, `n * H * W * C`, HWC per image, raw pixels),
-   * `y` (`n * outputs` targets). Resolves with the batch loss `mean(loss * weight) + reg`, i.e.
-   * what `model.trainOnBatch` reports, once every replica has its gradient in; the update itself
-   * is applied by the replicas while the caller prepares the next batch.
+   * One synchronous step on the batch `x`, `n * H * W * C` values, HWC per image: raw uint8
+   * pixels (scaled with `scaling` in the workers) or a Float32Array already preprocessed (e.g.
+   * augmented and normalised by the caller). `y`: `n * outputs` targets. Resolves once every
+   * replica has its gradient in, with the batch loss and the training-mode outputs; the update
+   * itself is applied by the replicas while the caller prepares the next batch. `x`, `y` are
+   * copied, never detached.
    */
-  async trainBatch(x: Uint8Array, y: Float32Array, n: number, opts: TrainBatchOptions = {}): Promise<{ loss: number }> {
+  async trainBatch(
+    x: Uint8Array | Float32Array,
+    y: Float32Array,
+    n: number,
+    opts: TrainBatchOptions = {},
+  ): Promise<TrainBatchResult> {
     this.assertOpen();
     await this.settleApplies();
     const per = this.inputShape.reduce((a, b) => a * b, 1);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`DataParallelTrainer.trainBatch: n must be >= 1, got ${n}`);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new Error(`DataParallelTrainer.trainBatch: n must be >= 1, got ${n}`);
+    }
     if (x.length !== n * per) {
-      throw new Error(`DataParallelTrainer.trainBatch: x has ${x.length} bytes, expected ${n} x [${this.inputShape}] = ${n * per}`);
+      throw new Error(
+        `DataParallelTrainer.trainBatch: x has ${x.length} values, expected ${n} x [${this.inputShape}] = ${
+          n * per
+        }`,
+      );
     }
     if (y.length !== n * this.outDim) {
-      throw new Error(`DataParallelTrainer.trainBatch: y has ${y.length} values, expected ${n} x ${this.outDim}`);
+      throw new Error(
+        `DataParallelTrainer.trainBatch: y has ${y.length} values, expected ${n} x ${this.outDim}`,
+      );
     }
     const sw = opts.sampleWeights ??
       (opts.classWeights ? sampleWeightsFromClasses(y, n, this.outDim, opts.classWeights) : null);
-    if (sw && sw.length !== n) throw new Error(`DataParallelTrainer.trainBatch: ${sw.length} sample weights for ${n} samples`);
-    if (this.local) return { loss: this.localStep(x, y, n, sw) };
+    if (sw && sw.length !== n) {
+      throw new Error(
+        `DataParallelTrainer.trainBatch: ${sw.length} sample weights for ${n} samples`,
+      );
+    }
+    if (this.local) return this.localStep(x, y, n, sw);
 
     const bounds = shardBounds(n, this.replicas.length);
     const jobs: Promise<Reply>[] = [];
@@ -219,16 +273,24 @@ export class DataParallelTrainer {
       const xs = x.slice(a * per, b * per), ys = y.slice(a * this.outDim, b * this.outDim);
       const ws = sw ? sw.slice(a, b) : null;
       const transfer: Transferable[] = [xs.buffer, ys.buffer, ...(ws ? [ws.buffer] : [])];
-      jobs.push(this.replicas[k].request({ type: "grad", id: 0, x: xs, y: ys, sampleWeights: ws, n: b - a }, transfer));
+      jobs.push(
+        this.replicas[k].request(
+          { type: "grad", id: 0, x: xs, y: ys, sampleWeights: ws, n: b - a },
+          transfer,
+        ),
+      );
       sizes.push(b - a);
     });
     const replies = (await Promise.all(jobs)) as Extract<Reply, { type: "grads" }>[];
     const len = replies[0].grads.length;
     const acc = new Float64Array(len);
-    let loss = 0;
+    const outputs = new Float32Array(n * this.outDim);
+    let loss = 0, at = 0;
     replies.forEach((r, i) => {
       const w = sizes[i] / n;
       loss += w * r.loss;
+      outputs.set(r.outputs, at);
+      at += r.outputs.length;
       const g = r.grads;
       for (let j = 0; j < len; j++) acc[j] += w * g[j];
     });
@@ -239,18 +301,30 @@ export class DataParallelTrainer {
     });
     // Errors of an apply surface at the next call; keep them from being "unhandled" meanwhile.
     this.applies.forEach((p) => p.catch(() => {}));
-    return { loss };
+    return { loss, outputs };
   }
 
-  private localStep(x: Uint8Array, y: Float32Array, n: number, sw: Float32Array | null): number {
+  private localStep(
+    x: Uint8Array | Float32Array,
+    y: Float32Array,
+    n: number,
+    sw: Float32Array | null,
+  ): TrainBatchResult {
     const { vars, optimizer } = this.local!;
     const xt = pixelsToTensor(x, n, this.inputShape, this.opts.scaling);
     const yt = tf.tensor(y, [n, this.outDim], "float32");
     const wt = sw ? tf.tensor1d(sw, "float32") : null;
     try {
-      const { loss, grads } = shardGradients(this.opts.model, vars, xt, yt, wt, this.opts.loss);
+      const { loss, grads, outputs } = shardGradients(
+        this.opts.model,
+        vars,
+        xt,
+        yt,
+        wt,
+        this.opts.loss,
+      );
       applyFlatGradients(optimizer, vars, grads);
-      return loss;
+      return { loss, outputs };
     } finally {
       tf.dispose([xt, yt, ...(wt ? [wt] : [])]);
     }
@@ -258,8 +332,9 @@ export class DataParallelTrainer {
 
   /**
    * Copies the trained weights into `model` (same architecture as the one given to `create`):
-   * trainable weights from replica 0 (all replicas hold the same), non-trainable ones (batch-norm
-   * moving statistics) averaged over replicas.
+   * trainable weights from replica 0 after checking that every replica holds the very same bits
+   * (throws naming the replica otherwise), non-trainable ones (batch-norm moving statistics)
+   * averaged over replicas.
    */
   async syncTo(model: tfl.LayersModel): Promise<void> {
     this.assertOpen();
@@ -271,18 +346,38 @@ export class DataParallelTrainer {
       }
       return;
     }
-    const replies = (await Promise.all(this.replicas.map((r) => r.request({ type: "getWeights", id: 0 })))) as Extract<
+    const replies = (await Promise.all(
+      this.replicas.map((r) => r.request({ type: "getWeights", id: 0 })),
+    )) as Extract<
       Reply,
       { type: "weights" }
     >[];
     const lists: WireTensor[][] = replies.map((r) => r.weights);
     if (lists[0].length !== model.weights.length) {
-      throw new Error(`DataParallelTrainer.syncTo: model has ${model.weights.length} weights, replicas ${lists[0].length}`);
+      throw new Error(
+        `DataParallelTrainer.syncTo: model has ${model.weights.length} weights, replicas ${
+          lists[0].length
+        }`,
+      );
     }
     const merged = lists[0].map((w0, i) => {
-      if (model.weights[i].trainable || w0.dtype !== "float32" || lists.length === 1) return w0;
+      if (model.weights[i].trainable) {
+        // Replicas apply the same bytes with the same optimizer: any difference is a bug.
+        lists.forEach((l, k) => {
+          if (!l[i].data.every((v, j) => Object.is(v, w0.data[j]))) {
+            throw new Error(
+              `DataParallelTrainer.syncTo: replica ${k} diverged from replica 0 in weight ${i} ` +
+                `(${model.weights[i].name})`,
+            );
+          }
+        });
+        return w0;
+      }
+      if (w0.dtype !== "float32" || lists.length === 1) return w0;
       const avg = new Float32Array(w0.data.length);
-      for (const l of lists) for (let j = 0; j < avg.length; j++) avg[j] += l[i].data[j] / lists.length;
+      for (const l of lists) {
+        for (let j = 0; j < avg.length; j++) avg[j] += l[i].data[j] / lists.length;
+      }
       return { ...w0, data: avg };
     });
     const ts = fromWire(merged);
@@ -291,6 +386,24 @@ export class DataParallelTrainer {
     } finally {
       tf.dispose(ts);
     }
+  }
+
+  /**
+   * The optimizer state (`optimizer.getWeights()` of replica 0, or of the in-process optimizer),
+   * e.g. for a checkpoint; pass it back as `optimizerWeights` to resume. The caller disposes the
+   * tensors.
+   */
+  async optimizerWeights(): Promise<NamedTensor[]> {
+    this.assertOpen();
+    await this.settleApplies();
+    if (this.local) {
+      return (await this.local.optimizer.getWeights()).map((w) => ({
+        name: w.name,
+        tensor: w.tensor.clone(),
+      }));
+    }
+    const r = await this.replicas[0].request({ type: "getOptimizerWeights", id: 0 });
+    return namedFromWire((r as Extract<Reply, { type: "optimizerWeights" }>).weights);
   }
 
   /** Stops every worker (politely, then `terminate()`); safe to call twice. */

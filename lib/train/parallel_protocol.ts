@@ -14,6 +14,18 @@ export interface WireTensor {
   dtype: "float32" | "int32";
 }
 
+/** A tensor with a name, as `tf.Optimizer.getWeights()` returns them. */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/** A named tensor in transit (optimizer state). */
+export interface NamedWire {
+  name: string;
+  tensor: WireTensor;
+}
+
 /** Main -> worker. */
 export type Request =
   | {
@@ -28,26 +40,30 @@ export type Request =
     seed: number;
     scaling: PixelScaling;
     setupModules: string[];
+    /** Optimizer state to start from (`optimizer.getWeights()` order), or null for a fresh one. */
+    optimizerWeights: NamedWire[] | null;
   }
   | {
     type: "grad";
     id: number;
-    x: Uint8Array;
+    x: Uint8Array | Float32Array;
     y: Float32Array;
     sampleWeights: Float32Array | null;
     n: number;
   }
   | { type: "apply"; id: number; grads: Float32Array }
   | { type: "getWeights"; id: number }
+  | { type: "getOptimizerWeights"; id: number }
   | { type: "close"; id: number }
   | { type: "fail"; id: number; where: "now" | "uncaught" };
 
 /** Worker -> main. */
 export type Reply =
   | { type: "ready"; id: number; backend: string; trainable: number; flatSize: number }
-  | { type: "grads"; id: number; loss: number; grads: Float32Array }
+  | { type: "grads"; id: number; loss: number; grads: Float32Array; outputs: Float32Array }
   | { type: "applied"; id: number }
   | { type: "weights"; id: number; weights: WireTensor[] }
+  | { type: "optimizerWeights"; id: number; weights: NamedWire[] }
   | { type: "closed"; id: number }
   | { type: "error"; id: number; message: string; stack?: string };
 
@@ -66,6 +82,18 @@ export function toWire(tensors: tf.Tensor[]): WireTensor[] {
 /** Tensors from wire form (the caller disposes them). */
 export function fromWire(ws: WireTensor[]): tf.Tensor[] {
   return ws.map((w) => tf.tensor(w.data, w.shape, w.dtype));
+}
+
+/** Named tensors (e.g. `await optimizer.getWeights()`) in wire form. */
+export function namedToWire(ns: NamedTensor[]): NamedWire[] {
+  const ws = toWire(ns.map((n) => n.tensor));
+  return ns.map((n, i) => ({ name: n.name, tensor: ws[i] }));
+}
+
+/** Named tensors from wire form (the caller disposes them). */
+export function namedFromWire(ns: NamedWire[]): NamedTensor[] {
+  const ts = fromWire(ns.map((n) => n.tensor));
+  return ns.map((n, i) => ({ name: n.name, tensor: ts[i] }));
 }
 
 /** The ArrayBuffers of wire tensors, for the transfer list of `postMessage`. */

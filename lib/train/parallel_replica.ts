@@ -32,14 +32,18 @@ export class Replica {
       this.fail(new Error(`DataParallelTrainer: worker ${index} crashed: ${e.message}`));
     };
     this.worker.onmessageerror = () => {
-      this.fail(new Error(`DataParallelTrainer: worker ${index} sent a message that could not be read`));
+      this.fail(
+        new Error(`DataParallelTrainer: worker ${index} sent a message that could not be read`),
+      );
     };
   }
 
   /** Sends `req` (its id is assigned here) and resolves with the worker's reply to it. */
   request(req: Request, transfer: Transferable[] = []): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.terminated) return Promise.reject(new Error(`DataParallelTrainer: worker ${this.index} is closed`));
+    if (this.terminated) {
+      return Promise.reject(new Error(`DataParallelTrainer: worker ${this.index} is closed`));
+    }
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -76,12 +80,19 @@ export class Replica {
     if (this.terminated) return;
     if (!this.failure) {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)));
-      await Promise.race([this.request({ type: "close", id: 0 }).then(() => {}, () => {}), timeout]);
+      const timeout = new Promise<void>((
+        resolve,
+      ) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)));
+      await Promise.race([
+        this.request({ type: "close", id: 0 }).then(() => {}, () => {}),
+        timeout,
+      ]);
       clearTimeout(timer);
     }
     this.terminate();
-    for (const p of this.pending.values()) p.reject(new Error(`DataParallelTrainer: worker ${this.index} was closed`));
+    for (const p of this.pending.values()) {
+      p.reject(new Error(`DataParallelTrainer: worker ${this.index} was closed`));
+    }
     this.pending.clear();
   }
 }

@@ -15,10 +15,16 @@ import * as tfl from "@tensorflow/tfjs-layers";
 /** Loss functions supported (the Keras names). */
 export type LossName = "binaryCrossentropy" | "categoricalCrossentropy";
 
-/** Optimizers supported, with tfjs' defaults for everything but the learning rate. */
+/**
+ * Optimizers supported, with tfjs' defaults for everything but the learning rate: `adam`
+ * (`tf.train.adam`), `sgd` (`tf.train.sgd`, or `tf.train.momentum` when `momentum` > 0),
+ * `rmsprop` (`tf.train.rmsprop`).
+ */
 export interface OptimizerSpec {
-  name: "adam" | "sgd";
+  name: "adam" | "sgd" | "rmsprop";
   learningRate: number;
+  /** Only for sgd: momentum (default 0 = plain SGD). */
+  momentum?: number;
 }
 
 /** How uint8 pixels become model input: `x = (u8 * scale - mean) / std`. */
@@ -37,8 +43,17 @@ export function makeOptimizer(spec: OptimizerSpec): tf.Optimizer {
     throw new Error(`parallel_step: learningRate must be > 0, got ${spec.learningRate}`);
   }
   if (spec.name === "adam") return tf.train.adam(spec.learningRate);
-  if (spec.name === "sgd") return tf.train.sgd(spec.learningRate);
-  throw new Error(`parallel_step: unknown optimizer ${JSON.stringify((spec as OptimizerSpec).name)} (adam, sgd)`);
+  if (spec.name === "sgd") {
+    return spec.momentum
+      ? tf.train.momentum(spec.learningRate, spec.momentum)
+      : tf.train.sgd(spec.learningRate);
+  }
+  if (spec.name === "rmsprop") return tf.train.rmsprop(spec.learningRate);
+  throw new Error(
+    `parallel_step: unknown optimizer ${
+      JSON.stringify((spec as OptimizerSpec).name)
+    } (adam, sgd, rmsprop)`,
+  );
 }
 
 /** The trainable variables of a model, in `model.trainableWeights` order. */
@@ -51,17 +66,25 @@ export function flatSize(vars: tf.Variable[]): number {
   return vars.reduce((s, v) => s + v.size, 0);
 }
 
-/** Scaled float32 input `[n, ...inputShape]` from uint8 pixels. */
+/**
+ * Model input `[n, ...inputShape]`: uint8 pixels are scaled with `scaling`; a Float32Array is
+ * taken as already preprocessed (e.g. augmented and normalised by the caller).
+ */
 export function pixelsToTensor(
-  x: Uint8Array,
+  x: Uint8Array | Float32Array,
   n: number,
   inputShape: number[],
   scaling: PixelScaling,
 ): tf.Tensor {
   const per = inputShape.reduce((a, b) => a * b, 1);
   if (x.length !== n * per) {
-    throw new Error(`parallel_step: x has ${x.length} bytes, expected ${n} x ${inputShape.join("x")} = ${n * per}`);
+    throw new Error(
+      `parallel_step: x has ${x.length} values, expected ${n} x ${inputShape.join("x")} = ${
+        n * per
+      }`,
+    );
   }
+  if (x instanceof Float32Array) return tf.tensor(x, [n, ...inputShape], "float32");
   const f = new Float32Array(x.length);
   const { scale, mean, std } = scaling;
   for (let i = 0; i < x.length; i++) f[i] = (x[i] * scale - mean) / std;
@@ -103,8 +126,8 @@ function perSampleLoss(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.T
 
 /**
  * Loss and gradient of the shard `(x, y)` (already tensors), with `training: true` (dropout and
- * batch-norm statistics updates happen here). Returns the loss and the gradient of every
- * trainable variable concatenated in `vars` order.
+ * batch-norm statistics updates happen here). Returns the loss, the gradient of every
+ * trainable variable concatenated in `vars` order, and the model's (training-mode) outputs.
  */
 export function shardGradients(
   model: tfl.LayersModel,
@@ -113,9 +136,11 @@ export function shardGradients(
   y: tf.Tensor,
   sampleWeights: tf.Tensor | null,
   loss: LossName,
-): { loss: number; grads: Float32Array } {
+): { loss: number; grads: Float32Array; outputs: Float32Array } {
+  let kept: tf.Tensor | null = null;
   const { value, grads } = tf.variableGrads(() => {
     const out = model.apply(x, { training: true }) as tf.Tensor;
+    kept = tf.keep(out);
     let per = perSampleLoss(loss, y, out);
     if (sampleWeights) per = tf.mul(per, sampleWeights);
     let total = tf.mean(per) as tf.Scalar;
@@ -135,14 +160,22 @@ export function shardGradients(
     off += v.size;
   }
   const lossValue = value.dataSync()[0];
-  tf.dispose([value, ...Object.values(grads)]);
-  return { loss: lossValue, grads: flat };
+  const out = kept as tf.Tensor | null;
+  const outputs = out ? new Float32Array(out.dataSync() as Float32Array) : new Float32Array(0);
+  tf.dispose([value, ...Object.values(grads), ...(out ? [out] : [])]);
+  return { loss: lossValue, grads: flat, outputs };
 }
 
 /** One optimizer step with a flat gradient (layout of {@link shardGradients}). */
-export function applyFlatGradients(optimizer: tf.Optimizer, vars: tf.Variable[], flat: Float32Array): void {
+export function applyFlatGradients(
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  flat: Float32Array,
+): void {
   if (flat.length !== flatSize(vars)) {
-    throw new Error(`parallel_step: gradient has ${flat.length} values, the variables ${flatSize(vars)}`);
+    throw new Error(
+      `parallel_step: gradient has ${flat.length} values, the variables ${flatSize(vars)}`,
+    );
   }
   const named: tf.NamedTensorMap = {};
   let off = 0;

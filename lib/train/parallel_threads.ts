@@ -61,7 +61,9 @@ function patchedPthreadSource(): string {
     if (!src.includes(needle)) {
       throw new Error(
         `enableWasmThreads: the pthread worker source in ${workerJs.pathname} changed ` +
-          `(expected to find ${JSON.stringify(needle.slice(0, 40))}...); tfjs-backend-wasm 4.22.0 is supported`,
+          `(expected to find ${
+            JSON.stringify(needle.slice(0, 40))
+          }...); tfjs-backend-wasm 4.22.0 is supported`,
       );
     }
   }
@@ -85,7 +87,9 @@ export async function enableWasmThreads(threads = os.cpus().length): Promise<Was
     throw new Error(`enableWasmThreads: threads must be a positive integer, got ${threads}`);
   }
   if (!(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"))) {
-    throw new Error("enableWasmThreads: this runtime has no wasm SIMD; the threaded build needs it");
+    throw new Error(
+      "enableWasmThreads: this runtime has no wasm SIMD; the threaded build needs it",
+    );
   }
   const source = patchedPthreadSource();
   let reinitialised = false;
@@ -132,7 +136,9 @@ export async function enableWasmThreads(threads = os.cpus().length): Promise<Was
     const ok = await tf.setBackend("wasm");
     await tf.ready();
     if (!ok || tf.getBackend() !== "wasm") {
-      throw new Error(`enableWasmThreads: tf.setBackend("wasm") failed (active: ${tf.getBackend()})`);
+      throw new Error(
+        `enableWasmThreads: tf.setBackend("wasm") failed (active: ${tf.getBackend()})`,
+      );
     }
   } finally {
     (os as { cpus: () => os.CpuInfo[] }).cpus = realCpus;

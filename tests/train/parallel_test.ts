@@ -10,7 +10,9 @@ await tf.setBackend("cpu");
 const SIZE = 8;
 
 /** Tiny conv net with L2 on the conv kernel; optional dropout and batch norm. */
-function tinyModel(opts: { dropout?: number; batchNorm?: boolean; classes?: 1 | 3 } = {}): tfl.LayersModel {
+function tinyModel(
+  opts: { dropout?: number; batchNorm?: boolean; classes?: 1 | 3 } = {},
+): tfl.LayersModel {
   const m = tfl.sequential();
   m.add(tfl.layers.conv2d({
     inputShape: [SIZE, SIZE, 1],
@@ -77,7 +79,10 @@ Deno.test("2 workers train the same weights as single-process trainOnBatch (adam
       const ys = tf.tensor2d(y, [n, 1]);
       const refLoss = (await ref.trainOnBatch(xs, ys)) as number;
       tf.dispose([xs, ys]);
-      assert.ok(Math.abs(loss - refLoss) < 1e-5, `step ${step}: loss ${loss} vs trainOnBatch ${refLoss}`);
+      assert.ok(
+        Math.abs(loss - refLoss) < 1e-5,
+        `step ${step}: loss ${loss} vs trainOnBatch ${refLoss}`,
+      );
     }
     await trainer.syncTo(model);
     const d = maxAbsDiff(model.getWeights(), ref.getWeights());
@@ -92,7 +97,10 @@ Deno.test("2 workers train the same weights as single-process trainOnBatch (adam
 
 Deno.test("workers: 0 trains in place like the workers; sample weights and SGD; categorical", async () => {
   const a = tinyModel({ classes: 3 }), b = tinyModel({ classes: 3 });
-  const common = { optimizer: { name: "sgd" as const, learningRate: 0.1 }, loss: "categoricalCrossentropy" as const };
+  const common = {
+    optimizer: { name: "sgd" as const, learningRate: 0.1 },
+    loss: "categoricalCrossentropy" as const,
+  };
   const local = await DataParallelTrainer.create({ ...common, model: a, workers: 0 });
   const par = await DataParallelTrainer.create({ ...common, model: b, workers: 2, backend: "cpu" });
   try {
@@ -111,7 +119,7 @@ Deno.test("workers: 0 trains in place like the workers; sample weights and SGD; 
   }
 });
 
-Deno.test("replicas stay identical with dropout (per-worker seeds) and batch norm stats are averaged", async () => {
+Deno.test("with dropout and batch norm, replicas stay bit-identical (syncTo checks) and moving stats move", async () => {
   const model = tinyModel({ dropout: 0.5, batchNorm: true });
   const before = model.getWeights().map((t) => t.clone());
   const trainer = await DataParallelTrainer.create({
@@ -149,17 +157,26 @@ Deno.test("an error in a worker rejects with the worker's index; a crash too; th
     backend: "cpu",
   });
   try {
-    await assert.rejects(trainer.injectFailure(1, "now"), /worker 1 failed in fail: injected failure/);
+    await assert.rejects(
+      trainer.injectFailure(1, "now"),
+      /worker 1 failed in fail: injected failure/,
+    );
     // A handled error leaves the worker usable.
     const { x, y } = batch(4, 1);
     assert.ok(Number.isFinite((await trainer.trainBatch(x, y, 4)).loss));
-    await assert.rejects(trainer.injectFailure(0, "uncaught"), /worker 0 crashed: .*injected uncaught failure/);
+    await assert.rejects(
+      trainer.injectFailure(0, "uncaught"),
+      /worker 0 crashed: .*injected uncaught failure/,
+    );
     await assert.rejects(trainer.trainBatch(x, y, 4), /worker 0 crashed/);
-    await assert.rejects(trainer.trainBatch(x, y, 3 as number), /x has 256 bytes, expected 3/);
+    await assert.rejects(trainer.trainBatch(x, y, 3 as number), /x has 256 values, expected 3/);
   } finally {
     await trainer.dispose();
   }
-  await assert.rejects(() => trainer.trainBatch(new Uint8Array(64), new Float32Array(1), 1), /after dispose/);
+  await assert.rejects(
+    () => trainer.trainBatch(new Uint8Array(64), new Float32Array(1), 1),
+    /after dispose/,
+  );
 });
 
 Deno.test("a worker that cannot build the model fails create() naming it", async () => {
@@ -206,4 +223,52 @@ Deno.test("enableWasmThreads: threaded wasm runs with 2 threads, matches cpu, an
   assert.equal(r.reinitialised, true);
   assert.ok(r.diff < 1e-3, `threaded wasm vs cpu matMul: max diff ${r.diff}`);
   assert.equal(r.workerIsWeb, true, "the Web Worker global must be restored");
+});
+
+Deno.test("float input, training-mode outputs, and resuming from optimizer state equal one uninterrupted run", async () => {
+  const spec = {
+    optimizer: { name: "adam" as const, learningRate: 0.01 },
+    loss: "binaryCrossentropy" as const,
+  };
+  const straight = tinyModel(), resumed = tinyModel();
+  const c = await DataParallelTrainer.create({ ...spec, model: straight, workers: 0 });
+  const a = await DataParallelTrainer.create({
+    ...spec,
+    model: resumed,
+    workers: 2,
+    backend: "cpu",
+  });
+  let b: DataParallelTrainer | null = null;
+  try {
+    const batches = [0, 1, 2].map((s) => batch(6, 50 + s));
+    for (const s of [0, 1]) {
+      const { x, y } = batches[s];
+      const r1 = await c.trainBatch(x, y, 6);
+      const r2 = await a.trainBatch(Float32Array.from(x, (v) => v / 255), y, 6);
+      assert.equal(r2.outputs.length, 6);
+      const d = Math.max(...r1.outputs.map((v, i) => Math.abs(v - r2.outputs[i])));
+      assert.ok(d < 1e-5, `outputs differ by ${d}`);
+    }
+    await a.syncTo(resumed);
+    const state = await a.optimizerWeights();
+    assert.ok(state.length > 1, "adam state has iterations and moments");
+    await a.dispose();
+    b = await DataParallelTrainer.create({
+      ...spec,
+      model: resumed,
+      workers: 2,
+      backend: "cpu",
+      optimizerWeights: state,
+    });
+    tf.dispose(state.map((s) => s.tensor));
+    await c.trainBatch(batches[2].x, batches[2].y, 6);
+    await b.trainBatch(batches[2].x, batches[2].y, 6);
+    await b.syncTo(resumed);
+    const d = maxAbsDiff(straight.getWeights(), resumed.getWeights());
+    assert.ok(d < 1e-5, `resumed run differs by ${d}`);
+  } finally {
+    await c.dispose();
+    await a.dispose();
+    await b?.dispose();
+  }
 });

@@ -45,6 +45,8 @@ export async function saveCheckpoint<S>(
   );
   const optNamed = await optimizer.getWeights();
   const opt = await encode(optNamed, join(dir, "optimizer.bin"));
+  // getWeights returns the optimizer's variables plus a fresh scalar for the iteration count.
+  for (const t of optNamed) if (!(t.tensor instanceof tf.Variable)) t.tensor.dispose();
   await writeJsonAtomic(join(dir, "state.json"), { weights, optimizer: opt, state });
 }
 

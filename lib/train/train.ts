@@ -248,7 +248,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       st.elapsedS += timeS;
       st.peakRssMB = Math.max(st.peakRssMB, Deno.memoryUsage().rss / 2 ** 20);
       const score = stopValue(cfg, val);
-      const improved = score > st.best;
+      // The first epoch always counts (its metric may be NaN, e.g. AUC on a one-class val split).
+      const improved = score > st.best || st.bestEpoch === 0;
       if (improved) {
         st.best = score;
         st.bestEpoch = epoch;
@@ -270,6 +271,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   } finally {
     Math.random = random;
   }
+  opt.dispose();
   if (interrupted) {
     model.dispose();
     throw new TrainingInterrupted(dir, st.epoch);

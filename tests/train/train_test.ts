@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/backend/select.ts";
 import { resolveConfig } from "../../lib/train/config.ts";
 import { train, TrainingInterrupted } from "../../lib/train/train.ts";
@@ -24,7 +25,10 @@ Deno.test("a run writes every file of the run folder, and loadRun rebuilds it", 
   const tmp = await Deno.makeTempDir();
   try {
     const out = join(tmp, "run");
-    const res = await train(tinyConfig(out), { data: tinyData(24, 16, 1), log: quiet });
+    const data = tinyData(24, 16, 1);
+    const before = tf.memory().numTensors;
+    const res = await train(tinyConfig(out), { data, log: quiet });
+    assert.equal(tf.memory().numTensors, before, "train leaks no tensors");
     for (const f of ["config.json", "metrics.csv", "model/model.json", "model/weights.bin",
       "preprocessing.json", "classes.json", "val_predictions.csv", "threshold.json", "summary.json"]) {
       await Deno.stat(join(out, f));

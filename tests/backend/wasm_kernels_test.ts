@@ -247,3 +247,31 @@ Deno.test("Identity shares data safely: the copy outlives its source", async () 
   assert.deepEqual(Array.from(v.dataSync()), [4, 5, 6]);
   v.dispose();
 });
+
+Deno.test("conv gradients match cpu on seeded random shapes", async () => {
+  const rng = makeRng(2024);
+  const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
+  for (let i = 0; i < 8; i++) {
+    const kh = int(1, 4), kw = int(1, 4), s = int(1, 2);
+    const c = {
+      x: [int(1, 3), int(kh, 12), int(kw, 12), int(1, 7)],
+      f: [kh, kw, 0, int(1, 9)],
+      s,
+      pad: rng() < 0.5 ? "same" as const : "valid" as const,
+    };
+    c.f[2] = c.x[3];
+    const dy = rand(outShape(c), 500 + i);
+    const base = { strides: c.s, pad: c.pad, dataFormat: "NHWC", dimRoundingMode: undefined };
+    const what = JSON.stringify(c);
+    await compare("Conv2DBackpropFilter", { x: rand(c.x, 600 + i), dy }, {
+      ...base,
+      filterShape: c.f,
+    }, ["fast"])
+      .catch((e) => assert.fail(`${what}: ${e.message}`));
+    await compare("Conv2DBackpropInput", { dy, filter: rand(c.f, 700 + i) }, {
+      ...base,
+      inputShape: c.x,
+    }, ["fast"])
+      .catch((e) => assert.fail(`${what}: ${e.message}`));
+  }
+});

@@ -6,7 +6,8 @@
  * More options: --channels 1|3, --classes 2|3, --batch N, --lr X, --lr-decay X,
  * --optimizer adam|sgd|rmsprop, --patience N, --stop-metric val_accuracy|val_auc|val_loss|val_f1,
  * --augment / --no-augment, --target-sensitivity X, --base DIR (transfer), --name NAME,
- * --backend wasm|cpu, --list (the registered models).
+ * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel.ts; default 0
+ * = this thread), --list (the registered models).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -42,6 +43,7 @@ export async function main(args: string[]): Promise<void> {
       augment: { type: "boolean" }, "no-augment": { type: "boolean" },
       "target-sensitivity": { type: "string" }, base: { type: "string" }, name: { type: "string" },
       backend: { type: "string" }, list: { type: "boolean" }, help: { type: "boolean" },
+      workers: { type: "string" },
     },
   });
   if (v.help) return console.log(USAGE);
@@ -56,7 +58,7 @@ export async function main(args: string[]): Promise<void> {
   if (v.resume) {
     if (!v.out) throw new Error(`--resume needs --out DIR (the run folder to continue)\n${USAGE}`);
     const cfg = await readJson<TrainConfig>(join(v.out, "config.json"));
-    await train(cfg, { resume: true });
+    await train(cfg, { resume: true, workers: num(v.workers, "workers") });
     return;
   }
   if (!v.model || !v.data) throw new Error(`--model and --data are required\n${USAGE}`);
@@ -96,7 +98,7 @@ export async function main(args: string[]): Promise<void> {
       : undefined,
     basePath: v.base,
   });
-  await train(cfg);
+  await train(cfg, { workers: num(v.workers, "workers") });
 }
 
 if (import.meta.main) {

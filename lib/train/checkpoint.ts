@@ -36,7 +36,7 @@ async function decode(stored: StoredTensors, file: string): Promise<NamedTensor[
 export async function saveCheckpoint<S>(
   dir: string,
   model: tfl.LayersModel,
-  optimizer: tf.Optimizer,
+  optimizer: { getWeights(): Promise<NamedTensor[]> },
   state: S,
 ): Promise<void> {
   const weights = await encode(

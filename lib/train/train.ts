@@ -28,6 +28,7 @@ import type { TrainConfig } from "./config.ts";
 import { fillBatch, loadTrainData, type SplitData, type TrainData } from "./data.ts";
 import { chooseThreshold, epochMetrics, type EpochMetrics, type ThresholdRecord } from "./epoch_metrics.ts";
 import { predictSplit, toBinary } from "./predict.ts";
+import { startWorkers, trainEpochParallel } from "./_epoch_parallel.ts";
 
 /** One row of metrics.csv. */
 export interface EpochRow {
@@ -76,6 +77,12 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Stop (as if interrupted) after this many epochs, leaving the checkpoint: for tests. */
   interruptAfter?: number;
+  /**
+   * Data-parallel worker replicas (H7's DataParallelTrainer); 0 (default) trains in this thread.
+   * With workers, dropout is seeded per worker for the whole run rather than per epoch, so a
+   * resumed run is not bit-identical to an uninterrupted one.
+   */
+  workers?: number;
 }
 
 interface TrainerState {
@@ -196,6 +203,7 @@ function valPredictionsCsv(split: SplitData, p: number[]): string {
  */
 export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<RunResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
+  const workers = opts.workers ?? 0;
   const dir = cfg.out;
   const ckptDir = join(dir, "checkpoint");
   if (opts.resume) {
@@ -228,7 +236,15 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   await writeJsonAtomic(join(dir, "classes.json"), classes);
   log(`${cfg.name}: ${cfg.model} ${cfg.size}x${cfg.size}x${cfg.channels}, ` +
     `${data.train.records.length} train / ${data.val.records.length} val images, ` +
-    `${countParams(model.trainableWeights)} trainable params, backend ${tf.getBackend()}`);
+    `${countParams(model.trainableWeights)} trainable params, backend ${tf.getBackend()}` +
+    (workers > 0 ? `, ${workers} workers` : ""));
+  let trainer: Awaited<ReturnType<typeof startWorkers>> | null = null;
+  if (workers > 0) {
+    const state = await opt.getWeights();
+    trainer = await startWorkers(model, cfg, workers, state);
+    for (const t of state) if (!(t.tensor instanceof tf.Variable)) t.tensor.dispose();
+  }
+  const optState = trainer ? { getWeights: () => trainer!.optimizerWeights() } : opt;
   const random = Math.random;
   let interrupted = false;
   try {
@@ -239,8 +255,11 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       // Dropout draws from Math.random; a per-epoch seed makes it reproducible and resumable.
       Math.random = makeRng(cfg.seed * 31337 + epoch);
       const t0 = performance.now();
-      const tr = trainEpoch(model, opt, data, cfg, pre, epoch);
+      const tr = trainer
+        ? await trainEpochParallel(trainer, data, cfg, pre, epoch)
+        : trainEpoch(model, opt, data, cfg, pre, epoch);
       Math.random = random;
+      if (trainer) await trainer.syncTo(model);
       const trainM = epochMetrics(tr.y, tr.p, tr.loss);
       const val = valMetrics(model, data.val, cfg, pre).metrics;
       const timeS = (performance.now() - t0) / 1000;
@@ -258,7 +277,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       } else st.wait++;
       st.epoch = epoch;
       await writeFileAtomic(join(dir, "metrics.csv"), metricsCsv(st.history));
-      await saveCheckpoint(ckptDir, model, opt, st);
+      await saveCheckpoint(ckptDir, model, optState, st);
       log(`epoch ${epoch}/${cfg.epochs} loss ${fmt(trainM.loss)} acc ${fmt(trainM.accuracy)} ` +
         `auc ${fmt(trainM.auc)} | val loss ${fmt(val.loss)} acc ${fmt(val.accuracy)} ` +
         `rec ${fmt(val.recall)} prec ${fmt(val.precision)} f1 ${fmt(val.f1)} auc ${fmt(val.auc)}` +
@@ -270,6 +289,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     }
   } finally {
     Math.random = random;
+    await trainer?.dispose();
   }
   opt.dispose();
   if (interrupted) {

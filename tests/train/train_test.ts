@@ -106,3 +106,26 @@ Deno.test("three classes (normal / bacteria / virus) train with a softmax head",
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("two data-parallel workers train to the same model as the in-process loop", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const data = tinyData(16, 24, 3);
+    const cfg = (out: string) =>
+      resolveConfig({
+        model: "cnn", data: "/mem", out, size: 24, batchSize: 8, epochs: 2, seed: 5, augment: false,
+      });
+    const a = await train(cfg(join(tmp, "w0")), { data, log: quiet });
+    const b = await train(cfg(join(tmp, "w2")), { data, log: quiet, workers: 2 });
+    a.history.forEach((h, i) =>
+      assert.ok(Math.abs(h.train.loss - b.history[i].train.loss) < 1e-4, `epoch ${i + 1} loss`)
+    );
+    const probs = async (d: string) =>
+      (await Deno.readTextFile(join(tmp, d, "val_predictions.csv"))).trim().split("\n").slice(1)
+        .map((l) => Number(l.split(",")[3]));
+    const [pa, pb] = [await probs("w0"), await probs("w2")];
+    pa.forEach((p, i) => assert.ok(Math.abs(p - pb[i]) < 1e-4, `val prob ${i}: ${p} vs ${pb[i]}`));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -39,7 +39,7 @@ async function build(opts: BuildOptions): Promise<tfl.LayersModel> {
   base.trainable = false;
   const input = tfl.input({ shape: [opts.size, opts.size, opts.channels] });
   let x = base.apply(input) as tfl.SymbolicTensor;
-  x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
+  if (x.shape.length > 2) x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.dense({ units: 82, activation: "relu", kernelInitializer: glorot(opts.seed, 1) })
     .apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.dense({ units: 64, activation: "relu", kernelInitializer: glorot(opts.seed, 2) })

@@ -22,6 +22,22 @@ async function tinyBase(dir: string): Promise<string> {
   return dir;
 }
 
+Deno.test("transfer takes a base that ends pooled (2-D output) without a flatten", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const base = tfl.sequential();
+    base.add(tfl.layers.conv2d({ filters: 4, kernelSize: 3, inputShape: [16, 16, 3] }));
+    base.add(tfl.layers.globalAveragePooling2d({}));
+    await saveModel(base, join(tmp, "b"));
+    const m = await createModel("transfer", { size: 16, basePath: join(tmp, "b") });
+    assert.deepEqual(m.outputs[0].shape, [null, 1]);
+    assert.ok(!m.layers.some((l) => l.getClassName() === "Flatten"));
+    m.dispose();
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("registry lists the five models and rejects unknown names with the list", () => {
   assert.deepEqual(listModels().map((m) => m.name).sort(), [
     "cnn", "cnn_reg", "compact", "dense_baseline", "transfer",

@@ -235,7 +235,7 @@ Deno.test("Mean over leading axes and Tile match cpu", async () => {
   }
 });
 
-Deno.test("Identity shares data safely: the copy outlives its source", async () => {
+Deno.test("Identity and same-dtype Cast share data safely: the copy outlives its source", async () => {
   await initBackend({ prefer: "wasm" });
   const x = tf.tensor([1, 2, 3]);
   const y = tf.clone(x);
@@ -246,6 +246,13 @@ Deno.test("Identity shares data safely: the copy outlives its source", async () 
   v.assign(tf.tensor([4, 5, 6]));
   assert.deepEqual(Array.from(v.dataSync()), [4, 5, 6]);
   v.dispose();
+  const f = tf.tensor([1.5, -2.25]);
+  const same = tf.cast(f, "float32"), int = tf.cast(f, "int32");
+  f.dispose();
+  assert.deepEqual(Array.from(same.dataSync()), [1.5, -2.25]);
+  assert.equal(int.dtype, "int32");
+  assert.deepEqual(Array.from(int.dataSync()), [1, -2]);
+  tf.dispose([same, int]);
 });
 
 Deno.test("conv gradients match cpu on seeded random shapes", async () => {

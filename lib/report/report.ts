@@ -34,7 +34,10 @@ export interface ReportOptions {
   only?: string[];
   /** Local TF.js base model for the transfer chapter. */
   transferBase?: string;
-  /** Retrain runs even when a finished run with the same config exists. */
+  /**
+   * Start from an empty runs folder (`<out>/runs`) and results folder, so that every model is
+   * trained in this report; within the report, later chapters still reuse earlier chapters' runs.
+   */
   fresh?: boolean;
   /** Progress lines (default console.error). */
   log?: (line: string) => void;
@@ -59,7 +62,6 @@ export function resolveReportSettings(o: ReportOptions): ReportSettings {
   if (o.seed !== undefined) env.set(REPORT_ENV.seed, String(o.seed));
   if (o.out) env.set(REPORT_ENV.out, o.out);
   if (o.transferBase) env.set(REPORT_ENV.base, o.transferBase);
-  if (o.fresh) env.set(REPORT_ENV.fresh, "1");
   if (o.synthetic && !o.data) {
     env.set(REPORT_ENV.data, join("outputs", "synthetic", `${o.profile}-s${o.seed ?? 42}`));
   }
@@ -83,6 +85,14 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
       });
       log(`wrote a synthetic dataset of ${r.files.length} images to ${s.data}`);
     }
+  }
+  if (o.fresh) {
+    for (const d of [s.runsDir, join(s.out, "results")]) {
+      await Deno.remove(d, { recursive: true }).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
+    }
+    log(`report: --fresh: removed ${s.runsDir} and ${join(s.out, "results")}`);
   }
   const dir = o.notebooksDir ?? join(s.root, "notebooks");
   let notebooks = await listNotebooks(dir);

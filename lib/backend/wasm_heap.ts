@@ -10,12 +10,43 @@ import type { TensorInfo } from "@tensorflow/tfjs-core";
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` that our kernels use (it exports no such type). */
 export interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: "float32" | "int32" | "bool"): TensorInfo;
+  makeOutput(
+    shape: number[],
+    dtype: "float32" | "int32" | "bool",
+    memoryOffset?: number,
+  ): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
   incRef(dataId: object): void;
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPF32: Float32Array };
+  dataIdMap: {
+    get(dataId: object): { memoryOffset: number; id: number } | undefined;
+    delete(dataId: object): boolean;
+  };
+  wasm: { HEAPF32: Float32Array; tfjs: { disposeData(id: number): void } };
+}
+
+/**
+ * A tensor that aliases `shape`'s worth of floats inside `base`'s data, starting `offset` floats
+ * in (no copy), so that a stock kernel can work on a slice. Release it with {@link releaseView},
+ * never with {@link free} (the memory belongs to `base`).
+ */
+export function viewAt(
+  backend: WasmBackendLike,
+  base: TensorInfo,
+  offset: number,
+  shape: number[],
+): TensorInfo {
+  const d = backend.dataIdMap.get(base.dataId);
+  if (!d) throw new Error(`wasm kernel: tensor [${base.shape}] is not on the wasm backend`);
+  return backend.makeOutput(shape, "float32", d.memoryOffset + offset * 4);
+}
+
+/** Forgets a tensor made by {@link viewAt} without freeing its memory. */
+export function releaseView(backend: WasmBackendLike, info: TensorInfo): void {
+  const d = backend.dataIdMap.get(info.dataId);
+  if (!d) return;
+  backend.dataIdMap.delete(info.dataId);
+  backend.wasm.tfjs.disposeData(d.id); // drops the C++ registration (and cached XNNPACK operators)
 }
 
 /**

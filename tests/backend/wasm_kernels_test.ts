@@ -69,6 +69,8 @@ const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[
   // K = KH*KW*CI < CO: the filter gradient takes its other layout (dyT · col).
   { x: [2, 9, 9, 1], f: [3, 3, 1, 16], s: 1, pad: "valid" },
   { x: [2, 10, 9, 2], f: [3, 3, 2, 32], s: 2, pad: "same" },
+  // ... over more than one chunk of 4096 rows (B·OH·OW = 4608).
+  { x: [2, 50, 50, 1], f: [3, 3, 1, 16], s: 1, pad: "valid" },
 ];
 
 function outShape(c: (typeof convCases)[number]): number[] {

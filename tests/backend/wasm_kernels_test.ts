@@ -71,6 +71,9 @@ const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[
   { x: [2, 10, 9, 2], f: [3, 3, 2, 32], s: 2, pad: "same" },
   // ... over more than one chunk of 4096 rows (B·OH·OW = 4608).
   { x: [2, 50, 50, 1], f: [3, 3, 1, 16], s: 1, pad: "valid" },
+  // colT · dy over several chunks of ~8000 columns.
+  { x: [2, 70, 70, 2], f: [3, 3, 2, 4], s: 1, pad: "valid" },
+  { x: [2, 190, 190, 1], f: [3, 3, 1, 1], s: 2, pad: "same" },
 ];
 
 function outShape(c: (typeof convCases)[number]): number[] {

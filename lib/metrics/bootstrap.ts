@@ -207,9 +207,9 @@ export function bootstrapMetrics(
   };
 }
 
-/** "0.912 (0.887-0.934)"; "undefined" when the estimate is NaN. */
+/** "0.912 (0.887 to 0.934)"; "undefined" when the estimate is NaN. */
 export function formatInterval(iv: Interval, digits = 3): string {
   if (Number.isNaN(iv.estimate)) return "undefined";
   const f = (x: number) => (Number.isNaN(x) ? "?" : x.toFixed(digits));
-  return `${f(iv.estimate)} (${f(iv.lo)}-${f(iv.hi)})`;
+  return `${f(iv.estimate)} (${f(iv.lo)} to ${f(iv.hi)})`;
 }

@@ -52,7 +52,7 @@ Deno.test("siteCalibrate re-picks the threshold and shows the gain with interval
   );
   const text = formatSiteCalibration(r);
   assert.match(text, /threshold 0\.3000 -> 0\.\d{4}/);
-  assert.match(text, /specificity +0\.000 \(0\.000-0\.000\)/);
+  assert.match(text, /specificity +0\.000 \(0\.000 to 0\.000\)/);
   assert.throws(
     () => siteCalibrate(items, scores.slice(1), { threshold: 0.5 }),
     /labelled images but/,

@@ -16,12 +16,16 @@ import { gradCam, heatmapMassOutside, overlayHeatmapPng } from "../gradcam.ts";
 import { inputTensor } from "../predict.ts";
 import type { EvalContext, ScoredSplit } from "./common.ts";
 
-/** Grad-CAM heatmaps of every image of a scored split, explaining class `classIndex`. */
+/**
+ * Grad-CAM heatmaps of every image of a scored split. By default each explains the class the
+ * model predicted at `threshold` (where the model looked for its decision); `classIndex` fixes
+ * the explained class instead.
+ */
 export function splitHeatmaps(
   model: tfl.LayersModel,
   pre: Preprocessing,
   d: ScoredSplit,
-  opts: { classIndex?: number; batch?: number } = {},
+  opts: { classIndex?: number; threshold?: number; batch?: number } = {},
 ): Float32Array[] {
   const bytes = pre.size * pre.size * pre.channels, batch = opts.batch ?? 32;
   const out: Float32Array[] = [];
@@ -29,7 +33,8 @@ export function splitHeatmaps(
     const n = Math.min(batch, d.y.length - s);
     const x = inputTensor(pre, d.pixels.subarray(s * bytes, (s + n) * bytes), n);
     try {
-      for (const c of gradCam(model, x, { classIndex: opts.classIndex ?? 1 })) out.push(c.heatmap);
+      const cams = gradCam(model, x, { classIndex: opts.classIndex, threshold: opts.threshold });
+      for (const c of cams) out.push(c.heatmap);
     } finally {
       x.dispose();
     }
@@ -66,7 +71,7 @@ export function outsideTable(d: ScoredSplit, shares: number[], size: number): st
     stats("NORMAL", all.filter((i) => d.y[i] === 0)),
     stats("PNEUMONIA", all.filter((i) => d.y[i] === 1)),
   ], {
-    caption: `Grad-CAM for P(pneumonia); chest box x ${CHEST_BOX.x0}-${CHEST_BOX.x1}, y ` +
+    caption: `Grad-CAM of the predicted class; chest box x ${CHEST_BOX.x0}-${CHEST_BOX.x1}, y ` +
       `${CHEST_BOX.y0}-${CHEST_BOX.y1} of the image; a uniform heatmap would score ` +
       `${uniformOutside(size).toFixed(3)}`,
   });
@@ -149,6 +154,25 @@ export async function outcomeGrid(ctx: EvalContext, shares: number[]): Promise<s
     tileWidth: 190,
     title: "Grad-CAM on the most confident TN, FP, FN and TP of the test part",
     caption: "Each heatmap explains the class the model predicted at the stored threshold; " +
-      "'outside' is the share of the P(pneumonia) heatmap outside the chest box.",
+      "'outside' is the share of that heatmap's mass outside the chest box.",
   });
+}
+
+/** A sentence comparing the mean outside share (all, and per true class) with the uniform one. */
+export function outsideSummary(d: ScoredSplit, shares: number[], size: number): string {
+  const mean = (idx: number[]) => {
+    const v = idx.map((i) => shares[i]).filter((x) => Number.isFinite(x));
+    return v.reduce((a, b) => a + b, 0) / v.length;
+  };
+  const all = d.y.map((_, i) => i);
+  const m = mean(all), u = uniformOutside(size);
+  const normal = mean(all.filter((i) => d.y[i] === 0));
+  const pneu = mean(all.filter((i) => d.y[i] === 1));
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const verdict = m < u
+    ? "less than an even spread would: on average the evidence lies inside the chest"
+    : "at least as much as an even spread would: the original's worry holds for this model";
+  return `On average ${pct(m)} of the Grad-CAM mass lies outside the chest box (pneumonia ` +
+    `images ${pct(pneu)}, normal images ${pct(normal)}), against ${pct(u)} for a heatmap spread ` +
+    `evenly over the image: ${verdict}.`;
 }

@@ -170,9 +170,10 @@ export function outsideSummary(d: ScoredSplit, shares: number[], size: number): 
   const pneu = mean(all.filter((i) => d.y[i] === 1));
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const verdict = m < u
-    ? "less than an even spread would: on average the evidence lies inside the chest"
-    : "at least as much as an even spread would: the original's worry holds for this model";
+    ? "The model keeps more of its evidence inside the chest than an even spread would."
+    : "The model puts at least as much evidence outside the chest as an even spread would: " +
+      "the original's worry holds for this model.";
   return `On average ${pct(m)} of the Grad-CAM mass lies outside the chest box (pneumonia ` +
     `images ${pct(pneu)}, normal images ${pct(normal)}), against ${pct(u)} for a heatmap spread ` +
-    `evenly over the image: ${verdict}.`;
+    `evenly over the image. ${verdict}`;
 }

@@ -11,8 +11,8 @@
  * - `Tile`: block copies inside the heap (batch-norm gradients tile per-channel statistics).
  * - `Identity`, and `Cast` to the same dtype: share the input's data instead of copying it (as
  *   the cpu backend does).
- * - `BatchMatMul` with a transposed operand: transposes it in TypeScript first, then runs the fast
- *   untransposed product (a 41472x576 by 41472x32 product took 43 ms untransposed, 1180 ms with
+ * - `BatchMatMul` with a transposed operand: transposes it (or, when that moves fewer floats, the
+ *   other operand and the result) in TypeScript, then runs the fast untransposed product (a 41472x576 by 41472x32 product took 43 ms untransposed, 1180 ms with
  *   transposeA).
  * @module
  */
@@ -233,6 +233,26 @@ function batchMatMulFast({ inputs, backend, attrs }: Args): TensorInfo {
   const { transposeA, transposeB } = attrs;
   if ((!transposeA && !transposeB) || a.dtype !== "float32" || b.dtype !== "float32") {
     return callStock(BatchMatMul, inputs, be, attrs);
+  }
+  if (a.shape.length === 2 && b.shape.length === 2 && transposeA !== transposeB) {
+    // One operand transposed: either transpose it, or compute the transposed product from the
+    // other one, outᵀ = (the other)ᵀ · (this one as stored), and transpose the (M x N) result;
+    // take whichever moves fewer floats. E.g. a Dense kernel gradient xᵀ·dy with x [32, 67500]
+    // and dy [32, 15]: 2.2 M floats the first way, 1.0 M the second.
+    const [M, N] = [transposeA ? a.shape[1] : a.shape[0], transposeB ? b.shape[0] : b.shape[1]];
+    const Kd = transposeA ? a.shape[0] : a.shape[1];
+    const direct = Kd * (transposeA ? M : N), flipped = Kd * (transposeA ? N : M) + M * N;
+    if (flipped < direct) {
+      // transposeA: out = aᵀ·b, outᵀ = bᵀ·a. transposeB: out = a·bᵀ, outᵀ = b·aᵀ.
+      const other = transposeLast2(be, transposeA ? b : a);
+      const outT = transposeA
+        ? callStock(BatchMatMul, { a: other, b: a }, be, { transposeA: false, transposeB: false })
+        : callStock(BatchMatMul, { a: b, b: other }, be, { transposeA: false, transposeB: false });
+      free(be, other);
+      const out = transposeLast2(be, outT);
+      free(be, outT);
+      return out;
+    }
   }
   const temps: TensorInfo[] = [];
   if (transposeA) temps.push(a = transposeLast2(be, a));

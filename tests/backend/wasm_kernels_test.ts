@@ -212,6 +212,21 @@ Deno.test("BatchMatMul with and without transposes matches cpu", async () => {
       "reference",
     ]);
   }
+  // Rank 2, one side transposed, shapes where transposing the other operand and the result is
+  // cheaper (a Dense kernel gradient xᵀ·dy) and where it is not.
+  for (
+    const [ta, tb, as, bs] of [
+      [true, false, [6, 300], [6, 3]],
+      [true, false, [6, 3], [6, 300]],
+      [false, true, [300, 6], [3, 6]],
+      [false, true, [3, 6], [300, 6]],
+    ] as [boolean, boolean, number[], number[]][]
+  ) {
+    await compare("BatchMatMul", { a: rand(as, 3), b: rand(bs, 4) }, {
+      transposeA: ta,
+      transposeB: tb,
+    }, ["fast"]);
+  }
 });
 
 Deno.test("Sum over leading axes (bias gradients) and other axes matches cpu", async () => {

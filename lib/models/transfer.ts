@@ -37,6 +37,12 @@ async function build(opts: BuildOptions): Promise<tfl.LayersModel> {
     );
   }
   base.trainable = false;
+  // Frozen means inference mode too: TF.js passes the outer `training` flag into nested models,
+  // so the base's batch norm would use batch statistics and overwrite its pretrained moving
+  // averages while the head trains. Pin the base's call to training = false (not serialised: a
+  // reloaded model only predicts, which is inference mode anyway).
+  const call = base.call.bind(base);
+  base.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
   const input = tfl.input({ shape: [opts.size, opts.size, opts.channels] });
   let x = base.apply(input) as tfl.SymbolicTensor;
   if (x.shape.length > 2) x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;

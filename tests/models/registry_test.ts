@@ -22,6 +22,30 @@ async function tinyBase(dir: string): Promise<string> {
   return dir;
 }
 
+Deno.test("transfer keeps its frozen base in inference mode while the head trains", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const base = tfl.sequential();
+    base.add(tfl.layers.conv2d({ filters: 4, kernelSize: 3, inputShape: [16, 16, 3] }));
+    base.add(tfl.layers.batchNormalization({}));
+    await saveModel(base, join(tmp, "b"));
+    const m = await createModel("transfer", { size: 16, basePath: join(tmp, "b") });
+    const frozen = m.layers.find((l) => l.getClassName() === "Sequential")!;
+    const before = frozen.getWeights().map((w) => w.dataSync().slice());
+    const x = tf.randomUniform([4, 16, 16, 3], 0, 1, "float32", 1);
+    m.compile({ optimizer: "adam", loss: "binaryCrossentropy" });
+    await m.trainOnBatch(x, tf.tensor2d([0, 1, 0, 1], [4, 1]));
+    const after = frozen.getWeights().map((w) => w.dataSync());
+    before.forEach((b, i) => assert.deepEqual(Array.from(after[i]), Array.from(b)));
+    const pTrain = (m.apply(x, { training: true }) as tf.Tensor).dataSync();
+    const pInfer = (m.predict(x) as tf.Tensor).dataSync();
+    assert.deepEqual(Array.from(pTrain), Array.from(pInfer));
+    m.dispose();
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("transfer takes a base that ends pooled (2-D output) without a flatten", async () => {
   const tmp = await Deno.makeTempDir();
   try {

@@ -64,12 +64,13 @@ export function findings(c: ConclusionInputs): string[] {
     `**Threshold:** at 0.5 instead, sensitivity would be ${
       f(t.at05.sensitivity)
     } and specificity ` +
-      `${f(t.at05.specificity)}; the stored threshold ${
-        t.threshold < 0.5 ? "trades specificity for sensitivity" : "is stricter than 0.5"
-      } ` +
-      `(${signed(m.sensitivity - t.at05.sensitivity)} sensitivity, ${
+      `${f(t.at05.specificity)}; the stored threshold is ${
+        t.threshold < 0.5 ? "lower" : "higher"
+      } than 0.5 ` +
+      `(${t.threshold < 0.5 ? "more" : "fewer"} images called pneumonia): ` +
+      `${signed(m.sensitivity - t.at05.sensitivity)} sensitivity, ${
         signed(m.specificity - t.at05.specificity)
-      } specificity).`,
+      } specificity.`,
   );
   const valGap = chosen.AUC - t.auc;
   if (Number.isFinite(valGap)) {

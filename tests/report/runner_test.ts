@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { hasDenoKernel } from "./_kernel.ts";
 import {
   executeNotebook,
   listNotebooks,
@@ -65,20 +66,6 @@ Deno.test("listNotebooks keeps NN_*.ipynb files in order; readNotebook checks th
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-async function hasDenoKernel(): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("jupyter", {
-      args: ["kernelspec", "list"],
-      stdout: "piped",
-      stderr: "null",
-    })
-      .output();
-    return out.success && /^\s*deno\s/m.test(new TextDecoder().decode(out.stdout));
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name: "executeNotebook runs a notebook in the Deno kernel and names the failing cell",

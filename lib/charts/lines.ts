@@ -26,6 +26,8 @@ export interface LineOptions extends ChartFrame {
   dots?: boolean;
   /** Square plot area (ROC / PR curves). */
   square?: boolean;
+  /** Explicit x tick values (e.g. every epoch). */
+  xTicks?: number[];
 }
 
 const PALETTE = ["#4269d0", "#ff725c", "#3ca951", "#efb118", "#6cc5b0", "#a463f2", "#9c6b4e"];
@@ -73,7 +75,13 @@ export function lineChart(series: Series[], opts: LineOptions = {}): string {
     width,
     height: opts.height ?? (opts.square ? width - 60 : 300),
     marginRight: 90,
-    x: { label: opts.xLabel ?? null, domain: opts.xDomain, grid: true },
+    x: {
+      label: opts.xLabel ?? null,
+      domain: opts.xDomain,
+      grid: true,
+      ticks: opts.xTicks,
+      tickFormat: opts.xTicks ? "d" : undefined,
+    },
     y: { label: opts.yLabel ?? null, domain: opts.yDomain, grid: true },
     marks,
   });
@@ -103,8 +111,10 @@ export function trainingCurve(
     { name: "validation", points: pick("val"), color: COLORS.val },
   ].filter((s) => s.points.length > 0);
   const bounded = !/loss/i.test(metric);
+  const epochs = [...new Set(points.map((p) => p.epoch))].sort((a, b) => a - b);
   return lineChart(series, {
     xLabel: "epoch",
+    xTicks: epochs.length <= 12 ? epochs : undefined,
     yLabel: metric,
     yDomain: bounded ? [0, 1] : undefined,
     title: opts.title ?? metric,

@@ -38,6 +38,11 @@ export interface TrainConfig {
   threshold: { targetSensitivity: number };
   /** Only for `transfer`: the frozen base (folder, model.json or file:// URL). */
   basePath: string | null;
+  /**
+   * After each epoch, re-estimate batch-norm statistics on clean training images (default true;
+   * absent in configs saved before it existed, which then count as false).
+   */
+  recalibrateBatchNorm?: boolean;
   /** Pixel scaling x = (u8 * scale - mean) / std; null = [0, 1]. A pretrained base brings its own. */
   scaling?: { scale: number; mean: number; std: number } | null;
   /** Folder for the manifest (patient-level split) and the image cache. */
@@ -73,6 +78,7 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
     threshold: input.threshold ?? { targetSensitivity: 0.95 },
     basePath: input.basePath ?? null,
     scaling: input.scaling ?? null,
+    recalibrateBatchNorm: input.recalibrateBatchNorm ?? true,
     outputsDir: input.outputsDir ?? "outputs",
   };
   const bad = (what: string) => {

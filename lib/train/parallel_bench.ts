@@ -4,6 +4,7 @@
  * @module
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
+import process from "node:process";
 import { makeRng } from "../util/rng.ts";
 import { DataParallelTrainer } from "./parallel.ts";
 import type { LossName, OptimizerSpec } from "./parallel_step.ts";
@@ -36,6 +37,12 @@ export interface BenchParallelResult {
   backend: string;
   imagesPerSecond: number;
   msPerImage: number;
+  /**
+   * CPU time (user + system, all threads of this process) per image over the timed steps. With
+   * free cores, `msPerImage` of n workers approaches `cpuMsPerImage / n`; on a busy machine it
+   * shows the work done, independent of how much CPU the scheduler granted.
+   */
+  cpuMsPerImage: number;
 }
 
 /**
@@ -71,10 +78,12 @@ export async function benchParallel(
     });
     try {
       for (let s = 0; s < warmup; s++) await trainer.trainBatch(x, y, batchSize);
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       for (let s = 0; s < steps; s++) await trainer.trainBatch(x, y, batchSize);
       await trainer.syncTo(model); // waits for the last update too
       const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(c0);
       const images = steps * batchSize;
       out.push({
         workers,
@@ -83,6 +92,7 @@ export async function benchParallel(
         backend: trainer.backend,
         imagesPerSecond: images / (ms / 1000),
         msPerImage: ms / images,
+        cpuMsPerImage: (cpu.user + cpu.system) / 1000 / images,
       });
     } finally {
       await trainer.dispose();

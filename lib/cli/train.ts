@@ -5,7 +5,9 @@
  *
  * More options: --channels 1|3, --classes 2|3, --batch N, --lr X, --lr-decay X,
  * --optimizer adam|sgd|rmsprop, --patience N, --stop-metric val_accuracy|val_auc|val_loss|val_f1,
- * --augment / --no-augment, --target-sensitivity X, --base DIR (transfer), --name NAME,
+ * --augment / --no-augment, --target-sensitivity X, --threshold-perturbed K (threshold with a
+ * margin: sensitivity >= target also on val pooled with K augmented copies), --base DIR
+ * (transfer), --name NAME,
  * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel.ts; default 0
  * = this thread), --list (the registered models).
  * @module
@@ -43,7 +45,7 @@ export async function main(args: string[]): Promise<void> {
       augment: { type: "boolean" }, "no-augment": { type: "boolean" },
       "target-sensitivity": { type: "string" }, base: { type: "string" }, name: { type: "string" },
       backend: { type: "string" }, list: { type: "boolean" }, help: { type: "boolean" },
-      workers: { type: "string" },
+      workers: { type: "string" }, "threshold-perturbed": { type: "string" },
     },
   });
   if (v.help) return console.log(USAGE);
@@ -93,8 +95,11 @@ export async function main(args: string[]): Promise<void> {
       }
       : undefined,
     augment: v["no-augment"] ? false : v.augment ? true : undefined,
-    threshold: v["target-sensitivity"]
-      ? { targetSensitivity: num(v["target-sensitivity"], "target-sensitivity")! }
+    threshold: v["target-sensitivity"] || v["threshold-perturbed"]
+      ? {
+        targetSensitivity: num(v["target-sensitivity"], "target-sensitivity") ?? 0.95,
+        perturbedCopies: num(v["threshold-perturbed"], "threshold-perturbed") ?? 0,
+      }
       : undefined,
     basePath: v.base,
   });

@@ -34,8 +34,12 @@ export interface TrainConfig {
   fraction: number;
   seed: number;
   augment: boolean;
-  /** Decision threshold policy: highest threshold with val sensitivity >= target. */
-  threshold: { targetSensitivity: number };
+  /**
+   * Decision threshold policy: highest threshold with val sensitivity >= target; with
+   * `perturbedCopies` > 0, the lower of that and the same on val pooled with that many seeded
+   * augmented copies (a margin for acquisition shift).
+   */
+  threshold: { targetSensitivity: number; perturbedCopies?: number };
   /** Only for `transfer`: the frozen base (folder, model.json or file:// URL). */
   basePath: string | null;
   /**

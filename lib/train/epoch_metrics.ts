@@ -54,6 +54,36 @@ export interface ThresholdRecord {
   auc: number;
   atThreshold: BinaryMetrics;
   at05: BinaryMetrics;
+  /** With a margin policy: the threshold each candidate set of predictions gave. */
+  candidates?: Record<string, number>;
+}
+
+/**
+ * The policy with a margin for acquisition shift: the threshold is the lower of (a) the default
+ * policy on the clean validation predictions and (b) the same policy on the validation images
+ * pooled with `perturbed` seeded augmented copies of them, so that sensitivity >= target holds on
+ * both. Metrics stored beside it are on the clean validation predictions.
+ */
+export function chooseThresholdWithMargin(
+  y: number[],
+  p: number[],
+  perturbed: number[][],
+  target = 0.95,
+): ThresholdRecord {
+  const clean = chooseThreshold(y, p, target);
+  const yAll = [...y, ...perturbed.flatMap(() => y)];
+  const pAll = [...p, ...perturbed.flat()];
+  const hard = thresholdForSensitivity(yAll, pAll, target);
+  const threshold = Math.min(clean.threshold, hard);
+  return {
+    ...clean,
+    threshold,
+    policy: `lower of the highest thresholds with sensitivity >= ${target} on val and on val ` +
+      `pooled with ${perturbed.length} augmented copies`,
+    chosenOn: `val + ${perturbed.length} augmented copies`,
+    atThreshold: binaryMetrics(y, p, threshold),
+    candidates: { val: clean.threshold, valPerturbed: hard },
+  };
 }
 
 /**

@@ -26,7 +26,13 @@ import { makeRng, shuffle } from "../util/rng.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { fillBatch, loadTrainData, type SplitData, type TrainData } from "./data.ts";
-import { chooseThreshold, epochMetrics, type EpochMetrics, type ThresholdRecord } from "./epoch_metrics.ts";
+import {
+  chooseThreshold,
+  chooseThresholdWithMargin,
+  epochMetrics,
+  type EpochMetrics,
+  type ThresholdRecord,
+} from "./epoch_metrics.ts";
 import { predictSplit, toBinary } from "./predict.ts";
 import { startWorkers, trainEpochParallel } from "./_epoch_parallel.ts";
 
@@ -334,7 +340,16 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   model.dispose();
   const best = await loadModel(join(dir, "model"));
   const v = valMetrics(best, data.val, cfg, pre);
-  const threshold = chooseThreshold(v.y, v.p, cfg.threshold.targetSensitivity);
+  const copies = cfg.threshold.perturbedCopies ?? 0;
+  const threshold = copies > 0
+    ? chooseThresholdWithMargin(
+      v.y,
+      v.p,
+      Array.from({ length: copies }, (_, k) =>
+        predictSplit(best, data.val, pre, cfg.classes, 64, cfg.seed * 9973 + k + 1)),
+      cfg.threshold.targetSensitivity,
+    )
+    : chooseThreshold(v.y, v.p, cfg.threshold.targetSensitivity);
   await writeFileAtomic(join(dir, "val_predictions.csv"), valPredictionsCsv(data.val, v.p));
   await writeJsonAtomic(join(dir, "threshold.json"), threshold);
   const summary: RunSummary = {

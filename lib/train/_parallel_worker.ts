@@ -48,6 +48,8 @@ const scope = globalThis as unknown as {
   close(): void;
 };
 let state: State | null = null;
+/** Milliseconds spent handling requests so far (reported with each gradient, for benchmarks). */
+let busyMs = 0;
 let queue: Promise<void> = Promise.resolve();
 
 function reply(msg: Reply, transfer: Transferable[] = []): void {
@@ -109,7 +111,10 @@ async function handle(req: Request): Promise<void> {
       const w = req.sampleWeights ? tf.tensor1d(req.sampleWeights, "float32") : null;
       try {
         const { loss, grads, outputs } = shardGradients(s.model, s.vars, x, y, w, s.loss);
-        reply({ type: "grads", id: req.id, loss, grads, outputs }, [grads.buffer, outputs.buffer]);
+        reply({ type: "grads", id: req.id, loss, grads, outputs, busyMs }, [
+          grads.buffer,
+          outputs.buffer,
+        ]);
       } finally {
         tf.dispose([x, y, ...(w ? [w] : [])]);
       }
@@ -152,7 +157,14 @@ async function handle(req: Request): Promise<void> {
 
 scope.onmessage = (e: MessageEvent<Request>) => {
   const req = e.data;
-  queue = queue.then(() => handle(req)).catch((err: unknown) => {
+  queue = queue.then(async () => {
+    const t0 = performance.now();
+    try {
+      await handle(req);
+    } finally {
+      busyMs += performance.now() - t0;
+    }
+  }).catch((err: unknown) => {
     const error = err instanceof Error ? err : new Error(String(err));
     reply({
       type: "error",

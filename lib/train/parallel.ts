@@ -134,6 +134,7 @@ function shardBounds(n: number, parts: number): [number, number][] {
  */
 export class DataParallelTrainer {
   private applies: Promise<unknown>[] = [];
+  private busy: number[] = [];
   private disposed = false;
 
   private constructor(
@@ -282,6 +283,7 @@ export class DataParallelTrainer {
       sizes.push(b - a);
     });
     const replies = (await Promise.all(jobs)) as Extract<Reply, { type: "grads" }>[];
+    replies.forEach((r, i) => (this.busy[i] = r.busyMs));
     const len = replies[0].grads.length;
     const acc = new Float64Array(len);
     const outputs = new Float32Array(n * this.outDim);
@@ -404,6 +406,14 @@ export class DataParallelTrainer {
     }
     const r = await this.replicas[0].request({ type: "getOptimizerWeights", id: 0 });
     return namedFromWire((r as Extract<Reply, { type: "optimizerWeights" }>).weights);
+  }
+
+  /**
+   * Per worker, milliseconds spent computing (gradients, updates, set-up) up to its last
+   * gradient, for utilisation figures; empty for `workers: 0`.
+   */
+  workerBusyMs(): number[] {
+    return this.busy.slice();
   }
 
   /** Stops every worker (politely, then `terminate()`); safe to call twice. */

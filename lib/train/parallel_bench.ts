@@ -43,6 +43,12 @@ export interface BenchParallelResult {
    * shows the work done, independent of how much CPU the scheduler granted.
    */
   cpuMsPerImage: number;
+  /**
+   * Workers only: mean share of the timed wall time each worker spent computing (1 = never
+   * waiting); null for 0 workers. Low values mean the step's serial part (sharding, averaging,
+   * messages) or unequal shards hold the workers back.
+   */
+  workerBusyShare: number | null;
 }
 
 /**
@@ -78,12 +84,23 @@ export async function benchParallel(
     });
     try {
       for (let s = 0; s < warmup; s++) await trainer.trainBatch(x, y, batchSize);
+      // A worker's busy time arrives with each gradient and covers everything before that
+      // request: read after the first timed step it covers all work before the timing started.
+      let busy0: number[] = [];
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      for (let s = 0; s < steps; s++) await trainer.trainBatch(x, y, batchSize);
+      for (let s = 0; s < steps; s++) {
+        await trainer.trainBatch(x, y, batchSize);
+        if (s === 0) busy0 = trainer.workerBusyMs();
+      }
       await trainer.syncTo(model); // waits for the last update too
       const ms = performance.now() - t0;
       const cpu = process.cpuUsage(c0);
+      await trainer.trainBatch(x, y, batchSize); // reports busy time up to the end of the timed steps
+      const busy1 = trainer.workerBusyMs();
+      const busyShare = busy1.length
+        ? busy1.reduce((s, b, i) => s + (b - busy0[i]), 0) / busy1.length / ms
+        : null;
       const images = steps * batchSize;
       out.push({
         workers,
@@ -93,6 +110,7 @@ export async function benchParallel(
         imagesPerSecond: images / (ms / 1000),
         msPerImage: ms / images,
         cpuMsPerImage: (cpu.user + cpu.system) / 1000 / images,
+        workerBusyShare: busyShare,
       });
     } finally {
       await trainer.dispose();

@@ -60,7 +60,15 @@ export type Request =
 /** Worker -> main. */
 export type Reply =
   | { type: "ready"; id: number; backend: string; trainable: number; flatSize: number }
-  | { type: "grads"; id: number; loss: number; grads: Float32Array; outputs: Float32Array }
+  | {
+    type: "grads";
+    id: number;
+    loss: number;
+    grads: Float32Array;
+    outputs: Float32Array;
+    /** The worker's busy time so far, up to (not including) this gradient's request. */
+    busyMs: number;
+  }
   | { type: "applied"; id: number }
   | { type: "weights"; id: number; weights: WireTensor[] }
   | { type: "optimizerWeights"; id: number; weights: NamedWire[] }

@@ -20,8 +20,10 @@ export async function splitRecords(
   const { manifestPath, records } = await loadOrCreateManifest(data);
   const inSplit = records.filter((r) => r.split === split);
   if (inSplit.length === 0) {
-    throw new Error(`No "${split}" images under ${data}: no ${split}/ folder, and the manifest ` +
-      `${manifestPath} has no ${split} split`);
+    throw new Error(
+      `No "${split}" images under ${data}: no ${split}/ folder, and the manifest ` +
+        `${manifestPath} has no ${split} split`,
+    );
   }
   return {
     records: inSplit,

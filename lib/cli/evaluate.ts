@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { initBackend, type BackendChoice } from "../backend/select.ts";
+import { type BackendChoice, initBackend } from "../backend/select.ts";
 import type { SplitName } from "../data/types.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
 import { loadRun, predictRecords } from "../train/run.ts";
@@ -17,7 +17,8 @@ import { splitRecords } from "./_eval_data.ts";
 /** The committed reference run, resolved from this file (works from any working directory). */
 export const DEFAULT_RUN = fileURLToPath(new URL("../../outputs/reference", import.meta.url));
 
-const USAGE = "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]\n" +
+const USAGE =
+  "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]\n" +
   "       deno task evaluate [--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]";
 
 /** The evaluation result (the --json object). */
@@ -68,9 +69,16 @@ export async function main(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args,
     options: {
-      run: { type: "string" }, data: { type: "string" }, split: { type: "string" },
-      json: { type: "boolean" }, backend: { type: "string" }, help: { type: "boolean" },
-      calibrate: { type: "string" }, perturb: { type: "string" }, "sample-size": { type: "string" }, seed: { type: "string" },
+      run: { type: "string" },
+      data: { type: "string" },
+      split: { type: "string" },
+      json: { type: "boolean" },
+      backend: { type: "string" },
+      help: { type: "boolean" },
+      calibrate: { type: "string" },
+      perturb: { type: "string" },
+      "sample-size": { type: "string" },
+      seed: { type: "string" },
     },
   });
   if (v.help) return console.log(USAGE);
@@ -91,17 +99,23 @@ export async function main(args: string[]): Promise<void> {
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
   const runDir = v.run ?? DEFAULT_RUN;
   const perturb = v.perturb === undefined ? undefined : Number(v.perturb);
-  if (perturb !== undefined) console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
+  if (perturb !== undefined) {
+    console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
+  }
   const e = await evaluateRun(runDir, v.data, split, undefined, perturb);
   if (v.json) return console.log(JSON.stringify(e));
   const pct = (x: number) => (100 * x).toFixed(1) + "%";
-  console.log(`run ${runDir} on ${split} of ${v.data}: n = ${e.n}, threshold ${e.threshold.toFixed(4)}`);
+  console.log(
+    `run ${runDir} on ${split} of ${v.data}: n = ${e.n}, threshold ${e.threshold.toFixed(4)}`,
+  );
   console.log(`  ROC-AUC     ${e.auc.toFixed(4)}`);
   console.log(`  accuracy    ${pct(e.accuracy)}`);
   console.log(`  sensitivity ${pct(e.sensitivity)}   specificity ${pct(e.specificity)}`);
   console.log(`  precision   ${pct(e.precision)}   F1 ${e.f1.toFixed(4)}`);
-  console.log(`  confusion   [[tn ${e.confusion[0][0]}, fp ${e.confusion[0][1]}], ` +
-    `[fn ${e.confusion[1][0]}, tp ${e.confusion[1][1]}]]`);
+  console.log(
+    `  confusion   [[tn ${e.confusion[0][0]}, fp ${e.confusion[0][1]}], ` +
+      `[fn ${e.confusion[1][0]}, tp ${e.confusion[1][1]}]]`,
+  );
 }
 
 if (import.meta.main) {

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { initBackend, type BackendChoice } from "../backend/select.ts";
+import { type BackendChoice, initBackend } from "../backend/select.ts";
 import { loadRun, predictRecords } from "../train/run.ts";
 import { DEFAULT_RUN } from "./evaluate.ts";
 
@@ -41,7 +41,9 @@ export async function main(args: string[]): Promise<void> {
     args,
     allowPositionals: true,
     options: {
-      run: { type: "string" }, json: { type: "boolean" }, backend: { type: "string" },
+      run: { type: "string" },
+      json: { type: "boolean" },
+      backend: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -53,9 +55,11 @@ export async function main(args: string[]): Promise<void> {
   const w = Math.max(4, ...rows.map((r) => r.file.length));
   console.log(`${"file".padEnd(w)}  prob    label`);
   for (const r of rows) {
-    console.log(r.prob === null
-      ? `${r.file.padEnd(w)}  -       error: ${r.error}`
-      : `${r.file.padEnd(w)}  ${r.prob.toFixed(4)}  ${r.label}`);
+    console.log(
+      r.prob === null
+        ? `${r.file.padEnd(w)}  -       error: ${r.error}`
+        : `${r.file.padEnd(w)}  ${r.prob.toFixed(4)}  ${r.label}`,
+    );
   }
   if (rows.some((r) => r.prob === null)) Deno.exitCode = 1;
 }

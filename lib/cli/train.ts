@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
-import { describeBackend, initBackend, type BackendChoice } from "../backend/select.ts";
+import { type BackendChoice, describeBackend, initBackend } from "../backend/select.ts";
 import { listModels } from "../models/registry.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { resolveConfig, type StopMetric, type TrainConfig } from "../train/config.ts";
@@ -36,22 +36,41 @@ export async function main(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args,
     options: {
-      model: { type: "string" }, data: { type: "string" }, size: { type: "string" },
-      epochs: { type: "string" }, balance: { type: "string" }, fraction: { type: "string" },
-      seed: { type: "string" }, out: { type: "string" }, resume: { type: "boolean" },
-      channels: { type: "string" }, classes: { type: "string" }, batch: { type: "string" },
-      lr: { type: "string" }, "lr-decay": { type: "string" }, optimizer: { type: "string" },
-      patience: { type: "string" }, "stop-metric": { type: "string" },
-      augment: { type: "boolean" }, "no-augment": { type: "boolean" },
-      "target-sensitivity": { type: "string" }, base: { type: "string" }, name: { type: "string" },
-      backend: { type: "string" }, list: { type: "boolean" }, help: { type: "boolean" },
-      workers: { type: "string" }, "threshold-perturbed": { type: "string" },
+      model: { type: "string" },
+      data: { type: "string" },
+      size: { type: "string" },
+      epochs: { type: "string" },
+      balance: { type: "string" },
+      fraction: { type: "string" },
+      seed: { type: "string" },
+      out: { type: "string" },
+      resume: { type: "boolean" },
+      channels: { type: "string" },
+      classes: { type: "string" },
+      batch: { type: "string" },
+      lr: { type: "string" },
+      "lr-decay": { type: "string" },
+      optimizer: { type: "string" },
+      patience: { type: "string" },
+      "stop-metric": { type: "string" },
+      augment: { type: "boolean" },
+      "no-augment": { type: "boolean" },
+      "target-sensitivity": { type: "string" },
+      base: { type: "string" },
+      name: { type: "string" },
+      backend: { type: "string" },
+      list: { type: "boolean" },
+      help: { type: "boolean" },
+      workers: { type: "string" },
+      "threshold-perturbed": { type: "string" },
     },
   });
   if (v.help) return console.log(USAGE);
   if (v.list) {
     for (const m of listModels()) {
-      console.log(`${m.name.padEnd(15)} ${m.defaultSize}x${m.defaultSize}x${m.channels}  ${m.description}`);
+      console.log(
+        `${m.name.padEnd(15)} ${m.defaultSize}x${m.defaultSize}x${m.channels}  ${m.description}`,
+      );
     }
     return;
   }

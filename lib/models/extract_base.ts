@@ -28,15 +28,25 @@ export interface ExtractOptions {
 }
 
 /** Reads `from` (model.json), cuts and re-sizes it, and saves the base to `out`. */
-export async function extractBase(from: string, out: string, opts: ExtractOptions): Promise<tfl.LayersModel> {
+export async function extractBase(
+  from: string,
+  out: string,
+  opts: ExtractOptions,
+): Promise<tfl.LayersModel> {
   const full = await loadModel(from);
   const [, , , channels] = full.inputs[0].shape as number[];
   // Re-apply the trunk to an input of the new size: the convolutions are size-agnostic and keep
   // their weights (editing the JSON's input shape instead would break the pretrained head).
-  const trunk = tfl.model({ inputs: full.inputs, outputs: full.getLayer(opts.layer).output, name: "trunk" });
+  const trunk = tfl.model({
+    inputs: full.inputs,
+    outputs: full.getLayer(opts.layer).output,
+    name: "trunk",
+  });
   const input = tfl.input({ shape: [opts.size, opts.size, channels] });
   const cut = trunk.apply(input) as tfl.SymbolicTensor;
-  const pooled = tfl.layers.globalAveragePooling2d({ name: "base_gap" }).apply(cut) as tfl.SymbolicTensor;
+  const pooled = tfl.layers.globalAveragePooling2d({ name: "base_gap" }).apply(
+    cut,
+  ) as tfl.SymbolicTensor;
   const base = tfl.model({ inputs: input, outputs: pooled, name: "pretrained_base" });
   await saveModel(base, out);
   const pre: Preprocessing = { size: opts.size, channels: channels as 1 | 3, ...opts.scaling };
@@ -48,22 +58,34 @@ if (import.meta.main) {
   const { values: v } = parseArgs({
     args: Deno.args,
     options: {
-      from: { type: "string" }, out: { type: "string" }, layer: { type: "string" },
-      size: { type: "string" }, scale: { type: "string" }, mean: { type: "string" },
+      from: { type: "string" },
+      out: { type: "string" },
+      layer: { type: "string" },
+      size: { type: "string" },
+      scale: { type: "string" },
+      mean: { type: "string" },
       std: { type: "string" },
     },
   });
   if (!v.from || !v.out || !v.layer || !v.size) {
-    throw new Error("usage: extract_base.ts --from model.json --out DIR --layer NAME --size N " +
-      "[--scale X --mean M --std S]");
+    throw new Error(
+      "usage: extract_base.ts --from model.json --out DIR --layer NAME --size N " +
+        "[--scale X --mean M --std S]",
+    );
   }
   const { initBackend } = await import("../backend/select.ts");
   await initBackend();
   const base = await extractBase(v.from, v.out, {
     layer: v.layer,
     size: Number(v.size),
-    scaling: { scale: Number(v.scale ?? 1 / 255), mean: Number(v.mean ?? 0), std: Number(v.std ?? 1) },
+    scaling: {
+      scale: Number(v.scale ?? 1 / 255),
+      mean: Number(v.mean ?? 0),
+      std: Number(v.std ?? 1),
+    },
   });
-  console.log(`saved ${base.name}: input ${JSON.stringify(base.inputs[0].shape)}, output ` +
-    `${JSON.stringify(base.outputs[0].shape)}, ${base.countParams()} params -> ${v.out}`);
+  console.log(
+    `saved ${base.name}: input ${JSON.stringify(base.inputs[0].shape)}, output ` +
+      `${JSON.stringify(base.outputs[0].shape)}, ${base.countParams()} params -> ${v.out}`,
+  );
 }

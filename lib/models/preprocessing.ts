@@ -6,7 +6,11 @@
 import type { Preprocessing } from "./types.ts";
 
 /** Throws unless `shape` is [n, size, size, channels] for this preprocessing. */
-export function checkInputShape(pre: Preprocessing, shape: readonly number[], what = "input"): void {
+export function checkInputShape(
+  pre: Preprocessing,
+  shape: readonly number[],
+  what = "input",
+): void {
   const [, h, w, c] = shape;
   if (shape.length !== 4 || h !== pre.size || w !== pre.size || c !== pre.channels) {
     throw new Error(

@@ -23,7 +23,9 @@ const REGISTRY = new Map<string, ModelSpec>();
 
 /** Adds a model to the registry; a second model with the same name is an error. */
 export function registerModel(spec: ModelSpec): void {
-  if (REGISTRY.has(spec.name)) throw new Error(`A model named "${spec.name}" is already registered`);
+  if (REGISTRY.has(spec.name)) {
+    throw new Error(`A model named "${spec.name}" is already registered`);
+  }
   REGISTRY.set(spec.name, spec);
 }
 

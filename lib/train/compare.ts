@@ -61,15 +61,43 @@ export async function compareRuns(dirs: string[]): Promise<ComparisonRow[]> {
 /** The rows as a markdown table (metrics of the kept model on validation, at threshold 0.5). */
 export function comparisonMarkdown(rows: ComparisonRow[]): string {
   const f = (v: number, d = 3) => (Number.isFinite(v) ? v.toFixed(d) : "n/a");
-  const head = ["model", "input", "train imgs", "val loss", "accuracy", "recall", "precision",
-    "F1", "ROC-AUC", "trainable params", "time (s)", "epochs (best)", "s / epoch"];
+  const head = [
+    "model",
+    "input",
+    "train imgs",
+    "val loss",
+    "accuracy",
+    "recall",
+    "precision",
+    "F1",
+    "ROC-AUC",
+    "trainable params",
+    "time (s)",
+    "epochs (best)",
+    "s / epoch",
+  ];
   const lines = rows.map((r) =>
-    [r.model, r.input, r.trainImages, f(r.loss), f(r.accuracy), f(r.recall), f(r.precision),
-      f(r.f1), f(r.auc), r.trainableParams.toLocaleString("en-US"), f(r.totalTimeS, 0),
-      `${r.epochs} (${r.bestEpoch})`, f(r.timePerEpochS, 1)].join(" | ")
+    [
+      r.model,
+      r.input,
+      r.trainImages,
+      f(r.loss),
+      f(r.accuracy),
+      f(r.recall),
+      f(r.precision),
+      f(r.f1),
+      f(r.auc),
+      r.trainableParams.toLocaleString("en-US"),
+      f(r.totalTimeS, 0),
+      `${r.epochs} (${r.bestEpoch})`,
+      f(r.timePerEpochS, 1),
+    ].join(" | ")
   );
-  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`,
-    ...lines.map((l) => `| ${l} |`)].join("\n") + "\n";
+  return [
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...lines.map((l) => `| ${l} |`),
+  ].join("\n") + "\n";
 }
 
 /**

@@ -45,7 +45,11 @@ export function classIndex(r: SplitRecord, classes: 2 | 3): number {
 }
 
 /** Seeded, class-stratified subsample of `fraction` of the records (all when fraction = 1). */
-export function takeFraction<T extends { y: 0 | 1 }>(records: T[], fraction: number, seed: number): T[] {
+export function takeFraction<T extends { y: 0 | 1 }>(
+  records: T[],
+  fraction: number,
+  seed: number,
+): T[] {
   if (fraction >= 1) return records;
   const rng = makeRng(seed + 17);
   const out: T[] = [];
@@ -94,7 +98,11 @@ export async function loadTrainData(
   const bal = balance(train, cfg.balance, cfg.seed);
   train = bal.records;
   const cw = bal.classWeights;
-  const classWeights = cw === null ? null : cfg.classes === 2 ? [cw[0], cw[1]] : [cw[0], cw[1], cw[1]];
+  const classWeights = cw === null
+    ? null
+    : cfg.classes === 2
+    ? [cw[0], cw[1]]
+    : [cw[0], cw[1], cw[1]];
   const paths = [...new Set([...train, ...val].map((r) => r.path))];
   const t0 = performance.now();
   const loaded = await loadImages(paths, {
@@ -102,8 +110,10 @@ export async function loadTrainData(
     channels: cfg.channels,
     cacheDir: join(cfg.outputsDir, "cache", "images"),
   });
-  log(`loaded ${paths.length} images at ${cfg.size}x${cfg.size}x${cfg.channels} in ` +
-    `${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(
+    `loaded ${paths.length} images at ${cfg.size}x${cfg.size}x${cfg.channels} in ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   const slotOf = new Map<string, number>();
   paths.forEach((p, i) => loaded.ok[i] && slotOf.set(p, i));
   const warnings = loaded.failures.map((f) => `skipped unreadable image ${f.path}: ${f.reason}`);

@@ -4,8 +4,8 @@
  */
 import {
   binaryCrossEntropy,
-  binaryMetrics,
   type BinaryMetrics,
+  binaryMetrics,
   rocAuc,
   thresholdForSensitivity,
 } from "../metrics/classification.ts";
@@ -31,7 +31,11 @@ export function safeAuc(y: ArrayLike<number>, p: ArrayLike<number>): number {
 }
 
 /** Metrics at 0.5 for binary labels `y` and P(pneumonia) `p`; `loss` defaults to the BCE. */
-export function epochMetrics(y: ArrayLike<number>, p: ArrayLike<number>, loss?: number): EpochMetrics {
+export function epochMetrics(
+  y: ArrayLike<number>,
+  p: ArrayLike<number>,
+  loss?: number,
+): EpochMetrics {
   const m = binaryMetrics(y, p, 0.5);
   return {
     loss: loss ?? binaryCrossEntropy(y, p),

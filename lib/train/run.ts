@@ -73,7 +73,12 @@ export async function predictRecords(
   const recs = paths.map((p) => ({ path: p, relPath: p, y: 0 }) as unknown as SplitRecord);
   const split = makeSplitData(recs, 2, loaded.data, slotOf, size * size * channels);
   const probs = predictSplit(
-    run.model, split, run.preprocessing, run.config.classes ?? 2, 64, opts.perturbSeed,
+    run.model,
+    split,
+    run.preprocessing,
+    run.config.classes ?? 2,
+    64,
+    opts.perturbSeed,
   );
   const byPath = new Map(split.records.map((r, i) => [r.path, probs[i]]));
   return { prob: paths.map((p) => byPath.get(p) ?? NaN), failures: loaded.failures };

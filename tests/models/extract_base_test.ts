@@ -19,18 +19,25 @@ Deno.test("extract_base cuts a pretrained model, re-sizes its input and keeps it
     const full = tfl.model({ inputs: inp, outputs: out });
     await saveModel(full, join(tmp, "full"));
     await extractBase(join(tmp, "full"), join(tmp, "base"), {
-      layer: "trunk_conv", size: 24, scaling: { scale: 1 / 127.5, mean: 1, std: 1 },
+      layer: "trunk_conv",
+      size: 24,
+      scaling: { scale: 1 / 127.5, mean: 1, std: 1 },
     });
     const base = await loadModel(join(tmp, "base"));
     assert.deepEqual(base.inputs[0].shape, [null, 24, 24, 3]);
     assert.deepEqual(base.outputs[0].shape, [null, 4]);
     const kOrig = full.getLayer("trunk_conv").getWeights()[0].dataSync();
-    const kBase = base.weights.find((w) => w.originalName.includes("trunk_conv/kernel"))!.read().dataSync();
+    const kBase = base.weights.find((w) => w.originalName.includes("trunk_conv/kernel"))!.read()
+      .dataSync();
     assert.deepEqual(Array.from(kBase), Array.from(kOrig));
     const x = tf.ones([1, 24, 24, 3]);
     assert.equal((base.predict(x) as tf.Tensor).shape[1], 4);
     assert.deepEqual(await readJson(join(tmp, "base", "preprocessing.json")), {
-      size: 24, channels: 3, scale: 1 / 127.5, mean: 1, std: 1,
+      size: 24,
+      channels: 3,
+      scale: 1 / 127.5,
+      mean: 1,
+      std: 1,
     });
   } finally {
     await Deno.remove(tmp, { recursive: true });

@@ -4,19 +4,30 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
 import { loadModel, saveModel } from "../../lib/models/io.ts";
-import { createModel, getModelSpec, listModels, preprocessingFor } from "../../lib/models/registry.ts";
+import {
+  createModel,
+  getModelSpec,
+  listModels,
+  preprocessingFor,
+} from "../../lib/models/registry.ts";
 import { checkInputRange, checkInputShape } from "../../lib/models/preprocessing.ts";
 
 await initBackend();
 
 /** Tiny sizes each architecture accepts, to keep the test fast. */
 const TINY: Record<string, number> = {
-  dense_baseline: 16, cnn: 24, cnn_reg: 48, transfer: 16, compact: 32,
+  dense_baseline: 16,
+  cnn: 24,
+  cnn_reg: 48,
+  transfer: 16,
+  compact: 32,
 };
 
 async function tinyBase(dir: string): Promise<string> {
   const base = tfl.sequential();
-  base.add(tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation: "relu", inputShape: [16, 16, 3] }));
+  base.add(
+    tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation: "relu", inputShape: [16, 16, 3] }),
+  );
   base.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
   await saveModel(base, dir);
   return dir;
@@ -64,7 +75,11 @@ Deno.test("transfer takes a base that ends pooled (2-D output) without a flatten
 
 Deno.test("registry lists the five models and rejects unknown names with the list", () => {
   assert.deepEqual(listModels().map((m) => m.name).sort(), [
-    "cnn", "cnn_reg", "compact", "dense_baseline", "transfer",
+    "cnn",
+    "cnn_reg",
+    "compact",
+    "dense_baseline",
+    "transfer",
   ]);
   assert.throws(() => getModelSpec("resnet"), /Unknown model "resnet"; known models: .*compact/);
 });

@@ -16,14 +16,22 @@ export function tinyData(n: number, size: number, channels: 1 | 3, seed = 1): Tr
       const q = Math.floor(size / 4);
       for (let r = q; r < 2 * q; r++) {
         for (let c = q; c < 2 * q; c++) {
-          for (let ch = 0; ch < channels; ch++) pixels[i * bytes + (r * size + c) * channels + ch] = 230;
+          for (let ch = 0; ch < channels; ch++) {
+            pixels[i * bytes + (r * size + c) * channels + ch] = 230;
+          }
         }
       }
     }
     recs.push({
-      path: `/mem/${i}.png`, relPath: `${i < n ? "train" : "val"}/${y}/${i}.png`,
-      label: y ? "PNEUMONIA" : "NORMAL", y, subtype: y ? (i % 4 === 1 ? "bacteria" : "virus") : "normal",
-      patientId: `p${i}`, parsed: true, officialSplit: null, split: i < n ? "train" : "val",
+      path: `/mem/${i}.png`,
+      relPath: `${i < n ? "train" : "val"}/${y}/${i}.png`,
+      label: y ? "PNEUMONIA" : "NORMAL",
+      y,
+      subtype: y ? (i % 4 === 1 ? "bacteria" : "virus") : "normal",
+      patientId: `p${i}`,
+      parsed: true,
+      officialSplit: null,
+      split: i < n ? "train" : "val",
     });
   }
   const slotOf = new Map(recs.map((r, i) => [r.path, i]));

@@ -12,6 +12,12 @@ Deno.test("augmentation is seeded, stays in [0, 1], and with zero ranges is the 
   assert.deepEqual(a, b);
   assert.ok(a.every((v) => v >= 0 && v <= 1));
   assert.notDeepEqual(Array.from(a), Array.from(src, (v) => v / 255));
-  augmentInto(src, pre, makeRng(5), c, 0, { rotateDeg: 0, shift: 0, zoom: 0, brightness: 0, contrast: 0 });
+  augmentInto(src, pre, makeRng(5), c, 0, {
+    rotateDeg: 0,
+    shift: 0,
+    zoom: 0,
+    brightness: 0,
+    contrast: 0,
+  });
   c.forEach((v, i) => assert.ok(Math.abs(v - src[i] / 255) < 1e-6));
 });

@@ -20,8 +20,20 @@ Deno.test("CLI: train 2 epochs at size 32, evaluate --json, predict", async () =
   try {
     await writeSyntheticDataset(data, { perClass: 10, size: 48, seed: 3 });
     const t = await task("train", [
-      "--model", "compact", "--data", data, "--size", "32", "--epochs", "2", "--out", out,
-      "--seed", "1", "--batch", "8",
+      "--model",
+      "compact",
+      "--data",
+      data,
+      "--size",
+      "32",
+      "--epochs",
+      "2",
+      "--out",
+      out,
+      "--seed",
+      "1",
+      "--batch",
+      "8",
     ]);
     assert.equal(t.code, 0, t.stderr + t.stdout);
     assert.match(t.stdout, /epoch 1\/2 loss/);
@@ -31,7 +43,15 @@ Deno.test("CLI: train 2 epochs at size 32, evaluate --json, predict", async () =
     assert.equal(e.code, 0, e.stderr);
     const j = JSON.parse(e.stdout);
     assert.deepEqual(Object.keys(j), [
-      "auc", "accuracy", "sensitivity", "specificity", "precision", "f1", "threshold", "confusion", "n",
+      "auc",
+      "accuracy",
+      "sensitivity",
+      "specificity",
+      "precision",
+      "f1",
+      "threshold",
+      "confusion",
+      "n",
     ]);
     assert.equal(j.n, 20);
     assert.equal(j.confusion.flat().reduce((a: number, b: number) => a + b, 0), 20);

@@ -18,7 +18,10 @@ Deno.test("config: the model's defaults and the seed's early stopping fill what 
 });
 
 Deno.test("config: bad values are errors that name the run and the value", () => {
-  assert.throws(() => resolveConfig({ model: "cnn", data: "d", fraction: 0 }), /fraction 0 must be in/);
+  assert.throws(
+    () => resolveConfig({ model: "cnn", data: "d", fraction: 0 }),
+    /fraction 0 must be in/,
+  );
   assert.throws(() => resolveConfig({ model: "cnn", data: "d", size: 10 }), /size 10 < 22/);
   assert.throws(
     () => resolveConfig({ model: "cnn", data: "d", balance: "more" as "up" }),

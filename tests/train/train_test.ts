@@ -13,8 +13,15 @@ const quiet = () => {};
 
 function tinyConfig(out: string, extra: Record<string, unknown> = {}) {
   return resolveConfig({
-    model: "compact", data: "/mem", out, size: 16, batchSize: 8, epochs: 3, seed: 7,
-    earlyStopping: { metric: "val_loss", patience: 5 }, ...extra,
+    model: "compact",
+    data: "/mem",
+    out,
+    size: 16,
+    batchSize: 8,
+    epochs: 3,
+    seed: 7,
+    earlyStopping: { metric: "val_loss", patience: 5 },
+    ...extra,
   });
 }
 
@@ -29,13 +36,27 @@ Deno.test("a run writes every file of the run folder, and loadRun rebuilds it", 
     const before = tf.memory().numTensors;
     const res = await train(tinyConfig(out), { data, log: quiet });
     assert.equal(tf.memory().numTensors, before, "train leaks no tensors");
-    for (const f of ["config.json", "metrics.csv", "model/model.json", "model/weights.bin",
-      "preprocessing.json", "classes.json", "val_predictions.csv", "threshold.json", "summary.json"]) {
+    for (
+      const f of [
+        "config.json",
+        "metrics.csv",
+        "model/model.json",
+        "model/weights.bin",
+        "preprocessing.json",
+        "classes.json",
+        "val_predictions.csv",
+        "threshold.json",
+        "summary.json",
+      ]
+    ) {
       await Deno.stat(join(out, f));
     }
     const csv = (await Deno.readTextFile(join(out, "metrics.csv"))).trim().split("\n");
-    assert.equal(csv[0], "epoch,loss,accuracy,recall,precision,f1,auc,val_loss,val_accuracy," +
-      "val_recall,val_precision,val_f1,val_auc,lr,time_s");
+    assert.equal(
+      csv[0],
+      "epoch,loss,accuracy,recall,precision,f1,auc,val_loss,val_accuracy," +
+        "val_recall,val_precision,val_f1,val_auc,lr,time_s",
+    );
     assert.equal(csv.length, 1 + res.summary.epochsRun);
     const preds = (await Deno.readTextFile(join(out, "val_predictions.csv"))).trim().split("\n");
     assert.equal(preds[0], "relPath,patient,y,prob");
@@ -56,7 +77,8 @@ Deno.test("the stored threshold keeps val sensitivity >= 0.95 and metrics at 0.5
   const tmp = await Deno.makeTempDir();
   try {
     const res = await train(tinyConfig(join(tmp, "r"), { epochs: 2 }), {
-      data: tinyData(24, 16, 1), log: quiet,
+      data: tinyData(24, 16, 1),
+      log: quiet,
     });
     const t = res.threshold;
     assert.ok(t.atThreshold.sensitivity >= 0.95, `sensitivity ${t.atThreshold.sensitivity}`);
@@ -98,9 +120,14 @@ Deno.test("three classes (normal / bacteria / virus) train with a softmax head",
   const tmp = await Deno.makeTempDir();
   try {
     const res = await train(tinyConfig(join(tmp, "c3"), { classes: 3, epochs: 1 }), {
-      data: tinyData(24, 16, 1), log: quiet,
+      data: tinyData(24, 16, 1),
+      log: quiet,
     });
-    assert.deepEqual(await readJson(join(tmp, "c3", "classes.json")), ["normal", "bacteria", "virus"]);
+    assert.deepEqual(await readJson(join(tmp, "c3", "classes.json")), [
+      "normal",
+      "bacteria",
+      "virus",
+    ]);
     assert.equal(res.summary.valImages, 24);
   } finally {
     await Deno.remove(tmp, { recursive: true });
@@ -113,7 +140,14 @@ Deno.test("two data-parallel workers train to the same model as the in-process l
     const data = tinyData(16, 24, 3);
     const cfg = (out: string) =>
       resolveConfig({
-        model: "cnn", data: "/mem", out, size: 24, batchSize: 8, epochs: 2, seed: 5, augment: false,
+        model: "cnn",
+        data: "/mem",
+        out,
+        size: 24,
+        batchSize: 8,
+        epochs: 2,
+        seed: 5,
+        augment: false,
       });
     const a = await train(cfg(join(tmp, "w0")), { data, log: quiet });
     const b = await train(cfg(join(tmp, "w2")), { data, log: quiet, workers: 2 });

@@ -8,8 +8,9 @@
  * --augment / --no-augment, --target-sensitivity X, --threshold-perturbed K (threshold with a
  * margin: sensitivity >= target also on val pooled with K augmented copies), --base DIR
  * (transfer), --name NAME,
- * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel.ts; default 0
- * = this thread), --list (the registered models).
+ * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel.ts; default
+ * 2 on a multi-core machine, 0 = this thread, which --resume needs for a bit-identical result),
+ * --list (the registered models).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -23,6 +24,18 @@ import { readJson } from "../util/atomic.ts";
 
 const USAGE = "usage: deno task train --model NAME --data DIR [--size N] [--epochs N] " +
   "[--balance none|down|up|weights] [--fraction F] [--seed S] [--out DIR] [--resume]";
+
+/**
+ * Data-parallel workers when --workers is not given: 2 on a machine with 2 or more cores when the
+ * optimizer setting allows it
+ * (measured on this 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
+ * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread).
+ */
+export function defaultWorkers(cfg: TrainConfig): number {
+  // The workers run adam or sgd at a constant learning rate (lib/train/_epoch_parallel.ts).
+  const supported = cfg.optimizer !== "rmsprop" && cfg.lrDecay === 1;
+  return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
+}
 
 const num = (v: string | undefined, what: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -79,7 +92,7 @@ export async function main(args: string[]): Promise<void> {
   if (v.resume) {
     if (!v.out) throw new Error(`--resume needs --out DIR (the run folder to continue)\n${USAGE}`);
     const cfg = await readJson<TrainConfig>(join(v.out, "config.json"));
-    await train(cfg, { resume: true, workers: num(v.workers, "workers") });
+    await train(cfg, { resume: true, workers: num(v.workers, "workers") ?? defaultWorkers(cfg) });
     return;
   }
   if (!v.model || !v.data) throw new Error(`--model and --data are required\n${USAGE}`);
@@ -122,7 +135,7 @@ export async function main(args: string[]): Promise<void> {
       : undefined,
     basePath: v.base,
   });
-  await train(cfg, { workers: num(v.workers, "workers") });
+  await train(cfg, { workers: num(v.workers, "workers") ?? defaultWorkers(cfg) });
 }
 
 if (import.meta.main) {

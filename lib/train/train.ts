@@ -60,6 +60,8 @@ export interface RunSummary {
   trainImages: number;
   valImages: number;
   backend: string;
+  /** Data-parallel worker replicas used (0 = in-process). */
+  workers: number;
   peakRssMB: number;
   /** Validation metrics (at 0.5) of the kept (best) model. */
   val: EpochMetrics;
@@ -371,6 +373,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     trainImages: data.train.records.length,
     valImages: data.val.records.length,
     backend: tf.getBackend(),
+    workers,
     peakRssMB: Math.round(st.peakRssMB),
     val: v.metrics,
   };

@@ -21,14 +21,27 @@
  * - With those three patched, the backend starts but `getThreadsCount()` is still 1: the C side
  *   caps the pool at `emscripten_num_logical_cores() / 2` = `os.cpus().length / 2` = 1.
  * - Reporting 4 CPUs while the module instantiates: `getThreadsCount()` = 2, and on an idle
- *   machine a 512x512 matMul went from 7.0 to 3.7 ms and a 3x3x3->64 conv on 8x150x150x3 from
- *   140 to 71 ms (outputs/h7/thr2.ts, one run each, so indicative only).
- * So it *can* be done: {@link enableWasmThreads} (`parallel_threads.ts`) does exactly that. It
- * only speeds up what XNNPACK runs (convolutions, matMul, pooling forward); kernels written in
- * TypeScript on the wasm heap (lib/backend's gradient kernels) stay on one thread. Data-parallel
- * workers speed up every kernel, at the price of one model replica per worker and a gradient
- * exchange per step. Measured figures for both are in the report of this module's author and in
- * {@link benchParallel}'s output.
+ *   machine a 512x512 matMul went from 7.0 to 3.7 ms (one run, indicative only).
+ * - Emscripten `ref`s each pthread worker while it runs and XNNPACK's threads never finish: the
+ *   process did not exit at the end of the script until our workers ignored `ref()`.
+ * So it *can* be done: {@link enableWasmThreads} (`parallel_threads.ts`) does exactly that, and a
+ * 64x64 cnn_reg trained 3 steps with lib/backend's kernels printed the same losses and weight
+ * sums to the last digit on 1 and 2 threads (outputs/h7/thrgrad.ts, not kept). It only speeds up what XNNPACK runs (convolutions, matMul, pooling forward); kernels
+ * written in TypeScript on the wasm heap (lib/backend's gradient kernels) stay on one thread.
+ * Data-parallel workers split every kernel's work, at the price of one model replica per worker
+ * and a gradient exchange per step.
+ *
+ * ## Measured (cnn_reg 150x150x3, Adam, wasm + lib/backend fast kernels, 2-core machine)
+ * `deno run -A lib/train/parallel_bench.ts --batch B --steps 4 --workers 0,2` and the same with
+ * `--workers 0 --wasm-threads 2`, ms per training image, only windows where no other helper's
+ * job ran (checked from /proc/stat and from CPU time ~ 1.5-1.8x wall time for the 2-way runs):
+ * - batch 8:  1 thread 40.8; 2 workers 31.4 (1.30x); threaded wasm 2 threads 30.4 (1.34x).
+ * - batch 32: 1 thread 44.0; 2 workers 29.4 (1.50x); threaded wasm 2 threads 30.8 (1.43x).
+ * The 2 workers spend 10-20% more CPU per image than one thread (half-size shards run less
+ * efficiently, both replicas apply the Adam step, and the cores share caches and memory).
+ * While any other CPU-bound job runs, neither way gains anything: the kernel's autogroup
+ * scheduling (`/proc/sys/kernel/sched_autogroup_enabled` = 1) gives each session an equal share
+ * regardless of `nice`, so the two threads of this process share about one core between them.
  *
  * ## Data-parallel design
  * - Each worker rebuilds the model from `model.toJSON()` + `model.getWeights()` (so any

@@ -32,8 +32,9 @@ const USAGE = "usage: deno task train --model NAME --data DIR [--size N] [--epoc
  * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread).
  */
 export function defaultWorkers(cfg: TrainConfig): number {
-  // The workers run adam or sgd at a constant learning rate (lib/train/_epoch_parallel.ts).
-  const supported = cfg.optimizer !== "rmsprop" && cfg.lrDecay === 1;
+  // The workers run adam or sgd at a constant learning rate, on models they can rebuild from
+  // JSON (not `transfer`: see lib/train/_epoch_parallel.ts).
+  const supported = cfg.optimizer !== "rmsprop" && cfg.lrDecay === 1 && cfg.model !== "transfer";
   return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
 }
 

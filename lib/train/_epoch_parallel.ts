@@ -19,6 +19,13 @@ export function startWorkers(
   workers: number,
   optimizerWeights?: NamedTensor[],
 ): Promise<DataParallelTrainer> {
+  if (cfg.model === "transfer") {
+    // Workers rebuild the model from its JSON, which does not keep the nested base frozen, so
+    // their weight order differs ("Layer weight shape ... not compatible").
+    throw new Error(
+      `--workers does not support the transfer model (run "${cfg.name}"); use --workers 0`,
+    );
+  }
   if (cfg.optimizer === "rmsprop" || cfg.lrDecay !== 1) {
     throw new Error(
       `--workers supports adam and sgd at a constant learning rate (run "${cfg.name}" has ` +

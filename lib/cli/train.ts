@@ -7,7 +7,8 @@
  * --optimizer adam|sgd|rmsprop, --patience N, --stop-metric val_accuracy|val_auc|val_loss|val_f1,
  * --augment / --no-augment, --target-sensitivity X, --threshold-perturbed K (threshold with a
  * margin: sensitivity >= target also on val pooled with K augmented copies), --base DIR
- * (transfer), --name NAME,
+ * (transfer), --name NAME, --chest-region none|crop|mask (crop or mask every image to the
+ * central chest box right after loading; stored in the run's preprocessing.json),
  * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel.ts; default
  * 2 on a multi-core machine, 0 = this thread, which --resume needs for a bit-identical result),
  * --list (the registered models).
@@ -77,6 +78,7 @@ export async function main(args: string[]): Promise<void> {
       help: { type: "boolean" },
       workers: { type: "string" },
       "threshold-perturbed": { type: "string" },
+      "chest-region": { type: "string" },
     },
   });
   if (v.help) return console.log(USAGE);
@@ -135,6 +137,7 @@ export async function main(args: string[]): Promise<void> {
       }
       : undefined,
     basePath: v.base,
+    chestRegion: v["chest-region"] as TrainConfig["chestRegion"] | undefined,
   });
   await train(cfg, { workers: num(v.workers, "workers") ?? defaultWorkers(cfg) });
 }

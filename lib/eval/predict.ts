@@ -18,15 +18,16 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { loadImages } from "../images/cache.ts";
 import { normalisePixels } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
-import { applyChestRegionBatch, type ChestRegionMode } from "./chest_region.ts";
+import { loadRunImages } from "../train/data.ts";
+import type { ChestRegionMode } from "./chest_region.ts";
 
 /** What `scoreRecords` needs of a loaded run (`lib/train/run.ts` LoadedRun fits). */
 export interface ScorableRun {
   model: tfl.LayersModel;
-  preprocessing: Preprocessing;
+  /** With the run's chest-region mode (loadRun fills it in; absent = "none"). */
+  preprocessing: Preprocessing & { chestRegion?: ChestRegionMode };
 }
 
 /** Scores of N images. */
@@ -55,20 +56,18 @@ export async function scoreRecords(
   opts: {
     cacheDir?: string;
     batch?: number;
-    /** Crop or mask to the chest region after loading (as the run was trained). */
+    /** Crop or mask to the chest region after loading; default: the run's own mode. */
     chestRegion?: ChestRegionMode;
   } = {},
 ): Promise<Scores> {
   const paths = records.map((r) => (typeof r === "string" ? r : r.path));
   const pre = run.preprocessing;
-  const loaded = await loadImages(paths, {
+  const loaded = await loadRunImages(paths, {
     size: pre.size,
     channels: pre.channels,
+    chestRegion: opts.chestRegion ?? pre.chestRegion ?? "none",
     cacheDir: opts.cacheDir,
   });
-  if (opts.chestRegion && opts.chestRegion !== "none") {
-    await applyChestRegionBatch(loaded.data, pre.size, pre.channels, opts.chestRegion);
-  }
   const bytes = pre.size * pre.size * pre.channels;
   const units = (run.model.outputs[0].shape[1] as number) ?? 1;
   const outputs = new Float32Array(paths.length * units);

@@ -18,7 +18,6 @@
 
 import { discoverDataset } from "../data/discover.ts";
 import { loadRun } from "../train/run.ts";
-import { runChestRegion } from "./chapters/common.ts";
 import { scoreRecords } from "./predict.ts";
 import type { ThresholdPolicy } from "./operating_points.ts";
 import { siteCalibrate, type SiteCalibrationResult } from "./site_calibration.ts";
@@ -57,10 +56,8 @@ export async function calibrateSiteFolder(
   const { records } = await discoverDataset(siteDir);
   const run = await loadRun(runDir);
   try {
-    const scored = await scoreRecords(run, records, {
-      cacheDir: opts.cacheDir,
-      chestRegion: await runChestRegion(runDir),
-    });
+    // The run's chest-region mode comes with run.preprocessing (loadRun).
+    const scored = await scoreRecords(run, records, { cacheDir: opts.cacheDir });
     const keep = records.map((_, i) => i).filter((i) => scored.ok[i]);
     const target = run.config.threshold?.targetSensitivity ?? 0.95;
     const result = siteCalibrate(

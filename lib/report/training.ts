@@ -5,14 +5,18 @@
  * matrix.
  * @module
  */
-import { isDeepStrictEqual } from "node:util";
 import { join } from "node:path";
 import { binaryConfusionHeatmap } from "../charts/heatmap.ts";
 import { trainingCurve } from "../charts/lines.ts";
 import { rowsToHtml } from "../charts/table.ts";
 import { confusion } from "../metrics/classification.ts";
 import { getModelSpec } from "../models/registry.ts";
-import { resolveConfig, type TrainConfig, type TrainConfigInput } from "../train/config.ts";
+import {
+  resolveConfig,
+  sameConfig,
+  type TrainConfig,
+  type TrainConfigInput,
+} from "../train/config.ts";
 import { train } from "../train/train.ts";
 import { readJson } from "../util/atomic.ts";
 import { isFinishedRun, readRunRecord, runDir, type RunRecord } from "./context.ts";
@@ -64,7 +68,8 @@ export async function trainOrReuse(
   const cfg = chapterConfig(s, spec);
   if (!s.fresh && (await isFinishedRun(cfg.out))) {
     const saved = await readJson<TrainConfig>(join(cfg.out, "config.json")).catch(() => null);
-    if (isDeepStrictEqual(saved, cfg)) {
+    // sameConfig: a config saved before a field existed counts at that field's old meaning.
+    if (sameConfig(saved, cfg)) {
       log(`${spec.name}: reusing the finished run in ${cfg.out} (same config)`);
       return await readRunRecord(cfg.out);
     }

@@ -4,6 +4,8 @@
  * @module
  */
 import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { CHEST_REGION_MODES, type ChestRegionMode } from "../eval/chest_region.ts";
 import { getModelSpec } from "../models/registry.ts";
 
 /** Metrics early stopping can watch (validation). */
@@ -49,6 +51,12 @@ export interface TrainConfig {
   recalibrateBatchNorm?: boolean;
   /** Pixel scaling x = (u8 * scale - mean) / std; null = [0, 1]. A pretrained base brings its own. */
   scaling?: { scale: number; mean: number; std: number } | null;
+  /**
+   * Crop or mask every image to the central chest box (lib/eval/chest_region.ts) right after
+   * loading, for training, validation and every prediction from the run (default "none"; absent
+   * in configs saved before it existed, which then count as "none").
+   */
+  chestRegion?: ChestRegionMode;
   /** Folder for the manifest (patient-level split) and the image cache. */
   outputsDir: string;
 }
@@ -83,6 +91,7 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
     basePath: input.basePath ?? null,
     scaling: input.scaling ?? null,
     recalibrateBatchNorm: input.recalibrateBatchNorm ?? true,
+    chestRegion: input.chestRegion ?? "none",
     outputsDir: input.outputsDir ?? "outputs",
   };
   const bad = (what: string) => {
@@ -104,7 +113,25 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
     bad(`early stopping metric "${cfg.earlyStopping.metric}"`);
   }
   if (!(cfg.earlyStopping.patience >= 1)) bad(`patience ${cfg.earlyStopping.patience}`);
+  if (!CHEST_REGION_MODES.includes(cfg.chestRegion!)) {
+    bad(`chestRegion "${cfg.chestRegion}" (expected ${CHEST_REGION_MODES.join(", ")})`);
+  }
   const t = cfg.threshold.targetSensitivity;
   if (!(t > 0 && t <= 1)) bad(`threshold target sensitivity ${t} must be in (0, 1]`);
   return cfg;
+}
+
+/** The chest-region mode of a config; configs saved before the field existed mean "none". */
+export function chestRegionOf(cfg: Pick<TrainConfig, "chestRegion">): ChestRegionMode {
+  return cfg.chestRegion ?? "none";
+}
+
+/**
+ * Whether two configs describe the same run, counting fields added later at their old meaning
+ * (a saved config without `chestRegion` equals one with "none"), so finished runs stay reusable.
+ */
+export function sameConfig(a: TrainConfig | null, b: TrainConfig | null): boolean {
+  if (a === null || b === null) return a === b;
+  const norm = (c: TrainConfig) => ({ ...c, chestRegion: chestRegionOf(c) });
+  return isDeepStrictEqual(norm(a), norm(b));
 }

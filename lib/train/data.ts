@@ -7,12 +7,13 @@ import { join } from "node:path";
 import { balance } from "../data/balance.ts";
 import { loadOrCreateManifest } from "../data/split.ts";
 import type { SplitRecord } from "../data/types.ts";
+import { applyChestRegionBatch, type ChestRegionMode } from "../eval/chest_region.ts";
 import { loadImages } from "../images/cache.ts";
 import { normalisePixels } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { makeRng, type Rng, shuffle } from "../util/rng.ts";
 import { augmentInto } from "./augment.ts";
-import type { TrainConfig } from "./config.ts";
+import { chestRegionOf, type TrainConfig } from "./config.ts";
 
 /** Records of one split with their pixels: record i's image is slot `slot[i]` of `pixels`. */
 export interface SplitData {
@@ -78,7 +79,31 @@ export function makeSplitData(
   };
 }
 
-/** Loads the manifest split, applies fraction and balance, and reads the images (cached). */
+/**
+ * The run's image path: reads `paths` through the image cache at size x size x channels, then
+ * crops or masks them to the chest region (`chestRegion`, default "none") in place. Training,
+ * validation and every prediction from a run read images through this, so a run sees the same
+ * pixels when it is rebuilt. Failed images stay zero (`ok[i]` false), as in `loadImages`.
+ */
+export async function loadRunImages(
+  paths: string[],
+  opts: { size: number; channels: 1 | 3; chestRegion?: ChestRegionMode; cacheDir?: string },
+): ReturnType<typeof loadImages> {
+  const loaded = await loadImages(paths, {
+    size: opts.size,
+    channels: opts.channels,
+    cacheDir: opts.cacheDir,
+  });
+  const mode = opts.chestRegion ?? "none";
+  // loadImages returns a fresh block per call, so the cache itself is never altered.
+  if (mode !== "none") await applyChestRegionBatch(loaded.data, opts.size, opts.channels, mode);
+  return loaded;
+}
+
+/**
+ * Loads the manifest split, applies fraction and balance, and reads the images (cached), cropped
+ * or masked to the chest region when `cfg.chestRegion` says so.
+ */
 export async function loadTrainData(
   cfg: TrainConfig,
   log: (msg: string) => void = () => {},
@@ -105,14 +130,17 @@ export async function loadTrainData(
     : [cw[0], cw[1], cw[1]];
   const paths = [...new Set([...train, ...val].map((r) => r.path))];
   const t0 = performance.now();
-  const loaded = await loadImages(paths, {
+  const chestRegion = chestRegionOf(cfg);
+  const loaded = await loadRunImages(paths, {
     size: cfg.size,
     channels: cfg.channels,
+    chestRegion,
     cacheDir: join(cfg.outputsDir, "cache", "images"),
   });
   log(
-    `loaded ${paths.length} images at ${cfg.size}x${cfg.size}x${cfg.channels} in ` +
-      `${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    `loaded ${paths.length} images at ${cfg.size}x${cfg.size}x${cfg.channels}` +
+      (chestRegion === "none" ? "" : ` (chest region: ${chestRegion})`) +
+      ` in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   const slotOf = new Map<string, number>();
   paths.forEach((p, i) => loaded.ok[i] && slotOf.set(p, i));

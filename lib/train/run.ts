@@ -6,23 +6,30 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import type { SplitRecord } from "../data/types.ts";
-import { loadImages } from "../images/cache.ts";
+import type { ChestRegionMode } from "../eval/chest_region.ts";
 import { loadModel } from "../models/io.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { readJson } from "../util/atomic.ts";
 import type { TrainConfig } from "./config.ts";
 import type { ThresholdRecord } from "./epoch_metrics.ts";
-import { makeSplitData } from "./data.ts";
+import { loadRunImages, makeSplitData } from "./data.ts";
 import { checkModelInput, predictSplit } from "./predict.ts";
 
 /** The project's committed reference model. */
 export const REFERENCE_RUN = "outputs/reference";
 
+/**
+ * A run's preprocessing.json: the pixel scaling plus the chest-region mode applied right after
+ * loading (runs saved before the field existed mean "none").
+ */
+export type RunPreprocessing = Preprocessing & { chestRegion?: ChestRegionMode };
+
 /** A run folder loaded for evaluation or prediction. */
 export interface LoadedRun {
   dir: string;
   model: tfl.LayersModel;
-  preprocessing: Preprocessing;
+  /** As saved, with `chestRegion` always filled in (see {@link readRunChestRegion}). */
+  preprocessing: Preprocessing & { chestRegion: ChestRegionMode };
   classes: string[];
   /** The stored decision threshold on P(pneumonia). */
   threshold: number;
@@ -30,13 +37,29 @@ export interface LoadedRun {
   config: TrainConfig;
 }
 
+/**
+ * The chest-region mode a run folder was trained with: preprocessing.json's `chestRegion`, else
+ * config.json's, else `chest_region.json` (written by chapter 14 before the engine had the
+ * option), else "none" (older runs).
+ */
+export async function readRunChestRegion(dir: string): Promise<ChestRegionMode> {
+  const pre = await readJson<RunPreprocessing>(join(dir, "preprocessing.json"));
+  if (pre.chestRegion) return pre.chestRegion;
+  const cfg = await readJson<TrainConfig>(join(dir, "config.json")).catch(() => null);
+  if (cfg?.chestRegion) return cfg.chestRegion;
+  const legacy = await readJson<{ mode: ChestRegionMode }>(join(dir, "chest_region.json"))
+    .catch(() => null);
+  return legacy?.mode ?? "none";
+}
+
 /** Loads a run folder; a missing file is an error that names it. */
 export async function loadRun(dir: string): Promise<LoadedRun> {
-  const preprocessing = await readJson<Preprocessing>(join(dir, "preprocessing.json"));
+  const saved = await readJson<RunPreprocessing>(join(dir, "preprocessing.json"));
   const classes = await readJson<string[]>(join(dir, "classes.json"));
   const thresholdRecord = await readJson<ThresholdRecord>(join(dir, "threshold.json"));
   const config = await readJson<TrainConfig>(join(dir, "config.json"));
   const model = await loadModel(join(dir, "model"));
+  const preprocessing = { ...saved, chestRegion: await readRunChestRegion(dir) };
   checkModelInput(model, preprocessing);
   return {
     dir,
@@ -56,8 +79,8 @@ export interface Predictions {
 }
 
 /**
- * P(pneumonia) for image files (paths or records), read at the run's preprocessing through the
- * image cache (`cacheDir`, default outputs/cache/images). `perturbSeed`: apply the seeded
+ * P(pneumonia) for image files (paths or records), read at the run's preprocessing (chest region
+ * included) through the image cache (`cacheDir`, default outputs/cache/images). `perturbSeed`: apply the seeded
  * training augmentation to every image first (a robustness stress test).
  */
 export async function predictRecords(
@@ -67,7 +90,12 @@ export async function predictRecords(
 ): Promise<Predictions> {
   const paths = records.map((r) => (typeof r === "string" ? r : r.path));
   const { size, channels } = run.preprocessing;
-  const loaded = await loadImages(paths, { size, channels, cacheDir: opts.cacheDir });
+  const loaded = await loadRunImages(paths, {
+    size,
+    channels,
+    chestRegion: run.preprocessing.chestRegion,
+    cacheDir: opts.cacheDir,
+  });
   const slotOf = new Map<string, number>();
   paths.forEach((p, i) => loaded.ok[i] && slotOf.set(p, i));
   const recs = paths.map((p) => ({ path: p, relPath: p, y: 0 }) as unknown as SplitRecord);

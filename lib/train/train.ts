@@ -24,7 +24,13 @@ import type { Preprocessing } from "../models/types.ts";
 import { readJson, writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import type { TrainConfig } from "./config.ts";
+import { chestRegionOf, type TrainConfig } from "./config.ts";
+import {
+  fitTemperature,
+  probsToLogits,
+  type TemperatureFit,
+  writeCalibration,
+} from "../metrics/calibration.ts";
 import { fillBatch, loadTrainData, type SplitData, type TrainData } from "./data.ts";
 import {
   chooseThreshold,
@@ -74,13 +80,21 @@ export interface RunResult {
   history: EpochRow[];
   summary: RunSummary;
   threshold: ThresholdRecord;
+  /**
+   * Temperature scaling fitted on the validation predictions of the kept model (binary runs with
+   * both classes in validation; also written as calibration.json), else null.
+   */
+  calibration: TemperatureFit | null;
 }
 
 /** Options that are not part of the run's config. */
 export interface TrainOptions {
   /** Continue from the run folder's last checkpoint. */
   resume?: boolean;
-  /** Data already in memory (tests); by default read via the manifest and the image cache. */
+  /**
+   * Data already in memory (tests), used as given (the caller applies `cfg.chestRegion` to it);
+   * by default read via the manifest and the image cache, chest region applied.
+   */
   data?: TrainData;
   /** Progress lines (default: console.log). */
   log?: (line: string) => void;
@@ -269,7 +283,10 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     log(`resuming ${cfg.name} after epoch ${st.epoch}`);
   }
   const classes = cfg.classes === 2 ? [...CLASS_NAMES] : ["normal", "bacteria", "virus"];
-  await writeJsonAtomic(join(dir, "preprocessing.json"), pre);
+  await writeJsonAtomic(join(dir, "preprocessing.json"), {
+    ...pre,
+    chestRegion: chestRegionOf(cfg),
+  });
   await writeJsonAtomic(join(dir, "classes.json"), classes);
   log(
     `${cfg.name}: ${cfg.model} ${cfg.size}x${cfg.size}x${cfg.channels}, ` +
@@ -360,6 +377,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     : chooseThreshold(v.y, v.p, cfg.threshold.targetSensitivity);
   await writeFileAtomic(join(dir, "val_predictions.csv"), valPredictionsCsv(data.val, v.p));
   await writeJsonAtomic(join(dir, "threshold.json"), threshold);
+  const calibration = await storeCalibration(dir, cfg, v.y, v.p, log);
   const summary: RunSummary = {
     model: cfg.model,
     trainableParams,
@@ -384,7 +402,34 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       `${threshold.threshold.toFixed(4)} (val sens ${fmt(threshold.atThreshold.sensitivity)}, ` +
       `spec ${fmt(threshold.atThreshold.specificity)}), ${st.elapsedS.toFixed(0)} s -> ${dir}`,
   );
-  return { dir, config: cfg, history: st.history, summary, threshold };
+  return { dir, config: cfg, history: st.history, summary, threshold, calibration };
+}
+
+/**
+ * Fits temperature scaling on the validation predictions (`fitTemperature` on their logits) and
+ * writes `<dir>/calibration.json`, for binary runs whose validation holds both classes; other
+ * runs get none (a stale file from an earlier run in the folder is removed).
+ */
+async function storeCalibration(
+  dir: string,
+  cfg: TrainConfig,
+  y: number[],
+  p: number[],
+  log: (line: string) => void,
+): Promise<TemperatureFit | null> {
+  const both = y.includes(0) && y.includes(1);
+  if (cfg.classes !== 2 || !both) {
+    await Deno.remove(join(dir, "calibration.json")).catch(() => {});
+    if (cfg.classes === 2) log("no temperature scaling: the validation split has one class only");
+    return null;
+  }
+  const fit = fitTemperature(y, probsToLogits(p));
+  await writeCalibration(dir, fit, "val_predictions.csv");
+  log(
+    `temperature ${fit.temperature.toFixed(3)} on validation (NLL ${fmt(fit.nllBefore)} -> ` +
+      `${fmt(fit.nllAfter)}, ECE ${fmt(fit.eceBefore)} -> ${fmt(fit.eceAfter)})`,
+  );
+  return fit;
 }
 
 /** Thrown when `interruptAfter` stops a run early (the checkpoint is on disk). */

@@ -34,8 +34,13 @@ Deno.test("CLI: train 2 epochs at size 32, evaluate --json, predict", async () =
       "1",
       "--batch",
       "8",
+      "--chest-region",
+      "mask",
     ]);
     assert.equal(t.code, 0, t.stderr + t.stdout);
+    const pre = JSON.parse(await Deno.readTextFile(join(out, "preprocessing.json")));
+    assert.equal(pre.chestRegion, "mask", "--chest-region is stored with the run");
+    assert.ok(JSON.parse(await Deno.readTextFile(join(out, "calibration.json"))).temperature > 0);
     assert.match(t.stdout, /epoch 1\/2 loss/);
     assert.match(t.stdout, /epoch 2\/2 loss/);
 

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { resolveConfig } from "../../lib/train/config.ts";
+import {
+  chestRegionOf,
+  resolveConfig,
+  sameConfig,
+  type TrainConfig,
+} from "../../lib/train/config.ts";
 
 Deno.test("config: the model's defaults and the seed's early stopping fill what is not given", () => {
   const c = resolveConfig({ model: "cnn_reg", data: "d" });
@@ -28,4 +33,27 @@ Deno.test("config: bad values are errors that name the run and the value", () =>
     /run "cnn-s42": balance "more"/,
   );
   assert.throws(() => resolveConfig({ model: "vgg", data: "d" }), /Unknown model "vgg"/);
+});
+
+Deno.test("config: chestRegion defaults to none, keeps crop/mask, rejects others", () => {
+  const c = resolveConfig({ model: "compact", data: "d" });
+  assert.equal(c.chestRegion, "none");
+  assert.equal(
+    resolveConfig({ model: "compact", data: "d", chestRegion: "crop" }).chestRegion,
+    "crop",
+  );
+  assert.equal(
+    resolveConfig({ model: "compact", data: "d", chestRegion: "mask" }).chestRegion,
+    "mask",
+  );
+  assert.throws(
+    () => resolveConfig({ model: "compact", data: "d", chestRegion: "lungs" as "crop" }),
+    /run "compact-s42": chestRegion "lungs" \(expected none, crop, mask\)/,
+  );
+  // A config saved before the field existed means "none", and still matches a fresh "none" one.
+  const { chestRegion: _, ...old } = c;
+  assert.equal(chestRegionOf(old as TrainConfig), "none");
+  assert.ok(sameConfig(old as TrainConfig, c));
+  assert.ok(!sameConfig(old as TrainConfig, { ...c, chestRegion: "crop" }));
+  assert.ok(!sameConfig(null, c));
 });

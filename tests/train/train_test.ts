@@ -6,6 +6,7 @@ import { resolveConfig } from "../../lib/train/config.ts";
 import { train, TrainingInterrupted } from "../../lib/train/train.ts";
 import { loadRun } from "../../lib/train/run.ts";
 import { readJson } from "../../lib/util/atomic.ts";
+import { fitTemperature, probsToLogits, readCalibration } from "../../lib/metrics/calibration.ts";
 import { tinyData } from "./_fixtures.ts";
 
 await initBackend();
@@ -47,6 +48,7 @@ Deno.test("a run writes every file of the run folder, and loadRun rebuilds it", 
         "val_predictions.csv",
         "threshold.json",
         "summary.json",
+        "calibration.json",
       ]
     ) {
       await Deno.stat(join(out, f));
@@ -64,7 +66,14 @@ Deno.test("a run writes every file of the run folder, and loadRun rebuilds it", 
     const summary = await readJson<Record<string, number>>(join(out, "summary.json"));
     assert.ok(summary.trainableParams > 0 && summary.totalTimeS > 0 && summary.stoppedEpoch === 3);
     const run = await loadRun(out);
-    assert.deepEqual(run.preprocessing, { size: 16, channels: 1, scale: 1 / 255, mean: 0, std: 1 });
+    assert.deepEqual(run.preprocessing, {
+      size: 16,
+      channels: 1,
+      scale: 1 / 255,
+      mean: 0,
+      std: 1,
+      chestRegion: "none",
+    });
     assert.deepEqual(run.classes, ["NORMAL", "PNEUMONIA"]);
     assert.equal(run.threshold, res.threshold.threshold);
     run.model.dispose();
@@ -94,6 +103,36 @@ Deno.test("the stored threshold keeps val sensitivity >= 0.95 and metrics at 0.5
   }
 });
 
+Deno.test("calibration.json holds the temperature fitted on the stored val predictions", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const out = join(tmp, "r");
+    const res = await train(tinyConfig(out, { epochs: 2 }), {
+      data: tinyData(24, 16, 1),
+      log: quiet,
+    });
+    const rows = (await Deno.readTextFile(join(out, "val_predictions.csv"))).trim().split("\n")
+      .slice(1).map((l) => l.split(","));
+    const fit = fitTemperature(
+      rows.map((r) => Number(r[2])),
+      probsToLogits(rows.map((r) => Number(r[3]))),
+    );
+    const stored = await readCalibration(out);
+    assert.ok(stored && res.calibration);
+    assert.equal(stored.method, "temperature");
+    assert.equal(stored.fittedOn, "val_predictions.csv");
+    assert.equal(stored.n, 24);
+    assert.ok(
+      Math.abs(stored.temperature - fit.temperature) < 1e-6,
+      `${stored.temperature} vs ${fit.temperature}`,
+    );
+    assert.equal(res.calibration.temperature, stored.temperature);
+    assert.ok(stored.nllAfter <= stored.nllBefore + 1e-12);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("resume after an interruption gives the same result as an uninterrupted run", async () => {
   const tmp = await Deno.makeTempDir();
   try {
@@ -111,6 +150,9 @@ Deno.test("resume after an interruption gives the same result as an uninterrupte
       await Deno.readTextFile(join(tmp, "a", "val_predictions.csv")),
     );
     assert.equal(b.threshold.threshold, a.threshold.threshold);
+    // The resumed run stores the same temperature scaling as the uninterrupted one.
+    assert.deepEqual(await readCalibration(join(tmp, "b")), await readCalibration(join(tmp, "a")));
+    assert.deepEqual(b.calibration, a.calibration);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -129,6 +171,8 @@ Deno.test("three classes (normal / bacteria / virus) train with a softmax head",
       "virus",
     ]);
     assert.equal(res.summary.valImages, 24);
+    assert.equal(res.calibration, null, "temperature scaling is for the binary head only");
+    assert.equal(await readCalibration(join(tmp, "c3")), null);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -18,12 +18,18 @@ import { N_BOOT } from "./honest.ts";
 /** Run name of the cropped variant. */
 export const CHEST_RUN = "compact_chest_crop";
 
-/** Trains (or reuses) the compact model on chest-cropped images. */
+/**
+ * Trains (or reuses) the compact model with the training engine's chest-region option (`mode`,
+ * default "crop"): the engine crops the images after loading and stores the mode in the run's
+ * preprocessing.json, so evaluation applies it too.
+ */
 export function trainChestVariant(
   s: ReportSettings,
   mode: ChestRegionMode = "crop",
 ): Promise<RunRecord> {
-  return trainVariant(s, { ...EVAL_RUN, name: CHEST_RUN }, { chestRegion: mode });
+  return trainVariant(s, { ...EVAL_RUN, name: CHEST_RUN }, {
+    edit: (cfg) => ({ ...cfg, chestRegion: mode }),
+  });
 }
 
 /** Metrics of both models on the same test images, with patient-level 95% intervals. */

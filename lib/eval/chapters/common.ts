@@ -6,18 +6,15 @@
  * @module
  */
 
-import { isDeepStrictEqual } from "node:util";
 import { join } from "node:path";
 import type { SplitRecord } from "../../data/types.ts";
 import { isFinishedRun, readRunRecord, type RunRecord, splits } from "../../report/context.ts";
 import type { ReportSettings } from "../../report/settings.ts";
 import { chapterConfig, type RunSpec, trainOrReuse } from "../../report/training.ts";
-import type { TrainConfig } from "../../train/config.ts";
-import { loadTrainData } from "../../train/data.ts";
-import { type LoadedRun, loadRun } from "../../train/run.ts";
+import { sameConfig, type TrainConfig } from "../../train/config.ts";
+import { type LoadedRun, loadRun, readRunChestRegion } from "../../train/run.ts";
 import { train } from "../../train/train.ts";
-import { readJson, writeJsonAtomic } from "../../util/atomic.ts";
-import { applyChestRegionBatch, type ChestRegionMode } from "../chest_region.ts";
+import { readJson } from "../../util/atomic.ts";
 import { scoreRecords } from "../predict.ts";
 
 /** The run the evaluation chapters study: the report's `compact` run (chapter 6). */
@@ -38,14 +35,6 @@ export interface ScoredSplit {
   prevalence: number;
 }
 
-/** Reads the chest-region mode a run was trained with (`chest_region.json`), "none" without. */
-export async function runChestRegion(dir: string): Promise<ChestRegionMode> {
-  const v = await readJson<{ mode: ChestRegionMode }>(join(dir, "chest_region.json")).catch(
-    () => null,
-  );
-  return v?.mode ?? "none";
-}
-
 /** Scores records with a loaded run, applying the run's chest-region mode to the pixels. */
 export async function scoreSplit(
   run: LoadedRun,
@@ -53,10 +42,7 @@ export async function scoreSplit(
   cacheDir?: string,
 ): Promise<ScoredSplit> {
   const pre = run.preprocessing;
-  const scored = await scoreRecords(run, records, {
-    cacheDir,
-    chestRegion: await runChestRegion(run.dir),
-  });
+  const scored = await scoreRecords(run, records, { cacheDir });
   const keep = records.map((_, i) => i).filter((i) => scored.ok[i]);
   const bytes = pre.size * pre.size * pre.channels, units = scored.units;
   const pixels = new Uint8Array(keep.length * bytes);
@@ -113,35 +99,25 @@ export async function evalContext(
 }
 
 /**
- * Trains a run with a config derived from the chapter's (`edit` changes it), or reuses the
- * finished run folder when its saved config and chest-region mode match. With a chest-region
- * mode, the loaded training and validation pixels are cropped or masked before training, and the
- * mode is stored in the run folder as `chest_region.json`.
+ * Trains a run with a config derived from the chapter's (`edit` changes it, e.g. the engine's
+ * `chestRegion` option), or reuses the finished run folder when its saved config matches.
  */
 export async function trainVariant(
   s: ReportSettings,
   spec: RunSpec,
-  opts: { edit?: (cfg: TrainConfig) => TrainConfig; chestRegion?: ChestRegionMode } = {},
+  opts: { edit?: (cfg: TrainConfig) => TrainConfig } = {},
   log: (line: string) => void = (l) => console.log(l),
 ): Promise<RunRecord> {
   const cfg = (opts.edit ?? ((c) => c))(chapterConfig(s, spec));
-  const mode = opts.chestRegion ?? "none";
   if (!s.fresh && (await isFinishedRun(cfg.out))) {
     const saved = await readJson<TrainConfig>(join(cfg.out, "config.json")).catch(() => null);
-    if (isDeepStrictEqual(saved, cfg) && (await runChestRegion(cfg.out)) === mode) {
+    // Runs from before the engine option stored the mode in chest_region.json only.
+    const mode = await readRunChestRegion(cfg.out).catch(() => "none" as const);
+    if (saved && sameConfig({ ...saved, chestRegion: mode }, cfg)) {
       log(`${spec.name}: reusing the finished run in ${cfg.out} (same config)`);
       return await readRunRecord(cfg.out);
     }
   }
-  const data = await loadTrainData(cfg, log);
-  if (mode !== "none") {
-    await applyChestRegionBatch(data.train.pixels, cfg.size, cfg.channels, mode);
-    if (data.val.pixels !== data.train.pixels) {
-      await applyChestRegionBatch(data.val.pixels, cfg.size, cfg.channels, mode);
-    }
-    log(`${spec.name}: chest region "${mode}" applied to the training and validation images`);
-  }
-  await writeJsonAtomic(join(cfg.out, "chest_region.json"), { mode });
-  await train(cfg, { data, log });
+  await train(cfg, { log });
   return await readRunRecord(cfg.out);
 }

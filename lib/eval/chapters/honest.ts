@@ -5,6 +5,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import { lineChart, prChart, rocChart } from "../../charts/lines.ts";
 import { rowsToHtml } from "../../charts/table.ts";
 import {
@@ -16,9 +17,11 @@ import {
 import {
   applyTemperature,
   brierScore,
+  CALIBRATION_FILE,
   expectedCalibrationError,
   fitTemperature,
   probsToLogits,
+  readCalibration,
   reliabilityBins,
   type TemperatureFit,
   writeCalibration,
@@ -102,10 +105,21 @@ export interface CalibrationResult {
   testAfter: number[];
 }
 
-/** Fits temperature scaling on validation, stores it with the run, and measures test before/after. */
+/**
+ * Temperature scaling and test scores before/after it. The temperature is the one the training
+ * engine fitted on validation and stored with the run (`calibration.json`); a run without one
+ * (trained before the engine stored it) gets it fitted here, on validation only, and stored.
+ */
 export async function calibrate(ctx: EvalContext): Promise<CalibrationResult> {
-  const fit = fitTemperature(ctx.val.y, probsToLogits(ctx.val.prob));
-  const path = await writeCalibration(ctx.run.dir, fit, "validation part of the manifest");
+  const stored = await readCalibration(ctx.run.dir);
+  let fit: TemperatureFit, path = join(ctx.run.dir, CALIBRATION_FILE);
+  if (stored) {
+    const { method: _m, fittedOn: _f, ...rest } = stored;
+    fit = rest;
+  } else {
+    fit = fitTemperature(ctx.val.y, probsToLogits(ctx.val.prob));
+    path = await writeCalibration(ctx.run.dir, fit, "validation part of the manifest");
+  }
   const testBefore = ctx.test.prob;
   const testAfter = applyTemperature(probsToLogits(testBefore), fit.temperature);
   const valAfter = applyTemperature(probsToLogits(ctx.val.prob), fit.temperature);

@@ -55,6 +55,17 @@ Deno.test({
       assert.equal(count(html11, "line"), 3);
       assert.equal(tables(html11), 2);
       assert.equal((await readCalibration(ctx.run.dir))?.temperature, cal.fit.temperature);
+      // The temperature is the one the training engine stored, not refitted here ...
+      assert.equal((await readCalibration(ctx.run.dir))?.fittedOn, "val_predictions.csv");
+      // ... and a run without one (trained before the engine stored it) gets it fitted on
+      // validation: the same images, so the same temperature.
+      await Deno.remove(join(ctx.run.dir, "calibration.json"));
+      const refit = await h.calibrate(ctx);
+      assert.equal(
+        (await readCalibration(ctx.run.dir))?.fittedOn,
+        "validation part of the manifest",
+      );
+      assert.ok(Math.abs(refit.fit.temperature - cal.fit.temperature) < 1e-3);
       assert.match(h.honestSummary(ctx, iv, cal), /Validation ROC-AUC .* against test/);
 
       // 12: policies, trade-off, site calibration (or its reason)
@@ -79,6 +90,7 @@ Deno.test({
 
       // 14: chest crop variant
       const crop = await evalContext(s, await c.trainChestVariant(s, "crop"));
+      assert.equal(crop.run.preprocessing.chestRegion, "crop", "the engine option is stored");
       const diff = c.aucDifference(ctx, crop, 1);
       assert.ok(diff.lo <= diff.estimate && diff.estimate <= diff.hi);
       assert.equal(tables(c.comparisonTable(ctx, crop, 1)), 1);

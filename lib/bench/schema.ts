@@ -52,6 +52,27 @@ export interface ModelEntry {
   predictSpeedupVsStockCpu: number | null;
 }
 
+/** The entry of a model that could not be benchmarked: every figure null, `error` says why. */
+export function modelErrorEntry(model: string, error: string | null): ModelEntry {
+  return {
+    model,
+    error,
+    inputSize: null,
+    channels: null,
+    batchSize: null,
+    params: null,
+    threads: null,
+    train: null,
+    predict: null,
+    peakRssMiB: null,
+    stock: null,
+    trainSpeedupVsStock: null,
+    predictSpeedupVsStock: null,
+    trainSpeedupVsStockCpu: null,
+    predictSpeedupVsStockCpu: null,
+  };
+}
+
 /** The whole result file. */
 export interface BenchJson {
   schema: string;

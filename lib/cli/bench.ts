@@ -17,7 +17,13 @@ import { writeJsonAtomic } from "../util/atomic.ts";
 import { describeBackend, initBackend } from "../backend/select.ts";
 import { listModels } from "../models/registry.ts";
 import type { ModelBenchResult } from "../bench/model_bench.ts";
-import { type BenchJson, type ModelEntry, PYTORCH_REFERENCE, SCHEMA } from "../bench/schema.ts";
+import {
+  type BenchJson,
+  type ModelEntry,
+  modelErrorEntry,
+  PYTORCH_REFERENCE,
+  SCHEMA,
+} from "../bench/schema.ts";
 import { formatBench } from "../bench/format.ts";
 import { loadBenchOrNull, parallelBenchOrNull } from "../bench/optional.ts";
 
@@ -142,25 +148,7 @@ function toEntry(
   fast: ModelBenchResult | { error: string },
   stock: ModelBenchResult | { error: string } | null,
 ): ModelEntry {
-  if ("error" in fast) {
-    return {
-      model: name,
-      error: fast.error,
-      inputSize: null,
-      channels: null,
-      batchSize: null,
-      params: null,
-      threads: null,
-      train: null,
-      predict: null,
-      peakRssMiB: null,
-      stock: null,
-      trainSpeedupVsStock: null,
-      predictSpeedupVsStock: null,
-      trainSpeedupVsStockCpu: null,
-      predictSpeedupVsStockCpu: null,
-    };
-  }
+  if ("error" in fast) return modelErrorEntry(name, fast.error);
   const okStock = stock && !("error" in stock) ? stock : null;
   const ratio = (a: number | undefined, b: number) => (a ? Math.round((a / b) * 100) / 100 : null);
   return {

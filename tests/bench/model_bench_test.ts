@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { benchModel, peakRssMiB } from "../../lib/bench/model_bench.ts";
 import { formatBench } from "../../lib/bench/format.ts";
-import { type BenchJson, PYTORCH_REFERENCE, SCHEMA } from "../../lib/bench/schema.ts";
+import {
+  type BenchJson,
+  modelErrorEntry,
+  PYTORCH_REFERENCE,
+  SCHEMA,
+} from "../../lib/bench/schema.ts";
 import { profileTraining } from "../../lib/bench/profile.ts";
 
 Deno.test("benchModel times a small registry model with fast and reference kernels", async () => {
@@ -60,7 +65,7 @@ Deno.test("benchModel times a small registry model with fast and reference kerne
       predictSpeedupVsStock: 1,
       trainSpeedupVsStockCpu: 2,
       predictSpeedupVsStockCpu: 1,
-    }, { ...nullEntry("transfer"), error: "needs a base model" }],
+    }, modelErrorEntry("transfer", "needs a base model")],
     imageLoading: null,
     parallel: null,
     pytorchReference: PYTORCH_REFERENCE,
@@ -79,23 +84,3 @@ Deno.test("profileTraining attributes CPU time to kernels", async () => {
   assert.ok(names.includes("Conv2DBackpropFilter"), names.join(","));
   assert.equal(names[names.length - 1], "(outside kernels)");
 });
-
-function nullEntry(model: string): BenchJson["models"][number] {
-  return {
-    model,
-    error: null,
-    inputSize: null,
-    channels: null,
-    batchSize: null,
-    params: null,
-    threads: null,
-    train: null,
-    predict: null,
-    peakRssMiB: null,
-    stock: null,
-    trainSpeedupVsStock: null,
-    predictSpeedupVsStock: null,
-    trainSpeedupVsStockCpu: null,
-    predictSpeedupVsStockCpu: null,
-  };
-}

@@ -21,7 +21,6 @@ import {
 } from "@tensorflow/tfjs-core";
 import {
   alloc,
-  assertNHWC,
   f32,
   free,
   heapF32,
@@ -30,6 +29,7 @@ import {
   type WasmBackendLike,
 } from "./wasm_heap.ts";
 import { type Args, callStock, transposeLast2, view } from "./wasm_ops.ts";
+import { conv2dInfoNHWC, convDims } from "./_conv_geometry.ts";
 
 /** Input gradients of convolutions with at most this many input channels use col2im. */
 export let COL2IM_MAX_CHANNELS = 4;
@@ -42,21 +42,8 @@ export function setCol2imMaxChannels(n: number): void {
 export function conv2dBackpropFilterFast({ inputs, backend, attrs }: Args): TensorInfo {
   const be = backend as WasmBackendLike;
   const { x, dy } = inputs;
-  assertNHWC("Conv2DBackpropFilter", attrs.dataFormat);
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    "channelsLast",
-  );
-  const [KH, KW, CI, CO] = info.filterShape;
-  const { batchSize: B, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
-  const { strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
+  const info = conv2dInfoNHWC("Conv2DBackpropFilter", x.shape, attrs.filterShape, attrs);
+  const { B, H, W, OH, OW, KH, KW, CI, CO, sh, sw, top, left } = convDims(info);
   const K = KH * KW * CI, N = B * OH * OW;
   if (K < CO) return filterGradByCol(be, x, dy, info);
   const xT = alloc(be, [B, CI, H, W]);
@@ -154,8 +141,7 @@ function filterGradByCol(
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const [KH, KW, CI, CO] = info.filterShape;
-  const { batchSize: B, outHeight: OH, outWidth: OW } = info;
+  const { B, OH, OW, KH, KW, CI, CO } = convDims(info);
   const K = KH * KW * CI, N = B * OH * OW;
   const chunk = Math.min(N, FILTER_GRAD_CHUNK);
   const col = alloc(be, [N, K]);
@@ -227,10 +213,7 @@ function im2colRows(
   n0: number,
   n1: number,
 ) {
-  const [KH, KW, CI] = info.filterShape;
-  const { inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
-  const { strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
+  const { H, W, OH, OW, KH, KW, CI, sh, sw, top, left } = convDims(info);
   const span = KW * CI;
   let d = 0;
   for (let n = n0; n < n1; n++) {
@@ -270,10 +253,7 @@ function inputGradByCol2im(
   filter: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const [KH, KW, CI, CO] = info.filterShape;
-  const { batchSize: B, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
-  const { strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
+  const { B, H, W, OH, OW, KH, KW, CI, CO, sh, sw, top, left } = convDims(info);
   const K = KH * KW * CI, N = B * OH * OW;
   const wT = transposeLast2(be, view(filter, [K, CO]));
   const dcol = callStock(BatchMatMul, { a: view(dy, [N, CO]), b: wT }, be, {
@@ -316,25 +296,13 @@ export function conv2dBackpropInputFast(args: Args): TensorInfo {
   const { inputs, backend, attrs } = args;
   const be = backend as WasmBackendLike;
   const { dy, filter } = inputs;
-  assertNHWC("Conv2DBackpropInput", attrs.dataFormat);
-  const info = backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    "channelsLast",
-  );
-  const [KH, KW, CI, CO] = info.filterShape;
-  const { batchSize: B, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
-  const { strideHeight: sh, strideWidth: sw } = info;
+  const info = conv2dInfoNHWC("Conv2DBackpropInput", attrs.inputShape, filter.shape, attrs);
+  const { B, H, W, OH, OW, KH, KW, CI, CO, sh, sw, top, left } = convDims(info);
   // Correlating the stride-dilated dy (Hd x Wd) with the flipped filter gives dx when dy is padded
   // by KH-1-top above and enough below to make H + KH - 1 rows (same for columns).
   if (CI <= COL2IM_MAX_CHANNELS) return inputGradByCol2im(be, dy, filter, info);
   const Hd = (OH - 1) * sh + 1, Wd = (OW - 1) * sw + 1;
-  const pt = KH - 1 - info.padInfo.top, pl = KW - 1 - info.padInfo.left;
+  const pt = KH - 1 - top, pl = KW - 1 - left;
   const pb = H + KH - 1 - pt - Hd, pr = W + KW - 1 - pl - Wd;
   if (pt < 0 || pl < 0 || pb < 0 || pr < 0) {
     return callStock(Conv2DBackpropInput, inputs, be, attrs); // unusual padding: stock kernel

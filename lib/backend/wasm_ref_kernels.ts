@@ -15,39 +15,20 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { alloc, assertNHWC, f32, type WasmBackendLike } from "./wasm_heap.ts";
-
-type Args = { inputs: Record<string, TensorInfo>; backend: unknown; attrs: Record<string, any> };
+import { alloc, f32, type WasmBackendLike } from "./wasm_heap.ts";
+import type { Args } from "./wasm_ops.ts";
+import { conv2dInfoNHWC, convDims, depthwiseInfo } from "./_conv_geometry.ts";
 
 /** dW[kh,kw,ci,co] = sum over (b,oy,ox) of x[b, oy*sh+kh-top, ox*sw+kw-left, ci] * dy[b,oy,ox,co]. */
 function conv2dBackpropFilterRef({ inputs, backend, attrs }: Args): TensorInfo {
   const be = backend as WasmBackendLike;
   const { x, dy } = inputs;
-  assertNHWC("Conv2DBackpropFilter", attrs.dataFormat);
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    "channelsLast",
-  );
+  const info = conv2dInfoNHWC("Conv2DBackpropFilter", x.shape, attrs.filterShape, attrs);
   const out = alloc(be, info.filterShape as number[]);
   const xv = f32(be, x), dyv = f32(be, dy), dw = f32(be, out);
   const acc = new Float64Array(dw.length);
-  const [KH, KW, CI, CO] = info.filterShape;
-  const {
-    inHeight: H,
-    inWidth: W,
-    outHeight: OH,
-    outWidth: OW,
-    strideHeight: sh,
-    strideWidth: sw,
-  } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
-  for (let b = 0; b < info.batchSize; b++) {
+  const { B, H, W, OH, OW, KH, KW, CI, CO, sh, sw, top, left } = convDims(info);
+  for (let b = 0; b < B; b++) {
     for (let oy = 0; oy < OH; oy++) {
       for (let ox = 0; ox < OW; ox++) {
         const dyOff = ((b * OH + oy) * OW + ox) * CO;
@@ -112,15 +93,7 @@ function depthwiseVisit(
 function depthwiseBackpropFilterRef({ inputs, backend, attrs }: Args): TensorInfo {
   const be = backend as WasmBackendLike;
   const { x, dy } = inputs;
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    attrs.dilations,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
-  );
+  const info = depthwiseInfo(x.shape, attrs.filterShape, attrs);
   const out = alloc(be, info.filterShape as number[]);
   const xv = f32(be, x), dyv = f32(be, dy), dwv = f32(be, out);
   const acc = new Float64Array(dwv.length);
@@ -134,15 +107,7 @@ function depthwiseBackpropFilterRef({ inputs, backend, attrs }: Args): TensorInf
 function depthwiseBackpropInputRef({ inputs, backend, attrs }: Args): TensorInfo {
   const be = backend as WasmBackendLike;
   const { dy, filter } = inputs;
-  const info = backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    attrs.dilations,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
-  );
+  const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
   const out = alloc(be, info.inShape as number[]);
   const wv = f32(be, filter), dyv = f32(be, dy), dxv = f32(be, out);
   const acc = new Float64Array(dxv.length);

@@ -8,6 +8,7 @@ import { readJson, writeJsonAtomic } from "../util/atomic.ts";
 /** What probing one file gave: a readable image's header, or why it is unreadable. */
 export interface ProbeOutcome {
   ok: boolean;
+  /** Why the file is unreadable; null when ok. */
   reason: string | null;
   width: number | null;
   height: number | null;

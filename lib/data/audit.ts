@@ -61,8 +61,8 @@ export interface AuditOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** What the audit learned about one file. */
-export interface FileCheck {
+/** What the audit learned about one file: where it stands in the dataset and what probing gave. */
+export interface FileCheck extends ProbeOutcome {
   relPath: string;
   /** Split folder on disk, or "all" in the flat layout. */
   split: string;
@@ -72,13 +72,6 @@ export interface FileCheck {
   /** Subtype, "unknown" when the name does not say. */
   subtype: string;
   patient: string;
-  ok: boolean;
-  /** Why the file is unreadable; null when ok. */
-  reason: string | null;
-  width: number | null;
-  height: number | null;
-  channels: number | null;
-  format: string | null;
   bytes: number | null;
   sha256: string | null;
 }

@@ -14,20 +14,15 @@ import { join } from "node:path";
 import { readJson } from "../util/atomic.ts";
 import type { TrainConfig } from "./config.ts";
 import type { RunSummary } from "./train.ts";
+import type { EpochMetrics } from "./epoch_metrics.ts";
 
-/** One row of the comparison. */
-export interface ComparisonRow {
+/** One row of the comparison: the run, and its kept model's validation metrics (at 0.5). */
+export interface ComparisonRow extends EpochMetrics {
   run: string;
   model: string;
   input: string;
   trainImages: number;
   valImages: number;
-  loss: number;
-  accuracy: number;
-  recall: number;
-  precision: number;
-  f1: number;
-  auc: number;
   trainableParams: number;
   totalTimeS: number;
   epochs: number;

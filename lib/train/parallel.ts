@@ -35,8 +35,9 @@
  * `deno run -A lib/train/parallel_bench.ts --batch B --steps 4 --workers 0,2` and the same with
  * `--workers 0 --wasm-threads 2`, ms per training image, only windows where no other helper's
  * job ran (checked from /proc/stat and from CPU time ~ 1.5-1.8x wall time for the 2-way runs):
- * - batch 8:  1 thread 40.8; 2 workers 31.4 (1.30x); threaded wasm 2 threads 30.4 (1.34x).
- * - batch 32: 1 thread 44.0; 2 workers 29.4 (1.50x); threaded wasm 2 threads 30.8 (1.43x).
+ * - batch 8:  1 thread 40.8 / 40.0 (two runs); 2 workers 31.4 / 26.0 (1.30x / 1.54x);
+ *   threaded wasm, 2 threads, 30.4 (1.34x, one clean run).
+ * - batch 32: 1 thread 44.0; 2 workers 29.4 (1.50x); threaded wasm, 2 threads, 30.8 (1.43x).
  * The 2 workers spend 10-20% more CPU per image than one thread (half-size shards run less
  * efficiently, both replicas apply the Adam step, and the cores share caches and memory).
  * While any other CPU-bound job runs, neither way gains anything: the kernel's autogroup

@@ -130,16 +130,7 @@ export function leakageAudit(
         if (ok) within.confirmed++;
         if (ri.patientId === rj.patientId) within.samePatient++;
         if (withinExamples.length < maxExamples && ok !== false) {
-          withinExamples.push({
-            a: ri.relPath,
-            b: rj.relPath,
-            splitA: ri.split,
-            splitB: rj.split,
-            patientA: ri.patientId,
-            patientB: rj.patientId,
-            distance: d,
-            confirmed: ok,
-          });
+          withinExamples.push(pairOf(ri, rj, d, ok));
         }
         continue;
       }
@@ -153,16 +144,7 @@ export function leakageAudit(
       }
       nPairs++;
       if (buckets[d].length >= maxExamples) continue;
-      buckets[d].push({
-        a: ri.relPath,
-        b: rj.relPath,
-        splitA: ri.split,
-        splitB: rj.split,
-        patientA: ri.patientId,
-        patientB: rj.patientId,
-        distance: d,
-        confirmed: ok,
-      });
+      buckets[d].push(pairOf(ri, rj, d, ok));
     }
   }
   const examples = buckets.flat().slice(0, maxExamples);
@@ -187,6 +169,25 @@ export function leakageAudit(
       },
       examples,
     },
+  };
+}
+
+/** The example entry for images `a` and `b` at pHash distance `distance`. */
+function pairOf(
+  a: SplitRecord,
+  b: SplitRecord,
+  distance: number,
+  confirmed: boolean | null,
+): NearDuplicatePair {
+  return {
+    a: a.relPath,
+    b: b.relPath,
+    splitA: a.split,
+    splitB: b.split,
+    patientA: a.patientId,
+    patientB: b.patientId,
+    distance,
+    confirmed,
   };
 }
 

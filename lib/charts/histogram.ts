@@ -62,29 +62,19 @@ export function histogram(series: HistSeries[], opts: HistogramOptions = {}): st
     }));
   });
   type Row = (typeof rows)[number];
-  const marks: Plot.Markish[] = [];
-  if (series.length === 1) {
-    marks.push(
-      Plot.rectY(rows, {
-        x1: "x1",
-        x2: "x2",
-        y1: 0,
-        y2: "y",
-        fill: (r: Row) => r.color,
-        inset: 0.5,
-      }),
-    );
-  } else {
-    marks.push(
-      Plot.rectY(rows, {
-        x1: "x1",
-        x2: "x2",
-        y1: 0,
-        y2: "y",
-        fill: (r: Row) => r.color,
-        fillOpacity: 0.35,
-      }),
-    );
+  const single = series.length === 1;
+  // One series: solid bars; several: translucent bars under each series' outline.
+  const marks: Plot.Markish[] = [
+    Plot.rectY(rows, {
+      x1: "x1",
+      x2: "x2",
+      y1: 0,
+      y2: "y",
+      fill: (r: Row) => r.color,
+      ...(single ? { inset: 0.5 } : { fillOpacity: 0.35 }),
+    }),
+  ];
+  if (!single) {
     marks.push(Plot.line(rows.flatMap((r) => [{ ...r, x: r.x1 }, { ...r, x: r.x2 }]), {
       x: "x",
       y: "y",

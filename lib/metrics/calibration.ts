@@ -19,12 +19,7 @@
 
 import { join } from "node:path";
 import { readJson, writeJsonAtomic } from "../util/atomic.ts";
-import {
-  binaryCrossEntropy,
-  checkBinaryLabels,
-  checkLengths,
-  checkScores,
-} from "./classification.ts";
+import { binaryCrossEntropy, checkLabelsAndScores } from "./classification.ts";
 
 /** One bin of a reliability diagram. */
 export interface ReliabilityBin {
@@ -41,9 +36,7 @@ export interface ReliabilityBin {
 }
 
 function checkProbs(what: string, yTrue: ArrayLike<number>, p: ArrayLike<number>): void {
-  checkLengths(what, yTrue, p);
-  checkBinaryLabels(what, yTrue);
-  checkScores(what, p);
+  checkLabelsAndScores(what, yTrue, p);
   for (let i = 0; i < p.length; i++) {
     if (p[i] < 0 || p[i] > 1) {
       throw new RangeError(`${what}: probability at index ${i} is ${p[i]}; expected [0, 1]`);
@@ -148,9 +141,7 @@ export function fitTemperature(
   logits: ArrayLike<number>,
   opts: { minT?: number; maxT?: number; tol?: number } = {},
 ): TemperatureFit {
-  checkLengths("fitTemperature", yTrue, logits);
-  checkBinaryLabels("fitTemperature", yTrue);
-  checkScores("fitTemperature", logits);
+  checkLabelsAndScores("fitTemperature", yTrue, logits);
   const minT = opts.minT ?? 0.05, maxT = opts.maxT ?? 20, tol = opts.tol ?? 1e-7;
   const nll = (a: number) => binaryCrossEntropy(yTrue, applyTemperature(logits, 1 / a), 1e-12);
   let lo = 1 / maxT, hi = 1 / minT;

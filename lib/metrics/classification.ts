@@ -74,6 +74,20 @@ export function checkScores(what: string, s: ArrayLike<number>): void {
   }
 }
 
+/**
+ * The checks of every metric on binary labels and scores: same non-zero length, labels 0 or 1,
+ * finite scores (in that order; `what` names the caller in the error).
+ */
+export function checkLabelsAndScores(
+  what: string,
+  yTrue: ArrayLike<number>,
+  yScore: ArrayLike<number>,
+): void {
+  checkLengths(what, yTrue, yScore);
+  checkBinaryLabels(what, yTrue);
+  checkScores(what, yScore);
+}
+
 /** Confusion counts of 0/1 labels against 0/1 predictions. */
 export function confusion(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): Confusion {
   checkLengths("confusion", yTrue, yPred);
@@ -127,9 +141,7 @@ export function binaryMetrics(
  * scikit-learn's `roc_auc_score`). Throws when yTrue holds one class only: AUC is undefined then.
  */
 export function rocAuc(yTrue: ArrayLike<number>, yScore: ArrayLike<number>): number {
-  checkLengths("rocAuc", yTrue, yScore);
-  checkBinaryLabels("rocAuc", yTrue);
-  checkScores("rocAuc", yScore);
+  checkLabelsAndScores("rocAuc", yTrue, yScore);
   const n = yTrue.length;
   let nPos = 0;
   for (let i = 0; i < n; i++) nPos += yTrue[i];
@@ -161,9 +173,7 @@ export function binaryCrossEntropy(
   yScore: ArrayLike<number>,
   eps = 1e-7,
 ): number {
-  checkLengths("binaryCrossEntropy", yTrue, yScore);
-  checkBinaryLabels("binaryCrossEntropy", yTrue);
-  checkScores("binaryCrossEntropy", yScore);
+  checkLabelsAndScores("binaryCrossEntropy", yTrue, yScore);
   let sum = 0;
   for (let i = 0; i < yTrue.length; i++) {
     const p = Math.min(1 - eps, Math.max(eps, yScore[i]));
@@ -182,9 +192,7 @@ export function thresholdForSensitivity(
   yScore: ArrayLike<number>,
   target = 0.95,
 ): number {
-  checkLengths("thresholdForSensitivity", yTrue, yScore);
-  checkBinaryLabels("thresholdForSensitivity", yTrue);
-  checkScores("thresholdForSensitivity", yScore);
+  checkLabelsAndScores("thresholdForSensitivity", yTrue, yScore);
   if (!(target > 0 && target <= 1)) {
     throw new RangeError(`thresholdForSensitivity: target ${target} must be in (0, 1]`);
   }

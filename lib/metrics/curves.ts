@@ -16,7 +16,7 @@
  * @module
  */
 
-import { checkBinaryLabels, checkLengths, checkScores } from "./classification.ts";
+import { checkLabelsAndScores } from "./classification.ts";
 
 /** One point of the ROC curve. */
 export interface RocPoint {
@@ -53,9 +53,7 @@ export function countsByThreshold(
   yScore: ArrayLike<number>,
   what = "countsByThreshold",
 ): { counts: ThresholdCounts[]; nPos: number; nNeg: number } {
-  checkLengths(what, yTrue, yScore);
-  checkBinaryLabels(what, yTrue);
-  checkScores(what, yScore);
+  checkLabelsAndScores(what, yTrue, yScore);
   const n = yTrue.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => yScore[b] - yScore[a]);
   const counts: ThresholdCounts[] = [];

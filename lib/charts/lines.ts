@@ -30,6 +30,14 @@ export interface LineOptions extends ChartFrame {
   xTicks?: number[];
 }
 
+/**
+ * A grey dashed reference segment from (0, y0) to (1, y1) for charts on a [0, 1] x axis: the
+ * chance diagonal (0, 1), perfect calibration (0, 1), a baseline or a target level (y, y).
+ */
+export function referenceLine(name: string, y0: number, y1: number = y0): Series {
+  return { name, points: [{ x: 0, y: y0 }, { x: 1, y: y1 }], color: "#999", dashed: true };
+}
+
 const PALETTE = ["#4269d0", "#ff725c", "#3ca951", "#efb118", "#6cc5b0", "#a463f2", "#9c6b4e"];
 
 /** A multi-series line chart, each series named at its end, as an SVG figure. */
@@ -133,12 +141,7 @@ export function rocChart(
     name: c.auc !== undefined ? `${c.name} (AUC ${c.auc.toFixed(3)})` : c.name,
     points: c.fpr.map((x, i) => ({ x, y: c.tpr[i] })),
   }));
-  series.push({
-    name: "chance",
-    points: [{ x: 0, y: 0 }, { x: 1, y: 1 }],
-    color: "#999",
-    dashed: true,
-  });
+  series.push(referenceLine("chance", 0, 1));
   return lineChart(series, {
     xLabel: "false positive rate (1 - specificity)",
     yLabel: "true positive rate (sensitivity)",
@@ -160,13 +163,7 @@ export function prChart(
     points: c.recall.map((x, i) => ({ x, y: c.precision[i] })),
   }));
   if (opts.prevalence !== undefined) {
-    const p = opts.prevalence;
-    series.push({
-      name: "prevalence",
-      points: [{ x: 0, y: p }, { x: 1, y: p }],
-      color: "#999",
-      dashed: true,
-    });
+    series.push(referenceLine("prevalence", opts.prevalence));
   }
   return lineChart(series, {
     xLabel: "recall (sensitivity)",

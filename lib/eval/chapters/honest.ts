@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { lineChart, prChart, rocChart } from "../../charts/lines.ts";
+import { lineChart, prChart, referenceLine, rocChart } from "../../charts/lines.ts";
 import { rowsToHtml } from "../../charts/table.ts";
 import {
   BOOT_METRICS,
@@ -162,7 +162,7 @@ export function reliabilityFigure(y: number[], raw: number[], scaled: number[], 
   return lineChart([
     { name: "raw", points: pts(raw) },
     { name: `T = ${t.toFixed(2)}`, points: pts(scaled) },
-    { name: "perfect", points: [{ x: 0, y: 0 }, { x: 1, y: 1 }], color: "#999", dashed: true },
+    referenceLine("perfect", 0, 1),
   ], {
     title: "Reliability diagram (test part, 10 equal-width bins)",
     xLabel: "mean predicted P(pneumonia)",

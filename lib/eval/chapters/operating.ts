@@ -5,7 +5,7 @@
  * @module
  */
 
-import { lineChart } from "../../charts/lines.ts";
+import { lineChart, referenceLine } from "../../charts/lines.ts";
 import { rowsToHtml } from "../../charts/table.ts";
 import { formatInterval } from "../../metrics/bootstrap.ts";
 import {
@@ -54,18 +54,13 @@ export function tradeoffFigure(ctx: EvalContext): string {
     name,
     points: rows.map((r) => ({ x: r.threshold, y: r[key] })),
   });
-  const who = (name: string, v: number) => ({
-    name,
-    points: [{ x: 0, y: v }, { x: 1, y: v }],
-    color: "#999",
-    dashed: true,
-  });
   const ok = rows.filter((r) => r.meetsWho);
+  const { sensitivity: whoSens, specificity: whoSpec } = WHO_SCREENING_MINIMUM;
   return lineChart([
     line("sensitivity", "sensitivity"),
     line("specificity", "specificity"),
-    who(`WHO sens ${WHO_SCREENING_MINIMUM.sensitivity}`, WHO_SCREENING_MINIMUM.sensitivity),
-    who(`WHO spec ${WHO_SCREENING_MINIMUM.specificity}`, WHO_SCREENING_MINIMUM.specificity),
+    referenceLine(`WHO sens ${whoSens}`, whoSens),
+    referenceLine(`WHO spec ${whoSpec}`, whoSpec),
   ], {
     title: "Test sensitivity and specificity against the threshold",
     xLabel: "threshold on P(pneumonia)",

@@ -28,7 +28,7 @@ import {
   viewAt,
   type WasmBackendLike,
 } from "./wasm_heap.ts";
-import { type Args, callStock, transposeLast2, view } from "./wasm_ops.ts";
+import { type Args, callStock, transposeInto, transposeLast2, view } from "./wasm_ops.ts";
 import { conv2dInfoNHWC, convDims } from "./_conv_geometry.ts";
 
 /** Input gradients of convolutions with at most this many input channels use col2im. */
@@ -100,16 +100,10 @@ export function conv2dBackpropFilterFast({ inputs, backend, attrs }: Args): Tens
   free(be, xT);
   // 3. dW [K, CO] = sum over chunks of colT_c [K, nc] · dy_c [nc, CO]: no transposed operand.
   const acc = new Float64Array(K * CO);
-  for (let n0 = 0; n0 < N; n0 += chunk) {
-    const nc = Math.min(chunk, N - n0);
-    const a = viewAt(be, colT, K * n0, [K, nc]), bv = viewAt(be, dy, n0 * CO, [nc, CO]);
-    const part = callStock(BatchMatMul, { a, b: bv }, be, { transposeA: false, transposeB: false });
-    releaseView(be, a);
-    releaseView(be, bv);
-    const pv = f32(be, part);
-    for (let i = 0; i < acc.length; i++) acc[i] += pv[i];
-    free(be, part);
-  }
+  accumulateChunkProducts(be, N, chunk, acc, (n0, nc) => [
+    viewAt(be, colT, K * n0, [K, nc]),
+    viewAt(be, dy, n0 * CO, [nc, CO]),
+  ]);
   free(be, colT);
   const out = alloc(be, info.filterShape as number[]);
   f32(be, out).set(acc);
@@ -153,16 +147,10 @@ function filterGradByCol(
     transposeInto(dyv, n0 * CO, nc, CO, dtv, base);
   }
   const acc = new Float64Array(CO * K);
-  for (let n0 = 0; n0 < N; n0 += chunk) {
-    const nc = Math.min(chunk, N - n0);
-    const a = viewAt(be, dyT, n0 * CO, [CO, nc]), b = viewAt(be, col, n0 * K, [nc, K]);
-    const part = callStock(BatchMatMul, { a, b }, be, { transposeA: false, transposeB: false });
-    releaseView(be, a);
-    releaseView(be, b);
-    const pv = f32(be, part);
-    for (let i = 0; i < acc.length; i++) acc[i] += pv[i];
-    free(be, part);
-  }
+  accumulateChunkProducts(be, N, chunk, acc, (n0, nc) => [
+    viewAt(be, dyT, n0 * CO, [CO, nc]),
+    viewAt(be, col, n0 * K, [nc, K]),
+  ]);
   free(be, dyT);
   free(be, col);
   // acc is dWᵀ [CO, K]; the filter is [K, CO].
@@ -175,31 +163,33 @@ function filterGradByCol(
 }
 
 /**
+ * acc += the sum, over chunks of `chunk` rows of N (the last one shorter), of the untransposed
+ * product of the two heap views that `operands(n0, nc)` returns for the chunk at row n0 with nc
+ * rows; the views are released after each product.
+ */
+function accumulateChunkProducts(
+  be: WasmBackendLike,
+  N: number,
+  chunk: number,
+  acc: Float64Array,
+  operands: (n0: number, nc: number) => [TensorInfo, TensorInfo],
+): void {
+  for (let n0 = 0; n0 < N; n0 += chunk) {
+    const [a, b] = operands(n0, Math.min(chunk, N - n0));
+    const part = callStock(BatchMatMul, { a, b }, be, { transposeA: false, transposeB: false });
+    releaseView(be, a);
+    releaseView(be, b);
+    const pv = f32(be, part);
+    for (let i = 0; i < acc.length; i++) acc[i] += pv[i];
+    free(be, part);
+  }
+}
+
+/**
  * Rows of N per product in {@link filterGradByCol} (products measured flat between 2048 and 16384;
  * not a power of two: a 4096-float stride made the chunked transpose 4x slower, cache aliasing).
  */
 export const FILTER_GRAD_CHUNK = 4000;
-
-/** dst[off + j*rows + i] = src[srcOff + i*cols + j] for a rows x cols block, in 32x32 tiles. */
-function transposeInto(
-  src: Float32Array,
-  srcOff: number,
-  rows: number,
-  cols: number,
-  dst: Float32Array,
-  off: number,
-) {
-  const T = 32;
-  for (let i0 = 0; i0 < rows; i0 += T) {
-    const i1 = Math.min(rows, i0 + T);
-    for (let j0 = 0; j0 < cols; j0 += T) {
-      const j1 = Math.min(cols, j0 + T);
-      for (let i = i0; i < i1; i++) {
-        for (let j = j0; j < j1; j++) dst[off + j * rows + i] = src[srcOff + i * cols + j];
-      }
-    }
-  }
-}
 
 /**
  * Rows n0..n1 of the im2col matrix: col[(b, oy, ox), (kh, kw, ci)] = x[b, oy*sh + kh - top,

@@ -8,6 +8,7 @@ import process from "node:process";
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, initBackend } from "../backend/select.ts";
 import type { WasmKernelMode } from "../backend/wasm_kernels.ts";
+import { makeAdam } from "../backend/fused_adam.ts";
 import { createModel, getModelSpec } from "../models/registry.ts";
 
 /** What to time. */
@@ -106,7 +107,7 @@ export async function benchModel(
     ? tf.train.sgd(lr)
     : spec.train.optimizer === "rmsprop"
     ? tf.train.rmsprop(lr)
-    : tf.train.adam(lr);
+    : makeAdam(lr); // fused Adam with our kernels; tf.train.adam for the stock baseline
   model.compile({ optimizer, loss: "binaryCrossentropy" });
   const x = tf.randomUniform([batch, size, size, spec.channels], 0, 1, "float32", 7);
   const y = tf.tensor2d(Array.from({ length: batch }, (_, i) => i % 2), [batch, 1]);

@@ -21,6 +21,7 @@ import {
 } from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../backend/select.ts";
 import type { WasmKernelMode } from "../backend/wasm_kernels.ts";
+import { makeAdam } from "../backend/fused_adam.ts";
 import { createModel, getModelSpec } from "../models/registry.ts";
 
 /** CPU milliseconds of this process since `since` (or since start). */
@@ -101,7 +102,7 @@ export async function profileTraining(
   const spec = getModelSpec(model);
   const batch = opts.batchSize ?? spec.train.batchSize, steps = opts.steps ?? 3;
   const m = await createModel(model, { seed: 1 });
-  m.compile({ optimizer: tf.train.adam(spec.train.learningRate), loss: "binaryCrossentropy" });
+  m.compile({ optimizer: makeAdam(spec.train.learningRate), loss: "binaryCrossentropy" });
   const x = tf.randomUniform(
     [batch, spec.defaultSize, spec.defaultSize, spec.channels],
     0,

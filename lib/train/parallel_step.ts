@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { makeAdam } from "../backend/fused_adam.ts";
 
 /** Loss functions supported (the Keras names). */
 export type LossName = "binaryCrossentropy" | "categoricalCrossentropy";
@@ -42,7 +43,7 @@ export function makeOptimizer(spec: OptimizerSpec): tf.Optimizer {
   if (!(spec.learningRate > 0)) {
     throw new Error(`parallel_step: learningRate must be > 0, got ${spec.learningRate}`);
   }
-  if (spec.name === "adam") return tf.train.adam(spec.learningRate);
+  if (spec.name === "adam") return makeAdam(spec.learningRate); // = tf.train.adam, fused
   if (spec.name === "sgd") {
     return spec.momentum
       ? tf.train.momentum(spec.learningRate, spec.momentum)

@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
 import { FusedAdamOptimizer, makeAdam } from "../../lib/backend/fused_adam.ts";
+import { simdAdamFor } from "../../lib/backend/fused_adam_simd.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
 function buildModel(): tfl.LayersModel {
@@ -102,4 +103,27 @@ Deno.test("makeAdam: fused on wasm fast and cpu, stock Adam for the wasm referen
   // (tfjs' optimizers override instanceof, so compare constructors)
   assert.equal(stock.constructor, tf.AdamOptimizer);
   await initBackend({ prefer: "wasm", wasmKernels: "fast" });
+});
+
+Deno.test("the SIMD Adam pass compiles here and gives float32-exact results", () => {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const simd = simdAdamFor(memory);
+  assert.ok(simd !== null, "wasm SIMD unavailable: the fused Adam would fall back to its JS loop");
+  const n = 8, heap = new Float32Array(memory.buffer);
+  const rng = makeRng(3);
+  for (let i = 0; i < 4 * n; i++) heap[i] = rng() - 0.5 + (i >= 3 * n ? 0.6 : 0); // w, g, m, v >= 0
+  const fr = Math.fround;
+  const [b1, ob1, b2, ob2, c1, c2, eps, nlr] = [0.9, 0.1, 0.999, 0.001, 0.271, 0.00299, 1e-7, -1e-3]
+    .map(fr);
+  simd(0, 4 * n, 8 * n, 12 * n, 16 * n, 20 * n, 24 * n, n * 4, b1, ob1, b2, ob2, c1, c2, eps, nlr);
+  for (let i = 0; i < n; i++) {
+    const [w, g, m, v] = [heap[i], heap[n + i], heap[2 * n + i], heap[3 * n + i]];
+    const m1 = fr(fr(m * b1) + fr(g * ob1)), v1 = fr(fr(v * b2) + fr(fr(g * g) * ob2));
+    const w1 = fr(fr(fr(fr(m1 / c1) / fr(fr(Math.sqrt(fr(v1 / c2))) + eps)) * nlr) + w);
+    assert.deepEqual(
+      [heap[4 * n + i], heap[5 * n + i], heap[6 * n + i]],
+      [w1, m1, v1],
+      `lane ${i}`,
+    );
+  }
 });

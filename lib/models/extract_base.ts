@@ -4,8 +4,8 @@
  * global average pooling, and saves it with the pixel scaling it expects (preprocessing.json).
  *
  * Example (MobileNetV2 weights shipped in the npm package nsfwjs@4.4.0, ImageNet-initialised and
- * fine-tuned on a non-medical 5-class task; unpack its dist/models/mobilenet_v2 to model.json +
- * weights first):
+ * fine-tuned on a non-medical 5-class task; `lib/models/nsfwjs_base.ts` unpacks its
+ * dist/models/mobilenet_v2 to model.json + weights and runs this cut in one command):
  * `deno run -A lib/models/extract_base.ts --from DIR/model.json --layer out_relu --size 128
  *  --scale 0.00784313725 --mean 1 --out outputs/bases/mobilenet_v2_128`
  * @module

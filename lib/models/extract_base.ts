@@ -25,6 +25,34 @@ export interface ExtractOptions {
   size: number;
   /** Pixel scaling the pretrained weights expect: x = (u8 * scale - mean) / std. */
   scaling: { scale: number; mean: number; std: number };
+  /**
+   * What the pretrained weights are (architecture, what they were trained on, licence), saved
+   * in `base.json` so that reports can say what the transfer model was built on.
+   */
+  description?: string;
+}
+
+/** `base.json` beside a base made by {@link extractBase}. */
+export interface BaseInfo {
+  /** Where the full pretrained model came from. */
+  from: string;
+  /** The layer it was cut at. */
+  layer: string;
+  /** Input side of the base. */
+  size: number;
+  /** What the weights are, or null when the maker did not say. */
+  description: string | null;
+}
+
+/** Reads `base.json` of a base folder (or of the folder of a model.json); null when absent. */
+export async function readBaseInfo(path: string): Promise<BaseInfo | null> {
+  const dir = path.endsWith(".json") ? join(path, "..") : path;
+  try {
+    return JSON.parse(await Deno.readTextFile(join(dir, "base.json"))) as BaseInfo;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new Error(`${join(dir, "base.json")}: ${(err as Error).message}`);
+  }
 }
 
 /** Reads `from` (model.json), cuts and re-sizes it, and saves the base to `out`. */
@@ -51,6 +79,13 @@ export async function extractBase(
   await saveModel(base, out);
   const pre: Preprocessing = { size: opts.size, channels: channels as 1 | 3, ...opts.scaling };
   await writeJsonAtomic(join(out, "preprocessing.json"), pre);
+  const info: BaseInfo = {
+    from,
+    layer: opts.layer,
+    size: opts.size,
+    description: opts.description ?? null,
+  };
+  await writeJsonAtomic(join(out, "base.json"), info);
   return base;
 }
 
@@ -65,12 +100,13 @@ if (import.meta.main) {
       scale: { type: "string" },
       mean: { type: "string" },
       std: { type: "string" },
+      description: { type: "string" },
     },
   });
   if (!v.from || !v.out || !v.layer || !v.size) {
     throw new Error(
       "usage: extract_base.ts --from model.json --out DIR --layer NAME --size N " +
-        "[--scale X --mean M --std S]",
+        "[--scale X --mean M --std S] [--description TEXT]",
     );
   }
   const { initBackend } = await import("../backend/select.ts");
@@ -83,6 +119,7 @@ if (import.meta.main) {
       mean: Number(v.mean ?? 0),
       std: Number(v.std ?? 1),
     },
+    description: v.description,
   });
   console.log(
     `saved ${base.name}: input ${JSON.stringify(base.inputs[0].shape)}, output ` +

@@ -269,6 +269,9 @@ if (import.meta.main) {
     layer: spec.layer,
     size: Number(v.size),
     scaling: { scale: Number(v.scale), mean: Number(v.mean), std: 1 },
+    description: `${spec.description.split(",")[0]} from the npm package nsfwjs@4.4.0: ` +
+      "ImageNet-initialised, then fine-tuned on a non-medical 5-class image task (nsfwjs); " +
+      `cut at ${spec.layer}. Not trained on X-rays; ImageNet weights can replace it.`,
   });
   console.log(
     `saved ${base.name}: cut at ${spec.layer}, input ${JSON.stringify(base.inputs[0].shape)}, ` +

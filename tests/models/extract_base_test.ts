@@ -3,7 +3,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
-import { extractBase } from "../../lib/models/extract_base.ts";
+import { extractBase, readBaseInfo } from "../../lib/models/extract_base.ts";
 import { loadModel, saveModel } from "../../lib/models/io.ts";
 import { readJson } from "../../lib/util/atomic.ts";
 
@@ -22,6 +22,7 @@ Deno.test("extract_base cuts a pretrained model, re-sizes its input and keeps it
       layer: "trunk_conv",
       size: 24,
       scaling: { scale: 1 / 127.5, mean: 1, std: 1 },
+      description: "tiny test trunk",
     });
     const base = await loadModel(join(tmp, "base"));
     assert.deepEqual(base.inputs[0].shape, [null, 24, 24, 3]);
@@ -39,6 +40,11 @@ Deno.test("extract_base cuts a pretrained model, re-sizes its input and keeps it
       mean: 1,
       std: 1,
     });
+    const info = await readBaseInfo(join(tmp, "base"));
+    assert.equal(info?.description, "tiny test trunk");
+    assert.equal(info?.layer, "trunk_conv");
+    assert.equal((await readBaseInfo(join(tmp, "base", "model.json")))?.size, 24);
+    assert.equal(await readBaseInfo(join(tmp, "full")), null);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

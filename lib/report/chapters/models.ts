@@ -6,6 +6,7 @@
  */
 import { NO_BASE_HELP } from "../../models/transfer.ts";
 import { modelJsonPath } from "../../models/io.ts";
+import { readBaseInfo } from "../../models/extract_base.ts";
 import { readJson } from "../../util/atomic.ts";
 import type { RunRecord } from "../context.ts";
 import type { ReportSettings } from "../settings.ts";
@@ -73,7 +74,7 @@ export function overfitNote(run: RunRecord): string {
 
 /** What the transfer chapter did: trained a run, or skipped with the reason and the help text. */
 export type TransferOutcome =
-  | { status: "trained"; run: RunRecord; base: string }
+  | { status: "trained"; run: RunRecord; base: string; description: string | null }
   | { status: "skipped"; reason: string; help: string };
 
 /** The input side and channels a TF.js layers model.json declares. */
@@ -122,7 +123,8 @@ export async function trainTransfer(s: ReportSettings): Promise<TransferOutcome>
     size: shape.size,
     channels: shape.channels,
   });
-  return { status: "trained", run, base: s.transferBase };
+  const info = await readBaseInfo(s.transferBase);
+  return { status: "trained", run, base: s.transferBase, description: info?.description ?? null };
 }
 
 /** The transfer chapter's outcome in words. */
@@ -130,6 +132,10 @@ export function transferNote(t: TransferOutcome): string {
   if (t.status === "skipped") {
     return `**Transfer learning skipped:** ${t.reason}. The other chapters do not need it.\n\n${t.help}`;
   }
+  const what = t.description
+    ? `The base: ${t.description}`
+    : "The base's maker did not say what its weights are (no description in its base.json).";
   return `Trained \`transfer\` on the frozen base \`${t.base}\` ` +
-    `(${t.run.summary.trainableParams} trainable of ${t.run.summary.totalParams} parameters).`;
+    `(${t.run.summary.trainableParams} trainable of ${t.run.summary.totalParams} parameters). ` +
+    what;
 }

@@ -14,7 +14,7 @@ import pl from "nodejs-polars";
 import { auditDataset, DEFAULT_CONCURRENCY, DEFAULT_PROBE_CACHE } from "../data/audit.ts";
 import { auditToJson, DEFAULT_AUDIT_DIR, formatAudit, writeAudit } from "../data/audit_output.ts";
 import { DEFAULT_SEED } from "../data/split.ts";
-import { shortPath } from "../data/_project.ts";
+import { shortPath } from "../util/project.ts";
 
 /** Folders tried, in order, when no `--data` is given. */
 export const DEFAULT_DATA_DIRS = ["data/chest_xray", "../shared/data/chest_xray"];

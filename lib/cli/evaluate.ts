@@ -7,15 +7,15 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
+import { projectPath } from "../util/project.ts";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
 import type { SplitName } from "../data/types.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
 import { loadRun, predictRecords } from "../train/run.ts";
 import { splitRecords } from "./_eval_data.ts";
 
-/** The committed reference run, resolved from this file (works from any working directory). */
-export const DEFAULT_RUN = fileURLToPath(new URL("../../outputs/reference", import.meta.url));
+/** The committed reference run, in the project root (works from any working directory). */
+export const DEFAULT_RUN = projectPath("outputs/reference");
 
 const USAGE =
   "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]\n" +

@@ -24,7 +24,7 @@ import { ImageError, probeImage } from "../images/load.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { mapLimit } from "./_pool.ts";
 import { ProbeCache, type ProbeOutcome } from "./_probe_cache.ts";
-import { projectPath } from "./_project.ts";
+import { projectPath } from "../util/project.ts";
 import { cmp, discoverDataset } from "./discover.ts";
 import { knownSubtype } from "./names.ts";
 import {

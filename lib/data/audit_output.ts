@@ -16,7 +16,7 @@ import { join } from "node:path";
 import pl from "nodejs-polars";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import type { AuditReport } from "./audit.ts";
-import { projectPath, shortPath } from "./_project.ts";
+import { projectPath, shortPath } from "../util/project.ts";
 
 /** Default output folder of the audit: `outputs/audit` in the project root. */
 export const DEFAULT_AUDIT_DIR = projectPath("outputs/audit");

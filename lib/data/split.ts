@@ -25,7 +25,7 @@ import { sha256Hex } from "../util/hash.ts";
 import { makeRng, type Rng, shuffle } from "../util/rng.ts";
 import { cmp, discoverDataset } from "./discover.ts";
 import { knownSubtype } from "./names.ts";
-import { projectPath } from "./_project.ts";
+import { projectPath } from "../util/project.ts";
 import type { ClassName, ImageRecord, SplitName, SplitRecord, Subtype } from "./types.ts";
 
 /** Fractions of images for train, val and test; they sum to 1. */

@@ -22,17 +22,14 @@
  */
 import sharp from "sharp";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { projectPath } from "../util/project.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { writeFileAtomic } from "../util/atomic.ts";
 import { decodeImage, DEFAULT_KERNEL, ImageError, readImageBytes } from "./load.ts";
 import type { ResizeKernel } from "./load.ts";
 
 /** Default cache folder: `outputs/cache/images` in the project root (not the working dir). */
-export const DEFAULT_CACHE_DIR = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../outputs/cache/images",
-);
+export const DEFAULT_CACHE_DIR = projectPath("outputs/cache/images");
 
 /** Bump when decoding changes in a way that changes pixels, to invalidate old entries. */
 const CACHE_VERSION = "v1";

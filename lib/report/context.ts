@@ -8,6 +8,8 @@
  * @module
  */
 import { join } from "node:path";
+import { Buffer } from "node:buffer";
+import pl from "nodejs-polars";
 import { initBackend } from "../backend/select.ts";
 import { loadOrCreateManifest } from "../data/split.ts";
 import type { SplitName, SplitRecord } from "../data/types.ts";
@@ -96,39 +98,24 @@ export interface RunRecord {
   val: { y: number[]; prob: number[]; patient: string[]; relPath: string[] };
 }
 
-/** Splits one CSV line (quotes as written by the training engine). */
-export function csvFields(line: string): string[] {
-  const out: string[] = [];
-  let cur = "", q = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (q) {
-      if (ch === '"' && line[i + 1] === '"') (cur += '"', i++);
-      else if (ch === '"') q = false;
-      else cur += ch;
-    } else if (ch === '"') q = true;
-    else if (ch === ",") (out.push(cur), cur = "");
-    else cur += ch;
-  }
-  out.push(cur);
-  return out;
-}
-
-/** Reads a CSV file with a header into rows of strings; errors name the file. */
+/**
+ * Reads a CSV file with a header (as the training engine writes them) into rows of strings, with
+ * polars (every column read as text; an empty field is ""). Errors name the file.
+ */
 export async function readCsv(path: string): Promise<Record<string, string>[]> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (err) {
     throw new Error(`Cannot read ${path}: ${(err as Error).message}`);
   }
-  const lines = text.split("\n").filter((l) => l.trim() !== "");
-  if (lines.length === 0) throw new Error(`${path} is empty (expected a header line)`);
-  const head = csvFields(lines[0]);
-  return lines.slice(1).map((l) => {
-    const f = csvFields(l);
-    return Object.fromEntries(head.map((h, i) => [h, f[i] ?? ""]));
-  });
+  if (new TextDecoder().decode(bytes).trim() === "") {
+    throw new Error(`${path} is empty (expected a header line)`);
+  }
+  const df = pl.readCSV(Buffer.from(bytes), { inferSchemaLength: 0 });
+  return df.toRecords().map((r) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v == null ? "" : String(v)]))
+  );
 }
 
 const KEYS = ["loss", "accuracy", "recall", "precision", "f1", "auc"] as const;

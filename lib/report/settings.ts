@@ -5,7 +5,7 @@
  * @module
  */
 import { isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { PROJECT_ROOT } from "../util/project.ts";
 
 /** The three report profiles. */
 export type ProfileName = "ci" | "quick" | "full";
@@ -107,8 +107,8 @@ export interface ReportSettings {
   fresh: boolean;
 }
 
-/** The project root, from this module's location (lib/report/ -> ../..). */
-export const PROJECT_ROOT: string = resolve(fileURLToPath(new URL("../../", import.meta.url)));
+/** The project root (re-exported from lib/util/project.ts). */
+export { PROJECT_ROOT };
 
 /** Default dataset folder when none is given: data/chest_xray under the project. */
 export const DEFAULT_DATA = "data/chest_xray";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
-import { csvFields } from "../../lib/report/context.ts";
+import { readCsv } from "../../lib/report/context.ts";
 import { chooseFinal, type ComparisonRow } from "../../lib/report/chapters/comparison.ts";
 import { pickExamples } from "../../lib/report/chapters/evaluation.ts";
 import {
@@ -103,6 +103,18 @@ Deno.test("balanceSummary names the best mode per metric with its gain over none
   assert.match(text, /Best recall: \*\*down\*\*/);
 });
 
-Deno.test("csvFields handles quoted fields with commas and quotes", () => {
-  assert.deepEqual(csvFields('a,"b,c","d""e",'), ["a", "b,c", 'd"e', ""]);
+Deno.test("readCsv reads quoted fields with commas and quotes, empty fields, and names bad files", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/a.csv`, 'w,x,y,z\na,"b,c","d""e",\n1,NaN,,3\n');
+    assert.deepEqual(await readCsv(`${dir}/a.csv`), [
+      { w: "a", x: "b,c", y: 'd"e', z: "" },
+      { w: "1", x: "NaN", y: "", z: "3" },
+    ]);
+    await Deno.writeTextFile(`${dir}/empty.csv`, "");
+    await assert.rejects(readCsv(`${dir}/empty.csv`), /empty\.csv is empty/);
+    await assert.rejects(readCsv(`${dir}/missing.csv`), /missing\.csv/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,5 +1,6 @@
 /**
- * Paths in the project root, whatever the working directory (notebooks run in notebooks/).
+ * Paths in the project root, whatever the working directory (notebooks run in notebooks/): the
+ * one place that knows where the project root is (outputs/, notebooks/, the image cache).
  * @module
  */
 import { dirname, relative, resolve } from "node:path";

@@ -1,0 +1,113 @@
+/**
+ * `.ci/setup` on a machine where Jupyter is only partly installed: Debian's jupyter-nbconvert
+ * brings `jupyter` but not `jupyter kernelspec` (that is jupyter-client). Each case runs single
+ * steps of the script (XRAY_SETUP_STEPS) with a PATH whose first folder holds stand-ins for
+ * `jupyter`, `apt-get` and `id`, so no package is installed and nothing outside the temp dir changes.
+ */
+import assert from "node:assert/strict";
+
+const assertEquals = (a: unknown, b: unknown, msg?: string) => assert.equal(a, b, msg);
+const assertStringIncludes = (s: string, part: string) =>
+  assert.ok(s.includes(part), `expected ${JSON.stringify(part)} in:\n${s}`);
+
+const setup = new URL("../../.ci/setup", import.meta.url).pathname;
+
+/** A folder of executable stand-ins; `log` collects what they were called with. */
+async function fakeBin(scripts: Record<string, string>): Promise<{ dir: string; log: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "xray-setup-" });
+  const log = `${dir}/calls.log`;
+  await Deno.writeTextFile(log, "");
+  for (const [name, body] of Object.entries(scripts)) {
+    await Deno.writeTextFile(`${dir}/${name}`, `#!/bin/sh\necho "${name} $*" >> ${log}\n${body}\n`);
+    await Deno.chmod(`${dir}/${name}`, 0o755);
+  }
+  return { dir, log };
+}
+
+/** `jupyter` as jupyter-nbconvert alone installs it: every subcommand but nbconvert is missing. */
+const partialJupyter = `case "$1" in
+  nbconvert) exit 0 ;;
+  *) echo "usage: jupyter [-h] [--version] [subcommand]"; echo "Jupyter command \\\`jupyter-$1\\\` not found." >&2; exit 1 ;;
+esac`;
+
+async function runSetup(steps: string, bin: string) {
+  const out = await new Deno.Command("bash", {
+    args: [setup],
+    env: { PATH: `${bin}:/usr/bin:/bin`, XRAY_SETUP_STEPS: steps },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stderr: dec.decode(out.stderr) + dec.decode(out.stdout) };
+}
+
+Deno.test("setup: missing 'jupyter kernelspec' as root is a named, failing step", async () => {
+  const { dir } = await fakeBin({ jupyter: partialJupyter, id: "echo 0", "apt-get": "exit 0" });
+  try {
+    const r = await runSetup("jupyter", dir);
+    assertEquals(r.code, 1, r.stderr);
+    assertStringIncludes(r.stderr, "step 'jupyter kernel' failed");
+    assertStringIncludes(r.stderr, "apt-get install jupyter-client");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("setup: missing 'jupyter kernelspec' without root is a note, not a silent exit", async () => {
+  const { dir } = await fakeBin({ jupyter: partialJupyter, id: "echo 1000" });
+  try {
+    const r = await runSetup("jupyter", dir);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stderr, "'jupyter kernelspec' is missing");
+    assertStringIncludes(r.stderr, "jupyter-client");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("setup: the system step installs jupyter-client when kernelspec is missing", async () => {
+  const { dir, log } = await fakeBin({ jupyter: partialJupyter, id: "echo 0", "apt-get": "exit 0" });
+  try {
+    const r = await runSetup("system", dir);
+    assertEquals(r.code, 0, r.stderr);
+    const calls = await Deno.readTextFile(log);
+    const install = calls.split("\n").find((l) => l.startsWith("apt-get ") && l.includes("install"));
+    assert.ok(install, `apt-get install was not called; calls:\n${calls}`);
+    assertStringIncludes(install!, "jupyter-client");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("setup: a failing apt-get names the step and the packages", async () => {
+  const { dir } = await fakeBin({ jupyter: partialJupyter, id: "echo 0", "apt-get": "exit 100" });
+  try {
+    const r = await runSetup("system", dir);
+    assertEquals(r.code, 1, r.stderr);
+    assertStringIncludes(r.stderr, "step 'system packages' failed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("setup: the jupyter step with no jupyter at all says what to install", async () => {
+  const { dir } = await fakeBin({ id: "echo 1000" });
+  try {
+    // A PATH without /usr/bin's jupyter: only the stand-ins and the shell's basics.
+    const out = await new Deno.Command("bash", {
+      args: [setup],
+      env: { PATH: `${dir}:/bin`, XRAY_SETUP_STEPS: "jupyter" },
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    if (err.includes("jupyter is missing")) {
+      assertEquals(out.code, 0, err);
+      assertStringIncludes(err, "apt-get install jupyter-nbconvert jupyter-client");
+    } else {
+      // /bin is /usr/bin on merged-usr Debian, where the real jupyter is then on PATH.
+      assertEquals(out.code, 0, err);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -218,3 +218,60 @@ export function resizeNearest(
   }
   return out;
 }
+
+/**
+ * Enlarges HWC uint8 pixels to `outW x outH` (both larger than the input) with bilinear
+ * interpolation, as sharp `resize(outW, outH, { fit: "fill", kernel: "linear" })` does it for an
+ * enlargement: libvips `vips_affine` with the bilinear interpolator, output column x reading
+ * input position `x * in / out - 0.5` (columns accumulated, rows multiplied, as libvips does),
+ * edges extended, 12-bit fixed-point weights. Checked against sharp in the tests.
+ */
+export function enlargeBilinear(
+  src: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+  channels: number,
+  outW: number,
+  outH: number,
+): Uint8Array {
+  if (src.length !== width * height * channels) {
+    throw new RangeError(
+      `enlargeBilinear: ${src.length} bytes, expected ${width}x${height}x${channels}`,
+    );
+  }
+  if (!(outW > width && outH > height)) {
+    throw new RangeError(
+      `enlargeBilinear: ${width}x${height} -> ${outW}x${outH} is not an enlargement on both axes`,
+    );
+  }
+  const hs = 1 / (width / outW), vs = 1 / (height / outH);
+  const inv = 1 / (hs * vs);
+  const ia = inv * vs, id = inv * hs;
+  // Input offset 0.5, less the one-pixel border libvips adds around the input.
+  const idx = 0.5 - 1, idy = 0.5 - 1;
+  const SHIFT = 12, SCALE = 1 << SHIFT, HALF = SCALE >> 1;
+  // Border of one extended pixel: bordered index i reads source min(max(i - 1, 0), n - 1).
+  const at = (i: number, n: number) => Math.min(n - 1, Math.max(0, i - 1));
+  const out = new Uint8Array(outW * outH * channels);
+  for (let y = 0, q = 0; y < outH; y++) {
+    const fy = id * y - idy;
+    const iy = Math.trunc(fy);
+    const Y = Math.trunc((fy - iy) * SCALE), Yd = SCALE - Y;
+    const r1 = at(iy, height) * width, r2 = at(iy + 1, height) * width;
+    let fx = -idx;
+    for (let x = 0; x < outW; x++, fx += ia) {
+      const ix = Math.trunc(fx);
+      const X = Math.trunc((fx - ix) * SCALE);
+      const c4 = (Y * X) >> SHIFT, c2 = (Yd * X) >> SHIFT;
+      const c3 = Y - c4, c1 = Yd - c2;
+      const x1 = at(ix, width), x2 = at(ix + 1, width);
+      const p1 = (r1 + x1) * channels, p2 = (r1 + x2) * channels;
+      const p3 = (r2 + x1) * channels, p4 = (r2 + x2) * channels;
+      for (let c = 0; c < channels; c++) {
+        out[q++] = (c1 * src[p1 + c] + c2 * src[p2 + c] + c3 * src[p3 + c] + c4 * src[p4 + c] +
+          HALF) >> SHIFT;
+      }
+    }
+  }
+  return out;
+}

@@ -78,7 +78,11 @@ Deno.test("DICOM: Pixel Aspect Ratio 2:1 is resampled to square pixels", async (
       ...gray.subarray(2 * Math.floor(y / 2) * W, 2 * Math.floor(y / 2) * W + W),
     ]);
   }
-  assert.deepEqual((await probeImage(await writeTemp(encodeDicom(half, W, H / 2, { pixelAspect: [2, 1] })))).height, H);
+  assert.deepEqual(
+    (await probeImage(await writeTemp(encodeDicom(half, W, H / 2, { pixelAspect: [2, 1] }))))
+      .height,
+    H,
+  );
 });
 
 Deno.test("DICOM: RGB is kept as colour", async () => {
@@ -91,14 +95,23 @@ Deno.test("DICOM: RGB is kept as colour", async () => {
 Deno.test("DICOM: multi-frame, non-image and unsupported objects are refused with a reason", async () => {
   const cases: [Uint8Array, RegExp][] = [
     [encodeDicom(gray, W, H, { frames: 3 }), /multi-frame DICOM \(3 frames\)/],
-    [encodeDicom(gray, W, H, {
-      noPixels: true,
-      tags: { SOPClassUID: "1.2.840.10008.5.1.4.1.1.88.11" },
-    }), /not an image: .*basic text structured report.*no Pixel Data/],
-    [encodeDicom(gray, W, H, { tags: { PhotometricInterpretation: "PALETTE COLOR" } }), /PALETTE COLOR is not supported/],
+    [
+      encodeDicom(gray, W, H, {
+        noPixels: true,
+        tags: { SOPClassUID: "1.2.840.10008.5.1.4.1.1.88.11" },
+      }),
+      /not an image: .*basic text structured report.*no Pixel Data/,
+    ],
+    [
+      encodeDicom(gray, W, H, { tags: { PhotometricInterpretation: "PALETTE COLOR" } }),
+      /PALETTE COLOR is not supported/,
+    ],
   ];
   for (const [bytes, re] of cases) {
-    await assert.rejects(render(bytes), (e: Error) => e instanceof DicomError && re.test(e.message));
+    await assert.rejects(
+      render(bytes),
+      (e: Error) => e instanceof DicomError && re.test(e.message),
+    );
     const path = await writeTemp(bytes);
     await assert.rejects(loadImage(path, { size: 8, channels: 1 }), (e: Error) => {
       assert.ok(e instanceof ImageError);
@@ -112,7 +125,10 @@ Deno.test("DICOM: multi-frame, non-image and unsupported objects are refused wit
 });
 
 const dirs: string[] = [];
-globalThis.addEventListener("unload", () => dirs.forEach((d) => Deno.removeSync(d, { recursive: true })));
+globalThis.addEventListener(
+  "unload",
+  () => dirs.forEach((d) => Deno.removeSync(d, { recursive: true })),
+);
 async function writeTemp(bytes: Uint8Array, name = "x.dcm"): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "dicom_test_" });
   dirs.push(dir);
@@ -147,11 +163,14 @@ Deno.test("DICOM made by dcmtk's img2dcm (JPEG baseline, encapsulated) decodes l
     console.log(`skipped: ${img2dcm} not found (Debian package dcmtk)`);
     return;
   }
-  const jpeg = await sharp(gray, { raw: { width: W, height: H, channels: 1 } }).jpeg({ quality: 90 })
+  const jpeg = await sharp(gray, { raw: { width: W, height: H, channels: 1 } }).jpeg({
+    quality: 90,
+  })
     .toBuffer();
   const jpegPath = await writeTemp(new Uint8Array(jpeg), "x.jpeg");
   const dcmPath = jpegPath.replace(/\.jpeg$/, ".dcm");
-  const out = await new Deno.Command(img2dcm, { args: [jpegPath, dcmPath], stderr: "piped" }).output();
+  const out = await new Deno.Command(img2dcm, { args: [jpegPath, dcmPath], stderr: "piped" })
+    .output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   const bytes = await Deno.readFile(dcmPath);
   const a = await decodeImage(new Uint8Array(jpeg), jpegPath, { size: 24, channels: 1 });

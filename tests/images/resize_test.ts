@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
-import { nearestMaps, resizeNearest, srgbToGray } from "../../lib/images/resize.ts";
+import {
+  enlargeBilinear,
+  nearestMaps,
+  resizeNearest,
+  srgbToGray,
+} from "../../lib/images/resize.ts";
 import { flattenAlpha, toModelInput } from "../../lib/images/prepare.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
@@ -19,7 +24,9 @@ Deno.test("srgbToGray equals sharp's toColourspace('b-w') on every gray level an
     .toColourspace("b-w").raw().toBuffer();
   const mine = srgbToGray(rgb, n, 3);
   for (let i = 0; i < n; i++) {
-    if (mine[i] !== ref[i]) assert.fail(`pixel ${i} ${rgb.subarray(i * 3, i * 3 + 3)}: ${mine[i]} vs ${ref[i]}`);
+    if (mine[i] !== ref[i]) {
+      assert.fail(`pixel ${i} ${rgb.subarray(i * 3, i * 3 + 3)}: ${mine[i]} vs ${ref[i]}`);
+    }
   }
   for (let v = 0; v < 256; v++) assert.equal(mine[v], v, "gray levels pass unchanged");
 });
@@ -74,10 +81,33 @@ Deno.test("flattenAlpha matches sharp's flatten onto black; toModelInput matches
     const got = toModelInput({ data: rgba, width: w, height: h, channels: 4 }, 16, channels);
     assert.deepEqual([...got], [...want], `${channels} channel(s)`);
   }
-  const gray = toModelInput({ data: new Uint8Array([9, 200]), width: 2, height: 1, channels: 1 }, 2, 3);
+  const gray = toModelInput(
+    { data: new Uint8Array([9, 200]), width: 2, height: 1, channels: 1 },
+    2,
+    3,
+  );
   assert.deepEqual([...gray], [9, 9, 9, 200, 200, 200, 9, 9, 9, 200, 200, 200]);
   assert.throws(
     () => toModelInput({ data: new Uint8Array(5), width: 2, height: 2, channels: 1 }, 4, 1),
     /5 bytes for 2x2x1/,
   );
+});
+
+Deno.test("enlargeBilinear equals sharp's fill/linear enlargement", async () => {
+  const rng = makeRng(9);
+  for (let k = 0; k < 24; k++) {
+    const w = 2 + Math.floor(rng() * 200), h = 2 + Math.floor(rng() * 200);
+    const ow = w + 1 + Math.floor(rng() * 150), oh = h + 1 + Math.floor(rng() * 150);
+    const ch = k % 2 ? 3 : 1;
+    const src = noise(w * h * ch, k);
+    const ref = await sharp(src, { raw: { width: w, height: h, channels: ch as 1 | 3 } })
+      .resize(ow, oh, { fit: "fill", kernel: "linear" })
+      .toColourspace(ch === 1 ? "b-w" : "srgb").raw().toBuffer();
+    assert.deepEqual(
+      [...enlargeBilinear(src, w, h, ch, ow, oh)],
+      [...ref],
+      `${w}x${h} -> ${ow}x${oh}`,
+    );
+  }
+  assert.throws(() => enlargeBilinear(new Uint8Array(4), 2, 2, 1, 2, 3), /not an enlargement/);
 });

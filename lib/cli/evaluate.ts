@@ -19,7 +19,8 @@ export const DEFAULT_RUN = projectPath("outputs/reference");
 
 const USAGE =
   "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]\n" +
-  "       deno task evaluate [--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]";
+  "       deno task evaluate [--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]\n" +
+  "         [--save: keep the site threshold in the run's calibration.json, used by predict and serve]";
 
 /** The evaluation result (the --json object). */
 export interface Evaluation {
@@ -79,6 +80,7 @@ export async function main(args: string[]): Promise<void> {
       perturb: { type: "string" },
       "sample-size": { type: "string" },
       seed: { type: "string" },
+      save: { type: "boolean" },
     },
   });
   if (v.help) return console.log(USAGE);
@@ -91,6 +93,12 @@ export async function main(args: string[]): Promise<void> {
       sampleSize: v["sample-size"] ? Number(v["sample-size"]) : undefined,
       seed: v.seed ? Number(v.seed) : undefined,
     });
+    if (v.save) {
+      const { saveSiteThreshold } = await import("../eval/decision_io.ts");
+      console.error(
+        `evaluate: site threshold saved in ${await saveSiteThreshold(res.runDir, res)}`,
+      );
+    }
     return console.log(v.json ? JSON.stringify(res) : formatSiteCalibration(res));
   }
   if (!v.data) throw new Error(`--data DIR is required\n${USAGE}`);

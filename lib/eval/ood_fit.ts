@@ -23,10 +23,9 @@ import { readJson, writeJsonAtomic } from "../util/atomic.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import { flattenLayers, penultimateWith } from "./gradcam_core.ts";
 import { fitOod, OOD_SCHEMA } from "./ood.ts";
-import { imageStats, type OodFile, statRanges } from "./scope.ts";
+import { imageStats, OOD_FILE, type OodFile, statRanges } from "./scope.ts";
 
-/** File name of the reference in a run folder. */
-export const OOD_FILE = "ood.json";
+export { OOD_FILE };
 
 /** Training images sampled for the feature Gaussian. */
 export const OOD_MAX_TRAIN = 2000;

@@ -75,6 +75,9 @@ export interface OodFile {
   created: string;
 }
 
+/** File name of the out-of-scope reference in a run folder. */
+export const OOD_FILE = "ood.json";
+
 /** One warning: a stable code and a sentence for a person. */
 export interface ScopeWarning {
   code: string;

@@ -14,15 +14,12 @@ import type { TrainConfig } from "./config.ts";
 import type { ThresholdRecord } from "./epoch_metrics.ts";
 import { loadRunImages, makeSplitData } from "./data.ts";
 import { checkModelInput, predictSplit } from "./predict.ts";
+import { readRunChestRegion, type RunPreprocessing } from "./run_files.ts";
+
+export { readRunChestRegion, type RunPreprocessing };
 
 /** The project's committed reference model. */
 export const REFERENCE_RUN = "outputs/reference";
-
-/**
- * A run's preprocessing.json: the pixel scaling plus the chest-region mode applied right after
- * loading (runs saved before the field existed mean "none").
- */
-export type RunPreprocessing = Preprocessing & { chestRegion?: ChestRegionMode };
 
 /** A run folder loaded for evaluation or prediction. */
 export interface LoadedRun {
@@ -35,21 +32,6 @@ export interface LoadedRun {
   threshold: number;
   thresholdRecord: ThresholdRecord;
   config: TrainConfig;
-}
-
-/**
- * The chest-region mode a run folder was trained with: preprocessing.json's `chestRegion`, else
- * config.json's, else `chest_region.json` (written by chapter 14 before the engine had the
- * option), else "none" (older runs).
- */
-export async function readRunChestRegion(dir: string): Promise<ChestRegionMode> {
-  const pre = await readJson<RunPreprocessing>(join(dir, "preprocessing.json"));
-  if (pre.chestRegion) return pre.chestRegion;
-  const cfg = await readJson<TrainConfig>(join(dir, "config.json")).catch(() => null);
-  if (cfg?.chestRegion) return cfg.chestRegion;
-  const legacy = await readJson<{ mode: ChestRegionMode }>(join(dir, "chest_region.json"))
-    .catch(() => null);
-  return legacy?.mode ?? "none";
 }
 
 /** Loads a run folder; a missing file is an error that names it. */

@@ -1,0 +1,18 @@
+import { chromium } from "playwright-core";
+const url = Deno.args[0], files = Deno.args.slice(1);
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true });
+const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
+const external: string[] = [];
+await page.route("**/*", (route) => { const u = new URL(route.request().url()); if (u.origin !== new URL(url).origin) { external.push(u.href); return route.abort(); } return route.continue(); });
+page.on("console", (m) => console.log("console:", m.text()));
+page.on("pageerror", (e) => console.log("pageerror:", e.message));
+await page.goto(url);
+await page.waitForFunction(() => (globalThis as any).__screening?.ready || (globalThis as any).__screening?.error, null, { timeout: 60000 });
+console.log("state", await page.evaluate(() => JSON.stringify({ b: (globalThis as any).__screening.backend, e: (globalThis as any).__screening.error })));
+await page.setInputFiles("#files", files);
+await page.waitForFunction((n) => (globalThis as any).__screening.results.length >= n, files.length, { timeout: 120000 });
+const res = await page.evaluate(() => (globalThis as any).__screening.results.map((r: any) => ({ file: r.file, prob: r.prob, label: r.label, w: r.warnings.map((w: any) => w.code), d: r.distance, e: r.error })));
+console.log(JSON.stringify(res, null, 1));
+await page.screenshot({ path: "/tmp/scr/page.png", fullPage: true });
+console.log("external", external);
+await browser.close();

@@ -91,15 +91,20 @@ function card(r: FileResult, run: RunInfo): HTMLElement {
   }
   box.append(pics);
   const verdict = el("p", "", "verdict");
+  const flagged = r.warnings.length > 0;
   verdict.append(
-    el("strong", r.label ?? "", r.label === "PNEUMONIA" ? "pos" : "neg"),
+    el(
+      "strong",
+      `${r.label ?? ""}${flagged ? " (out of scope)" : ""}`,
+      flagged ? "unsure" : r.label === "PNEUMONIA" ? "pos" : "neg",
+    ),
     el(
       "span",
       ` P(pneumonia) = ${r.prob!.toFixed(4)} (threshold ${run.decision.threshold.toFixed(4)})`,
     ),
   );
   box.append(verdict);
-  if (r.warnings.length) {
+  if (flagged) {
     box.classList.add("flagged");
     box.append(
       el("p", "Out of scope: check before use. The score may not apply to this image.", "flag"),
@@ -120,7 +125,7 @@ function renderTable(): void {
     tr.append(
       el("td", r.file),
       el("td", r.prob === null ? "-" : r.prob.toFixed(4)),
-      el("td", r.error ? "error" : r.label ?? ""),
+      el("td", r.error ? "error" : `${r.label ?? ""}${r.warnings.length ? " (out of scope)" : ""}`),
       el("td", r.error ? r.error : r.warnings.map((w) => w.code).join(", ") || "none"),
     );
     if (r.warnings.length || r.error) tr.className = "flagged";

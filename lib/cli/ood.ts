@@ -12,7 +12,7 @@ import { type BackendChoice, initBackend } from "../backend/select.ts";
 import { loadOrCreateManifest } from "../data/split.ts";
 import { loadRun } from "../train/run.ts";
 import { loadRunImages, makeSplitData } from "../train/data.ts";
-import { OOD_MAX_TRAIN, storeOod } from "../eval/ood_fit.ts";
+import { OOD_MAX_TRAIN, storeOod } from "../train/ood.ts";
 import { DEFAULT_RUN } from "./evaluate.ts";
 
 const USAGE = "usage: deno task ood [--run DIR] [--data DIR] [--max-train N] [--json]";

@@ -10,8 +10,8 @@ import { resolve } from "node:path";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
 import { loadRun, predictRecords } from "../train/run.ts";
 import { readDecision } from "../eval/decision_io.ts";
-import { readOod } from "../eval/ood_fit.ts";
-import type { ScopeWarning } from "../eval/scope.ts";
+import { readOod } from "../train/ood.ts";
+import type { ScopeWarning } from "../images/scope.ts";
 import { screenFiles } from "../eval/screen.ts";
 import { DEFAULT_RUN } from "./evaluate.ts";
 

@@ -28,29 +28,19 @@ import type * as TfCore from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { interpolateTurbo } from "d3-scale-chromatic";
 import { rgb } from "d3-color";
-import { CHEST_BOX, type ChestBox } from "./chest_region.ts";
+import { CHEST_BOX, type ChestBox } from "../images/chest_region.ts";
+import {
+  flattenLayers,
+  type Layer,
+  penultimateWith,
+  runChain,
+  type Tf,
+} from "../models/features.ts";
 
-/** The TF.js core namespace (npm module or the browser's global `tf`). */
-export type Tf = typeof TfCore;
+export { flattenLayers, type Layer, penultimateWith, type Tf };
 type Tensor = TfCore.Tensor;
 type Tensor2D = TfCore.Tensor2D;
 type Tensor4D = TfCore.Tensor4D;
-
-/** One layer of a TF.js layers model. */
-export type Layer = tfl.layers.Layer;
-
-/** The layers of a model in execution order, nested models (e.g. a transfer base) flattened. */
-export function flattenLayers(model: tfl.LayersModel): Layer[] {
-  const out: Layer[] = [];
-  for (const layer of model.layers) {
-    const cls = layer.getClassName();
-    if (cls === "InputLayer") continue;
-    if ("layers" in layer && Array.isArray((layer as unknown as tfl.LayersModel).layers)) {
-      out.push(...flattenLayers(layer as unknown as tfl.LayersModel));
-    } else out.push(layer);
-  }
-  return out;
-}
 
 const FOLLOWERS = new Set(["BatchNormalization", "Activation", "ReLU", "LeakyReLU", "ELU"]);
 
@@ -97,13 +87,6 @@ export interface GradCamOptions {
   classIndex?: number | number[];
   /** Decision threshold for the default class of a sigmoid model (default 0.5). */
   threshold?: number;
-}
-
-/** Runs `layers` one after another on `x` (inference mode). */
-export function runChain(layers: readonly Layer[], x: Tensor): Tensor {
-  let y = x;
-  for (const l of layers) y = l.apply(y, { training: false }) as Tensor;
-  return y;
 }
 
 /** Runs the head but returns the final Dense layer's pre-activation (logits). */
@@ -231,19 +214,6 @@ export function heatmapMassOutside(
 /** Fraction of the image area outside the box: what a uniform heatmap would score. */
 export function boxAreaOutside(box: ChestBox = CHEST_BOX): number {
   return 1 - (box.x1 - box.x0) * (box.y1 - box.y0);
-}
-
-/**
- * The model's penultimate features for a batch `x`: the input of its last layer (for the zoo's
- * models, the pooled features the output Dense layer reads), as [N, d]. Used for the
- * out-of-distribution score.
- */
-export function penultimateWith(tf: Tf, model: tfl.LayersModel, x: Tensor4D): Tensor2D {
-  const layers = flattenLayers(model);
-  return tf.tidy(() => {
-    const f = runChain(layers.slice(0, -1), x);
-    return tf.reshape(f, [x.shape[0], -1]) as Tensor2D;
-  });
 }
 
 /** 256-entry RGB lookup table of d3's Turbo colormap. */

@@ -15,16 +15,16 @@ import type { DicomInfo } from "../images/dicom.ts";
 import { decodeRaw, readImageBytes } from "../images/load.ts";
 import { toModelInput } from "../images/prepare.ts";
 import type { LoadedRun } from "../train/run.ts";
-import { applyChestRegion } from "./chest_region.ts";
-import { mahalanobis } from "./ood.ts";
-import { featuresOf } from "./ood_fit.ts";
+import { applyChestRegion } from "../images/chest_region.ts";
+import { mahalanobis } from "../metrics/ood.ts";
+import { featuresOf } from "../train/ood.ts";
 import {
   type ImageStats,
   imageStats,
   type OodFile,
   type ScopeWarning,
   scopeWarnings,
-} from "./scope.ts";
+} from "../images/scope.ts";
 
 /** What the checks found for one file. */
 export interface Screening {

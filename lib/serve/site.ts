@@ -25,7 +25,7 @@ import { projectPath } from "../util/project.ts";
 import { readJson } from "../util/atomic.ts";
 import { readRunChestRegion } from "../train/run_files.ts";
 import { readDecision } from "../eval/decision_io.ts";
-import { OOD_FILE, type OodFile } from "../eval/scope.ts";
+import { OOD_FILE, type OodFile } from "../images/scope.ts";
 import type { RunInfo } from "./page/pipeline.ts";
 
 /** One file of the site: its content type and where its bytes come from. */

@@ -6,7 +6,7 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import type { SplitRecord } from "../data/types.ts";
-import type { ChestRegionMode } from "../eval/chest_region.ts";
+import type { ChestRegionMode } from "../images/chest_region.ts";
 import { loadModel } from "../models/io.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { readJson } from "../util/atomic.ts";

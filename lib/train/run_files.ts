@@ -4,7 +4,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { ChestRegionMode } from "../eval/chest_region.ts";
+import type { ChestRegionMode } from "../images/chest_region.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { readJson } from "../util/atomic.ts";
 import type { TrainConfig } from "./config.ts";
@@ -17,7 +17,7 @@ export type RunPreprocessing = Preprocessing & { chestRegion?: ChestRegionMode }
 
 /**
  * The chest-region mode a run folder was trained with: preprocessing.json's `chestRegion`, else
- * config.json's, else `chest_region.json` (written by chapter 14 before the engine had the
+ * config.json's, else `chest_region.json` (written by chapter 13 before the engine had the
  * option), else "none" (older runs).
  */
 export async function readRunChestRegion(dir: string): Promise<ChestRegionMode> {

@@ -32,7 +32,7 @@ import {
   type TemperatureFit,
   writeCalibration,
 } from "../metrics/calibration.ts";
-import { storeOod } from "../eval/ood_fit.ts";
+import { storeOod } from "./ood.ts";
 import { fillBatch, loadTrainData, type SplitData, type TrainData } from "./data.ts";
 import {
   chooseThreshold,
@@ -42,7 +42,7 @@ import {
   type ThresholdRecord,
 } from "./epoch_metrics.ts";
 import { predictSplit, toBinary } from "./predict.ts";
-import { startWorkers, trainEpochParallel } from "./_epoch_parallel.ts";
+import { startWorkers, trainEpochParallel } from "./parallel/epoch.ts";
 import { recalibrateBatchNorm } from "./batchnorm.ts";
 
 /** One row of metrics.csv. */

@@ -7,7 +7,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import process from "node:process";
 import { makeRng } from "../lib/util/rng.ts";
 import { DataParallelTrainer } from "../lib/train/parallel/trainer.ts";
-import type { LossName, OptimizerSpec } from "../lib/train/parallel/step.ts";
+import type { LossName, OptimizerSpec } from "../lib/train/step.ts";
 
 /** Options of {@link benchParallel}. */
 export interface BenchParallelOptions {

@@ -28,14 +28,13 @@ const USAGE = "usage: deno task train --model NAME --data DIR [--size N] [--epoc
 
 /**
  * Data-parallel workers when --workers is not given: 2 on a machine with 2 or more cores when the
- * optimizer setting allows it
- * (measured on this 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
+ * model allows it (measured on this 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
  * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread).
  */
 export function defaultWorkers(cfg: TrainConfig): number {
-  // The workers run adam or sgd at a constant learning rate, on models they can rebuild from
+  // The workers run the in-process step (lib/train/step.ts) on models they can rebuild from
   // JSON (not `transfer`: see lib/train/parallel/epoch.ts).
-  const supported = cfg.optimizer !== "rmsprop" && cfg.lrDecay === 1 && cfg.model !== "transfer";
+  const supported = cfg.model !== "transfer";
   return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
 }
 

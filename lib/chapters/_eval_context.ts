@@ -81,7 +81,7 @@ export async function evalContext(
   record?: RunRecord,
 ): Promise<EvalContext> {
   record ??= await trainOrReuse(s, EVAL_RUN);
-  const run = await loadRun(record.dir);
+  const run = await loadRun(record);
   const sp = await splits(s);
   const cacheDir = join(s.outputsDir, "cache", "images");
   const val = await scoreSplit(run, sp.bySplit.val, cacheDir);

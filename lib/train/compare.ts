@@ -10,11 +10,8 @@
  * ```
  * @module
  */
-import { join } from "node:path";
-import { readJson } from "../util/atomic.ts";
-import type { TrainConfig } from "./config.ts";
-import type { RunSummary } from "./train.ts";
 import type { EpochMetrics } from "./epoch_metrics.ts";
+import { readRunSummary } from "./run.ts";
 
 /** One row of the comparison: the run, and its kept model's validation metrics (at 0.5). */
 export interface ComparisonRow extends EpochMetrics {
@@ -34,8 +31,7 @@ export interface ComparisonRow extends EpochMetrics {
 export async function compareRuns(dirs: string[]): Promise<ComparisonRow[]> {
   const rows: ComparisonRow[] = [];
   for (const dir of dirs) {
-    const s = await readJson<RunSummary>(join(dir, "summary.json"));
-    const c = await readJson<TrainConfig>(join(dir, "config.json"));
+    const { summary: s, config: c } = await readRunSummary(dir);
     rows.push({
       run: c.name,
       model: s.model,

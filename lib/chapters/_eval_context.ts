@@ -15,7 +15,7 @@ import { sameConfig, type TrainConfig } from "../train/config.ts";
 import { type LoadedRun, loadRun, readRunChestRegion } from "../train/run.ts";
 import { train } from "../train/train.ts";
 import { readJson } from "../util/atomic.ts";
-import { scoreRecords } from "../eval/predict.ts";
+import { scoreRecords } from "../train/score.ts";
 
 /** The run the evaluation chapters study: the report's `compact` run (chapter 6). */
 export const EVAL_RUN: RunSpec = { name: "compact", model: "compact" };

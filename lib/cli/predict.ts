@@ -6,7 +6,8 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
-import { loadRun, predictRecords } from "../train/run.ts";
+import { loadRun } from "../train/run.ts";
+import { predictRecords } from "../train/score.ts";
 import { DEFAULT_RUN } from "./evaluate.ts";
 
 const USAGE = "usage: deno task predict [--run DIR] FILE... [--json]";

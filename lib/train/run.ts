@@ -16,7 +16,6 @@
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { basename, join, resolve } from "node:path";
-import type { SplitRecord } from "../data/types.ts";
 import type { ChestRegionMode } from "../images/chest_region.ts";
 import { loadModel } from "../models/io.ts";
 import type { Preprocessing } from "../models/types.ts";
@@ -25,8 +24,7 @@ import type { TrainConfig } from "./config.ts";
 import type { EpochMetrics, ThresholdRecord } from "./epoch_metrics.ts";
 import type { EpochRow, RunSummary } from "./train.ts";
 import { readCsv } from "../util/csv.ts";
-import { loadRunImages, makeSplitData } from "./data.ts";
-import { checkModelInput, predictSplit } from "./predict.ts";
+import { checkModelInput } from "./score.ts";
 
 /** The project's committed reference model. */
 export const REFERENCE_RUN = "outputs/reference";
@@ -176,42 +174,5 @@ export async function readRunRecord(dir: string): Promise<RunRecord> {
   };
 }
 
-/** Result of {@link predictRecords}: P(pneumonia) per input, NaN where the image failed. */
-export interface Predictions {
-  prob: number[];
-  failures: { path: string; reason: string }[];
-}
-
-/**
- * P(pneumonia) for image files (paths or records), read at the run's preprocessing (chest region
- * included) through the image cache (`cacheDir`, default outputs/cache/images). `perturbSeed`: apply the seeded
- * training augmentation to every image first (a robustness stress test).
- */
-export async function predictRecords(
-  run: LoadedRun,
-  records: readonly (string | { path: string })[],
-  opts: { cacheDir?: string; perturbSeed?: number } = {},
-): Promise<Predictions> {
-  const paths = records.map((r) => (typeof r === "string" ? r : r.path));
-  const { size, channels } = run.preprocessing;
-  const loaded = await loadRunImages(paths, {
-    size,
-    channels,
-    chestRegion: run.preprocessing.chestRegion,
-    cacheDir: opts.cacheDir,
-  });
-  const slotOf = new Map<string, number>();
-  paths.forEach((p, i) => loaded.ok[i] && slotOf.set(p, i));
-  const recs = paths.map((p) => ({ path: p, relPath: p, y: 0 }) as unknown as SplitRecord);
-  const split = makeSplitData(recs, 2, loaded.data, slotOf, size * size * channels);
-  const probs = predictSplit(
-    run.model,
-    split,
-    run.preprocessing,
-    run.config.classes ?? 2,
-    64,
-    opts.perturbSeed,
-  );
-  const byPath = new Map(split.records.map((r, i) => [r.path, probs[i]]));
-  return { prob: paths.map((p) => byPath.get(p) ?? NaN), failures: loaded.failures };
-}
+/** Scoring image files with a loaded run lives in `score.ts`; re-exported for existing callers. */
+export { type Predictions, predictRecords } from "./score.ts";

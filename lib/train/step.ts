@@ -25,7 +25,7 @@ import type { Preprocessing } from "../models/types.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import type { TrainConfig } from "./config.ts";
 import { fillBatch, type TrainData } from "./data.ts";
-import { toBinary } from "./predict.ts";
+import { toBinary } from "./score.ts";
 
 /** Loss functions supported (the Keras names). */
 export type LossName = "binaryCrossentropy" | "categoricalCrossentropy";

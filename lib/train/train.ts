@@ -39,7 +39,7 @@ import {
   epochMetrics,
   type ThresholdRecord,
 } from "./epoch_metrics.ts";
-import { predictSplit } from "./predict.ts";
+import { predictSplit } from "./score.ts";
 import { startWorkers, workerStep } from "./parallel/epoch.ts";
 import {
   localStep,

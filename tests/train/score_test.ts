@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import sharp from "sharp";
 import { initBackend } from "../../lib/backend/select.ts";
-import { scoreRecords } from "../../lib/eval/predict.ts";
+import { scoreRecords } from "../../lib/train/score.ts";
 
 /** A model whose output is known: mean pixel (in [0, 1]) through a fixed sigmoid or softmax. */
 function meanModel(units: 1 | 3): tfl.LayersModel {

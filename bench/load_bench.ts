@@ -6,7 +6,8 @@
  * deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys \
  *   bench/load_bench.ts --data /work/shared/data/chest_xray --size 150 [--channels 3]
  * ```
- * Targets (issue 2, 2 cores, 5,216 images at 150 x 150 x 3): <= 60 s cold, <= 10 s warm.
+ * Targets of the image loader (2 cores, 5,216 images at 150 x 150 x 3): <= 60 s cold, <= 10 s
+ * warm.
  * @module
  */
 import { parseArgs } from "node:util";

@@ -39,7 +39,7 @@ export interface TestEvaluation {
   failures: { path: string; reason: string }[];
 }
 
-/** Test predictions of the final model, for issue 6's chapters (results/test_predictions.csv). */
+/** Test predictions of the final model, for the evaluation chapters (results/test_predictions.csv). */
 export const TEST_PREDICTIONS = "test_predictions";
 
 /**

@@ -26,9 +26,6 @@ import type { EpochRow, RunSummary } from "./train.ts";
 import { readCsv } from "../util/csv.ts";
 import { checkModelInput } from "./score.ts";
 
-/** The project's committed reference model. */
-export const REFERENCE_RUN = "outputs/reference";
-
 /**
  * A run's preprocessing.json: the pixel scaling plus the chest-region mode applied right after
  * loading (runs saved before the field existed mean "none").
@@ -129,6 +126,17 @@ export async function isFinishedRun(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The config a run folder was trained with, its chest-region mode filled in as
+ * {@link readRunChestRegion} finds it; null when the folder has no readable config.json.
+ */
+export async function readRunConfig(dir: string): Promise<TrainConfig | null> {
+  const cfg = await readJson<TrainConfig>(join(dir, "config.json")).catch(() => null);
+  if (cfg === null) return null;
+  const chestRegion = await readRunChestRegion(dir).catch(() => cfg.chestRegion ?? "none");
+  return { ...cfg, chestRegion };
 }
 
 /** A finished run's summary.json and config.json (the comparison table needs no more). */

@@ -62,7 +62,7 @@ async function runModel(
 }
 
 /** The bench command's flags. */
-export const BENCH_CLI = {
+const BENCH_CLI = {
   name: "bench",
   synopsis: [
     "[--json] [--models a,b] [--steps N] [--stock-steps N] [--batch N] [--data DIR] " +

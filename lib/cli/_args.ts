@@ -62,6 +62,8 @@ export type Flag = StringFlag | NumberFlag | BooleanFlag;
 /** A command line: its name (`deno task NAME`), synopsis lines, a sentence, and its flags. */
 export interface CliSpec {
   name: string;
+  /** How the command is started (default `deno task NAME`). */
+  command?: string;
   /** Synopsis lines without `deno task NAME` (e.g. `"[--run DIR] FILE... [--json]"`). */
   synopsis: readonly string[];
   /** What the command does, for the help text. */
@@ -88,7 +90,9 @@ export class UsageError extends Error {}
 /** The synopsis of a command, `usage: deno task NAME ...` (one line per form). */
 export function usage(spec: CliSpec): string {
   return spec.synopsis
-    .map((s, i) => `${i === 0 ? "usage:" : "      "} deno task ${spec.name} ${s}`)
+    .map((s, i) =>
+      `${i === 0 ? "usage:" : "      "} ${spec.command ?? `deno task ${spec.name}`} ${s}`
+    )
     .join("\n");
 }
 

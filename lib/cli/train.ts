@@ -112,7 +112,7 @@ export const TRAIN_CLI = {
  */
 export function defaultWorkers(cfg: TrainConfig): number {
   // The workers run the in-process step (lib/train/step.ts) on models they can rebuild from
-  // JSON (not `transfer`: see lib/train/parallel/epoch.ts).
+  // JSON (not `transfer`: see lib/train/parallel/start.ts).
   const supported = cfg.model !== "transfer";
   return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
 }

@@ -90,24 +90,3 @@ export function comparisonMarkdown(rows: ComparisonRow[]): string {
     ...lines.map((l) => `| ${l} |`),
   ].join("\n") + "\n";
 }
-
-/**
- * `deno run --allow-read --allow-write=outputs lib/train/compare.ts [--out FILE] [--command CMD] RUN...`:
- * prints the table and writes it (with the command that produced the runs) as markdown.
- */
-if (import.meta.main) {
-  const { parseArgs } = await import("node:util");
-  const { writeFileAtomic } = await import("../util/atomic.ts");
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: { out: { type: "string" }, command: { type: "string" }, title: { type: "string" } },
-  });
-  const md = comparisonMarkdown(await compareRuns(positionals));
-  console.log(md);
-  if (values.out) {
-    const text = `# ${values.title ?? "Model comparison (validation split)"}\n\n${md}\n` +
-      (values.command ? `Produced with:\n\n\`\`\`sh\n${values.command}\n\`\`\`\n` : "");
-    await writeFileAtomic(values.out, text);
-  }
-}

@@ -40,7 +40,7 @@ import {
   type ThresholdRecord,
 } from "./epoch_metrics.ts";
 import { predictSplit } from "./score.ts";
-import { startWorkers, workerStep } from "./parallel/epoch.ts";
+import { startWorkers, workerStep } from "./parallel/start.ts";
 import {
   localStep,
   lossNameFor,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type CliSpec, helpText, parseCli, usage, UsageError } from "../../lib/cli/_args.ts";
 import { AUDIT_CLI } from "../../lib/cli/audit.ts";
+import { COMPARE_CLI } from "../../lib/cli/compare.ts";
 import { EVALUATE_CLI } from "../../lib/cli/evaluate.ts";
 import { PREDICT_CLI } from "../../lib/cli/predict.ts";
 import { REPORT_CLI } from "../../lib/cli/report.ts";
@@ -54,7 +55,16 @@ Deno.test("help text lists every flag with its default and choices", () => {
 });
 
 Deno.test("every CLI declares its flags with the helper, each with a help line", () => {
-  for (const spec of [AUDIT_CLI, TRAIN_CLI, EVALUATE_CLI, PREDICT_CLI, REPORT_CLI] as CliSpec[]) {
+  for (
+    const spec of [
+      AUDIT_CLI,
+      TRAIN_CLI,
+      EVALUATE_CLI,
+      PREDICT_CLI,
+      REPORT_CLI,
+      COMPARE_CLI,
+    ] as CliSpec[]
+  ) {
     const h = helpText(spec);
     for (const [name, f] of Object.entries(spec.flags)) {
       assert.ok(f.help.length > 0, `${spec.name} --${name} has a help line`);

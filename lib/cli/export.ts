@@ -6,12 +6,22 @@
  * of local files is blocked), so open it through a server.
  * @module
  */
-import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import { buildSite, siteBytes } from "../serve/site.ts";
 import { writeFileAtomic } from "../util/atomic.ts";
+import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
-const USAGE = "usage: deno task export --run DIR --out DIR";
+/** The export command's flags. */
+export const EXPORT_CLI = {
+  name: "export",
+  synopsis: ["--run DIR --out DIR"],
+  about: "Writes a run's screening page (page, TF.js bundles, model) as a folder for any " +
+    "static web server.",
+  flags: {
+    run: { type: "string", arg: "DIR", help: "run folder" },
+    out: { type: "string", arg: "DIR", help: "folder to write (created)" },
+  },
+} as const satisfies CliSpec;
 
 /** Writes the site of `run` under `out`; returns the files written (relative paths). */
 export async function exportSite(run: string, out: string): Promise<string[]> {
@@ -27,24 +37,21 @@ export async function exportSite(run: string, out: string): Promise<string[]> {
   return written;
 }
 
-if (import.meta.main) {
-  try {
-    const { values: v } = parseArgs({
-      args: Deno.args,
-      options: { run: { type: "string" }, out: { type: "string" }, help: { type: "boolean" } },
-    });
-    if (v.help) console.log(USAGE);
-    else {
-      if (!v.run || !v.out) throw new Error(`--run and --out are required\n${USAGE}`);
-      const files = await exportSite(v.run, v.out);
-      console.log(
-        `wrote ${files.length} files to ${
-          resolve(v.out)
-        }; serve that folder with any static web server`,
-      );
-    }
-  } catch (err) {
-    console.error(`export: ${(err as Error).message}`);
-    Deno.exit(1);
+/** Runs the export command with `args`. */
+export async function main(args: string[]): Promise<number> {
+  const { values: v, help } = parseCli(EXPORT_CLI, args);
+  if (help) {
+    console.log(helpText(EXPORT_CLI));
+    return 0;
   }
+  if (!v.run || !v.out) throw new UsageError("--run and --out are required");
+  const files = await exportSite(v.run, v.out);
+  console.log(
+    `wrote ${files.length} files to ${
+      resolve(v.out)
+    }; serve that folder with any static web server`,
+  );
+  return 0;
 }
+
+if (import.meta.main) await runCli("export", () => main(Deno.args), EXPORT_CLI);

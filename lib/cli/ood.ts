@@ -6,7 +6,6 @@
  * command makes it for runs trained before, such as the reference model.
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
 import { loadOrCreateManifest } from "../data/split.ts";
@@ -14,29 +13,39 @@ import { loadRun } from "../train/run.ts";
 import { loadRunImages, makeSplitData } from "../train/data.ts";
 import { OOD_MAX_TRAIN, storeOod } from "../train/ood.ts";
 import { DEFAULT_RUN } from "./evaluate.ts";
+import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
-const USAGE = "usage: deno task ood [--run DIR] [--data DIR] [--max-train N] [--json]";
+/** The ood command's flags. */
+export const OOD_CLI = {
+  name: "ood",
+  synopsis: ["[--run DIR] [--data DIR] [--max-train N] [--json]"],
+  about: "Fits a run's out-of-scope reference (ood.json) on its data's train and val parts.",
+  flags: {
+    run: { type: "string", arg: "DIR", help: "run folder (default outputs/reference)" },
+    data: { type: "string", arg: "DIR", help: "dataset root (default: the run's config.json)" },
+    "max-train": {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 2,
+      default: OOD_MAX_TRAIN,
+      help: "training images sampled for the feature Gaussian",
+    },
+    backend: { type: "string", arg: "NAME", help: "TF.js backend (wasm, cpu, ...)" },
+    json: { type: "boolean", help: "print the summary as JSON" },
+  },
+} as const satisfies CliSpec;
 
 /** Runs the ood command with `args`. */
 export async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      run: { type: "string" },
-      data: { type: "string" },
-      "max-train": { type: "string" },
-      backend: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean" },
-    },
-  });
-  if (v.help) return console.log(USAGE);
+  const { values: v, help } = parseCli(OOD_CLI, args);
+  if (help) return console.log(helpText(OOD_CLI));
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
   const runDir = v.run ?? DEFAULT_RUN;
   const run = await loadRun(runDir);
   const data = v.data ?? run.config.data;
   if (!data) {
-    throw new Error(`${runDir}/config.json names no data folder; pass --data DIR\n${USAGE}`);
+    throw new UsageError(`${runDir}/config.json names no data folder; pass --data DIR`);
   }
   const outputs = run.config.outputsDir ?? "outputs";
   const { manifestPath, records } = await loadOrCreateManifest(data, {
@@ -70,7 +79,7 @@ export async function main(args: string[]): Promise<void> {
     run.preprocessing,
     { data, manifest: manifestPath },
     {
-      maxTrain: v["max-train"] ? Number(v["max-train"]) : OOD_MAX_TRAIN,
+      maxTrain: v["max-train"],
       seed: run.config.seed ?? 0,
     },
   );
@@ -98,11 +107,4 @@ export async function main(args: string[]): Promise<void> {
   );
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (err) {
-    console.error(`ood: ${(err as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runCli("ood", () => main(Deno.args), OOD_CLI);

@@ -8,11 +8,29 @@
  * listen on 127.0.0.1 / localhost. Another `--host` needs `--allow-net=HOST` (the error says so).
  * @module
  */
-import { parseArgs } from "node:util";
 import { projectPath } from "../util/project.ts";
 import { buildSite, siteBytes, type SiteFile } from "../serve/site.ts";
+import { type CliSpec, helpText, parseCli, runCli } from "./_args.ts";
 
-const USAGE = "usage: deno task serve [--run DIR] [--port N] [--host H]";
+/** The serve command's flags. */
+export const SERVE_CLI = {
+  name: "serve",
+  synopsis: ["[--run DIR] [--port N] [--host H]"],
+  about: "Serves the offline screening page of a run; the model runs in the browser, and no " +
+    "image is sent to the server.",
+  flags: {
+    run: { type: "string", arg: "DIR", help: "run folder (default outputs/reference)" },
+    port: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 0,
+      default: 8787,
+      help: "port (0: any free port)",
+    },
+    host: { type: "string", arg: "H", default: "127.0.0.1", help: "address to listen on" },
+  },
+} as const satisfies CliSpec;
 
 /** Headers of every answer: no caching surprises, no framing, only same-origin requests. */
 const SECURITY_HEADERS = {
@@ -81,28 +99,17 @@ export async function serve(
   }
 }
 
-if (import.meta.main) {
-  try {
-    const { values: v } = parseArgs({
-      args: Deno.args,
-      options: {
-        run: { type: "string" },
-        port: { type: "string" },
-        host: { type: "string" },
-        help: { type: "boolean" },
-      },
-    });
-    if (v.help) {
-      console.log(USAGE);
-    } else {
-      const port = v.port === undefined ? undefined : Number(v.port);
-      if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
-        throw new Error(`--port ${v.port}: expected an integer 0-65535\n${USAGE}`);
-      }
-      await serve({ run: v.run, port, host: v.host });
-    }
-  } catch (err) {
-    console.error(`serve: ${(err as Error).message}`);
-    Deno.exit(1);
+/** Runs the serve command with `args` until the server stops. */
+export async function main(args: string[]): Promise<number> {
+  const { values: v, help } = parseCli(SERVE_CLI, args);
+  if (help) {
+    console.log(helpText(SERVE_CLI));
+    return 0;
   }
+  if (v.port > 65535) throw new Error(`--port ${v.port}: expected 0-65535`);
+  const server = await serve({ run: v.run, port: v.port, host: v.host });
+  await server.finished;
+  return 0;
 }
+
+if (import.meta.main) await runCli("serve", () => main(Deno.args), SERVE_CLI);

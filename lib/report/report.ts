@@ -7,16 +7,25 @@
  */
 import { basename, dirname, join } from "node:path";
 import { writeSyntheticDataset } from "../images/synthetic.ts";
-import { writeFileAtomic } from "../util/atomic.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { type Chapter, chapterId, notebookFragment, reportHtml } from "./html.ts";
-import { executeNotebook, listNotebooks, NotebookError } from "./runner.ts";
 import {
-  PROFILES,
-  REPORT_ENV,
-  type ReportSettings,
-  reportSettings,
-  settingsEnv,
-} from "./settings.ts";
+  executeNotebook,
+  listNotebooks,
+  type Notebook,
+  NotebookError,
+  readNotebook,
+} from "./runner.ts";
+import { PROFILES, REPORT_ENV, type ReportSettings, reportSettings } from "./settings.ts";
+import {
+  injectParameters,
+  notebookOverrides,
+  notebookParameterNames,
+  parametersCellIndex,
+  type Params,
+  parseSets,
+  type SetOverride,
+} from "./params.ts";
 
 /** Options of {@link runReport}. */
 export interface ReportOptions {
@@ -39,6 +48,11 @@ export interface ReportOptions {
    * trained in this report; within the report, later chapters still reuse earlier chapters' runs.
    */
   fresh?: boolean;
+  /**
+   * Overrides of the notebooks' parameters cells, `name=value` or `NN.name=value` (see
+   * lib/report/params.ts); they win over the profile's values.
+   */
+  sets?: string[];
   /** Progress lines (default console.error). */
   log?: (line: string) => void;
 }
@@ -99,7 +113,8 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
   if (o.only?.length) {
     notebooks = notebooks.filter((n) => o.only!.some((p) => basename(n).startsWith(p)));
   }
-  const env = settingsEnv(s);
+  const sets = parseSets(o.sets ?? []);
+  const prepared = await prepareNotebooks(notebooks, s, sets, o.transferBase !== undefined);
   const executed: string[] = [];
   const seconds: Record<string, number> = {};
   let failure: NotebookError | null = null;
@@ -110,8 +125,8 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
       executed.push(
         await executeNotebook(nb, {
           outDir: s.out,
-          env,
           cellTimeoutS: s.profile.notebookTimeoutS,
+          notebook: prepared.get(nb)?.notebook,
         }),
       );
     } catch (err) {
@@ -143,15 +158,88 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     created: new Date().toISOString(),
     totalSeconds,
     failure: failure?.message,
-    notes: o.synthetic
-      ? [
-        "This report was made on a synthetic dataset (lib/images/synthetic.ts): its numbers say nothing about X-rays.",
-      ]
-      : [],
+    notes: [
+      ...(o.synthetic
+        ? [
+          "This report was made on a synthetic dataset (lib/images/synthetic.ts): its numbers say nothing about X-rays.",
+        ]
+        : []),
+      ...(sets.length ? [`Settings changed with --set: ${setsText(sets)}.`] : []),
+    ],
+  });
+  await writeJsonAtomic(join(s.out, "settings.json"), {
+    schema: "xray-report-settings/1",
+    profile: s.profile.name,
+    data: s.data,
+    seed: s.seed,
+    out: s.out,
+    html: `${s.out.replace(/\/+$/, "")}.html`,
+    sets: o.sets ?? [],
+    created: new Date().toISOString(),
+    totalSeconds,
+    failure: failure?.message ?? null,
+    notebooks: Object.fromEntries(
+      [...prepared].map(([nb, p]) => [basename(nb), p.values]),
+    ),
   });
   const htmlPath = `${s.out.replace(/\/+$/, "")}.html`;
   await Deno.mkdir(dirname(htmlPath), { recursive: true });
   await writeFileAtomic(htmlPath, html);
   log(`report: wrote ${htmlPath} (${chapters.length} chapters, ${totalSeconds.toFixed(0)} s)`);
   return { html: htmlPath, executed, settings: s, seconds, totalSeconds, failure };
+}
+
+/** `name: value` of each override, as the page states them. */
+export function setsText(sets: readonly SetOverride[]): string {
+  return sets.map((x) =>
+    `${x.notebook ? `${x.notebook}.` : ""}${x.name}: ${
+      typeof x.value === "string" ? x.value : JSON.stringify(x.value)
+    }`
+  ).join(", ");
+}
+
+/**
+ * Each notebook with its parameters cell's overrides injected (notebooks without a parameters
+ * cell run as they are). An override that no notebook declares is an error naming it.
+ */
+export async function prepareNotebooks(
+  paths: readonly string[],
+  s: ReportSettings,
+  sets: readonly SetOverride[],
+  withBase: boolean,
+): Promise<Map<string, { notebook: Notebook; values: Params }>> {
+  const out = new Map<string, { notebook: Notebook; values: Params }>();
+  const declared = new Set<string>();
+  const report: Params = { data: s.data, out: s.out, seed: s.seed };
+  if (withBase) report.base = s.transferBase;
+  for (const path of paths) {
+    const file = basename(path);
+    const nb = await readNotebook(path);
+    try {
+      parametersCellIndex(nb, file);
+    } catch {
+      continue;
+    }
+    const names = notebookParameterNames(nb, file);
+    names.forEach((n) => declared.add(`${file.slice(0, 2)}.${n}`));
+    const values = notebookOverrides(names, {
+      profile: s.profile,
+      notebookId: file.slice(0, 2),
+      report,
+      sets,
+    });
+    out.set(path, { notebook: injectParameters(nb, values, file), values });
+  }
+  for (const x of sets) {
+    const hit = [...declared].some((d) =>
+      x.notebook ? d === `${x.notebook}.${x.name}` : d.endsWith(`.${x.name}`)
+    );
+    if (!hit && out.size > 0) {
+      throw new Error(
+        `--set ${x.notebook ? `${x.notebook}.` : ""}${x.name}: no notebook run here has ` +
+          `a parameter "${x.name}" in its parameters cell`,
+      );
+    }
+  }
+  return out;
 }

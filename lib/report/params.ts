@@ -11,7 +11,7 @@
  *
  * A reader changes a value there and reruns the notebook. The report runner leaves that cell as it
  * is and, in the executed copy only, adds a cell tagged `injected-parameters` right after it,
- * `Object.assign(params, {...})`, with the profile's values, the report's options (data, out,
+ * `void Object.assign(params, {...})` (void: the kernel shows no value), with the profile's values, the report's options (data, out,
  * seed, base) and `--set` overrides, limited to the names the cell declares.
  * {@link chapterSettings} turns the values into the settings the chapter functions take.
  * @module
@@ -165,7 +165,7 @@ export function injectParameters(nb: Notebook, values: Params, file = "notebook"
   const lines = Object.entries(values).map(([k, v]) => `  ${k}: ${JSON.stringify(v)},`);
   const injected: NotebookCell = {
     cell_type: "code",
-    source: `// Parameters injected by the report runner\nObject.assign(params, {\n${
+    source: `// Parameters injected by the report runner\nvoid Object.assign(params, {\n${
       lines.join("\n")
     }\n});\n`,
     metadata: { tags: [INJECTED_TAG] },

@@ -167,7 +167,16 @@ export type BudgetMetric = "AUC" | "sensitivity" | "specificity" | "F1";
 /** Name of the run without balancing on as many images as the downsampled run. */
 export const SAME_SIZE_RUN = "balance_none_same_size";
 
-function pairedDifferences(a: RunRecord, b: RunRecord, seed: number, nBoot: number) {
+/**
+ * Validation differences a minus b (AUC; sensitivity, specificity and F1 at 0.5), with 95%
+ * intervals from a bootstrap over patients; both runs must be scored on the same images.
+ */
+export function valDifferences(
+  a: RunRecord,
+  b: RunRecord,
+  seed: number,
+  nBoot: number,
+): Record<BudgetMetric, Interval> {
   const key = (r: RunRecord) => r.val.relPath.join("\n");
   if (key(a) !== key(b)) {
     throw new Error(`${a.name} and ${b.name} were validated on different images`);
@@ -229,8 +238,8 @@ export async function sameBudget(
       noneSameSize: noneSameSize.summary.trainImages,
       noneAll: noneAll.summary.trainImages,
     },
-    vsSameSize: pairedDifferences(down, noneSameSize, s.seed, nBoot),
-    vsAll: pairedDifferences(down, noneAll, s.seed, nBoot),
+    vsSameSize: valDifferences(down, noneSameSize, s.seed, nBoot),
+    vsAll: valDifferences(down, noneAll, s.seed, nBoot),
     nBoot,
   };
 }
@@ -270,7 +279,7 @@ export function budgetSummary(b: BudgetComparison): string {
     `${verdict(b.vsSameSize.specificity, "specificity")}.\n\n` +
     `Against no balancing on all ${b.images.noneAll} images, downsampling trains on fewer ` +
     `images, so that comparison mixes balancing with data size: it ` +
-    `${verdict(b.vsAll.AUC, "validation AUC")}. A shift of sensitivity against specificity at ` +
-    `0.5 is what a changed class mix does to the scores' scale; the stored threshold, chosen on ` +
-    `validation, undoes most of it, which is why AUC is the measure of the ranking itself.`;
+    `${verdict(b.vsAll.AUC, "validation AUC")}. A shift between sensitivity and specificity at ` +
+    `0.5 can come from the class mix moving the scores' scale, which a threshold chosen on ` +
+    `validation can absorb; AUC does not depend on the threshold.`;
 }

@@ -1,9 +1,9 @@
 /**
- * What every chapter shares: the settings (from the report runner's environment), the
+ * What every chapter shares: the settings (from the notebook's parameters cell), the
  * patient-level splits of the manifest, and the run folders that model chapters train and later
  * chapters reuse (`<out>/runs/<name>/`, the training engine's run format).
  *
- * Chapters of issue 6 (notebooks 11+) use the same functions: `setupChapter()`, `splits()`,
+ * The evaluation chapters (notebooks 10-15) use the same functions: `setupChapter()`, `splits()`,
  * `runRecord(s, name)`, `chosenRun(s)` and `testPart(s)`.
  * @module
  */

@@ -149,14 +149,21 @@ export function inputShape(s: ReportSettings, model: string): [number, number, n
 
 /**
  * Trains (or reuses) a model registered from a notebook cell with the chapter's settings, changed
- * by `settings` (fraction, epochs, balance, size). The run folder is named after the
+ * by `settings` (fraction, epochs, balance, size; a transfer model's channels and base). The run folder is named after the
  * architecture's values (`<name>_<hash>`), so an edited architecture is a new run and an
  * unchanged one is reused.
  */
 export function trainEdited(
   s: ReportSettings,
   arch: { name: string },
-  settings: { fraction?: number; epochs?: number; balance?: string; size?: number } = {},
+  settings: {
+    fraction?: number;
+    epochs?: number;
+    balance?: string;
+    size?: number;
+    channels?: 1 | 3;
+    basePath?: string;
+  } = {},
 ): Promise<RunRecord> {
   const tag = sha256Hex(JSON.stringify(arch)).slice(0, 8);
   return trainOrReuse(s, {

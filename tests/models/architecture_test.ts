@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
+import { saveModel } from "../../lib/models/io.ts";
+import { transfer, transferSpec } from "../../lib/models/transfer.ts";
 import { cnn, cnnSpec } from "../../lib/models/cnn.ts";
 import { cnnReg, cnnRegSpec } from "../../lib/models/cnn_reg.ts";
 import { compact, compactSpec } from "../../lib/models/compact.ts";
@@ -68,4 +71,26 @@ Deno.test("describeModel: the layer table of a registered model at an input shap
   assert.match(html, /9 layers, 27,797 parameters/);
   assert.equal((html.match(/<tr>/g) ?? []).length, 10);
   await assert.rejects(describeModel("nope"), /Unknown model "nope"; known models/);
+});
+
+Deno.test("transferSpec: the seed's head by default, another head when asked", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const base = tfl.sequential();
+    base.add(tfl.layers.conv2d({ filters: 2, kernelSize: 3, inputShape: [16, 16, 3] }));
+    await saveModel(base, tmp);
+    const units = async (spec: ModelSpec) => {
+      const m = await spec.build({ size: 16, channels: 3, seed: 1, classes: 2, basePath: tmp });
+      const u = m.layers.filter((l) => l.getClassName() === "Dense").map((l) =>
+        l.getConfig().units
+      );
+      m.dispose();
+      return u;
+    };
+    assert.deepEqual(await units(transfer), [82, 64, 1]);
+    assert.deepEqual(await units(transferSpec({ name: "t2", head: [4] })), [4, 1]);
+    assert.equal(transferSpec().description, transfer.description);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

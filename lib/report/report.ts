@@ -18,10 +18,11 @@ import {
 } from "./runner.ts";
 import { PROFILES, REPORT_ENV, type ReportSettings, reportSettings } from "./settings.ts";
 import {
+  cellTags,
   injectParameters,
   notebookOverrides,
   notebookParameterNames,
-  parametersCellIndex,
+  PARAMETERS_TAG,
   type Params,
   parseSets,
   type SetOverride,
@@ -87,6 +88,14 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
   const log = o.log ?? ((l: string) => console.error(l));
   const s = resolveReportSettings(o);
   const t0 = performance.now();
+  // Notebooks and overrides are checked before anything is written or removed.
+  const dir = o.notebooksDir ?? join(s.root, "notebooks");
+  let notebooks = await listNotebooks(dir);
+  if (o.only?.length) {
+    notebooks = notebooks.filter((n) => o.only!.some((p) => basename(n).startsWith(p)));
+  }
+  const sets = parseSets(o.sets ?? []);
+  const prepared = await prepareNotebooks(notebooks, s, sets, o.transferBase !== undefined);
   if (o.synthetic) {
     const done = await Deno.stat(join(s.data, "train")).then(() => true, () => false);
     if (!done) {
@@ -108,13 +117,6 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     }
     log(`report: --fresh: removed ${s.runsDir} and ${join(s.out, "results")}`);
   }
-  const dir = o.notebooksDir ?? join(s.root, "notebooks");
-  let notebooks = await listNotebooks(dir);
-  if (o.only?.length) {
-    notebooks = notebooks.filter((n) => o.only!.some((p) => basename(n).startsWith(p)));
-  }
-  const sets = parseSets(o.sets ?? []);
-  const prepared = await prepareNotebooks(notebooks, s, sets, o.transferBase !== undefined);
   const executed: string[] = [];
   const seconds: Record<string, number> = {};
   let failure: NotebookError | null = null;
@@ -215,11 +217,7 @@ export async function prepareNotebooks(
   for (const path of paths) {
     const file = basename(path);
     const nb = await readNotebook(path);
-    try {
-      parametersCellIndex(nb, file);
-    } catch {
-      continue;
-    }
+    if (!nb.cells.some((c) => cellTags(c).includes(PARAMETERS_TAG))) continue;
     const names = notebookParameterNames(nb, file);
     names.forEach((n) => declared.add(`${file.slice(0, 2)}.${n}`));
     const values = notebookOverrides(names, {

@@ -100,14 +100,15 @@ export async function baseInputShape(path: string): Promise<{ size: number; chan
 }
 
 /**
- * Chapter 5: trains `transfer` on the base given by the settings (XRAY_TRANSFER_BASE / --base),
+ * Chapter 5: trains `transfer` on the base given by the settings (`base` in the parameters cell,
+ * or --base),
  * at the base's own input size; without a base, skips and says how to provide one.
  */
 export async function trainTransfer(s: ReportSettings): Promise<TransferOutcome> {
   if (!s.transferBase) {
     return {
       status: "skipped",
-      reason: "no pretrained base was given (XRAY_TRANSFER_BASE or --base)",
+      reason: "no pretrained base was given (`base` in the parameters cell, or --base)",
       help: NO_BASE_HELP,
     };
   }
@@ -141,7 +142,7 @@ export function transferNote(t: TransferOutcome): string {
     what;
 }
 
-/** The input [size, size, channels] a chapter trains `model` with (its size raised to the minimum). */
+/** The input [size, size, channels] a chapter trains `model` with (size raised to the minimum). */
 export function inputShape(s: ReportSettings, model: string): [number, number, number] {
   const c = chapterConfig(s, { name: model, model });
   return [c.size, c.size, c.channels];
@@ -149,9 +150,9 @@ export function inputShape(s: ReportSettings, model: string): [number, number, n
 
 /**
  * Trains (or reuses) a model registered from a notebook cell with the chapter's settings, changed
- * by `settings` (fraction, epochs, balance, size; a transfer model's channels and base). The run folder is named after the
- * architecture's values (`<name>_<hash>`), so an edited architecture is a new run and an
- * unchanged one is reused.
+ * by `settings` (fraction, epochs, balance, size; a transfer model's channels and base). The run
+ * folder is named after the architecture's values (`<name>_<hash>`), so an edited architecture is
+ * a new run and an unchanged one is reused.
  */
 export function trainEdited(
   s: ReportSettings,

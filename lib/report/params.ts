@@ -11,8 +11,9 @@
  *
  * A reader changes a value there and reruns the notebook. The report runner leaves that cell as it
  * is and, in the executed copy only, adds a cell tagged `injected-parameters` right after it,
- * `void Object.assign(params, {...})` (void: the kernel shows no value), with the profile's values, the report's options (data, out,
- * seed, base) and `--set` overrides, limited to the names the cell declares.
+ * `void Object.assign(params, {...})` (void: the kernel shows no value), with the profile's
+ * values, the report's options (data, out, seed, base) and `--set` overrides, limited to the names
+ * the cell declares.
  * {@link chapterSettings} turns the values into the settings the chapter functions take.
  * @module
  */
@@ -304,7 +305,8 @@ export function settingsBlock(s: ReportSettings): string {
   const label = typeof p.profile === "string"
     ? `profile ${escapeHtml(p.profile)}`
     : "as set in the notebook";
-  return `<div class="xr-settings" style="font-size:12px;background:#f3f6fa;border:1px solid #d5dde8;` +
-    `border-radius:4px;padding:.4em .6em;margin:.4em 0"><strong>Settings used</strong> (${label}): ` +
+  const style = "font-size:12px;background:#f3f6fa;border:1px solid #d5dde8;border-radius:4px;" +
+    "padding:.4em .6em;margin:.4em 0";
+  return `<div class="xr-settings" style="${style}"><strong>Settings used</strong> (${label}): ` +
     items.join(" &middot; ") + `</div>`;
 }

@@ -15,8 +15,9 @@ import type { BuildOptions, ModelSpec } from "./types.ts";
 /** What to tell a user who asked for `transfer` without a base. */
 export const NO_BASE_HELP =
   "The transfer model needs a pretrained convolutional base in TF.js layers format on the local " +
-  "disk; pass --base DIR (or set XRAY_TRANSFER_BASE) to its folder or model.json. To make one " +
-  "from the npm package nsfwjs@4.4.0 (a MobileNetV2 trunk, 128x128x3): `cd /tmp && npm pack " +
+  "disk; pass --base DIR (or `base` in the chapter's parameters cell) to its folder or model.json. " +
+  "`npm run setup` builds outputs/bases/mobilenet_v2_128 offline from the pinned npm package " +
+  "nsfwjs@4.4.0; by hand (a MobileNetV2 trunk, 128x128x3): `cd /tmp && npm pack " +
   "nsfwjs@4.4.0 && tar xzf nsfwjs-4.4.0.tgz`, then `deno run --allow-read --allow-write=outputs " +
   "--allow-env lib/models/nsfwjs_base.ts --package /tmp/package --out " +
   "outputs/bases/mobilenet_v2_128`. Or in Python, " +

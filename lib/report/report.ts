@@ -5,7 +5,9 @@
  * partial report (marked incomplete) are kept.
  * @module
  */
+import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { PROJECT_ROOT } from "../util/project.ts";
 import { writeSyntheticDataset } from "../images/synthetic.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { type Chapter, chapterId, notebookFragment, reportHtml } from "./html.ts";
@@ -42,7 +44,10 @@ export interface ReportOptions {
   notebooksDir?: string;
   /** Only notebooks whose file name starts with one of these prefixes (e.g. ["01", "02"]). */
   only?: string[];
-  /** Local TF.js base model for the transfer chapter. */
+  /**
+   * Local TF.js base model for the transfer chapter. Default on real data: the offline base the
+   * set-up builds from the pinned nsfwjs package ({@link DEFAULT_TRANSFER_BASE}), when it exists.
+   */
   transferBase?: string;
   /**
    * Start from an empty runs folder (`<out>/runs`) and results folder, so that every model is
@@ -69,6 +74,26 @@ export interface ReportResult {
   failure: NotebookError | null;
 }
 
+/**
+ * The transfer chapter's base when none is given: the MobileNetV2 trunk `.ci/setup` cuts from the
+ * npm package nsfwjs@4.4.0 (ImageNet-initialised, then fine-tuned on a non-medical task; its
+ * base.json says so and the chapter shows it). Relative to the project root.
+ */
+export const DEFAULT_TRANSFER_BASE = join("outputs", "bases", "mobilenet_v2_128");
+
+/**
+ * The base the transfer chapter uses: the one given, else on real data the default base when it
+ * was built; synthetic runs (the tests) get none unless given, so they stay small.
+ */
+export function transferBaseFor(
+  o: Pick<ReportOptions, "transferBase" | "synthetic">,
+): string | undefined {
+  if (o.transferBase) return o.transferBase;
+  if (o.synthetic) return undefined;
+  const path = join(PROJECT_ROOT, DEFAULT_TRANSFER_BASE);
+  return existsSync(join(path, "model.json")) ? path : undefined;
+}
+
 /** The report's settings from the CLI options (same resolution as a notebook's). */
 export function resolveReportSettings(o: ReportOptions): ReportSettings {
   const env = new Map<string, string>();
@@ -76,7 +101,8 @@ export function resolveReportSettings(o: ReportOptions): ReportSettings {
   if (o.data) env.set(REPORT_ENV.data, o.data);
   if (o.seed !== undefined) env.set(REPORT_ENV.seed, String(o.seed));
   if (o.out) env.set(REPORT_ENV.out, o.out);
-  if (o.transferBase) env.set(REPORT_ENV.base, o.transferBase);
+  const base = transferBaseFor(o);
+  if (base) env.set(REPORT_ENV.base, base);
   if (o.synthetic && !o.data) {
     env.set(REPORT_ENV.data, join("outputs", "synthetic", `${o.profile}-s${o.seed ?? 42}`));
   }
@@ -95,7 +121,7 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     notebooks = notebooks.filter((n) => o.only!.some((p) => basename(n).startsWith(p)));
   }
   const sets = parseSets(o.sets ?? []);
-  const prepared = await prepareNotebooks(notebooks, s, sets, o.transferBase !== undefined);
+  const prepared = await prepareNotebooks(notebooks, s, sets, transferBaseFor(o) !== undefined);
   if (o.synthetic) {
     const done = await Deno.stat(join(s.data, "train")).then(() => true, () => false);
     if (!done) {

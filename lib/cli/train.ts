@@ -9,8 +9,9 @@
  * margin: sensitivity >= target also on val pooled with K augmented copies), --base DIR
  * (transfer), --name NAME, --chest-region none|crop|mask (crop or mask every image to the
  * central chest box right after loading; stored in the run's preprocessing.json),
- * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel.ts; default
- * 2 on a multi-core machine, 0 = this thread, which --resume needs for a bit-identical result),
+ * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas, lib/train/parallel.ts;
+ * default 2 on a multi-core machine, 0 = this thread, which --resume needs for a bit-identical
+ * result; always 0 on the GPU backends),
  * --list (the registered models).
  * @module
  */
@@ -30,9 +31,12 @@ const USAGE = "usage: deno task train --model NAME --data DIR [--size N] [--epoc
  * Data-parallel workers when --workers is not given: 2 on a machine with 2 or more cores when the
  * optimizer setting allows it
  * (measured on this 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
- * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread).
+ * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread). On a GPU backend
+ * (`backend` "webgpu", "tfjs-node-gpu") 0: the device is the parallel part, and each worker would
+ * open its own.
  */
-export function defaultWorkers(cfg: TrainConfig): number {
+export function defaultWorkers(cfg: TrainConfig, backend = "wasm"): number {
+  if (backend === "webgpu" || backend === "tfjs-node-gpu") return 0;
   // The workers run adam or sgd at a constant learning rate, on models they can rebuild from
   // JSON (not `transfer`: see lib/train/_epoch_parallel.ts).
   const supported = cfg.optimizer !== "rmsprop" && cfg.lrDecay === 1 && cfg.model !== "transfer";
@@ -95,7 +99,10 @@ export async function main(args: string[]): Promise<void> {
   if (v.resume) {
     if (!v.out) throw new Error(`--resume needs --out DIR (the run folder to continue)\n${USAGE}`);
     const cfg = await readJson<TrainConfig>(join(v.out, "config.json"));
-    await train(cfg, { resume: true, workers: num(v.workers, "workers") ?? defaultWorkers(cfg) });
+    await train(cfg, {
+      resume: true,
+      workers: num(v.workers, "workers") ?? defaultWorkers(cfg, info.name),
+    });
     return;
   }
   if (!v.model || !v.data) throw new Error(`--model and --data are required\n${USAGE}`);
@@ -139,7 +146,7 @@ export async function main(args: string[]): Promise<void> {
     basePath: v.base,
     chestRegion: v["chest-region"] as TrainConfig["chestRegion"] | undefined,
   });
-  await train(cfg, { workers: num(v.workers, "workers") ?? defaultWorkers(cfg) });
+  await train(cfg, { workers: num(v.workers, "workers") ?? defaultWorkers(cfg, info.name) });
 }
 
 if (import.meta.main) {

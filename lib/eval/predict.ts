@@ -75,8 +75,9 @@ export async function scoreRecords(
   for (let start = 0; start < paths.length; start += batch) {
     const n = Math.min(batch, paths.length - start);
     const px = loaded.data.subarray(start * bytes, (start + n) * bytes);
-    const y = tf.tidy(() => (run.model.predict(inputTensor(pre, px, n)) as tf.Tensor).dataSync());
-    outputs.set(y, start * units);
+    const t = tf.tidy(() => run.model.predict(inputTensor(pre, px, n)) as tf.Tensor);
+    outputs.set(await t.data(), start * units); // async: webgpu cannot read synchronously
+    t.dispose();
   }
   const prob = paths.map((_, i) =>
     !loaded.ok[i] ? NaN : units === 1 ? outputs[i] : 1 - outputs[i * units]

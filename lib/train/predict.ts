@@ -25,16 +25,17 @@ export function checkModelInput(model: tfl.LayersModel, pre: Preprocessing): voi
 /**
  * P(pneumonia) for every record of `split` (inference mode, batches of `batch`). With
  * `perturbSeed`, every image first gets the training augmentation drawn from that seed (a stress
- * test of robustness to small acquisition changes).
+ * test of robustness to small acquisition changes). Reads the outputs asynchronously: a GPU
+ * backend (webgpu) cannot read synchronously under Deno.
  */
-export function predictSplit(
+export async function predictSplit(
   model: tfl.LayersModel,
   split: SplitData,
   pre: Preprocessing,
   classes: 2 | 3,
   batch = 64,
   perturbSeed?: number,
-): number[] {
+): Promise<number[]> {
   const rng: Rng | null = perturbSeed === undefined ? null : makeRng(perturbSeed);
   const n = split.records.length;
   const out: number[] = [];
@@ -43,10 +44,11 @@ export function predictSplit(
     const idx = Array.from({ length: Math.min(batch, n - start) }, (_, k) => start + k);
     const x = new Float32Array(idx.length * bytes);
     fillBatch(split, idx, pre, x, rng);
-    const y = tf.tidy(() =>
-      (model.predict(tf.tensor4d(x, [idx.length, pre.size, pre.size, pre.channels])) as tf.Tensor)
-        .dataSync()
+    const t = tf.tidy(() =>
+      model.predict(tf.tensor4d(x, [idx.length, pre.size, pre.size, pre.channels])) as tf.Tensor
     );
+    const y = await t.data();
+    t.dispose();
     out.push(...toBinary(y, classes));
   }
   return out;

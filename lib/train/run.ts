@@ -100,7 +100,7 @@ export async function predictRecords(
   paths.forEach((p, i) => loaded.ok[i] && slotOf.set(p, i));
   const recs = paths.map((p) => ({ path: p, relPath: p, y: 0 }) as unknown as SplitRecord);
   const split = makeSplitData(recs, 2, loaded.data, slotOf, size * size * channels);
-  const probs = predictSplit(
+  const probs = await predictSplit(
     run.model,
     split,
     run.preprocessing,

@@ -170,15 +170,18 @@ function lossOf(
   return loss;
 }
 
-/** One epoch of training; returns binary labels, training-mode probabilities and mean loss. */
-function trainEpoch(
+/**
+ * One epoch of training; returns binary labels, training-mode probabilities and mean loss. Reads
+ * outputs and loss asynchronously (a GPU backend cannot read synchronously under Deno).
+ */
+async function trainEpoch(
   model: tfl.LayersModel,
   opt: tf.Optimizer,
   data: TrainData,
   cfg: TrainConfig,
   pre: Preprocessing,
   epoch: number,
-): { y: number[]; p: number[]; loss: number } {
+): Promise<{ y: number[]; p: number[]; loss: number }> {
   const split = data.train;
   const n = split.records.length;
   const order = shuffle(Array.from({ length: n }, (_, i) => i), makeRng(cfg.seed * 7919 + epoch));
@@ -212,9 +215,9 @@ function trainEpoch(
       )!;
     });
     const out = (kept as tf.Tensor | null)!;
-    const probs = toBinary(out.dataSync() as Float32Array, cfg.classes);
+    const probs = toBinary(await out.data() as Float32Array, cfg.classes);
     out.dispose();
-    lossSum += cost.dataSync()[0] * b;
+    lossSum += (await cost.data())[0] * b;
     cost.dispose();
     for (let k = 0; k < b; k++) {
       ys.push(split.labels[idx[k]] > 0 ? 1 : 0);
@@ -224,13 +227,13 @@ function trainEpoch(
   return { y: ys, p: ps, loss: lossSum / n };
 }
 
-function valMetrics(
+async function valMetrics(
   model: tfl.LayersModel,
   split: SplitData,
   cfg: TrainConfig,
   pre: Preprocessing,
 ) {
-  const p = predictSplit(model, split, pre, cfg.classes);
+  const p = await predictSplit(model, split, pre, cfg.classes);
   const y = Array.from(split.labels, (l) => (l > 0 ? 1 : 0));
   return { y, p, metrics: epochMetrics(y, p) };
 }
@@ -314,14 +317,14 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       const t0 = performance.now();
       const tr = trainer
         ? await trainEpochParallel(trainer, data, cfg, pre, epoch)
-        : trainEpoch(model, opt, data, cfg, pre, epoch);
+        : await trainEpoch(model, opt, data, cfg, pre, epoch);
       if (trainer) await trainer.syncTo(model);
       if (cfg.recalibrateBatchNorm === true) {
         recalibrateBatchNorm(model, data.train, pre, cfg.batchSize, cfg.seed * 613 + epoch);
       }
       Math.random = random;
       const trainM = epochMetrics(tr.y, tr.p, tr.loss);
-      const val = valMetrics(model, data.val, cfg, pre).metrics;
+      const val = (await valMetrics(model, data.val, cfg, pre)).metrics;
       const timeS = (performance.now() - t0) / 1000;
       st.history.push({ epoch, train: trainM, val, lr, timeS });
       st.elapsedS += timeS;
@@ -365,16 +368,16 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   // The kept model is the best epoch's; rebuild it from disk exactly as evaluation will.
   model.dispose();
   const best = await loadModel(join(dir, "model"));
-  const v = valMetrics(best, data.val, cfg, pre);
+  const v = await valMetrics(best, data.val, cfg, pre);
   const copies = cfg.threshold.perturbedCopies ?? 0;
+  const perturbed: number[][] = [];
+  for (let k = 0; k < copies; k++) {
+    perturbed.push(
+      await predictSplit(best, data.val, pre, cfg.classes, 64, cfg.seed * 9973 + k + 1),
+    );
+  }
   const threshold = copies > 0
-    ? chooseThresholdWithMargin(
-      v.y,
-      v.p,
-      Array.from({ length: copies }, (_, k) =>
-        predictSplit(best, data.val, pre, cfg.classes, 64, cfg.seed * 9973 + k + 1)),
-      cfg.threshold.targetSensitivity,
-    )
+    ? chooseThresholdWithMargin(v.y, v.p, perturbed, cfg.threshold.targetSensitivity)
     : chooseThreshold(v.y, v.p, cfg.threshold.targetSensitivity);
   await writeFileAtomic(join(dir, "val_predictions.csv"), valPredictionsCsv(data.val, v.p));
   await writeJsonAtomic(join(dir, "threshold.json"), threshold);

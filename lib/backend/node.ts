@@ -47,6 +47,11 @@ export function nodeSkipReason(pkg: NodeBackendPackage, err: unknown): string {
         pkg === "tfjs-node-gpu" ? " for CUDA 11.2 + cuDNN 8.1" : ""
       }; see lib/backend/README.md; the project works without it)`;
   }
+  if (pkg === "tfjs-node-gpu" && /libcu|cudnn/i.test(msg)) {
+    return `failed to load: ${msg} (it needs the CUDA 11.2 and cuDNN 8.1 libraries on the ` +
+      `library path, e.g. LD_LIBRARY_PATH; CUDA 12 lacks libcudart.so.11.0; see ` +
+      `lib/backend/README.md)`;
+  }
   return `failed to load: ${msg}`;
 }
 

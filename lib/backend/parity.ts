@@ -1,8 +1,8 @@
 /**
  * Checks one TF.js backend against another (normally `cpu`, the plain-JavaScript reference):
  * the output and every gradient of each layer type the registered models use
- * ({@link LAYER_CASES}), and a seeded multi-step fit of a registered model ({@link fitParity}).
- * Used by the backend tests and by the GPU check (`deno task gpu-check`).
+ * ({@link LAYER_CASES}). `lib/train/fit_parity.ts` compares seeded fits of whole models. Used by
+ * the backend tests and by the GPU check (`deno task gpu-check`).
  *
  * Both backends must be initialised (`initBackend({ prefer })`) before; these functions switch
  * between them with `tf.setBackend` and leave the last one active. Models are rebuilt on each
@@ -21,9 +21,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { createModel, getModelSpec } from "../models/registry.ts";
 import { makeRng } from "../util/rng.ts";
-import { makeAdam } from "./fused_adam.ts";
 
 /** One layer (or short stack) to check, on a batch of seeded inputs. */
 export interface LayerCase {
@@ -231,15 +229,16 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
   return Number.isNaN(diff) ? Infinity : diff / scale;
 }
 
-async function useBackend(name: string): Promise<void> {
+/** Makes `name` (already initialised) the active backend. */
+export async function useBackend(name: string): Promise<void> {
   if (tf.getBackend() === name) return;
   if (!(await tf.setBackend(name))) {
     throw new Error(`parity: backend "${name}" could not be made active; initialise it first`);
   }
 }
 
-/** Runs `fn` with `Math.random` replaced by a generator seeded with `seed`. */
-async function withSeededRandom<T>(seed: number, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` with `Math.random` (which dropout draws from) seeded with `seed`, then restores it. */
+export async function withSeededRandom<T>(seed: number, fn: () => Promise<T>): Promise<T> {
   const random = Math.random;
   Math.random = makeRng(seed);
   try {
@@ -292,111 +291,4 @@ export async function layerParity(c: LayerCase, test: string, ref = "cpu"): Prom
   const outputError = relativeError(got.get("output")!, want.get("output")!);
   const maxError = Math.max(outputError, ...Object.values(gradientErrors));
   return { name: c.name, outputError, gradientErrors, maxError };
-}
-
-/** Options of {@link fitParity}. */
-export interface FitParityOptions {
-  /** Input size (default: the model's minimum size, to keep the cpu reference fast). */
-  size?: number;
-  /** Images per step (default 4). */
-  batch?: number;
-  /** Training steps (default 6). */
-  steps?: number;
-  seed?: number;
-  /** The transfer model's base (folder of a TF.js layers model). */
-  basePath?: string;
-}
-
-/** Result of {@link fitParity}. */
-export interface FitParity {
-  model: string;
-  size: number;
-  steps: number;
-  /** Loss after each step on `test` and on `ref`. */
-  losses: { test: number[]; ref: number[] };
-  /** Largest |loss difference| over the steps. */
-  lossError: number;
-  /**
-   * Error of all trained weights together ({@link relativeError} of the concatenated weights).
-   * Adam divides each gradient by its running RMS, so a weight whose gradient is only rounding
-   * noise (a batch-norm offset before a ReLU that is off for the whole batch, say) moves by up to
-   * the learning rate per step in a direction that noise decides: one such weight can differ by
-   * ~lr x steps. {@link FitParity.weightsOff} counts them.
-   */
-  weightError: number;
-  /** Trained weights that differ by more than 1e-4 (absolute), and how many there are. */
-  weightsOff: number;
-  weightCount: number;
-  /** Error of the trained model's predictions on the batch. */
-  predictionError: number;
-}
-
-async function fitOn(
-  model: string,
-  o: Required<Omit<FitParityOptions, "basePath">> & { basePath?: string },
-  backend: string,
-) {
-  await useBackend(backend);
-  const spec = getModelSpec(model);
-  const m = await createModel(model, { size: o.size, seed: o.seed, basePath: o.basePath });
-  const opt = makeAdam(spec.train.learningRate);
-  m.compile({ optimizer: opt, loss: "binaryCrossentropy" });
-  const x = tf.randomUniform([o.batch, o.size, o.size, spec.channels], 0, 1, "float32", o.seed);
-  const y = tf.tensor2d(Array.from({ length: o.batch }, (_, i) => i % 2), [o.batch, 1]);
-  const losses: number[] = [];
-  for (let s = 0; s < o.steps; s++) {
-    const loss = await withSeededRandom(o.seed * 1000 + s, () => m.trainOnBatch(x, y));
-    losses.push(loss as number);
-  }
-  const p = m.predict(x) as tf.Tensor;
-  const prediction = await p.data() as Float32Array;
-  const weights: Float32Array[] = [];
-  for (const w of m.trainableWeights) weights.push(await w.read().data() as Float32Array);
-  tf.dispose([x, y, p]);
-  m.dispose();
-  opt.dispose();
-  return { losses, prediction, weights };
-}
-
-/**
- * Trains `model` (a registry name) for `steps` seeded steps of its optimizer (the project's Adam,
- * `makeAdam`, at the model's learning rate) on one seeded batch, on `test` and on `ref`, and
- * compares losses, trained weights and predictions.
- */
-export async function fitParity(
-  model: string,
-  test: string,
-  ref = "cpu",
-  opts: FitParityOptions = {},
-): Promise<FitParity> {
-  const spec = getModelSpec(model);
-  const o = {
-    size: opts.size ?? Math.max(spec.minSize, 8),
-    batch: opts.batch ?? 4,
-    steps: opts.steps ?? 6,
-    seed: opts.seed ?? 1,
-    basePath: opts.basePath,
-  };
-  const want = await fitOn(model, o, ref);
-  const got = await fitOn(model, o, test);
-  const lossError = Math.max(...got.losses.map((l, i) => Math.abs(l - want.losses[i])));
-  const concat = (ws: Float32Array[]) => {
-    const all = new Float32Array(ws.reduce((n, w) => n + w.length, 0));
-    ws.reduce((at, w) => (all.set(w, at), at + w.length), 0);
-    return all;
-  };
-  const a = concat(got.weights), b = concat(want.weights);
-  let weightsOff = 0;
-  for (let i = 0; i < a.length; i++) if (!(Math.abs(a[i] - b[i]) <= 1e-4)) weightsOff++;
-  return {
-    model,
-    size: o.size,
-    steps: o.steps,
-    losses: { test: got.losses, ref: want.losses },
-    lossError,
-    weightError: relativeError(a, b),
-    weightsOff,
-    weightCount: a.length,
-    predictionError: relativeError(got.prediction, want.prediction),
-  };
 }

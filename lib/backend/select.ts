@@ -20,7 +20,7 @@ import "@tensorflow/tfjs-backend-cpu";
 // tfjs-core's node bundle registers no gradient functions; tfjs-layers' bundle registers them all.
 import "@tensorflow/tfjs-layers";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
-import { setWasmKernels, type WasmKernelMode } from "./wasm_kernels.ts";
+import { setWasmKernels, type WasmKernelMode } from "./wasm/mod.ts";
 import { type AdapterSummary, describeAdapter, initWebGpu } from "./webgpu.ts";
 import { initNodeBackend, nodeSkipReason } from "./node.ts";
 

@@ -9,9 +9,9 @@
  * margin: sensitivity >= target also on val pooled with K augmented copies), --base DIR
  * (transfer), --name NAME, --chest-region none|crop|mask (crop or mask every image to the
  * central chest box right after loading; stored in the run's preprocessing.json),
- * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas, lib/train/parallel.ts;
- * default 2 on a multi-core machine, 0 = this thread, which --resume needs for a bit-identical
- * result; always 0 on the GPU backends),
+ * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
+ * lib/train/parallel/trainer.ts; default 2 on a multi-core machine, 0 = this thread, which
+ * --resume needs for a bit-identical result; always 0 on the GPU backends),
  * --list (the registered models).
  * @module
  */
@@ -38,7 +38,7 @@ const USAGE = "usage: deno task train --model NAME --data DIR [--size N] [--epoc
 export function defaultWorkers(cfg: TrainConfig, backend = "wasm"): number {
   if (backend === "webgpu" || backend === "tfjs-node-gpu") return 0;
   // The workers run adam or sgd at a constant learning rate, on models they can rebuild from
-  // JSON (not `transfer`: see lib/train/_epoch_parallel.ts).
+  // JSON (not `transfer`: see lib/train/parallel/epoch.ts).
   const supported = cfg.optimizer !== "rmsprop" && cfg.lrDecay === 1 && cfg.model !== "transfer";
   return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
 }

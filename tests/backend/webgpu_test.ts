@@ -15,7 +15,8 @@ import {
   softwareRenderer,
   summariseAdapter,
 } from "../../lib/backend/webgpu.ts";
-import { fitParity, LAYER_CASES, layerParity } from "../../lib/backend/parity.ts";
+import { LAYER_CASES, layerParity } from "../../lib/backend/parity.ts";
+import { fitParity } from "../../lib/train/fit_parity.ts";
 import { saveModel } from "../../lib/models/io.ts";
 import { resolveConfig } from "../../lib/train/config.ts";
 import { syntheticTrainData } from "../../lib/train/synthetic_data.ts";

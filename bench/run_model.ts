@@ -4,11 +4,12 @@
  *
  * ```sh
  * deno run --allow-read --allow-env --allow-ffi --allow-sys bench/run_model.ts \
- *   --model cnn_reg --kernels fast --steps 5
+ *   --model cnn_reg --kernels fast --steps 5 [--backend webgpu]
  * ```
  * @module
  */
 import { parseArgs } from "node:util";
+import type { BackendChoice } from "../lib/backend/select.ts";
 import { benchModel } from "./model_bench.ts";
 
 if (import.meta.main) {
@@ -21,6 +22,7 @@ if (import.meta.main) {
       warmup: { type: "string", default: "1" },
       batch: { type: "string" },
       size: { type: "string" },
+      backend: { type: "string" },
     },
   });
   if (!values.model) throw new Error("run_model.ts: --model NAME is required");
@@ -39,6 +41,7 @@ if (import.meta.main) {
     warmup: Number(values.warmup),
     batchSize: values.batch ? Number(values.batch) : undefined,
     size: values.size ? Number(values.size) : undefined,
+    backend: values.backend as BackendChoice | undefined,
   });
   log(JSON.stringify(result));
 }

@@ -204,6 +204,12 @@ export const LAYER_CASES: LayerCase[] = [
   },
 ];
 
+/**
+ * Largest error {@link layerParity} accepts. float32 sums in another order differ by a few 1e-7
+ * of the largest value; a wrong kernel is off by far more.
+ */
+export const LAYER_TOLERANCE = 1e-5;
+
 /** Result of {@link layerParity}: errors relative to the largest reference magnitude. */
 export interface LayerParity {
   name: string;

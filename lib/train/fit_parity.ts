@@ -18,6 +18,19 @@ import { makeAdam } from "../backend/fused_adam.ts";
 import { relativeError, useBackend, withSeededRandom } from "../backend/parity.ts";
 import { createModel, getModelSpec } from "../models/registry.ts";
 
+/**
+ * What {@link fitPasses} accepts: losses within `loss` (absolute) at every step, predictions and
+ * trained weights within `prediction` and `weights` ({@link relativeError}). `weights` is loose
+ * because of Adam's noise amplification (see {@link FitParity.weightError}).
+ */
+export const FIT_TOLERANCE = { loss: 2e-5, prediction: 1e-3, weights: 5e-3 } as const;
+
+/** Whether a {@link FitParity} is within {@link FIT_TOLERANCE}. */
+export function fitPasses(r: FitParity): boolean {
+  return r.lossError < FIT_TOLERANCE.loss && r.predictionError < FIT_TOLERANCE.prediction &&
+    r.weightError < FIT_TOLERANCE.weights;
+}
+
 /** Options of {@link fitParity}. */
 export interface FitParityOptions {
   /** Input size (default: the model's minimum size, to keep the cpu reference fast). */

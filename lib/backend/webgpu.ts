@@ -153,7 +153,7 @@ export async function initWebGpu(opts: { allowSoftware: boolean }): Promise<Adap
     throw new Error(softwareSkipReason(probe.adapter));
   }
   if (tf.getBackend() !== "webgpu") {
-    await quietly(() => import("@tensorflow/tfjs-backend-webgpu"));
+    await import("@tensorflow/tfjs-backend-webgpu");
     if (!(await quietly(() => tf.setBackend("webgpu")))) {
       throw new Error(
         `the webgpu backend did not initialise on ${describeAdapter(probe.adapter)}`,

@@ -26,8 +26,7 @@ const probe = await probeWebGpu();
 const noGpu = probe.adapter === null;
 if (noGpu) console.log(`webgpu tests skipped: ${probe.reason}`);
 else console.log(`webgpu tests on ${describeAdapter(probe.adapter!)}`);
-const gpuTest = (name: string, fn: () => Promise<void>) =>
-  Deno.test({ name, ignore: noGpu, sanitizeResources: false, sanitizeOps: false, fn });
+const gpuTest = (name: string, fn: () => Promise<void>) => Deno.test({ name, ignore: noGpu, fn });
 
 async function withEnv<T>(name: string, value: string | undefined, fn: () => Promise<T>) {
   const old = Deno.env.get(name);

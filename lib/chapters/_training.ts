@@ -5,7 +5,6 @@
  * matrix.
  * @module
  */
-import { join } from "node:path";
 import { binaryConfusionHeatmap } from "../charts/heatmap.ts";
 import { trainingCurve } from "../charts/lines.ts";
 import { rowsToHtml } from "../charts/table.ts";
@@ -17,9 +16,10 @@ import {
   type TrainConfig,
   type TrainConfigInput,
 } from "../train/config.ts";
+import { isFinishedRun, readRunConfig, readRunRecord, type RunRecord } from "../train/run.ts";
 import { train } from "../train/train.ts";
-import { readJson } from "../util/atomic.ts";
-import { isFinishedRun, readRunRecord, runDir, type RunRecord } from "./_context.ts";
+import type { ChestRegionMode } from "../images/chest_region.ts";
+import { runDir } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 
 /** What a chapter asks to train; the rest comes from the profile and the model's defaults. */
@@ -32,6 +32,10 @@ export interface RunSpec {
   balance?: TrainConfig["balance"];
   size?: number;
   channels?: 1 | 3;
+  /** 3: normal / bacteria / virus (default 2). */
+  classes?: 2 | 3;
+  /** Crop or mask every image to the chest box (default "none"). */
+  chestRegion?: ChestRegionMode;
   basePath?: string;
 }
 
@@ -45,6 +49,8 @@ export function chapterConfig(s: ReportSettings, spec: RunSpec): TrainConfig {
     // The profile's size, raised to what the architecture can pool down (cnn_reg needs 46).
     size: spec.size ?? Math.max(s.profile.size, getModelSpec(spec.model).minSize),
     channels: spec.channels,
+    classes: spec.classes,
+    chestRegion: spec.chestRegion,
     epochs: spec.epochs ?? s.profile.epochs,
     earlyStopping: { metric: "val_accuracy", patience: s.profile.patience },
     balance: spec.balance ?? "none",
@@ -67,9 +73,8 @@ export async function trainOrReuse(
 ): Promise<RunRecord> {
   const cfg = chapterConfig(s, spec);
   if (!s.fresh && (await isFinishedRun(cfg.out))) {
-    const saved = await readJson<TrainConfig>(join(cfg.out, "config.json")).catch(() => null);
     // sameConfig: a config saved before a field existed counts at that field's old meaning.
-    if (sameConfig(saved, cfg)) {
+    if (sameConfig(await readRunConfig(cfg.out), cfg)) {
       log(`${spec.name}: reusing the finished run in ${cfg.out} (same config)`);
       return await readRunRecord(cfg.out);
     }

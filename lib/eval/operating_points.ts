@@ -26,8 +26,8 @@ import { countsByThreshold } from "../metrics/curves.ts";
 /**
  * The WHO minimum used by this project for a screening test: sensitivity >= 0.90 with specificity
  * >= 0.70 (the minimal targets of WHO's target product profile for a community triage/screening
- * test, WHO 2014 "High-priority target product profiles for new tuberculosis diagnostics"; quoted
- * in issue 6 as the bar for a pneumonia screening test).
+ * test, WHO 2014 "High-priority target product profiles for new tuberculosis diagnostics", taken
+ * here as the bar for a pneumonia screening test).
  */
 export const WHO_SCREENING_MINIMUM = { sensitivity: 0.9, specificity: 0.7 } as const;
 

@@ -23,7 +23,7 @@ export interface ReportOptions {
   profile: keyof typeof PROFILES;
   /** Dataset root; with `synthetic`, where the synthetic dataset is written. */
   data?: string;
-  /** Make a synthetic dataset (H2's generator) and report on it. */
+  /** Make a synthetic dataset (lib/images/synthetic.ts) and report on it. */
   synthetic?: boolean;
   seed?: number;
   /** Output folder of executed notebooks and runs (default outputs/report); the HTML is `<out>.html`. */

@@ -12,8 +12,8 @@
  * ```
  * @module
  */
-import { parseArgs } from "node:util";
-import { type BackendChoice, initBackend } from "../lib/backend/select.ts";
+import { type CliSpec, helpText, parseCli, runCli, UsageError } from "../lib/cli/_args.ts";
+import { BACKEND_ORDER, type BackendChoice, initBackend } from "../lib/backend/select.ts";
 import type { AdapterSummary } from "../lib/backend/webgpu.ts";
 import { getModelSpec } from "../lib/models/registry.ts";
 import { resolveConfig } from "../lib/train/config.ts";
@@ -87,31 +87,71 @@ export async function runEpochs(opts: {
   }
 }
 
-if (import.meta.main) {
-  const { values: v } = parseArgs({
-    args: Deno.args,
-    options: {
-      backend: { type: "string" },
-      model: { type: "string" },
-      size: { type: "string", default: "150" },
-      "train-per-class": { type: "string", default: "256" },
-      "val-per-class": { type: "string", default: "64" },
-      epochs: { type: "string", default: "2" },
-      batch: { type: "string" },
+/** The flags of this subprocess entry. */
+const EPOCH_RUN_CLI = {
+  name: "epoch_run",
+  command: "deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys " +
+    "bench/epoch_run.ts",
+  synopsis: [
+    "--backend NAME --model NAME [--size N] [--train-per-class N] [--val-per-class N] " +
+    "[--epochs N] [--batch N]",
+  ],
+  about: "Times training epochs of one model on one backend; prints one line of JSON.",
+  flags: {
+    backend: { type: "string", arg: "NAME", choices: BACKEND_ORDER, help: "backend to force" },
+    model: { type: "string", arg: "NAME", help: "registered model" },
+    size: { type: "number", arg: "N", integer: true, min: 8, default: 150, help: "input side" },
+    "train-per-class": {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      default: 256,
+      help: "synthetic training images per class",
     },
-  });
-  if (!v.backend || !v.model) throw new Error("epoch_run.ts: --backend and --model are required");
+    "val-per-class": {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      default: 64,
+      help: "synthetic validation images per class",
+    },
+    epochs: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      default: 2,
+      help: "epochs (the first includes set-up)",
+    },
+    batch: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      help: "batch (default: the model's)",
+    },
+  },
+} as const satisfies CliSpec;
+
+async function main(args: string[]): Promise<void> {
+  const { values: v, help } = parseCli(EPOCH_RUN_CLI, args);
+  if (help) return console.log(helpText(EPOCH_RUN_CLI));
+  if (!v.backend || !v.model) throw new UsageError("--backend and --model are required");
   // Keep stdout for the JSON line: tfjs prints its banners with console.log.
   const log = console.log;
   console.log = console.error;
   const result = await runEpochs({
     backend: v.backend as BackendChoice,
     model: v.model,
-    size: Number(v.size),
-    trainPerClass: Number(v["train-per-class"]),
-    valPerClass: Number(v["val-per-class"]),
-    epochs: Number(v.epochs),
-    batchSize: v.batch ? Number(v.batch) : undefined,
+    size: v.size,
+    trainPerClass: v["train-per-class"],
+    valPerClass: v["val-per-class"],
+    epochs: v.epochs,
+    batchSize: v.batch,
   });
   log(JSON.stringify(result));
 }
+
+if (import.meta.main) await runCli("epoch_run", () => main(Deno.args), EPOCH_RUN_CLI);

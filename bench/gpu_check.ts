@@ -21,7 +21,7 @@
  * `--skip-correctness`, `--out PATH`.
  * @module
  */
-import { parseArgs } from "node:util";
+import { type CliSpec, helpText, parseCli, runCli } from "../lib/cli/_args.ts";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { type BackendChoice, type BackendInfo, initBackend } from "../lib/backend/select.ts";
@@ -208,28 +208,49 @@ export function formatGpuCheck(r: GpuCheckJson): string {
   return lines.join("\n");
 }
 
-async function main() {
-  const { values: v } = parseArgs({
-    args: Deno.args,
-    options: {
-      quick: { type: "boolean", default: false },
-      size: { type: "string" },
-      "train-per-class": { type: "string" },
-      "val-per-class": { type: "string" },
-      epochs: { type: "string", default: "2" },
-      backends: { type: "string" },
-      models: { type: "string", default: "cnn_reg,compact" },
-      "skip-correctness": { type: "boolean", default: false },
-      out: { type: "string", default: "outputs/bench/gpu_check.json" },
+const count = (help: string, min: number, def?: number) =>
+  ({ type: "number", arg: "N", integer: true, min, default: def, help }) as const;
+
+/** The gpu-check command's flags. */
+const GPU_CHECK_CLI = {
+  name: "gpu-check",
+  synopsis: [
+    "[--quick] [--size N] [--train-per-class N] [--val-per-class N] [--epochs N] " +
+    "[--backends a,b] [--models a,b] [--skip-correctness] [--out PATH]",
+  ],
+  about:
+    "Which backends load here, each checked against cpu (layer gradients, seeded fits), then " +
+    "timed training epochs of cnn_reg and compact on each; writes outputs/bench/gpu_check.json.",
+  flags: {
+    quick: { type: "boolean", help: "48 px, 8 + 4 images per class (runs on a software adapter)" },
+    size: count("input side (default 150, --quick 48)", 8),
+    "train-per-class": count("synthetic training images per class (default 256, --quick 8)", 1),
+    "val-per-class": count("synthetic validation images per class (default 64, --quick 4)", 1),
+    epochs: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      default: 2,
+      help: "epochs per model and backend (the first includes set-up)",
     },
-  });
+    backends: { type: "string", arg: "a,b", help: `default ${CHECKED_BACKENDS.join(",")}` },
+    models: { type: "string", arg: "a,b", default: "cnn_reg,compact", help: "models to time" },
+    "skip-correctness": { type: "boolean", help: "only the timed epochs" },
+    out: { type: "string", arg: "PATH", default: "outputs/bench/gpu_check.json", help: "result" },
+  },
+} as const satisfies CliSpec;
+
+async function main(args: string[]): Promise<void> {
+  const { values: v, help } = parseCli(GPU_CHECK_CLI, args);
+  if (help) return console.log(helpText(GPU_CHECK_CLI));
   const q = v.quick;
   const options: GpuCheckJson["options"] = {
-    size: Number(v.size ?? (q ? 48 : 150)),
-    trainPerClass: Number(v["train-per-class"] ?? (q ? 8 : 256)),
-    valPerClass: Number(v["val-per-class"] ?? (q ? 4 : 64)),
-    epochs: Number(v.epochs),
-    models: v.models!.split(",").map((s) => s.trim()),
+    size: v.size ?? (q ? 48 : 150),
+    trainPerClass: v["train-per-class"] ?? (q ? 8 : 256),
+    valPerClass: v["val-per-class"] ?? (q ? 4 : 64),
+    epochs: v.epochs,
+    models: v.models.split(",").map((s) => s.trim()),
     quick: q,
   };
   const names =
@@ -267,11 +288,11 @@ async function main() {
     }
   }
   result.finishedAt = new Date().toISOString();
-  await writeJsonAtomic(v.out!, result);
+  await writeJsonAtomic(v.out, result);
   console.log(formatGpuCheck(result));
   console.log(`Written to ${v.out}`);
   const failed = result.correctness.some((c) => !c.passed);
   if (failed) Deno.exitCode = 1;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runCli("gpu-check", () => main(Deno.args), GPU_CHECK_CLI);

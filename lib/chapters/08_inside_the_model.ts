@@ -8,16 +8,19 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import { imageGrid } from "../charts/images.ts";
-import { rowsToHtml } from "../charts/table.ts";
 import { loadImage } from "../images/load.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { normalisePixels } from "../models/preprocessing.ts";
+import { architectureRows, architectureTable } from "../models/describe.ts";
 import { type LoadedRun, loadRun } from "../train/run.ts";
 import { isFinishedRun, readResult, runDir } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import type { Choice } from "./06_comparison.ts";
 import { CHAPTER_RUNS } from "./_models.ts";
 import type { TestEvaluation } from "./07_evaluation.ts";
+
+/** The layer table helpers, from lib/models/describe.ts. */
+export { architectureRows, architectureTable };
 
 type Layer = tfl.layers.Layer;
 
@@ -47,33 +50,6 @@ export async function runToInspect(
     run.model.dispose();
   }
   throw new Error(`No finished convolutional run in ${s.runsDir}: run notebooks 03-06 first`);
-}
-
-/** One row per layer: name, type, output shape, parameters, trainable. */
-export function architectureRows(
-  model: tfl.LayersModel,
-): Record<string, string | number | boolean>[] {
-  return model.layers.map((l) => ({
-    layer: l.name,
-    type: l.getClassName(),
-    "output shape": JSON.stringify(l.outputShape).replaceAll("null", "None"),
-    params: l.countParams(),
-    trainable: l.trainable,
-  }));
-}
-
-/** The architecture table with the totals in its caption. */
-export function architectureTable(model: tfl.LayersModel, name: string): string {
-  const rows = architectureRows(model);
-  const total = rows.reduce((a, r) => a + (r.params as number), 0);
-  const trainable = model.trainableWeights.reduce(
-    (a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1),
-    0,
-  );
-  return rowsToHtml(rows, {
-    caption: `${name}: ${rows.length} layers, ${total.toLocaleString("en-US")} parameters ` +
-      `(${trainable.toLocaleString("en-US")} trainable)`,
-  });
 }
 
 const FOLLOWERS = new Set(["BatchNormalization", "Activation", "ReLU", "LeakyReLU"]);

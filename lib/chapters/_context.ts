@@ -1,5 +1,5 @@
 /**
- * What every chapter shares: the settings (from the report runner's environment), the
+ * What every chapter shares: the settings (from the notebook's parameters cell), the
  * patient-level splits of the manifest, and the run folders that model chapters train and later
  * chapters reuse (`<out>/runs/<name>/`, the training engine's run format).
  *
@@ -13,17 +13,25 @@ import { loadOrCreateManifest } from "../data/split.ts";
 import type { SplitName, SplitRecord } from "../data/types.ts";
 import { isFinishedRun, readRunRecord, type RunRecord } from "../train/run.ts";
 import { readJson } from "../util/atomic.ts";
-import { jupyterApi } from "../report/display.ts";
+import { jupyterApi, show } from "../report/display.ts";
+import { chapterSettings, type Params, settingsBlock } from "../report/params.ts";
 import { type ReportSettings, reportSettings } from "../report/settings.ts";
 
 /**
- * The first call of every chapter: reads the settings, drops the permissions a chapter never
+ * The first call of every chapter: makes the settings from the notebook's parameters cell
+ * (`params`; without it, from the report's environment variables), shows them, drops the permissions a chapter never
  * needs when it runs in the Deno kernel (network and subprocesses: the kernel starts with all
  * permissions and takes no flags to start with fewer) and selects the TF.js backend.
  */
-export async function setupChapter(opts: { backend?: boolean } = {}): Promise<ReportSettings> {
-  const s = reportSettings();
-  if (jupyterApi()) dropPermissions();
+export async function setupChapter(
+  params?: Params,
+  opts: { backend?: boolean } = {},
+): Promise<ReportSettings> {
+  const s = params ? chapterSettings(params) : reportSettings();
+  if (jupyterApi()) {
+    dropPermissions();
+    if (params) await show(settingsBlock(s));
+  }
   if (opts.backend ?? true) await initBackend();
   return s;
 }

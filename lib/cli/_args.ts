@@ -36,6 +36,8 @@ export interface StringFlag {
   /** The default as the help text shows it (e.g. a path relative to the project). */
   shownDefault?: string;
   choices?: readonly string[];
+  /** Repeatable: the values in the order given (an empty list when absent). */
+  multiple?: boolean;
 }
 
 /** A flag that takes a number (checked finite; optionally an integer, at least `min`). */
@@ -75,6 +77,7 @@ export interface CliSpec {
 
 type StringOf<F> = F extends { choices: readonly (infer C)[] } ? C : string;
 type ValueOf<F extends Flag> = F extends BooleanFlag ? boolean
+  : F extends { multiple: true } ? StringOf<F>[]
   : F extends NumberFlag ? (F extends { default: number } ? number : number | undefined)
   : F extends { default: string } ? StringOf<F>
   : StringOf<F> | undefined;
@@ -103,6 +106,7 @@ export function helpText(spec: CliSpec): string {
       (f.type === "boolean" ? "" : ` ${f.arg ?? "VALUE"}`);
     const extra = [
       f.type === "string" && f.choices ? `one of ${f.choices.join(", ")}` : "",
+      f.type === "string" && f.multiple ? "repeatable" : "",
       f.type !== "boolean" && f.default !== undefined
         ? `default ${f.type === "string" ? f.shownDefault ?? f.default : f.default}`
         : "",
@@ -120,8 +124,11 @@ export function helpText(spec: CliSpec): string {
   ].join("\n");
 }
 
-function convert(name: string, f: Flag, raw: string | boolean | undefined): unknown {
+function convert(name: string, f: Flag, raw: string | string[] | boolean | undefined): unknown {
   if (f.type === "boolean") return raw === true;
+  if (f.type === "string" && f.multiple) {
+    return ((raw ?? []) as string[]).map((v) => convert(name, { ...f, multiple: false }, v));
+  }
   if (raw === undefined) return f.default;
   const v = raw as string;
   if (f.type === "string") {
@@ -151,13 +158,16 @@ export function parseCli<S extends CliSpec>(
   spec: S,
   args: string[],
 ): { values: Values<S>; positionals: string[]; help: boolean } {
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+  const options: Record<
+    string,
+    { type: "string" | "boolean"; short?: string; multiple?: boolean }
+  > = {
     help: { type: "boolean", short: "h" },
   };
   for (const [name, f] of Object.entries(spec.flags)) {
     options[name] = f.type === "boolean"
       ? { type: "boolean", ...(f.short ? { short: f.short } : {}) }
-      : { type: "string" };
+      : { type: "string", ...(f.type === "string" && f.multiple ? { multiple: true } : {}) };
   }
   let parsed;
   try {
@@ -171,7 +181,7 @@ export function parseCli<S extends CliSpec>(
     // parseArgs names the flag ("Unknown option '--x'", "Option '--x <value>' argument missing").
     throw new UsageError((err as Error).message);
   }
-  const raw = parsed.values as Record<string, string | boolean | undefined>;
+  const raw = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const values: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(spec.flags)) values[name] = convert(name, f, raw[name]);
   return { values: values as Values<S>, positionals: parsed.positionals, help: raw.help === true };

@@ -1,9 +1,13 @@
 /**
  * `deno task report [--profile ci|quick|full] [--data DIR | --synthetic] [--seed N] [--out DIR]
- * [--only 01,02] [--base DIR] [--fresh]`: executes every notebook in notebooks/ headless (Jupyter
+ * [--only 01,02] [--base DIR] [--fresh] [--set name=value ...]`: executes every notebook in notebooks/ headless (Jupyter
  * nbconvert with the Deno kernel) and writes the executed notebooks to `outputs/report/` and the
  * self-contained `outputs/report.html`. Exits 1 naming the notebook, cell and error when a
  * notebook fails (what ran before it is kept, and the HTML is marked incomplete).
+ *
+ * `--set name=value` (repeatable; `NN.name=value` for notebook NN only) overrides a value of the
+ * notebooks' parameters cells, after the profile's: `--set balance=down --set fraction=0.5
+ * --out outputs/exp-down` reruns the whole analysis with those values into its own folder.
  *
  * Profiles: `ci` (tiny; meant for a synthetic dataset), `quick` (64 px, few epochs, subsets;
  * within 15 minutes on 2 cores), `full` (the seed's 150 px, up to 40 epochs, patience 8).
@@ -18,7 +22,7 @@ export const REPORT_CLI = {
   name: "report",
   synopsis: [
     "[--profile ci|quick|full] [--data DIR | --synthetic] [--seed N] [--out DIR] " +
-    "[--only 01,02] [--base DIR] [--fresh]",
+    "[--only 01,02] [--base DIR] [--fresh] [--set NAME=VALUE ...]",
   ],
   about: "Executes every notebook headless and writes the executed notebooks and one HTML page.",
   flags: {
@@ -30,6 +34,12 @@ export const REPORT_CLI = {
     only: { type: "string", arg: "01,02", help: "run only these notebooks (by number)" },
     base: { type: "string", arg: "DIR", help: "frozen base of the transfer chapter" },
     fresh: { type: "boolean", help: "retrain runs instead of reusing finished ones" },
+    set: {
+      type: "string",
+      arg: "NAME=VALUE",
+      multiple: true,
+      help: "override a value of the notebooks' parameters cells (NN.NAME=VALUE: notebook NN only)",
+    },
   },
 } as const satisfies CliSpec;
 
@@ -52,6 +62,7 @@ export async function main(args: string[]): Promise<number> {
     only: v.only?.split(",").map((x) => x.trim()).filter(Boolean),
     transferBase: v.base,
     fresh: v.fresh,
+    sets: v.set,
   });
   if (r.failure) {
     console.error(`report: FAILED: ${r.failure.message}`);

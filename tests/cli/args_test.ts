@@ -3,6 +3,7 @@ import { type CliSpec, helpText, parseCli, usage, UsageError } from "../../lib/c
 import { AUDIT_CLI } from "../../lib/cli/audit.ts";
 import { COMPARE_CLI } from "../../lib/cli/compare.ts";
 import { EVALUATE_CLI } from "../../lib/cli/evaluate.ts";
+import { EXPERIMENTS_CLI } from "../../lib/cli/experiments.ts";
 import { PREDICT_CLI } from "../../lib/cli/predict.ts";
 import { REPORT_CLI } from "../../lib/cli/report.ts";
 import { TRAIN_CLI } from "../../lib/cli/train.ts";
@@ -63,6 +64,7 @@ Deno.test("every CLI declares its flags with the helper, each with a help line",
       PREDICT_CLI,
       REPORT_CLI,
       COMPARE_CLI,
+      EXPERIMENTS_CLI,
     ] as CliSpec[]
   ) {
     const h = helpText(spec);
@@ -75,4 +77,10 @@ Deno.test("every CLI declares its flags with the helper, each with a help line",
   assert.throws(() => parseCli(TRAIN_CLI, ["--optimizer", "sgdm"]), /--optimizer must be one of/);
   assert.equal(parseCli(EVALUATE_CLI, []).values.split, "test");
   assert.equal(parseCli(REPORT_CLI, []).values.profile, "quick");
+  assert.deepEqual(parseCli(REPORT_CLI, []).values.set, []);
+  assert.deepEqual(
+    parseCli(REPORT_CLI, ["--set", "balance=down", "--set", "fraction=0.5"]).values.set,
+    ["balance=down", "fraction=0.5"],
+  );
+  assert.match(helpText(REPORT_CLI), /--set NAME=VALUE\s+.*\(repeatable\)/);
 });

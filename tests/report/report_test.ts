@@ -31,7 +31,11 @@ const EXPECTED: Record<
     text: [/evaluated on the data folder/],
   },
   "08": { charts: { images: 3 }, tables: 1, text: [/Activations of/] },
-  "09": { charts: { bar: 1 }, tables: 1, text: [/Best F1/] },
+  "09": {
+    charts: { bar: 1 },
+    tables: 2,
+    text: [/Best F1/, /same number of training images/, /down - none, same images and steps/],
+  },
   "17": { charts: {}, tables: 0, text: [/Findings/, /Recommendations/, /generated from this run/] },
 };
 
@@ -84,6 +88,10 @@ Deno.test({
         const sec = sections.find((s) => s.includes(`data-notebook="${file}"`));
         assert.ok(sec, `chapter ${file} is in the report`);
         assert.match(sec, /<h1 /, `${file} has a title`);
+        assert.match(
+          sec,
+          /class="xr-settings"[^>]*><strong>Settings used<\/strong> \(profile ci\)/,
+        );
         assert.ok(html.includes(`href="#ch${id}-`), `${file} is in the table of contents`);
         const exp = EXPECTED[id];
         if (!exp) continue; // chapters 10-15 are checked by tests/chapters/

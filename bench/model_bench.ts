@@ -6,7 +6,8 @@
  */
 import process from "node:process";
 import * as tf from "@tensorflow/tfjs-core";
-import { type BackendInfo, initBackend } from "../lib/backend/select.ts";
+import { type BackendChoice, type BackendInfo, initBackend } from "../lib/backend/select.ts";
+import type { AdapterSummary } from "../lib/backend/webgpu.ts";
 import type { WasmKernelMode } from "../lib/backend/wasm/mod.ts";
 import { makeOptimizer, optimizerSpecOf } from "../lib/train/step.ts";
 import { createModel, getModelSpec } from "../lib/models/registry.ts";
@@ -24,6 +25,8 @@ export interface ModelBenchOptions {
   warmup?: number;
   /** Input size (default: the model's). */
   size?: number;
+  /** Backend to force (default: `initBackend()`'s choice, which honours `XRAY_BACKEND`). */
+  backend?: BackendChoice;
 }
 
 /** Timing of one phase. */
@@ -47,6 +50,8 @@ export interface ModelBenchResult {
   model: string;
   kernels: WasmKernelMode;
   backend: string;
+  /** On webgpu: the adapter it ran on; else null. */
+  adapter: AdapterSummary | null;
   threads: number;
   inputSize: number;
   channels: number;
@@ -96,7 +101,7 @@ export async function benchModel(
   opts: ModelBenchOptions,
   backend?: BackendInfo,
 ): Promise<ModelBenchResult> {
-  const info = backend ?? (await initBackend({ wasmKernels: opts.kernels }));
+  const info = backend ?? (await initBackend({ wasmKernels: opts.kernels, prefer: opts.backend }));
   const spec = getModelSpec(opts.model);
   const size = opts.size ?? spec.defaultSize;
   const batch = opts.batchSize ?? spec.train.batchSize;
@@ -129,6 +134,7 @@ export async function benchModel(
     model: opts.model,
     kernels: opts.kernels,
     backend: info.name,
+    adapter: info.adapter,
     threads: info.threads,
     inputSize: size,
     channels: spec.channels,

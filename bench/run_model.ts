@@ -4,11 +4,12 @@
  *
  * ```sh
  * deno run --allow-read --allow-env --allow-ffi --allow-sys bench/run_model.ts \
- *   --model cnn_reg --kernels fast --steps 5
+ *   --model cnn_reg --kernels fast --steps 5 [--backend webgpu]
  * ```
  * @module
  */
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "../lib/cli/_args.ts";
+import { BACKEND_ORDER, type BackendChoice } from "../lib/backend/select.ts";
 import { benchModel } from "./model_bench.ts";
 
 /** The flags of this subprocess entry. */
@@ -17,7 +18,7 @@ const RUN_MODEL_CLI = {
   command: "deno run --allow-read --allow-env --allow-ffi --allow-sys bench/run_model.ts",
   synopsis: [
     "--model NAME [--kernels fast|reference] [--steps N] [--warmup N] [--batch N] " +
-    "[--size N]",
+    "[--size N] [--backend NAME]",
   ],
   about: "Times one model with one kernel set; prints the result as one line of JSON.",
   flags: {
@@ -32,6 +33,12 @@ const RUN_MODEL_CLI = {
     warmup: { type: "number", arg: "N", integer: true, min: 0, default: 1, help: "untimed steps" },
     batch: { type: "number", arg: "N", integer: true, min: 1, help: "batch size" },
     size: { type: "number", arg: "N", integer: true, min: 1, help: "input side" },
+    backend: {
+      type: "string",
+      arg: "NAME",
+      choices: BACKEND_ORDER,
+      help: "backend to force (default: initBackend()'s choice)",
+    },
   },
 } as const satisfies CliSpec;
 
@@ -49,6 +56,7 @@ async function main(args: string[]): Promise<void> {
     warmup: values.warmup,
     batchSize: values.batch,
     size: values.size,
+    backend: values.backend as BackendChoice | undefined,
   });
   log(JSON.stringify(result));
 }

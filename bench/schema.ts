@@ -4,6 +4,7 @@
  * @module
  */
 import type { PhaseTiming } from "./model_bench.ts";
+import type { AdapterSummary } from "../lib/backend/webgpu.ts";
 
 /** Schema id written into every result. */
 export const SCHEMA = "xray-bench/1";
@@ -24,6 +25,8 @@ export const PYTORCH_REFERENCE = {
 /** One model's figures. Null fields: the model could not be built or run (see `error`). */
 export interface ModelEntry {
   model: string;
+  /** The backend it ran on (`backends[].name`). */
+  backend?: string;
   /** Why the model could not be benchmarked (e.g. transfer without its base model), else null. */
   error: string | null;
   inputSize: number | null;
@@ -54,9 +57,14 @@ export interface ModelEntry {
 }
 
 /** The entry of a model that could not be benchmarked: every figure null, `error` says why. */
-export function modelErrorEntry(model: string, error: string | null): ModelEntry {
+export function modelErrorEntry(
+  model: string,
+  error: string | null,
+  backend?: string,
+): ModelEntry {
   return {
     model,
+    ...(backend ? { backend } : {}),
     error,
     inputSize: null,
     channels: null,
@@ -74,6 +82,18 @@ export function modelErrorEntry(model: string, error: string | null): ModelEntry
   };
 }
 
+/** One backend the run measured (`--backend a,b` measures several). */
+export interface BackendEntry {
+  name: string;
+  threads: number | null;
+  simd: boolean | null;
+  /** On webgpu: the adapter (description, vendor, whether it renders in software); else null. */
+  adapter: AdapterSummary | null;
+  skipped: { name: string; reason: string }[];
+  /** Why the backend could not be initialised (its models were not run), else null. */
+  error: string | null;
+}
+
 /** The whole result file. */
 export interface BenchJson {
   schema: string;
@@ -88,12 +108,18 @@ export interface BenchJson {
     loadAverage1mAtEnd: number;
     deno: string;
   };
+  /** The first backend measured (the only one without a `--backend` list). */
   backend: {
     name: string;
     threads: number;
     simd: boolean | null;
     skipped: { name: string; reason: string }[];
+    /** On webgpu: the adapter; else null. */
+    adapter?: AdapterSummary | null;
   };
+  /** Every backend measured, in the order of `--backend`. */
+  backends?: BackendEntry[];
+  /** One entry per model and backend. */
   models: ModelEntry[];
   /** `benchLoad` of bench/load_bench.ts, or `{error}` when it could not run, or null if skipped. */
   imageLoading: Record<string, unknown> | null;

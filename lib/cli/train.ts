@@ -9,8 +9,9 @@
  * margin: sensitivity >= target also on val pooled with K augmented copies), --base DIR
  * (transfer), --name NAME, --chest-region none|crop|mask (crop or mask every image to the
  * central chest box right after loading; stored in the run's preprocessing.json),
- * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel/trainer.ts; default
- * 2 on a multi-core machine, 0 = this thread, which --resume needs for a bit-identical result),
+ * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
+ * lib/train/parallel/trainer.ts; default 2 on a multi-core machine, 0 = this thread, which
+ * --resume needs for a bit-identical result; always 0 on the GPU backends),
  * --list (the registered models).
  * @module
  */
@@ -92,7 +93,7 @@ export const TRAIN_CLI = {
       help: "crop or mask every image to the central chest box right after loading (stored in " +
         "the run's preprocessing.json)",
     },
-    backend: { type: "string", arg: "NAME", help: "TF.js backend (wasm, cpu, ...)" },
+    backend: { type: "string", arg: "NAME", help: "TF.js backend (webgpu, wasm, cpu, ...)" },
     workers: {
       type: "number",
       arg: "N",
@@ -108,9 +109,12 @@ export const TRAIN_CLI = {
 /**
  * Data-parallel workers when --workers is not given: 2 on a machine with 2 or more cores when the
  * model allows it (measured on this 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
- * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread).
+ * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread). On a GPU backend
+ * (`backend` "webgpu" or "tfjs-node-gpu") 0: the device is the parallel part, and each worker
+ * would open its own.
  */
-export function defaultWorkers(cfg: TrainConfig): number {
+export function defaultWorkers(cfg: TrainConfig, backend = "wasm"): number {
+  if (backend === "webgpu" || backend === "tfjs-node-gpu") return 0;
   // The workers run the in-process step (lib/train/step.ts) on models they can rebuild from
   // JSON (not `transfer`: see lib/train/parallel/start.ts).
   const supported = cfg.model !== "transfer";
@@ -134,7 +138,7 @@ export async function main(args: string[]): Promise<void> {
   if (v.resume) {
     if (!v.out) throw new UsageError("--resume needs --out DIR (the run folder to continue)");
     const cfg = await readJson<TrainConfig>(join(v.out, "config.json"));
-    await train(cfg, { resume: true, workers: v.workers ?? defaultWorkers(cfg) });
+    await train(cfg, { resume: true, workers: v.workers ?? defaultWorkers(cfg, info.name) });
     return;
   }
   if (!v.model || !v.data) throw new UsageError("--model and --data are required");
@@ -178,7 +182,7 @@ export async function main(args: string[]): Promise<void> {
     basePath: v.base,
     chestRegion: v["chest-region"],
   });
-  await train(cfg, { workers: v.workers ?? defaultWorkers(cfg) });
+  await train(cfg, { workers: v.workers ?? defaultWorkers(cfg, info.name) });
 }
 
 if (import.meta.main) await runCli("train", () => main(Deno.args), TRAIN_CLI);

@@ -53,14 +53,15 @@ function unitsOf(model: tfl.LayersModel): number {
 /**
  * The batch loop every score goes through: `n` images, each written as model input into `x` at
  * slot k by `fill(indices, x)`, predicted in batches of `batch`; returns `n * units` outputs.
+ * Reads them asynchronously: a GPU backend (webgpu) cannot read synchronously under Deno.
  */
-function scoreBatches(
+async function scoreBatches(
   model: tfl.LayersModel,
   pre: Preprocessing,
   n: number,
   fill: (idx: number[], x: Float32Array) => void,
   batch: number,
-): Float32Array {
+): Promise<Float32Array> {
   const bytes = pre.size * pre.size * pre.channels;
   const units = unitsOf(model);
   const out = new Float32Array(n * units);
@@ -69,10 +70,10 @@ function scoreBatches(
     const x = new Float32Array(idx.length * bytes);
     fill(idx, x);
     const y = tf.tidy(() =>
-      (model.predict(tf.tensor4d(x, [idx.length, pre.size, pre.size, pre.channels])) as tf.Tensor)
-        .dataSync()
+      model.predict(tf.tensor4d(x, [idx.length, pre.size, pre.size, pre.channels])) as tf.Tensor
     );
-    out.set(y, start * units);
+    out.set(await y.data(), start * units);
+    y.dispose();
   }
   return out;
 }
@@ -81,16 +82,16 @@ function scoreBatches(
  * P(pneumonia) for every record of `split` (inference mode, batches of `batch`). With
  * `perturbSeed`, every image first gets the training augmentation drawn from that seed.
  */
-export function predictSplit(
+export async function predictSplit(
   model: tfl.LayersModel,
   split: SplitData,
   pre: Preprocessing,
   classes: 2 | 3,
   batch = 64,
   perturbSeed?: number,
-): number[] {
+): Promise<number[]> {
   const rng = perturbSeed === undefined ? null : makeRng(perturbSeed);
-  const out = scoreBatches(
+  const out = await scoreBatches(
     model,
     pre,
     split.records.length,
@@ -153,7 +154,7 @@ export async function scoreRecords(
   const units = unitsOf(run.model);
   const good = paths.map((_, i) => i).filter((i) => loaded.ok[i]);
   const rng = opts.perturbSeed === undefined ? null : makeRng(opts.perturbSeed);
-  const scored = scoreBatches(run.model, pre, good.length, (idx, x) => {
+  const scored = await scoreBatches(run.model, pre, good.length, (idx, x) => {
     idx.forEach((j, k) => {
       const img = loaded.data.subarray(good[j] * bytes, (good[j] + 1) * bytes);
       if (rng) augmentInto(img, pre, rng, x, k * bytes);

@@ -153,6 +153,8 @@ export type BatchStep = (
 /**
  * The in-process step: loss, gradients and the optimizer update on `model`'s own variables.
  * Gives the same update as {@link shardGradients} + {@link applyFlatGradients} on one shard.
+ * Reads the loss and outputs asynchronously: a GPU backend (webgpu) cannot read synchronously
+ * under Deno.
  */
 export function localStep(
   model: tfl.LayersModel,
@@ -163,7 +165,7 @@ export function localStep(
   const inShape = model.inputs[0].shape.slice(1) as number[];
   const outShape = model.outputs[0].shape;
   const outDim = (outShape[outShape.length - 1] ?? 1) as number;
-  return (x, y, n, sampleWeights) => {
+  return async (x, y, n, sampleWeights) => {
     const xt = tf.tensor(x, [n, ...inShape], "float32");
     const yt = tf.tensor(y, [n, outDim], "float32");
     const wt = tf.tensor1d(sampleWeights, "float32");
@@ -171,8 +173,8 @@ export function localStep(
     try {
       optimizer.applyGradients(grads);
       return {
-        loss: value.dataSync()[0],
-        outputs: outputs ? new Float32Array(outputs.dataSync()) : new Float32Array(0),
+        loss: (await value.data())[0],
+        outputs: outputs ? new Float32Array(await outputs.data()) : new Float32Array(0),
       };
     } finally {
       tf.dispose([xt, yt, wt, value, ...Object.values(grads), ...(outputs ? [outputs] : [])]);

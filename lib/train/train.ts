@@ -154,13 +154,13 @@ function countParams(vars: tfl.LayerVariable[]): number {
   return vars.reduce((s, v) => s + v.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
 }
 
-function valMetrics(
+async function valMetrics(
   model: tfl.LayersModel,
   split: SplitData,
   cfg: TrainConfig,
   pre: Preprocessing,
 ) {
-  const p = predictSplit(model, split, pre, cfg.classes);
+  const p = await predictSplit(model, split, pre, cfg.classes);
   const y = Array.from(split.labels, (l) => (l > 0 ? 1 : 0));
   return { y, p, metrics: epochMetrics(y, p) };
 }
@@ -251,7 +251,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       }
       Math.random = random;
       const trainM = epochMetrics(tr.y, tr.p, tr.loss);
-      const val = valMetrics(model, data.val, cfg, pre).metrics;
+      const val = (await valMetrics(model, data.val, cfg, pre)).metrics;
       const timeS = (performance.now() - t0) / 1000;
       st.history.push({ epoch, train: trainM, val, lr, timeS });
       st.elapsedS += timeS;
@@ -295,16 +295,16 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   // The kept model is the best epoch's; rebuild it from disk exactly as evaluation will.
   model.dispose();
   const best = await loadModel(join(dir, "model"));
-  const v = valMetrics(best, data.val, cfg, pre);
+  const v = await valMetrics(best, data.val, cfg, pre);
   const copies = cfg.threshold.perturbedCopies ?? 0;
+  const perturbed: number[][] = [];
+  for (let k = 0; k < copies; k++) {
+    perturbed.push(
+      await predictSplit(best, data.val, pre, cfg.classes, 64, cfg.seed * 9973 + k + 1),
+    );
+  }
   const threshold = copies > 0
-    ? chooseThresholdWithMargin(
-      v.y,
-      v.p,
-      Array.from({ length: copies }, (_, k) =>
-        predictSplit(best, data.val, pre, cfg.classes, 64, cfg.seed * 9973 + k + 1)),
-      cfg.threshold.targetSensitivity,
-    )
+    ? chooseThresholdWithMargin(v.y, v.p, perturbed, cfg.threshold.targetSensitivity)
     : chooseThreshold(v.y, v.p, cfg.threshold.targetSensitivity);
   await writeFileAtomic(join(dir, "val_predictions.csv"), valPredictionsCsv(data.val, v.p));
   await writeJsonAtomic(join(dir, "threshold.json"), threshold);

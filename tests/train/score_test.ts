@@ -84,7 +84,7 @@ Deno.test("files and in-memory splits go through one scoring loop: same P, pertu
     const split = makeSplitData(recs, 2, loaded.data, new Map(paths.map((p, i) => [p, i])), 64);
     for (const perturbSeed of [undefined, 7]) {
       const files = await predictRecords(run, paths, { cacheDir, perturbSeed, batch: 2 });
-      const inMemory = predictSplit(run.model, split, pre, 2, 2, perturbSeed);
+      const inMemory = await predictSplit(run.model, split, pre, 2, 2, perturbSeed);
       assert.deepEqual(files.prob, inMemory, `perturbSeed ${perturbSeed}`);
     }
     const clean = await predictRecords(run, paths, { cacheDir });

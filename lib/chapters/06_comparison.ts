@@ -95,7 +95,9 @@ export function comparisonRows(runs: RunRecord[]): ComparisonRow[] {
 
 /** The comparison as a polars DataFrame. */
 export function comparisonTable(rows: ComparisonRow[]): pl.DataFrame {
-  return pl.DataFrame(rows.map(({ stored: _s, ...r }) => r) as unknown as Record<string, unknown>[]);
+  return pl.DataFrame(
+    rows.map(({ stored: _s, ...r }) => r) as unknown as Record<string, unknown>[],
+  );
 }
 
 /** The chosen model and why. */
@@ -184,9 +186,9 @@ export function thresholdSentence(t: StoredThreshold | undefined): string {
     return "Its decision threshold is the one stored with the run (chosen on validation), not 0.5.";
   }
   const f = (x: number) => x.toFixed(3);
-  const head = `Its decision threshold is not 0.5 but ${f(t.threshold)}, stored with the run: ` +
-    `the highest threshold that keeps validation sensitivity at ${t.targetSensitivity} or more ` +
-    `(validation sensitivity ${f(t.sensitivity)} there, ${f(t.sensitivityAt05)} at 0.5). `;
+  const head = `Its decision threshold is not 0.5 but ${f(t.threshold)}, stored with the run ` +
+    `(policy: ${t.policy}; validation sensitivity ${f(t.sensitivity)} there, ` +
+    `${f(t.sensitivityAt05)} at 0.5). `;
   if (t.missed > t.missedAt05) {
     return head + `That policy sets a floor, not a minimum of misses: here 0.5 already kept ` +
       `sensitivity above the floor, so the stored threshold is higher and misses more ` +

@@ -7,7 +7,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
+import { architectureDiagram } from "../charts/architecture.ts";
 import { imageGrid } from "../charts/images.ts";
+import { describeLayers } from "../models/describe.ts";
 import { rowsToHtml } from "../charts/table.ts";
 import { loadImage } from "../images/load.ts";
 import { toPngDataUrl } from "../images/png.ts";
@@ -49,20 +51,25 @@ export async function runToInspect(
   throw new Error(`No finished convolutional run in ${s.runsDir}: run notebooks 03-06 first`);
 }
 
-/** One row per layer: name, type, output shape, parameters, trainable. */
+/**
+ * One row per layer: readable name, what it does, TF.js type and name, output shape (without the
+ * batch axis), parameters, trainable.
+ */
 export function architectureRows(
   model: tfl.LayersModel,
 ): Record<string, string | number | boolean>[] {
-  return model.layers.map((l) => ({
+  return describeLayers(model).map((l) => ({
     layer: l.name,
-    type: l.getClassName(),
-    "output shape": JSON.stringify(l.outputShape).replaceAll("null", "None"),
-    params: l.countParams(),
+    detail: l.detail,
+    type: l.type,
+    "TF.js name": l.tfName,
+    "output shape": l.outputShape,
+    params: l.params,
     trainable: l.trainable,
   }));
 }
 
-/** The architecture table with the totals in its caption. */
+/** The architecture as a diagram and a table, with the totals in the table's caption. */
 export function architectureTable(model: tfl.LayersModel, name: string): string {
   const rows = architectureRows(model);
   const total = rows.reduce((a, r) => a + (r.params as number), 0);
@@ -70,10 +77,14 @@ export function architectureTable(model: tfl.LayersModel, name: string): string 
     (a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1),
     0,
   );
-  return rowsToHtml(rows, {
-    caption: `${name}: ${rows.length} layers, ${total.toLocaleString("en-US")} parameters ` +
-      `(${trainable.toLocaleString("en-US")} trainable)`,
-  });
+  const [, h, w, c] = model.inputs[0].shape;
+  return architectureDiagram(describeLayers(model), {
+    title: `${name}: architecture (input ${h}x${w}x${c})`,
+  }) +
+    rowsToHtml(rows, {
+      caption: `${name}: ${rows.length} layers, ${total.toLocaleString("en-US")} parameters ` +
+        `(${trainable.toLocaleString("en-US")} trainable)`,
+    });
 }
 
 const FOLLOWERS = new Set(["BatchNormalization", "Activation", "ReLU", "LeakyReLU"]);
@@ -84,19 +95,28 @@ const FOLLOWERS = new Set(["BatchNormalization", "Activation", "ReLU", "LeakyReL
  */
 export function activationLayers(model: tfl.LayersModel): { layer: Layer; label: string }[] {
   const ls = model.layers;
+  const info = describeLayers(model);
   const out: { layer: Layer; label: string }[] = [];
   ls.forEach((l, i) => {
     const cls = l.getClassName();
+    const what = (k: number) =>
+      info[k].detail ? `${info[k].name}, ${info[k].detail}` : info[k].name;
     if (/Conv2D/.test(cls)) {
       let j = i;
       while (j + 1 < ls.length && FOLLOWERS.has(ls[j + 1].getClassName())) j++;
-      const after = ls.slice(i + 1, j + 1).map((x) => x.getClassName());
+      const after = ls.slice(i + 1, j + 1).map((x) =>
+        x.getClassName() === "BatchNormalization"
+          ? "batch norm"
+          : x.getClassName() === "Activation"
+          ? String((x.getConfig() as { activation?: string }).activation)
+          : x.getClassName()
+      );
       out.push({
         layer: ls[j],
-        label: `${l.name} (${cls}${after.length ? ` + ${after.join(" + ")}` : ""})`,
+        label: `${what(i)}${after.length ? ` (after ${after.join(" + ")})` : ""}`,
       });
     } else if (/^(Max|Average)Pooling2D$/.test(cls)) {
-      out.push({ layer: l, label: `${l.name} (${cls})` });
+      out.push({ layer: l, label: what(i) });
     }
   });
   return out;
@@ -170,14 +190,22 @@ export async function activationGrids(run: LoadedRun, imagePath: string): Promis
       title: `Input image (${pre.size}x${pre.size}x${pre.channels})`,
     }),
   ];
+  // One scale for every layer, so a 32x32 map is drawn larger than a 4x4 one: the largest map
+  // gets ~56 px per channel tile (16 tiles fit the column); tiles never shrink below 18 px.
+  const maxSide = Math.max(...outs.map((o) => o.shape[1] ?? 1));
+  const scale = 56 / maxSide;
   for (let i = 0; i < picked.length; i++) {
     const [, h, w, c] = outs[i].shape;
-    const t = tileChannels(outs[i].data, h, w, c);
+    const cols = Math.min(16, c);
+    const t = tileChannels(outs[i].data, h, w, c, cols);
     const src = await toPngDataUrl(t.pixels, t.width, t.height, 1);
-    const shown = Math.min(960, Math.max(320, t.width * Math.max(1, Math.floor(480 / t.width))));
-    html.push(imageGrid([{ src, caption: `${c} channels of ${h}x${w}` }], {
+    const tile = Math.max(18, Math.round(h * scale));
+    html.push(imageGrid([{
+      src,
+      caption: `${c} channels of ${h}x${w} (click to enlarge)`,
+    }], {
       columns: 1,
-      tileWidth: shown,
+      tileWidth: cols * tile,
       pixelated: true,
       title: `Activations of ${picked[i].label}`,
     }));

@@ -66,8 +66,18 @@ export function rocFigure(ctx: EvalContext): string {
     title: `ROC curves of ${ctx.record.name}`,
     caption: `Test: ${ctx.testSource}. Ringed dots: the operating point, ${policyWords(ctx)}.`,
     marked: [
-      { x: 1 - op.val.specificity, y: op.val.sensitivity, name: "operating point, validation", color: COLORS.train },
-      { x: 1 - op.test.specificity, y: op.test.sensitivity, name: "operating point, test", color: COLORS.val },
+      {
+        x: 1 - op.val.specificity,
+        y: op.val.sensitivity,
+        name: "operating point, validation",
+        color: COLORS.train,
+      },
+      {
+        x: 1 - op.test.specificity,
+        y: op.test.sensitivity,
+        name: "operating point, test",
+        color: COLORS.val,
+      },
     ],
   });
 }
@@ -90,8 +100,18 @@ export function prFigure(ctx: EvalContext): string {
     caption: "Dashed: the test prevalence, the precision of calling everyone positive. Ringed " +
       `dots: the operating point, ${policyWords(ctx)}.`,
     marked: [
-      { x: op.val.sensitivity, y: op.val.precision, name: "operating point, validation", color: COLORS.train },
-      { x: op.test.sensitivity, y: op.test.precision, name: "operating point, test", color: COLORS.val },
+      {
+        x: op.val.sensitivity,
+        y: op.val.precision,
+        name: "operating point, validation",
+        color: COLORS.train,
+      },
+      {
+        x: op.test.sensitivity,
+        y: op.test.precision,
+        name: "operating point, test",
+        color: COLORS.val,
+      },
     ],
   });
 }

@@ -71,7 +71,9 @@ export function policyTable(ctx: EvalContext): string {
     projections.flatMap((r) =>
       r.projection.map((q, i) => ({
         policy: r.policy,
-        prevalence: i === prevalences.length - 1 ? `${pct(q.prevalence)} (test part)` : pct(q.prevalence),
+        prevalence: i === prevalences.length - 1
+          ? `${pct(q.prevalence)} (test part)`
+          : pct(q.prevalence),
         "referred / 1,000": Math.round(q.referredPer1000),
         "... with pneumonia": Math.round(q.truePositivesPer1000),
         "... without (false alarms)": Math.round(q.falseAlarmsPer1000),

@@ -139,7 +139,10 @@ export function trainingDiagnosis(run: RunRecord): TrainingDiagnosis {
   const h = run.history;
   const last = h[h.length - 1];
   const finiteLoss = h.filter((e) => Number.isFinite(e.val.loss));
-  const lowest = finiteLoss.reduce((a, b) => (b.val.loss < a.val.loss ? b : a), finiteLoss[0] ?? last);
+  const lowest = finiteLoss.reduce(
+    (a, b) => (b.val.loss < a.val.loss ? b : a),
+    finiteLoss[0] ?? last,
+  );
   const gap = last.train.accuracy - last.val.accuracy;
   const lossRose = lowest.epoch < last.epoch && last.val.loss > 1.1 * lowest.val.loss &&
     last.train.loss < lowest.train.loss;

@@ -4,6 +4,7 @@
  */
 import * as Plot from "@observablehq/plot";
 import { type ChartFrame, frame, plotSvg } from "./_render.ts";
+import { legendHtml } from "./lines.ts";
 
 /** One distribution to bin. */
 export interface HistSeries {
@@ -82,16 +83,6 @@ export function histogram(series: HistSeries[], opts: HistogramOptions = {}): st
       stroke: (r: Row) => r.color,
       strokeWidth: 1.5,
     }));
-    // The series names, stacked at the top right, in their colours (a legend that stays SVG).
-    series.forEach((s, i) => {
-      marks.push(Plot.text([s.name], {
-        frameAnchor: "top-right",
-        dy: 4 + 14 * i,
-        text: (d: string) => d,
-        fill: s.color ?? PALETTE[i % PALETTE.length],
-        fontWeight: "bold",
-      }));
-    });
   }
   marks.push(Plot.ruleY([0]));
   const svg = plotSvg({
@@ -101,5 +92,11 @@ export function histogram(series: HistSeries[], opts: HistogramOptions = {}): st
     y: { label: normalize ? "share of pixels" : "count", grid: true },
     marks,
   });
-  return frame("histogram", svg, opts);
+  // Several series: named in a legend above the plot (outside it, so never over the bars).
+  const legend = single ? "" : legendHtml(series.map((s, i) => ({
+    name: s.name,
+    color: s.color ?? PALETTE[i % PALETTE.length],
+    kind: "line" as const,
+  })));
+  return frame("histogram", legend + svg, opts);
 }

@@ -58,9 +58,10 @@ export function rowsToHtml(rows: Record<string, unknown>[], opts: TableOptions =
     }).join("") + "</tr>"
   ).join("");
   const hasNaN = rows.slice(0, maxRows).some((r) => columns.some((c) => Number.isNaN(r[c])));
-  const more = (rows.length > maxRows
-    ? `<p class="xr-caption">${rows.length - maxRows} more rows not shown</p>`
-    : "") +
+  const more =
+    (rows.length > maxRows
+      ? `<p class="xr-caption">${rows.length - maxRows} more rows not shown</p>`
+      : "") +
     (hasNaN
       ? '<p class="xr-caption">n/a: the metric is undefined on these images (for example ' +
         "precision with no positive prediction, or AUC with one class only).</p>"

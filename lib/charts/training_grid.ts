@@ -78,7 +78,9 @@ export function trainingGrid(epochs: GridEpoch[], opts: TrainingGridOptions = {}
       marginBottom: 30,
       x: {
         label: "epoch",
-        domain: ticks.length > 1 ? [ticks[0], ticks[ticks.length - 1]] : [ticks[0] - 1, ticks[0] + 1],
+        domain: ticks.length > 1
+          ? [ticks[0], ticks[ticks.length - 1]]
+          : [ticks[0] - 1, ticks[0] + 1],
         ticks: ticks.length <= 8 ? ticks : 5,
         tickFormat: "d",
         grid: true,

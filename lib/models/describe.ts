@@ -158,8 +158,10 @@ export function savedModelLayers(dir: string): LayerInfo[] {
     throw new Error(`${path}: unknown model class ${JSON.stringify(topo?.class_name)}`);
   }
   const [cls, fromConfig] = entry;
-  const model = fromConfig(cls, pythonicToTs(topo.config) as serialization.ConfigDict) as
-    unknown as tfl.LayersModel;
+  const model = fromConfig(
+    cls,
+    pythonicToTs(topo.config) as serialization.ConfigDict,
+  ) as unknown as tfl.LayersModel;
   try {
     return describeLayers(model);
   } finally {

@@ -142,7 +142,9 @@ export function pageProblems(c: PageCheck): string[] {
   const out: string[] = [];
   if (c.overflowPx > 0) {
     out.push(
-      `the page scrolls sideways by ${c.overflowPx} px at ${c.width} px: ${c.overflowing.join("; ")}`,
+      `the page scrolls sideways by ${c.overflowPx} px at ${c.width} px: ${
+        c.overflowing.join("; ")
+      }`,
     );
   }
   for (const o of c.overlaps) {

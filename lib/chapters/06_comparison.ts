@@ -96,7 +96,10 @@ export function comparisonRows(runs: RunRecord[]): ComparisonRow[] {
 /** The comparison as a polars DataFrame. */
 export function comparisonTable(rows: ComparisonRow[]): pl.DataFrame {
   return pl.DataFrame(
-    rows.map(({ stored: _s, ...r }) => r) as unknown as Record<string, unknown>[],
+    rows.map(({ stored: _s, ...r }) => ({
+      ...r,
+      "time per epoch (s)": r["time per epoch (s)"].toFixed(1),
+    })) as unknown as Record<string, unknown>[],
   );
 }
 

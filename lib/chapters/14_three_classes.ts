@@ -131,8 +131,12 @@ export function kermanyTable(ctx: EvalContext, seed: number): string {
       "Kermany et al. 2018": String(k.pneumoniaVsNormal.auc),
     },
   ], {
-    caption: `${k.citation} Their figures are on their own held-out test set; ours on ` +
-      `${ctx.testSource}.`,
+    caption: `${k.citation} ` +
+      (ctx.officialTest
+        ? `Theirs on the official Kaggle test split; ours on ${ctx.testSource}, the same images ` +
+          "only when that folder is the official test split."
+        : `Not on the same images: theirs on the official Kaggle test split, ours on ` +
+          `${ctx.testSource}.`),
   });
 }
 

@@ -40,6 +40,9 @@ export function trainModel(
   return trainOrReuse(s, { name: model, model });
 }
 
+/** Seconds for people: one decimal under 10 s, whole seconds above. */
+const secs = (x: number) => `${x < 10 ? x.toFixed(1) : Math.round(x)} s`;
+
 /** How the baseline changed from 25% to 75% of the data, in words. */
 export function baselineDelta(a: RunRecord, b: RunRecord): string {
   const f = (x: number) => x.toFixed(3);
@@ -52,9 +55,7 @@ export function baselineDelta(a: RunRecord, b: RunRecord): string {
   });
   return `With ${b.summary.trainImages} instead of ${a.summary.trainImages} training images, the ` +
     `dense baseline's validation ${parts.join(", ")}; ` +
-    `training took ${b.summary.totalTimeS.toFixed(0)} s instead of ${
-      a.summary.totalTimeS.toFixed(0)
-    } s.`;
+    `training took ${secs(b.summary.totalTimeS)} instead of ${secs(a.summary.totalTimeS)}.`;
 }
 
 /**

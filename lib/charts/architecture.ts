@@ -42,7 +42,7 @@ export function shortCount(n: number): string {
 export function architectureDiagram(layers: DiagramLayer[], opts: DiagramOptions = {}): string {
   if (layers.length === 0) throw new Error("architectureDiagram: no layers");
   const perRow = opts.perRow ?? 5;
-  const bw = 158, bh = 50, gx = 28, gy = 26, pad = 6;
+  const bw = 168, bh = 50, gx = 18, gy = 26, pad = 6;
   const rows = Math.ceil(layers.length / perRow);
   const width = pad * 2 + perRow * bw + (perRow - 1) * gx;
   const height = pad * 2 + rows * bh + (rows - 1) * gy;
@@ -62,9 +62,9 @@ export function architectureDiagram(layers: DiagramLayer[], opts: DiagramOptions
         `stroke="#667"${frozen ? ' stroke-dasharray="4,2"' : ""}/>` +
         `<text x="${x + 7}" y="${y + 15}" font-size="12" font-weight="600">` +
         `${escapeHtml(fit(l.name, 22))}</text>` +
-        `<text x="${x + 7}" y="${y + 29}" font-size="10">${escapeHtml(fit(l.detail, 28))}</text>` +
+        `<text x="${x + 7}" y="${y + 29}" font-size="10">${escapeHtml(fit(l.detail, 31))}</text>` +
         `<text x="${x + 7}" y="${y + 43}" font-size="10" fill="#555">` +
-        `${escapeHtml(fit(`${l.outputShape} · ${shortCount(l.params)} params`, 28))}</text></g>`,
+        `${escapeHtml(fit(`${l.outputShape} · ${shortCount(l.params)} params`, 31))}</text></g>`,
     );
     if (i + 1 < layers.length) {
       const a = pos(i), b = pos(i + 1);

@@ -5,6 +5,7 @@
  */
 import * as Plot from "@observablehq/plot";
 import { type ChartFrame, COLORS, fmtNumber, frame, plotSvg } from "./_render.ts";
+import { legendHtml } from "./lines.ts";
 
 /** One bar: a category label and its value; `group` colours bars of the same group alike. */
 export interface Bar {
@@ -102,7 +103,7 @@ export interface GroupedBar {
 
 /**
  * Grouped bars (one facet per group, one coloured bar per series, values written on the bars);
- * series names label each bar, so no legend is needed and the output stays SVG.
+ * the series are named by colour in a legend above the plot, so no labels crowd under the bars.
  */
 export function groupedBarChart(bars: GroupedBar[], opts: BarOptions = {}): string {
   if (bars.length === 0) throw new Error("groupedBarChart: no bars to draw");
@@ -118,9 +119,9 @@ export function groupedBarChart(bars: GroupedBar[], opts: BarOptions = {}): stri
   const svg = plotSvg({
     width: opts.width ?? Math.max(480, groups.length * series.length * perBar + 80),
     height: opts.height ?? 340,
-    marginBottom: 60,
-    fx: { label: opts.categoryLabel ?? null, domain: groups, padding: 0.12 },
-    x: { domain: series, label: null, tickRotate: -30 },
+    marginBottom: 20,
+    fx: { label: opts.categoryLabel ?? null, domain: groups, padding: 0.12, axis: "bottom" },
+    x: { domain: series, label: null, axis: null },
     y: { label: opts.valueLabel ?? null, domain: [0, max], grid: true },
     marks: [
       Plot.barY(bars, {
@@ -142,5 +143,8 @@ export function groupedBarChart(bars: GroupedBar[], opts: BarOptions = {}): stri
       Plot.ruleY([0]),
     ],
   });
-  return frame("bar", svg, opts);
+  const legend = legendHtml(
+    series.map((s) => ({ name: s, color: color(s), kind: "line" as const })),
+  );
+  return frame("bar", legend + svg, opts);
 }

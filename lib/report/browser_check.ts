@@ -104,9 +104,10 @@ export async function checkReportPage(
           }
         }
       });
-      const imgs = Array.from(document.querySelectorAll("img"));
-      const brokenImages = imgs.filter((im) => !im.complete || im.naturalWidth === 0)
-        .map((im) => im.alt || im.src.slice(0, 60));
+      const imgs = Array.from(document.querySelectorAll("img[src]"));
+      const brokenImages = (imgs as HTMLImageElement[])
+        .filter((im) => !im.complete || im.naturalWidth === 0)
+        .map((im) => (im as HTMLImageElement).alt || (im as HTMLImageElement).src.slice(0, 60));
       return {
         overflowPx,
         overflowing,

@@ -10,10 +10,12 @@
 export const PAGE_CSS = `
 nav ol{list-style:none;padding-left:.6em} nav>ol{padding-left:0}
 main{box-sizing:border-box;width:100%;min-width:0}
-.xr-table-wrap{max-width:100%;overflow-x:auto}
+.xr-table-wrap{max-width:100%;overflow-x:auto;margin:.5em 0}
 table.xr-table td{white-space:nowrap}
+table.xr-table th{min-width:3.2em}
 .output_text pre,.output_stream pre,.output_stderr pre{white-space:pre-wrap;overflow-wrap:anywhere}
-.output_html,.output_markdown,.text_cell_render{overflow-wrap:anywhere;max-width:100%}
+.output_markdown p,.output_markdown li,.text_cell_render p,.text_cell_render li{overflow-wrap:break-word}
+.output_markdown code,.text_cell_render code{overflow-wrap:anywhere}
 .output_area svg{max-width:100%;height:auto}
 figure.xr-chart{max-width:100%;overflow-x:auto}
 h1 .xr-time{font-size:13px;font-weight:400;color:#777;margin-left:.6em}

@@ -45,7 +45,7 @@ Deno.test("savedModelLayers rebuilds every registered model's layers from model.
       assert.deepEqual(fromFile, describeLayers(m), name);
       m.dispose();
     }
-    await assert.rejects(async () => savedModelLayers(join(dir, "missing")), /missing/);
+    assert.throws(() => savedModelLayers(join(dir, "missing")), /missing/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

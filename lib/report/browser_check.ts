@@ -5,13 +5,17 @@
  * ticks), or an image fails to load. Keeps full-page screenshots for people to look at.
  *
  * ```sh
- * deno run --allow-read --allow-write=outputs --allow-env --allow-run --allow-sys \
- *   lib/report/browser_check.ts outputs/report.html
+ * deno run -A lib/report/browser_check.ts outputs/report.html   # screenshots in outputs/browser/
  * ```
+ *
+ * playwright-core reads files at import time that Deno only grants with `--allow-all`
+ * (`/proc/sys/fs/binfmt_misc/WSLInterop`), so it is imported lazily, and
+ * {@link checkReportPageInSubprocess} runs the check in a child Deno with `-A` for callers that
+ * run with narrower permissions (the test suite).
  * @module
  */
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { fileURLToPath } from "node:url";
 
 /** Where Debian installs Chromium; `CHROMIUM` overrides it. */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -65,6 +69,7 @@ export async function checkReportPage(
   const found = await findChromium();
   if ("reason" in found) throw new Error(`checkReportPage: ${found.reason}`);
   const width = opts.width ?? 1400;
+  const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({
     executablePath: found.path,
     args: ["--no-sandbox", "--disable-gpu", "--font-render-hinting=none"],
@@ -155,17 +160,54 @@ export function pageProblems(c: PageCheck): string[] {
   return out;
 }
 
+/**
+ * {@link checkReportPage} in a child `deno run -A` (this file with `--json`), for callers without
+ * `--allow-all`; needs `--allow-run`. Errors carry the child's stderr.
+ */
+export async function checkReportPageInSubprocess(
+  htmlPath: string,
+  opts: { width?: number; screenshotDir?: string; name?: string } = {},
+): Promise<PageCheck> {
+  const args = ["run", "-A", fileURLToPath(import.meta.url), "--json"];
+  if (opts.width) args.push("--width", String(opts.width));
+  if (opts.screenshotDir) args.push("--screenshots", opts.screenshotDir);
+  if (opts.name) args.push("--name", opts.name);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...args, htmlPath],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success || !text.startsWith("{")) {
+    throw new Error(
+      `browser check of ${htmlPath} failed: ${new TextDecoder().decode(out.stderr).slice(-800)}`,
+    );
+  }
+  return JSON.parse(text) as PageCheck;
+}
+
 if (import.meta.main) {
-  const html = Deno.args[0] ?? "outputs/report.html";
-  const c = await checkReportPage(html, {
-    screenshotDir: join("outputs", "browser"),
-    name: html.split("/").pop()!.replace(/\.html$/, ""),
-  });
-  const problems = pageProblems(c);
-  console.log(
-    `${html}: ${c.svgs} SVGs, ${c.images} images, ${c.height} px tall at ${c.width} px; ` +
-      `screenshots ${c.screenshots.join(", ")}`,
-  );
-  for (const p of problems) console.log(`- ${p}`);
-  if (problems.length) Deno.exit(1);
+  const args = [...Deno.args];
+  const flag = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args.splice(i, 2)[1] : undefined;
+  };
+  const json = args.includes("--json");
+  const width = Number(flag("--width") ?? 1400);
+  const screenshotDir = flag("--screenshots") ?? join("outputs", "browser");
+  const named = flag("--name");
+  const html = args.filter((a) => a !== "--json")[0] ?? "outputs/report.html";
+  const name = named ?? html.split("/").pop()!.replace(/\.html$/, "");
+  const c = await checkReportPage(html, { width, screenshotDir, name });
+  if (json) {
+    console.log(JSON.stringify(c));
+  } else {
+    const problems = pageProblems(c);
+    console.log(
+      `${html}: ${c.svgs} SVGs, ${c.images} images, ${c.height} px tall at ${c.width} px; ` +
+        `screenshots ${c.screenshots.join(", ")}`,
+    );
+    for (const p of problems) console.log(`- ${p}`);
+    if (problems.length) Deno.exit(1);
+  }
 }

@@ -15,7 +15,11 @@ import { saveModel } from "../../lib/models/io.ts";
 import { runReport } from "../../lib/report/report.ts";
 import { listNotebooks } from "../../lib/report/runner.ts";
 import { PROFILES, PROJECT_ROOT } from "../../lib/report/settings.ts";
-import { checkReportPage, findChromium, pageProblems } from "../../lib/report/browser_check.ts";
+import {
+  checkReportPageInSubprocess,
+  findChromium,
+  pageProblems,
+} from "../../lib/report/browser_check.ts";
 import { hasDenoKernel } from "./_kernel.ts";
 
 /** Charts (by data-chart kind) and tables each chapter must show at least. */
@@ -149,7 +153,7 @@ Deno.test({
       if ("reason" in chromium) {
         console.log(`browser check skipped: ${chromium.reason}`);
       } else {
-        const page = await checkReportPage(r.html, {
+        const page = await checkReportPageInSubprocess(r.html, {
           width: 1400,
           screenshotDir: join(PROJECT_ROOT, "outputs", "browser"),
           name: "report-ci",

@@ -106,7 +106,18 @@ export function runCurves(run: RunRecord): string {
 
 /** The run's architecture as a diagram (from its saved model.json; no weights are loaded). */
 export function runArchitecture(run: RunRecord): string {
-  return architectureDiagram(savedModelLayers(join(run.dir, "model")), {
+  const layers = savedModelLayers(join(run.dir, "model"));
+  // A nested base model's frozen flag is not in the saved topology; the run's counts tell it.
+  const frozen = run.summary.totalParams - run.summary.trainableParams;
+  for (const l of layers) {
+    if (l.type === "Functional" || l.type === "Model" || l.type === "Sequential") {
+      if (frozen > 0 && l.params <= frozen) {
+        l.trainable = false;
+        l.detail = l.detail.endsWith(", frozen") ? l.detail : `${l.detail}, frozen`;
+      }
+    }
+  }
+  return architectureDiagram(layers, {
     title: `${run.name}: architecture (${run.config.model}, input ` +
       `${run.config.size}x${run.config.size}x${run.config.channels})`,
   });

@@ -124,10 +124,22 @@ export function seedRecommendations(c: ConclusionInputs): string[] {
         "was given with `--base`), so this recommendation is open.",
     );
   }
-  // 4. Balancing by downsampling.
+  // 4. Balancing by downsampling: at the same budget when chapter 9 trained that run.
   const none = c.balance?.find((b) => b.mode === "none");
   const down = c.balance?.find((b) => b.mode === "down");
-  if (none && down) {
+  const size = (b: NonNullable<typeof none>) => b["train NORMAL"] + b["train PNEUMONIA"];
+  if (r.balanceDown && r.sameSize) {
+    out.push(
+      `**"Balance the classes by downsampling"** (chapter 9, at the same budget: ` +
+        `${r.balanceDown.summary.trainImages} images downsampled against ` +
+        `${r.sameSize.summary.trainImages} without balancing, same epochs): ` +
+        compareRuns(r.sameSize, r.balanceDown, c.seed, "no balancing -> downsampling") +
+        (none && down
+          ? ` Against no balancing on all ${size(none)} images the comparison also changes ` +
+            "the training-set size, so it is not the test of this recommendation."
+          : ""),
+    );
+  } else if (none && down) {
     const d = down.vsNone;
     const clause = (k: "f1" | "auc", name: string) =>
       d?.[k] && Number.isFinite(d[k].lo)
@@ -139,7 +151,6 @@ export function seedRecommendations(c: ConclusionInputs): string[] {
             : "a real loss"
         })`
         : `${name} ${f(k === "f1" ? down.F1 - none.F1 : down.AUC - none.AUC)} (no interval)`;
-    const size = (b: typeof none) => b["train NORMAL"] + b["train PNEUMONIA"];
     out.push(
       `**"Balance the classes by downsampling"** (chapter 9): downsampling against no balancing ` +
         `on validation, ${clause("f1", "F1 at 0.5")}, ${clause("auc", "ROC-AUC")}. It trained on ` +
@@ -260,8 +271,8 @@ export function secondSiteFinding(c: ConclusionInputs): string {
   const s = c.secondSite;
   if (!s) {
     return `**A second site** (chapter 16): no result in results/${SECOND_SITE_RESULT}.json ` +
-      "(the chapter did not run), so nothing here says how the model does on another hospital's " +
-      "images.";
+      "(the chapter did not run or did not record its numbers), so nothing here says how the " +
+      "model does on another hospital's images.";
   }
   const ref = s.reference?.auc !== undefined
     ? `, against ${fmtMeasured(s.reference.auc)} on ` +

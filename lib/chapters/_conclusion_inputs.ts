@@ -19,6 +19,17 @@ import type { OutsideStats } from "./12_where_the_model_looks.ts";
 import type { ScreeningProjection } from "../eval/operating_points.ts";
 import type { BinaryMetrics } from "../metrics/classification.ts";
 
+/**
+ * The run folders the conclusions read: the model chapters' runs, and chapter 9's downsampled
+ * run with its same-size run without balancing (the same-budget test of downsampling) when
+ * chapter 9 trained it.
+ */
+export const CONCLUSION_RUNS = {
+  ...CHAPTER_RUNS,
+  balanceDown: "balance_down",
+  sameSize: "balance_none_same_size",
+} as const;
+
 /** The result file chapter 16 ("A second site") writes: `results/second_site.json`. */
 export const SECOND_SITE_RESULT = "second_site";
 
@@ -117,7 +128,7 @@ export interface ConclusionInputs {
   choice: Choice & { rows: ComparisonRow[] };
   test: TestEvaluation;
   balance: BalanceRow[] | null;
-  runs: Partial<Record<keyof typeof CHAPTER_RUNS, RunRecord>>;
+  runs: Partial<Record<keyof typeof CONCLUSION_RUNS, RunRecord>>;
   honest: HonestResult | null;
   operating: OperatingResult | null;
   looks: OutsideStats | null;
@@ -134,9 +145,9 @@ async function optional<T>(s: ReportSettings, name: string): Promise<T | null> {
 /** Reads every chapter's results (6 and 7 required; the rest when their chapter ran). */
 export async function conclusionInputs(s: ReportSettings): Promise<ConclusionInputs> {
   const runs: ConclusionInputs["runs"] = {};
-  for (const [key, name] of Object.entries(CHAPTER_RUNS)) {
+  for (const [key, name] of Object.entries(CONCLUSION_RUNS)) {
     if (await isFinishedRun(runDir(s, name))) {
-      runs[key as keyof typeof CHAPTER_RUNS] = await readRunRecord(runDir(s, name));
+      runs[key as keyof typeof CONCLUSION_RUNS] = await readRunRecord(runDir(s, name));
     }
   }
   const honest = await optional<{ summary: HonestResult }>(s, "honest_evaluation");

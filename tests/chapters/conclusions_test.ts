@@ -154,3 +154,18 @@ Deno.test("published figures: a note when not on the same images, compared when 
   assert.match(md, /tuberculosis triage test/);
   assert.doesNotMatch(md, /predicted the test result well/);
 });
+
+Deno.test("downsampling is answered at the same budget when chapter 9 trained that run", () => {
+  const base = inputs();
+  const text = seedRecommendations({
+    ...base,
+    runs: {
+      ...base.runs,
+      balanceDown: run("balance_down", [0.8, 0.9], [0.8, 0.9], 0.9),
+      sameSize: run("balance_none_same_size", [0.8, 0.9], [0.8, 0.9], 0.9),
+    },
+  }).join("\n");
+  assert.match(text, /at the same budget: 100 images downsampled against 100 without balancing/);
+  assert.match(text, /no balancing -> downsampling: validation ROC-AUC 0\.900 -> 0\.900/);
+  assert.match(text, /no reliable difference/);
+});

@@ -87,7 +87,11 @@ export function outsideHistogram(shares: number[], size: number): string {
     domain: [0, 1],
     xLabel: "share of Grad-CAM mass outside the chest box",
     title: "Where the heatmap mass lies",
-    caption: `Uniform heatmap: ${uniformOutside(size).toFixed(3)}.`,
+    rules: [{
+      x: uniformOutside(size),
+      name: `a uniform heatmap: ${uniformOutside(size).toFixed(3)}`,
+    }],
+    caption: "Dashed: the share a heatmap spread evenly over the image would have outside the box.",
   });
 }
 

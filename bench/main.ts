@@ -10,10 +10,10 @@
  * `../shared/data/chest_xray`), `--skip-load`, `--skip-parallel`, `--out PATH`.
  * @module
  */
-import { parseArgs } from "node:util";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { writeJsonAtomic } from "../lib/util/atomic.ts";
+import { type CliSpec, helpText, parseCli, runCli } from "../lib/cli/_args.ts";
 import { describeBackend, initBackend } from "../lib/backend/select.ts";
 import { listModels } from "../lib/models/registry.ts";
 import type { ModelBenchResult } from "./model_bench.ts";
@@ -61,21 +61,56 @@ async function runModel(
   return { error: line.replace(/\x1b\[[0-9;]*m/g, "").slice(0, 500) };
 }
 
-async function main() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      json: { type: "boolean", default: false },
-      models: { type: "string" },
-      steps: { type: "string", default: "5" },
-      "stock-steps": { type: "string", default: "2" },
-      batch: { type: "string" },
-      data: { type: "string", default: "../shared/data/chest_xray" },
-      "skip-load": { type: "boolean", default: false },
-      "skip-parallel": { type: "boolean", default: false },
-      out: { type: "string", default: "outputs/bench/bench.json" },
+/** The bench command's flags. */
+const BENCH_CLI = {
+  name: "bench",
+  synopsis: [
+    "[--json] [--models a,b] [--steps N] [--stock-steps N] [--batch N] [--data DIR] " +
+    "[--skip-load] [--skip-parallel] [--out PATH]",
+  ],
+  about: "Training and prediction speed of every registered model, image loading and two-core " +
+    "data-parallel training; writes outputs/bench/bench.json.",
+  flags: {
+    json: { type: "boolean", help: "print the JSON instead of a table" },
+    models: { type: "string", arg: "a,b", help: "models to time (default: every registered one)" },
+    steps: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      default: 5,
+      help: "timed training steps per model",
     },
-  });
+    "stock-steps": {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 0,
+      default: 2,
+      help: "steps with the stock kernels (0 skips them)",
+    },
+    batch: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      help: "batch size (default: each model's training batch size)",
+    },
+    data: {
+      type: "string",
+      arg: "DIR",
+      default: "../shared/data/chest_xray",
+      help: "dataset for the image-loading figures",
+    },
+    "skip-load": { type: "boolean", help: "no image-loading figures" },
+    "skip-parallel": { type: "boolean", help: "no data-parallel figure" },
+    out: { type: "string", arg: "PATH", default: "outputs/bench/bench.json", help: "result file" },
+  },
+} as const satisfies CliSpec;
+
+async function main(args: string[]): Promise<void> {
+  const { values, help } = parseCli(BENCH_CLI, args);
+  if (help) return console.log(helpText(BENCH_CLI));
   const say = values.json ? (_: string) => {} : (s: string) => console.error(s);
   const backend = await initBackend();
   say(describeBackend(backend));
@@ -90,8 +125,8 @@ async function main() {
       );
     }
   }
-  const steps = Number(values.steps), stockSteps = Number(values["stock-steps"]);
-  const batch = values.batch ? Number(values.batch) : undefined;
+  const steps = values.steps, stockSteps = values["stock-steps"];
+  const batch = values.batch;
   const startedAt = new Date().toISOString();
   const load1m = os.loadavg()[0];
   const models: ModelEntry[] = [];
@@ -106,7 +141,7 @@ async function main() {
     models.push(toEntry(name, fast, stock));
   }
   say("bench: image loading ...");
-  const imageLoading = values["skip-load"] ? null : await loadBenchOrNull(values.data!);
+  const imageLoading = values["skip-load"] ? null : await loadBenchOrNull(values.data);
   let parallel: Record<string, unknown> | null = null;
   if (!values["skip-parallel"] && names.includes("cnn_reg")) {
     say("bench: cnn_reg data-parallel (0 and 2 workers) ...");
@@ -135,7 +170,7 @@ async function main() {
     parallel,
     pytorchReference: PYTORCH_REFERENCE,
   };
-  await writeJsonAtomic(values.out!, result);
+  await writeJsonAtomic(values.out, result);
   if (values.json) console.log(JSON.stringify(result, null, 2));
   else {
     console.log(formatBench(result));
@@ -174,4 +209,4 @@ function toEntry(
   };
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runCli("bench", () => main(Deno.args), BENCH_CLI);

@@ -8,7 +8,7 @@ import process from "node:process";
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, initBackend } from "../lib/backend/select.ts";
 import type { WasmKernelMode } from "../lib/backend/wasm/mod.ts";
-import { makeAdam } from "../lib/backend/fused_adam.ts";
+import { makeOptimizer, optimizerSpecOf } from "../lib/train/step.ts";
 import { createModel, getModelSpec } from "../lib/models/registry.ts";
 
 /** What to time. */
@@ -102,12 +102,8 @@ export async function benchModel(
   const batch = opts.batchSize ?? spec.train.batchSize;
   const warmup = opts.warmup ?? 1;
   const model = await createModel(opts.model, { size, seed: 1 });
-  const lr = spec.train.learningRate;
-  const optimizer = spec.train.optimizer === "sgd"
-    ? tf.train.sgd(lr)
-    : spec.train.optimizer === "rmsprop"
-    ? tf.train.rmsprop(lr)
-    : makeAdam(lr); // fused Adam with our kernels; tf.train.adam for the stock baseline
+  // The optimizer training uses (Adam is fused with our kernels, tf.train.adam without them).
+  const optimizer = makeOptimizer(optimizerSpecOf(spec.train));
   model.compile({ optimizer, loss: "binaryCrossentropy" });
   const x = tf.randomUniform([batch, size, size, spec.channels], 0, 1, "float32", 7);
   const y = tf.tensor2d(Array.from({ length: batch }, (_, i) => i % 2), [batch, 1]);

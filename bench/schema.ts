@@ -10,11 +10,12 @@ export const SCHEMA = "xray-bench/1";
 
 /**
  * PyTorch eager CPU figures for the seed's cnn_reg (150x150x3, batch 8) on this 2-core machine,
- * as measured and stated in issue 3 (not re-measured by `deno task bench`).
+ * measured once with PyTorch eager on this machine's CPU (`bench/pytorch_reference.py` times the
+ * same workload; not re-measured by `deno task bench`).
  */
 export const PYTORCH_REFERENCE = {
   model: "cnn_reg",
-  source: "issue 3 (PyTorch eager CPU, same 2-core machine)",
+  source: "PyTorch eager CPU, same 2-core machine, measured once (bench/pytorch_reference.py)",
   trainMsPerImage1Thread: 40.5,
   trainMsPerImage2Threads: 25.5,
   predictMsPerImage: 22,

@@ -7,19 +7,20 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
-import { architectureDiagram } from "../charts/architecture.ts";
 import { imageGrid } from "../charts/images.ts";
-import { describeLayers } from "../models/describe.ts";
-import { rowsToHtml } from "../charts/table.ts";
 import { loadImage } from "../images/load.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { normalisePixels } from "../models/preprocessing.ts";
+import { architectureRows, architectureTable, describeLayers } from "../models/describe.ts";
 import { type LoadedRun, loadRun } from "../train/run.ts";
 import { isFinishedRun, readResult, runDir } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import type { Choice } from "./06_comparison.ts";
 import { CHAPTER_RUNS } from "./_models.ts";
 import type { TestEvaluation } from "./07_evaluation.ts";
+
+/** The layer table helpers, from lib/models/describe.ts. */
+export { architectureRows, architectureTable };
 
 type Layer = tfl.layers.Layer;
 
@@ -49,42 +50,6 @@ export async function runToInspect(
     run.model.dispose();
   }
   throw new Error(`No finished convolutional run in ${s.runsDir}: run notebooks 03-06 first`);
-}
-
-/**
- * One row per layer: readable name, what it does, TF.js type and name, output shape (without the
- * batch axis), parameters, trainable.
- */
-export function architectureRows(
-  model: tfl.LayersModel,
-): Record<string, string | number | boolean>[] {
-  return describeLayers(model).map((l) => ({
-    layer: l.name,
-    detail: l.detail,
-    type: l.type,
-    "TF.js name": l.tfName,
-    "output shape": l.outputShape,
-    params: l.params,
-    trainable: l.trainable,
-  }));
-}
-
-/** The architecture as a diagram and a table, with the totals in the table's caption. */
-export function architectureTable(model: tfl.LayersModel, name: string): string {
-  const rows = architectureRows(model);
-  const total = rows.reduce((a, r) => a + (r.params as number), 0);
-  const trainable = model.trainableWeights.reduce(
-    (a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1),
-    0,
-  );
-  const [, h, w, c] = model.inputs[0].shape;
-  return architectureDiagram(describeLayers(model), {
-    title: `${name}: architecture (input ${h}x${w}x${c})`,
-  }) +
-    rowsToHtml(rows, {
-      caption: `${name}: ${rows.length} layers, ${total.toLocaleString("en-US")} parameters ` +
-        `(${trainable.toLocaleString("en-US")} trainable)`,
-    });
 }
 
 const FOLLOWERS = new Set(["BatchNormalization", "Activation", "ReLU", "LeakyReLU"]);

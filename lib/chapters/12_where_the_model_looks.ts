@@ -13,7 +13,7 @@ import { rowsToHtml } from "../charts/table.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { CHEST_BOX } from "../images/chest_region.ts";
 import { gradCam, heatmapMassOutside, overlayHeatmapPng } from "../eval/gradcam.ts";
-import { inputTensor } from "../eval/predict.ts";
+import { inputTensor } from "../train/score.ts";
 import type { EvalContext, ScoredSplit } from "./_eval_context.ts";
 import { bootstrapStats, type Interval } from "../metrics/bootstrap.ts";
 import { recordResult } from "./_context.ts";

@@ -12,7 +12,8 @@ import { rocAuc } from "../metrics/classification.ts";
 import { recordResult, type RunRecord } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import { applyChestRegion, type ChestRegionMode } from "../images/chest_region.ts";
-import { EVAL_RUN, type EvalContext, trainVariant } from "./_eval_context.ts";
+import { EVAL_RUN, type EvalContext } from "./_eval_context.ts";
+import { trainOrReuse } from "./_training.ts";
 import { N_BOOT } from "./10_honest_evaluation.ts";
 
 /** Run name of the cropped variant. */
@@ -27,9 +28,7 @@ export function trainChestVariant(
   s: ReportSettings,
   mode: ChestRegionMode = "crop",
 ): Promise<RunRecord> {
-  return trainVariant(s, { ...EVAL_RUN, name: CHEST_RUN }, {
-    edit: (cfg) => ({ ...cfg, chestRegion: mode }),
-  });
+  return trainOrReuse(s, { ...EVAL_RUN, name: CHEST_RUN, chestRegion: mode });
 }
 
 /** Metrics of both models on the same test images, with patient-level 95% intervals. */

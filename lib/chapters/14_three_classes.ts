@@ -18,7 +18,8 @@ import {
 import { recordResult, type RunRecord } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import { classIndex } from "../train/data.ts";
-import { EVAL_RUN, type EvalContext, type ScoredSplit, trainVariant } from "./_eval_context.ts";
+import { EVAL_RUN, type EvalContext, type ScoredSplit } from "./_eval_context.ts";
+import { trainOrReuse } from "./_training.ts";
 import { N_BOOT } from "./10_honest_evaluation.ts";
 
 /** Run name of the three-class model. */
@@ -29,9 +30,7 @@ export const THREE_LABELS = ["normal", "bacteria", "virus"] as const;
 
 /** Trains (or reuses) the three-class compact model. */
 export function trainThreeClass(s: ReportSettings): Promise<RunRecord> {
-  return trainVariant(s, { ...EVAL_RUN, name: THREE_RUN }, {
-    edit: (c) => ({ ...c, classes: 3 }),
-  });
+  return trainOrReuse(s, { ...EVAL_RUN, name: THREE_RUN, classes: 3 });
 }
 
 /** True labels (0 normal, 1 bacteria, 2 virus) and predictions; unknown subtypes left out. */

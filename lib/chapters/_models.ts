@@ -10,7 +10,14 @@ import { readBaseInfo } from "../models/extract_base.ts";
 import { readJson } from "../util/atomic.ts";
 import type { RunRecord } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
-import { OVERFIT_GAP, trainingDiagnosis, trainOrReuse } from "./_training.ts";
+import {
+  chapterConfig,
+  OVERFIT_GAP,
+  type RunSpec,
+  trainingDiagnosis,
+  trainOrReuse,
+} from "./_training.ts";
+import { sha256Hex } from "../util/hash.ts";
 
 /** Run names of the model chapters, shared with the comparison chapter. */
 export const CHAPTER_RUNS = {
@@ -32,11 +39,11 @@ export function trainBaseline(s: ReportSettings, which: 0 | 1): Promise<RunRecor
   });
 }
 
-/** Chapters 3, 4 and 6: a model of the zoo on the profile's share of the training split. */
-export function trainModel(
-  s: ReportSettings,
-  model: "cnn" | "cnn_reg" | "compact",
-): Promise<RunRecord> {
+/**
+ * Chapters 3, 4 and 6: a registered model (the parameters cell's `model`) on the chapter's share
+ * of the training split, in the run folder of the same name.
+ */
+export function trainModel(s: ReportSettings, model: string): Promise<RunRecord> {
   return trainOrReuse(s, { name: model, model });
 }
 
@@ -113,14 +120,15 @@ export async function baseInputShape(path: string): Promise<{ size: number; chan
 }
 
 /**
- * Chapter 5: trains `transfer` on the base given by the settings (XRAY_TRANSFER_BASE / --base),
+ * Chapter 5: trains `transfer` on the base given by the settings (`base` in the parameters cell,
+ * or --base),
  * at the base's own input size; without a base, skips and says how to provide one.
  */
 export async function trainTransfer(s: ReportSettings): Promise<TransferOutcome> {
   if (!s.transferBase) {
     return {
       status: "skipped",
-      reason: "no pretrained base was given (XRAY_TRANSFER_BASE or --base)",
+      reason: "no pretrained base was given (`base` in the parameters cell, or --base)",
       help: NO_BASE_HELP,
     };
   }
@@ -152,4 +160,37 @@ export function transferNote(t: TransferOutcome): string {
   return `Trained \`transfer\` on the frozen base \`${t.base}\` ` +
     `(${t.run.summary.trainableParams} trainable of ${t.run.summary.totalParams} parameters). ` +
     what;
+}
+
+/** The input [size, size, channels] a chapter trains `model` with (size raised to the minimum). */
+export function inputShape(s: ReportSettings, model: string): [number, number, number] {
+  const c = chapterConfig(s, { name: model, model });
+  return [c.size, c.size, c.channels];
+}
+
+/**
+ * Trains (or reuses) a model registered from a notebook cell with the chapter's settings, changed
+ * by `settings` (fraction, epochs, balance, size; a transfer model's channels and base). The run
+ * folder is named after the architecture's values (`<name>_<hash>`), so an edited architecture is
+ * a new run and an unchanged one is reused.
+ */
+export function trainEdited(
+  s: ReportSettings,
+  arch: { name: string },
+  settings: {
+    fraction?: number;
+    epochs?: number;
+    balance?: string;
+    size?: number;
+    channels?: 1 | 3;
+    basePath?: string;
+  } = {},
+): Promise<RunRecord> {
+  const tag = sha256Hex(JSON.stringify(arch)).slice(0, 8);
+  return trainOrReuse(s, {
+    ...settings,
+    balance: settings.balance as RunSpec["balance"],
+    name: `${arch.name}_${tag}`,
+    model: arch.name,
+  });
 }

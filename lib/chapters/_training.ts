@@ -5,12 +5,9 @@
  * matrix.
  * @module
  */
-import { join } from "node:path";
-import { architectureDiagram } from "../charts/architecture.ts";
 import { binaryConfusionHeatmap } from "../charts/heatmap.ts";
 import { rowsToHtml } from "../charts/table.ts";
 import { trainingGrid } from "../charts/training_grid.ts";
-import { savedModelLayers } from "../models/describe.ts";
 import { confusion } from "../metrics/classification.ts";
 import { getModelSpec } from "../models/registry.ts";
 import {
@@ -19,9 +16,10 @@ import {
   type TrainConfig,
   type TrainConfigInput,
 } from "../train/config.ts";
+import { isFinishedRun, readRunConfig, readRunRecord, type RunRecord } from "../train/run.ts";
 import { train } from "../train/train.ts";
-import { readJson } from "../util/atomic.ts";
-import { isFinishedRun, readRunRecord, runDir, type RunRecord } from "./_context.ts";
+import type { ChestRegionMode } from "../images/chest_region.ts";
+import { runDir } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 
 /** What a chapter asks to train; the rest comes from the profile and the model's defaults. */
@@ -34,6 +32,10 @@ export interface RunSpec {
   balance?: TrainConfig["balance"];
   size?: number;
   channels?: 1 | 3;
+  /** 3: normal / bacteria / virus (default 2). */
+  classes?: 2 | 3;
+  /** Crop or mask every image to the chest box (default "none"). */
+  chestRegion?: ChestRegionMode;
   basePath?: string;
 }
 
@@ -47,9 +49,15 @@ export function chapterConfig(s: ReportSettings, spec: RunSpec): TrainConfig {
     // The profile's size, raised to what the architecture can pool down (cnn_reg needs 46).
     size: spec.size ?? Math.max(s.profile.size, getModelSpec(spec.model).minSize),
     channels: spec.channels,
+    classes: spec.classes,
+    chestRegion: spec.chestRegion,
     epochs: spec.epochs ?? s.profile.epochs,
     earlyStopping: { metric: "val_accuracy", patience: s.profile.patience },
-    balance: spec.balance ?? "none",
+    batchSize: s.train?.batchSize,
+    optimizer: s.train?.optimizer,
+    learningRate: s.train?.learningRate,
+    augment: s.train?.augment,
+    balance: spec.balance ?? s.train?.balance ?? "none",
     fraction: spec.fraction ?? s.profile.modelFraction,
     seed: s.seed,
     basePath: spec.basePath,
@@ -69,9 +77,8 @@ export async function trainOrReuse(
 ): Promise<RunRecord> {
   const cfg = chapterConfig(s, spec);
   if (!s.fresh && (await isFinishedRun(cfg.out))) {
-    const saved = await readJson<TrainConfig>(join(cfg.out, "config.json")).catch(() => null);
     // sameConfig: a config saved before a field existed counts at that field's old meaning.
-    if (sameConfig(saved, cfg)) {
+    if (sameConfig(await readRunConfig(cfg.out), cfg)) {
       log(`${spec.name}: reusing the finished run in ${cfg.out} (same config)`);
       return await readRunRecord(cfg.out);
     }
@@ -102,25 +109,6 @@ export function runCurves(run: RunRecord): string {
         `${run.history.length} epoch(s) ran.`,
     },
   );
-}
-
-/** The run's architecture as a diagram (from its saved model.json; no weights are loaded). */
-export function runArchitecture(run: RunRecord): string {
-  const layers = savedModelLayers(join(run.dir, "model"));
-  // A nested base model's frozen flag is not in the saved topology; the run's counts tell it.
-  const frozen = run.summary.totalParams - run.summary.trainableParams;
-  for (const l of layers) {
-    if (l.type === "Functional" || l.type === "Model" || l.type === "Sequential") {
-      if (frozen > 0 && l.params <= frozen) {
-        l.trainable = false;
-        l.detail = l.detail.endsWith(", frozen") ? l.detail : `${l.detail}, frozen`;
-      }
-    }
-  }
-  return architectureDiagram(layers, {
-    title: `${run.name}: architecture (${run.config.model}, input ` +
-      `${run.config.size}x${run.config.size}x${run.config.channels})`,
-  });
 }
 
 /** What a run's curves say about fitting: the numbers and two verdicts. */
@@ -210,13 +198,12 @@ export function runFacts(run: RunRecord): Record<string, string | number> {
 }
 
 /**
- * Everything a model chapter shows for a run: facts, the architecture diagram, the five curves
- * in one row, the confusion heatmap.
+ * Everything a model chapter shows for a run: facts, the five curves in one row, the confusion
+ * heatmap (the architecture is shown before training, by `describeModel`).
  */
 export function runReport(run: RunRecord): string[] {
   return [
     rowsToHtml([runFacts(run)], { caption: `Run ${run.name}` }),
-    runArchitecture(run),
     runCurves(run),
     runConfusion(run),
   ];

@@ -6,20 +6,55 @@
  * With `--calibrate SITE_DIR`: site calibration of the run's threshold (lib/eval/site_folder.ts).
  * @module
  */
-import { parseArgs } from "node:util";
 import { projectPath } from "../util/project.ts";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
 import type { SplitName } from "../data/types.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
-import { loadRun, predictRecords } from "../train/run.ts";
+import { loadRun } from "../train/run.ts";
+import { predictRecords } from "../train/score.ts";
 import { splitRecords } from "./_eval_data.ts";
+import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
 /** The committed reference run, in the project root (works from any working directory). */
 export const DEFAULT_RUN = projectPath("outputs/reference");
 
-const USAGE =
-  "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]\n" +
-  "       deno task evaluate [--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]";
+/** The evaluate command's flags. */
+export const EVALUATE_CLI = {
+  name: "evaluate",
+  synopsis: [
+    "[--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]",
+    "[--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]",
+  ],
+  about: "Scores a run (default: the committed reference model) on a split at its stored " +
+    "threshold, or re-picks the threshold on a labelled sample of a new site (--calibrate).",
+  flags: {
+    run: { type: "string", arg: "DIR", help: "run folder (default outputs/reference)" },
+    data: { type: "string", arg: "DIR", help: "dataset root" },
+    split: {
+      type: "string",
+      choices: ["train", "val", "test"],
+      default: "test",
+      help: "split scored",
+    },
+    json: { type: "boolean", help: "print one JSON object" },
+    perturb: {
+      type: "number",
+      arg: "SEED",
+      integer: true,
+      help: "stress test: every image augmented with this seed first",
+    },
+    calibrate: { type: "string", arg: "SITE_DIR", help: "site folder to calibrate on" },
+    "sample-size": {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      help: "labelled images sampled from the site",
+    },
+    seed: { type: "number", arg: "S", integer: true, help: "seed of the site sample" },
+    backend: { type: "string", arg: "NAME", help: "TF.js backend (wasm, cpu, ...)" },
+  },
+} as const satisfies CliSpec;
 
 /** The evaluation result (the --json object). */
 export interface Evaluation {
@@ -66,39 +101,24 @@ export async function evaluateRun(
 
 /** Runs the evaluate command with `args`. */
 export async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      run: { type: "string" },
-      data: { type: "string" },
-      split: { type: "string" },
-      json: { type: "boolean" },
-      backend: { type: "string" },
-      help: { type: "boolean" },
-      calibrate: { type: "string" },
-      perturb: { type: "string" },
-      "sample-size": { type: "string" },
-      seed: { type: "string" },
-    },
-  });
-  if (v.help) return console.log(USAGE);
+  const { values: v, help } = parseCli(EVALUATE_CLI, args);
+  if (help) return console.log(helpText(EVALUATE_CLI));
   if (v.calibrate) {
-    // Site calibration (H6's lib/eval): re-pick the threshold on a labelled sample of a new site.
+    // Site calibration: re-pick the threshold on a labelled sample of a new site.
     await initBackend({ prefer: v.backend as BackendChoice | undefined });
     const { calibrateSiteFolder } = await import("../eval/site_folder.ts");
     const { formatSiteCalibration } = await import("../eval/site_calibration.ts");
     const res = await calibrateSiteFolder(v.run ?? DEFAULT_RUN, v.calibrate, {
-      sampleSize: v["sample-size"] ? Number(v["sample-size"]) : undefined,
-      seed: v.seed ? Number(v.seed) : undefined,
+      sampleSize: v["sample-size"],
+      seed: v.seed,
     });
     return console.log(v.json ? JSON.stringify(res) : formatSiteCalibration(res));
   }
-  if (!v.data) throw new Error(`--data DIR is required\n${USAGE}`);
-  const split = (v.split ?? "test") as SplitName;
-  if (!["train", "val", "test"].includes(split)) throw new Error(`--split ${split}? ${USAGE}`);
+  if (!v.data) throw new UsageError("--data DIR is required");
+  const split: SplitName = v.split;
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
   const runDir = v.run ?? DEFAULT_RUN;
-  const perturb = v.perturb === undefined ? undefined : Number(v.perturb);
+  const perturb = v.perturb;
   if (perturb !== undefined) {
     console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
   }
@@ -118,11 +138,4 @@ export async function main(args: string[]): Promise<void> {
   );
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (err) {
-    console.error(`evaluate: ${(err as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runCli("evaluate", () => main(Deno.args), EVALUATE_CLI);

@@ -3,13 +3,25 @@
  * stored threshold for each image (default run: the committed reference model).
  * @module
  */
-import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
-import { loadRun, predictRecords } from "../train/run.ts";
+import { loadRun } from "../train/run.ts";
+import { predictRecords } from "../train/score.ts";
 import { DEFAULT_RUN } from "./evaluate.ts";
+import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
-const USAGE = "usage: deno task predict [--run DIR] FILE... [--json]";
+/** The predict command's flags. */
+export const PREDICT_CLI = {
+  name: "predict",
+  synopsis: ["[--run DIR] FILE... [--json]"],
+  about: "P(pneumonia) and the label at the run's stored threshold for each image.",
+  positionals: "FILE...",
+  flags: {
+    run: { type: "string", arg: "DIR", help: "run folder (default outputs/reference)" },
+    json: { type: "boolean", help: "print one JSON array" },
+    backend: { type: "string", arg: "NAME", help: "TF.js backend (wasm, cpu, ...)" },
+  },
+} as const satisfies CliSpec;
 
 /** One row of the prediction output. */
 export interface FilePrediction {
@@ -37,18 +49,9 @@ export async function predictFiles(runDir: string, files: string[]): Promise<Fil
 
 /** Runs the predict command with `args`. */
 export async function main(args: string[]): Promise<void> {
-  const { values: v, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      run: { type: "string" },
-      json: { type: "boolean" },
-      backend: { type: "string" },
-      help: { type: "boolean" },
-    },
-  });
-  if (v.help) return console.log(USAGE);
-  if (positionals.length === 0) throw new Error(`no image files given\n${USAGE}`);
+  const { values: v, positionals, help } = parseCli(PREDICT_CLI, args);
+  if (help) return console.log(helpText(PREDICT_CLI));
+  if (positionals.length === 0) throw new UsageError("no image files given");
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
   const rows = await predictFiles(v.run ?? DEFAULT_RUN, positionals);
   if (v.json) return console.log(JSON.stringify(rows));
@@ -64,11 +67,4 @@ export async function main(args: string[]): Promise<void> {
   if (rows.some((r) => r.prob === null)) Deno.exitCode = 1;
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (err) {
-    console.error(`predict: ${(err as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runCli("predict", () => main(Deno.args), PREDICT_CLI);

@@ -1,13 +1,13 @@
 /**
  * A model's layers in words a reader understands ("conv 2: 32 filters 3x3, relu" rather than the
  * TF.js auto-name `conv2d_Conv2D2`), with output shapes and parameter counts, for architecture
- * tables and diagrams; and the layers of a saved model read synchronously from its model.json
- * (structure only, no weights), so a chapter can describe a run without loading it.
+ * tables and diagrams. The architecture as a diagram and a table is what the model chapters
+ * (from the registry, see `describeModel`) and chapter 8 show.
  * @module
  */
-import { serialization } from "@tensorflow/tfjs-core";
-import * as tfl from "@tensorflow/tfjs-layers";
-import { modelJsonPath } from "./io.ts";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { architectureDiagram } from "../charts/architecture.ts";
+import { rowsToHtml } from "../charts/table.ts";
 
 /** One layer as shown to a reader. */
 export interface LayerInfo {
@@ -114,57 +114,37 @@ export function describeLayers(model: tfl.LayersModel): LayerInfo[] {
 }
 
 /**
- * Keras-style (Python) config to the TF.js form: keys to camelCase, string values to camelCase
- * except names and the layer names of node references. TF.js does this inside
- * `tf.models.modelFromJSON` (`convertPythonicToTs`), which is asynchronous and not exported;
- * this is the same rule, so a topology can be rebuilt synchronously.
+ * One row per layer: readable name, what it does, TF.js type and name, output shape (without the
+ * batch axis), parameters, trainable.
  */
-export function pythonicToTs(v: unknown, key?: string): unknown {
-  const camel = (k: string) => k.replace(/[_-]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-  if (v === null || v === undefined) return null;
-  if (typeof v === "string") return camel(v);
-  if (typeof v === "number" || typeof v === "boolean") return v;
-  if (Array.isArray(v)) {
-    return v.map((item, i) =>
-      (key === "inboundNodes" || key === "outputLayers" || key === "inputLayers") && i === 0 &&
-        typeof item === "string"
-        ? item
-        : pythonicToTs(item, key)
-    );
-  }
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-    if (k === "name" && typeof x === "string") out[k] = x;
-    else out[camel(k)] = pythonicToTs(x, camel(k));
-  }
-  return out;
+export function architectureRows(
+  model: tfl.LayersModel,
+): Record<string, string | number | boolean>[] {
+  return describeLayers(model).map((l) => ({
+    layer: l.name,
+    detail: l.detail,
+    type: l.type,
+    "TF.js name": l.tfName,
+    "output shape": l.outputShape,
+    params: l.params,
+    trainable: l.trainable,
+  }));
 }
 
-/**
- * The layers of the model saved at `dir` (a folder with model.json, or the file), rebuilt from
- * its topology without weights. Errors name the file.
- */
-export function savedModelLayers(dir: string): LayerInfo[] {
-  const path = modelJsonPath(dir);
-  let topo: { class_name?: string; config?: unknown; model_config?: unknown };
-  try {
-    const json = JSON.parse(Deno.readTextFileSync(path));
-    topo = json.modelTopology?.model_config ?? json.modelTopology;
-  } catch (err) {
-    throw new Error(`Cannot read the model topology in ${path}: ${(err as Error).message}`);
-  }
-  const entry = serialization.SerializationMap.getMap().classNameMap[topo?.class_name ?? ""];
-  if (!entry) {
-    throw new Error(`${path}: unknown model class ${JSON.stringify(topo?.class_name)}`);
-  }
-  const [cls, fromConfig] = entry;
-  const model = fromConfig(
-    cls,
-    pythonicToTs(topo.config) as serialization.ConfigDict,
-  ) as unknown as tfl.LayersModel;
-  try {
-    return describeLayers(model);
-  } finally {
-    model.dispose();
-  }
+/** The architecture of a built model as a diagram and a table, with the totals in its caption. */
+export function architectureTable(model: tfl.LayersModel, name: string): string {
+  const rows = architectureRows(model);
+  const total = rows.reduce((a, r) => a + (r.params as number), 0);
+  const trainable = model.trainableWeights.reduce(
+    (a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1),
+    0,
+  );
+  const [, h, w, c] = model.inputs[0].shape;
+  return architectureDiagram(describeLayers(model), {
+    title: `${name}: architecture (input ${h}x${w}x${c})`,
+  }) +
+    rowsToHtml(rows, {
+      caption: `${name}: ${rows.length} layers, ${total.toLocaleString("en-US")} parameters ` +
+        `(${trainable.toLocaleString("en-US")} trainable)`,
+    });
 }

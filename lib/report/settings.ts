@@ -6,6 +6,7 @@
  */
 import { isAbsolute, join, resolve } from "node:path";
 import { PROJECT_ROOT } from "../util/project.ts";
+import type { ChapterTraining, Params } from "./params.ts";
 
 /** The three report profiles. */
 export type ProfileName = "ci" | "quick" | "full";
@@ -105,6 +106,10 @@ export interface ReportSettings {
   transferBase: string | null;
   /** Retrain even when a finished run with the same config exists. */
   fresh: boolean;
+  /** The parameters cell's values these settings were made from (lib/report/params.ts). */
+  params?: Params;
+  /** Training options every run of the chapter takes (unset: the model's own). */
+  train?: ChapterTraining;
 }
 
 /** The project root (re-exported from lib/util/project.ts). */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
-import { readCsv } from "../../lib/chapters/_context.ts";
+import { readCsv } from "../../lib/util/csv.ts";
 import { chooseFinal, type ComparisonRow } from "../../lib/chapters/06_comparison.ts";
 import { pickExamples } from "../../lib/chapters/07_evaluation.ts";
 import {

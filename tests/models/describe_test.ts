@@ -2,10 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
-import { join } from "node:path";
-import { describeLayers, pythonicToTs, savedModelLayers } from "../../lib/models/describe.ts";
-import { saveModel } from "../../lib/models/io.ts";
-import { createModel, listModels } from "../../lib/models/registry.ts";
+import { architectureTable, describeLayers } from "../../lib/models/describe.ts";
 
 Deno.test("describeLayers names layers for people: kind, number, what they do, shapes", async () => {
   await tf.setBackend("cpu");
@@ -31,37 +28,9 @@ Deno.test("describeLayers names layers for people: kind, number, what they do, s
     ["flatten", "", "36", 0],
     ["dense 1", "1 unit, sigmoid", "1", 37],
   ]);
+  const html = architectureTable(m, "tiny");
+  assert.match(html, /data-chart="architecture"/);
+  assert.match(html, /tiny: architecture \(input 16x16x1\)/);
+  assert.match(html, /5 layers, 77 parameters/);
   m.dispose();
-});
-
-Deno.test("savedModelLayers rebuilds every registered model's layers from model.json alone", async () => {
-  await tf.setBackend("cpu");
-  const dir = await Deno.makeTempDir();
-  try {
-    for (const { name } of listModels().filter((m) => m.name !== "transfer")) {
-      const m = await createModel(name, { size: 64 });
-      await saveModel(m, join(dir, name));
-      const fromFile = savedModelLayers(join(dir, name));
-      assert.deepEqual(fromFile, describeLayers(m), name);
-      m.dispose();
-    }
-    assert.throws(() => savedModelLayers(join(dir, "missing")), /missing/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("pythonicToTs: keys and values to camelCase, names and node references kept", () => {
-  assert.deepEqual(
-    pythonicToTs({
-      class_name: "Conv2D",
-      config: { name: "conv_a", data_format: "channels_last" },
-      inbound_nodes: [["conv_a", 0, 0, {}]],
-    }),
-    {
-      className: "Conv2D",
-      config: { name: "conv_a", dataFormat: "channelsLast" },
-      inboundNodes: [["conv_a", 0, 0, {}]],
-    },
-  );
 });

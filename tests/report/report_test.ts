@@ -51,7 +51,11 @@ const EXPECTED: Record<
     text: [/evaluated on the data folder/],
   },
   "08": { charts: { images: 3, architecture: 1 }, tables: 1, text: [/Activations of conv 1/] },
-  "09": { charts: { bar: 1 }, tables: 1, text: [/Best F1/, /Training images per run/] },
+  "09": {
+    charts: { bar: 1 },
+    tables: 2,
+    text: [/Best F1/, /same number of training images/, /down - none, same images and steps/],
+  },
   "10": { charts: { line: 3 }, tables: 2, text: [/operating point/] },
   "11": { charts: { line: 1 }, tables: 3, text: [/referred \/ 1,000/, /tuberculosis/] },
   "12": { charts: { images: 1, histogram: 1 }, tables: 1, text: [/uniform|even spread/] },
@@ -119,6 +123,10 @@ Deno.test({
         const sec = sections.find((s) => s.includes(`data-notebook="${file}"`));
         assert.ok(sec, `chapter ${file} is in the report`);
         assert.match(sec, /<h1 /, `${file} has a title`);
+        assert.match(
+          sec,
+          /class="xr-settings"[^>]*><strong>Settings used<\/strong> \(profile ci\)/,
+        );
         assert.ok(html.includes(`href="#ch${id}-`), `${file} is in the table of contents`);
         const exp = EXPECTED[id];
         if (!exp) continue; // the other chapters are checked by their own tests

@@ -47,7 +47,7 @@ async function listImages(dataDir: string): Promise<string[]> {
     if (files.length) return files.sort();
   }
   throw new Error(
-    `Found no images under ${dataDir}/train/{NORMAL,PNEUMONIA} or ${dataDir}/{NORMAL,PNEUMONIA} (looked for .jpeg .jpg .png)`,
+    `Found no images under ${dataDir}/train/{NORMAL,PNEUMONIA} or ${dataDir}/{NORMAL,PNEUMONIA} (looked for .jpeg .jpg .png .dcm)`,
   );
 }
 

@@ -23,7 +23,7 @@ export const EVALUATE_CLI = {
   name: "evaluate",
   synopsis: [
     "[--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]",
-    "[--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]",
+    "[--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json] [--save]",
   ],
   about: "Scores a run (default: the committed reference model) on a split at its stored " +
     "threshold, or re-picks the threshold on a labelled sample of a new site (--calibrate).",
@@ -52,6 +52,11 @@ export const EVALUATE_CLI = {
       help: "labelled images sampled from the site",
     },
     seed: { type: "number", arg: "S", integer: true, help: "seed of the site sample" },
+    save: {
+      type: "boolean",
+      help: "with --calibrate: keep the site threshold in the run's calibration.json " +
+        "(predict and serve then use it)",
+    },
     backend: { type: "string", arg: "NAME", help: "TF.js backend (wasm, cpu, ...)" },
   },
 } as const satisfies CliSpec;
@@ -112,6 +117,12 @@ export async function main(args: string[]): Promise<void> {
       sampleSize: v["sample-size"],
       seed: v.seed,
     });
+    if (v.save) {
+      const { saveSiteThreshold } = await import("../eval/decision_io.ts");
+      console.error(
+        `evaluate: site threshold saved in ${await saveSiteThreshold(res.runDir, res)}`,
+      );
+    }
     return console.log(v.json ? JSON.stringify(res) : formatSiteCalibration(res));
   }
   if (!v.data) throw new UsageError("--data DIR is required");

@@ -25,12 +25,9 @@ import type { EpochMetrics, ThresholdRecord } from "./epoch_metrics.ts";
 import type { EpochRow, RunSummary } from "./train.ts";
 import { readCsv } from "../util/csv.ts";
 import { checkModelInput } from "./score.ts";
+import { readRunChestRegion, type RunPreprocessing } from "./run_files.ts";
 
-/**
- * A run's preprocessing.json: the pixel scaling plus the chest-region mode applied right after
- * loading (runs saved before the field existed mean "none").
- */
-export type RunPreprocessing = Preprocessing & { chestRegion?: ChestRegionMode };
+export { readRunChestRegion, type RunPreprocessing };
 
 /** A run folder loaded for evaluation or prediction. */
 export interface LoadedRun {
@@ -43,21 +40,6 @@ export interface LoadedRun {
   threshold: number;
   thresholdRecord: ThresholdRecord;
   config: TrainConfig;
-}
-
-/**
- * The chest-region mode a run folder was trained with: preprocessing.json's `chestRegion`, else
- * config.json's, else `chest_region.json` (written by chapter 13 before the engine had the
- * option), else "none" (older runs).
- */
-export async function readRunChestRegion(dir: string): Promise<ChestRegionMode> {
-  const pre = await readJson<RunPreprocessing>(join(dir, "preprocessing.json"));
-  if (pre.chestRegion) return pre.chestRegion;
-  const cfg = await readJson<TrainConfig>(join(dir, "config.json")).catch(() => null);
-  if (cfg?.chestRegion) return cfg.chestRegion;
-  const legacy = await readJson<{ mode: ChestRegionMode }>(join(dir, "chest_region.json"))
-    .catch(() => null);
-  return legacy?.mode ?? "none";
 }
 
 /** What every run folder saves for inference: config, preprocessing, classes and threshold. */

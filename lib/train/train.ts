@@ -31,6 +31,7 @@ import {
   type TemperatureFit,
   writeCalibration,
 } from "../metrics/calibration.ts";
+import { storeOod } from "./ood.ts";
 import { loadTrainData, type SplitData, type TrainData } from "./data.ts";
 import {
   chooseThreshold,
@@ -308,6 +309,20 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   await writeFileAtomic(join(dir, "val_predictions.csv"), valPredictionsCsv(data.val, v.p));
   await writeJsonAtomic(join(dir, "threshold.json"), threshold);
   const calibration = await storeCalibration(dir, cfg, v.y, v.p, log);
+  try {
+    const ood = await storeOod(dir, best, data.train, data.val, pre, {
+      data: cfg.data,
+      manifest: data.manifestPath,
+    });
+    log(
+      `out-of-scope reference: feature threshold ${ood.features.threshold.toFixed(2)} (ood.json)`,
+    );
+  } catch (err) {
+    // The model is trained and saved; only the out-of-scope checks lack their reference.
+    log(
+      `warning: no ood.json (${(err as Error).message}); make it with deno task ood --run ${dir}`,
+    );
+  }
   const summary: RunSummary = {
     model: cfg.model,
     trainableParams,

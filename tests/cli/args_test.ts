@@ -7,6 +7,9 @@ import { EXPERIMENTS_CLI } from "../../lib/cli/experiments.ts";
 import { PREDICT_CLI } from "../../lib/cli/predict.ts";
 import { REPORT_CLI } from "../../lib/cli/report.ts";
 import { TRAIN_CLI } from "../../lib/cli/train.ts";
+import { SERVE_CLI } from "../../lib/cli/serve.ts";
+import { EXPORT_CLI } from "../../lib/cli/export.ts";
+import { OOD_CLI } from "../../lib/cli/ood.ts";
 
 const SPEC = {
   name: "demo",
@@ -64,6 +67,9 @@ Deno.test("every CLI declares its flags with the helper, each with a help line",
       PREDICT_CLI,
       REPORT_CLI,
       COMPARE_CLI,
+      SERVE_CLI,
+      EXPORT_CLI,
+      OOD_CLI,
       EXPERIMENTS_CLI,
     ] as CliSpec[]
   ) {

@@ -8,7 +8,13 @@ import { groupedBarChart } from "../charts/bar.ts";
 import { rowsToHtml } from "../charts/table.ts";
 import { balance, BALANCE_MODES, type BalanceMode } from "../data/balance.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
-import { bootstrapStats, formatInterval, type Interval } from "../metrics/bootstrap.ts";
+import {
+  type BootMetric,
+  bootstrapMetrics,
+  bootstrapStats,
+  formatInterval,
+  type Interval,
+} from "../metrics/bootstrap.ts";
 import { takeFraction } from "../train/data.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import {
@@ -40,6 +46,40 @@ export interface BalanceRow {
   "specificity at threshold": number;
   epochs: number;
   "time (s)": number;
+  /** 95% patient-bootstrap intervals of the validation metrics (not a table column). */
+  intervals?: Record<BootMetric, Interval>;
+  /** Paired difference from the "none" run on the same validation images (not a column). */
+  vsNone?: Record<BootMetric, Interval>;
+}
+
+/** Bootstrap resamples for the balancing intervals. */
+const N_BOOT_BALANCE = 1000;
+
+/** Validation metrics at 0.5 of one run, mode minus baseline, paired by image, by patient. */
+function pairedDifference(run: RunRecord, none: RunRecord, seed: number) {
+  const y = run.val.y, a = run.val.prob, b = none.val.prob;
+  const stats = (idx: number[]): Record<BootMetric, number> => {
+    const yy = idx.map((i) => y[i]);
+    const m1 = binaryMetrics(yy, idx.map((i) => a[i]), 0.5);
+    const m0 = binaryMetrics(yy, idx.map((i) => b[i]), 0.5);
+    let auc = NaN;
+    try {
+      auc = rocAuc(yy, idx.map((i) => a[i])) - rocAuc(yy, idx.map((i) => b[i]));
+    } catch { /* one class only in this resample */ }
+    return {
+      auc,
+      accuracy: m1.accuracy - m0.accuracy,
+      sensitivity: m1.sensitivity - m0.sensitivity,
+      specificity: m1.specificity - m0.specificity,
+      precision: m1.precision - m0.precision,
+      f1: m1.f1 - m0.f1,
+    };
+  };
+  return bootstrapStats(y.length, stats, {
+    groups: run.val.patient,
+    nBoot: N_BOOT_BALANCE,
+    seed,
+  }).intervals;
 }
 
 /** Trains (or reuses) the four balancing runs of the final model's architecture. */
@@ -77,6 +117,10 @@ export async function balanceRows(
   runs: { mode: BalanceMode; run: RunRecord }[],
 ): Promise<BalanceRow[]> {
   const sp = await splits(s);
+  const none = runs.find((r) => r.mode === "none")?.run;
+  const sameImages = (a: RunRecord, b: RunRecord) =>
+    a.val.relPath.length === b.val.relPath.length &&
+    a.val.relPath.every((p, i) => p === b.val.relPath[i]);
   return runs.map(({ mode, run }) => {
     const train = takeFraction(sp.bySplit.train, run.config.fraction, run.config.seed);
     const b = balance(train, mode, run.config.seed);
@@ -97,7 +141,15 @@ export async function balanceRows(
       AUC: run.summary.val.auc,
       "specificity at threshold": run.threshold.atThreshold.specificity,
       epochs: run.summary.epochsRun,
-      "time (s)": run.summary.totalTimeS,
+      "time (s)": Math.round(run.summary.totalTimeS),
+      intervals: bootstrapMetrics(run.val.y, run.val.prob, {
+        groups: run.val.patient,
+        nBoot: N_BOOT_BALANCE,
+        seed: s.seed,
+      }).metrics,
+      vsNone: none && mode !== "none" && sameImages(run, none)
+        ? pairedDifference(run, none, s.seed)
+        : undefined,
     };
   });
 }
@@ -109,8 +161,10 @@ export async function saveBalance(s: ReportSettings, rows: BalanceRow[]): Promis
 
 /** The table of the four experiments. */
 export function balanceTable(rows: BalanceRow[]): string {
-  return rowsToHtml(rows as unknown as Record<string, unknown>[], {
-    caption: "Balancing experiments (validation; metrics at 0.5 unless stated)",
+  const plain = rows.map(({ intervals: _i, vsNone: _v, ...r }) => r);
+  return rowsToHtml(plain as unknown as Record<string, unknown>[], {
+    caption: "Balancing experiments (validation; metrics at 0.5 unless stated; 95% intervals " +
+      "in the chart and the summary)",
     highlight: [{ column: "F1", best: "max" }, { column: "AUC", best: "max" }, {
       column: "recall",
       best: "max",
@@ -121,15 +175,40 @@ export function balanceTable(rows: BalanceRow[]): string {
 /** One chart: every metric, one bar per balancing mode. */
 export function balanceChart(rows: BalanceRow[]): string {
   const metrics = ["accuracy", "recall", "precision", "specificity", "F1", "AUC"] as const;
+  const key: Record<(typeof metrics)[number], BootMetric> = {
+    accuracy: "accuracy",
+    recall: "sensitivity",
+    precision: "precision",
+    specificity: "specificity",
+    F1: "f1",
+    AUC: "auc",
+  };
   return groupedBarChart(
     metrics.flatMap((k) =>
-      rows.map((r) => ({ group: k, series: r.mode, value: Number.isFinite(r[k]) ? r[k] : 0 }))
+      rows.map((r) => ({
+        group: k,
+        series: r.mode,
+        value: Number.isFinite(r[k]) ? r[k] : 0,
+        lo: r.intervals?.[key[k]].lo,
+        hi: r.intervals?.[key[k]].hi,
+      }))
     ),
-    { title: "Balancing: validation metrics per mode", max: 1.1, valueLabel: "value", digits: 2 },
+    {
+      title: "Balancing: validation metrics per mode",
+      max: 1.1,
+      valueLabel: "value",
+      digits: 2,
+      caption: "Whiskers: 95% intervals, validation images resampled by patient " +
+        `(${N_BOOT_BALANCE} resamples).`,
+    },
   );
 }
 
-/** What balancing changed, in words, from the rows. */
+/**
+ * What balancing changed, in words, from the rows: the best mode per metric with its paired
+ * difference from no balancing and that difference's 95% interval (inside or outside noise).
+ * Downsampling's size confound is taken apart by {@link budgetSummary}.
+ */
 export function balanceSummary(rows: BalanceRow[]): string {
   const none = rows.find((r) => r.mode === "none");
   const best = (k: "F1" | "AUC" | "recall" | "specificity") =>
@@ -137,12 +216,21 @@ export function balanceSummary(rows: BalanceRow[]): string {
       a,
       b,
     ) => ((Number.isFinite(b[k]) ? b[k] : -1) > (Number.isFinite(a[k]) ? a[k] : -1) ? b : a));
+  const key = { F1: "f1", AUC: "auc", recall: "sensitivity", specificity: "specificity" } as const;
   const f = (x: number) => x.toFixed(3);
+  const sign = (x: number) => `${x >= 0 ? "+" : ""}${f(x)}`;
   const lines = (["F1", "AUC", "recall", "specificity"] as const).map((k) => {
     const b = best(k);
-    const d = none ? b[k] - none[k] : NaN;
-    return `- Best ${k}: **${b.mode}** (${f(b[k])}` +
-      (none && b.mode !== "none" ? `, ${d >= 0 ? "+" : ""}${f(d)} over no balancing)` : ")");
+    const d = b.vsNone?.[key[k]];
+    let diff = ")";
+    if (none && b.mode !== "none") {
+      diff = d && Number.isFinite(d.lo)
+        ? `, ${sign(d.estimate)} over no balancing, 95% CI ${sign(d.lo)} to ${sign(d.hi)}: ` +
+          (d.lo > 0 || d.hi < 0 ? "outside resampling noise)" : "within resampling noise)")
+        : `, ${sign(b[k] - none[k])} over no balancing)`;
+    } else if (b.mode === "none") diff = ", no balancing itself)";
+    const iv = b.intervals?.[key[k]];
+    return `- Best ${k}: **${b.mode}** (${iv ? formatInterval(iv) : f(b[k])}${diff}`;
   });
   return lines.join("\n");
 }

@@ -12,7 +12,7 @@ import { initBackend } from "../backend/select.ts";
 import { loadOrCreateManifest } from "../data/split.ts";
 import type { SplitName, SplitRecord } from "../data/types.ts";
 import { isFinishedRun, readRunRecord, type RunRecord } from "../train/run.ts";
-import { readJson } from "../util/atomic.ts";
+import { readJson, writeJsonAtomicSync } from "../util/atomic.ts";
 import { jupyterApi, show } from "../report/display.ts";
 import { chapterSettings, type Params, settingsBlock } from "../report/params.ts";
 import { type ReportSettings, reportSettings } from "../report/settings.ts";
@@ -120,4 +120,18 @@ export async function readResult<T>(s: ReportSettings, name: string, notebook: s
   } catch {
     throw new Error(`Missing ${resultPath(s, name)}: run notebook ${notebook} first`);
   }
+}
+
+/**
+ * Records `value` under `key` in the result file `results/<name>.json` (other keys kept), so that
+ * the conclusions read the very numbers a chapter showed. Synchronous, so that the functions that
+ * write a chapter's sentences can record the numbers behind them.
+ */
+export function recordResult(s: ReportSettings, name: string, key: string, value: unknown): void {
+  const path = resultPath(s, name);
+  let current: Record<string, unknown> = {};
+  try {
+    current = JSON.parse(Deno.readTextFileSync(path));
+  } catch { /* first key of this file */ }
+  writeJsonAtomicSync(path, { ...current, [key]: value });
 }

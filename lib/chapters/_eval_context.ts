@@ -70,6 +70,8 @@ export interface EvalContext {
   /** True when the test part is the dataset's own test/ folder, false when carved by patient. */
   officialTest: boolean;
   testSource: string;
+  /** The report's settings (where chapters record their results). */
+  settings: ReportSettings;
 }
 
 /** Loads (training it first if needed) a run and scores the manifest's val and test parts. */
@@ -89,6 +91,7 @@ export async function evalContext(
     val,
     test,
     officialTest: sp.officialTest,
+    settings: s,
     testSource: sp.officialTest
       ? "the dataset's test/ folder"
       : "the patient-level test part of the manifest (the training folder has no test split)",

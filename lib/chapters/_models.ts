@@ -10,7 +10,13 @@ import { readBaseInfo } from "../models/extract_base.ts";
 import { readJson } from "../util/atomic.ts";
 import type { RunRecord } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
-import { chapterConfig, type RunSpec, trainOrReuse } from "./_training.ts";
+import {
+  chapterConfig,
+  OVERFIT_GAP,
+  type RunSpec,
+  trainingDiagnosis,
+  trainOrReuse,
+} from "./_training.ts";
 import { sha256Hex } from "../util/hash.ts";
 
 /** Run names of the model chapters, shared with the comparison chapter. */
@@ -41,6 +47,9 @@ export function trainModel(s: ReportSettings, model: string): Promise<RunRecord>
   return trainOrReuse(s, { name: model, model });
 }
 
+/** Seconds for people: one decimal under 10 s, whole seconds above. */
+const secs = (x: number) => `${x < 10 ? x.toFixed(1) : Math.round(x)} s`;
+
 /** How the baseline changed from 25% to 75% of the data, in words. */
 export function baselineDelta(a: RunRecord, b: RunRecord): string {
   const f = (x: number) => x.toFixed(3);
@@ -53,24 +62,35 @@ export function baselineDelta(a: RunRecord, b: RunRecord): string {
   });
   return `With ${b.summary.trainImages} instead of ${a.summary.trainImages} training images, the ` +
     `dense baseline's validation ${parts.join(", ")}; ` +
-    `training took ${b.summary.totalTimeS.toFixed(0)} s instead of ${
-      a.summary.totalTimeS.toFixed(0)
-    } s.`;
+    `training took ${secs(b.summary.totalTimeS)} instead of ${secs(a.summary.totalTimeS)}.`;
 }
 
-/** How much a model overfits: last-epoch train minus validation accuracy, in words. */
+/**
+ * Whether a run overfits, in words that follow its numbers: the train/validation accuracy gap at
+ * the last epoch, where validation loss was lowest, and whether the run was cut off by its epoch
+ * limit while still improving (undertrained: then overfitting cannot be judged yet).
+ */
 export function overfitNote(run: RunRecord): string {
-  const last = run.history[run.history.length - 1];
-  const gap = last.train.accuracy - last.val.accuracy;
-  const best = run.history.find((h) => h.epoch === run.summary.bestEpoch) ?? last;
-  return `${run.name}: at the last epoch (${last.epoch}) train accuracy ${
-    last.train.accuracy.toFixed(3)
-  } ` +
-    `vs validation ${last.val.accuracy.toFixed(3)} (gap ${gap >= 0 ? "+" : ""}${
-      gap.toFixed(3)
-    }); ` +
-    `the kept model is epoch ${run.summary.bestEpoch} (validation accuracy ` +
-    `${best.val.accuracy.toFixed(3)}, loss ${best.val.loss.toFixed(3)}).`;
+  const d = trainingDiagnosis(run);
+  const f = (x: number) => x.toFixed(3);
+  const gap = `${d.accuracyGap >= 0 ? "+" : ""}${f(d.accuracyGap)}`;
+  const facts = `At the last epoch (${d.lastEpoch}) train accuracy is ${f(d.trainAccuracy)} and ` +
+    `validation ${f(d.valAccuracy)} (gap ${gap}); validation loss was lowest at epoch ` +
+    `${d.bestLossEpoch} (${f(d.bestValLoss)}, last ${f(d.lastValLoss)}). The kept model is epoch ` +
+    `${run.summary.bestEpoch}.`;
+  const verdict = d.overfitting
+    ? `**${run.name} overfits:** ` +
+      (d.accuracyGap > OVERFIT_GAP
+        ? `train accuracy runs ahead of validation by more than ${OVERFIT_GAP}.`
+        : "validation loss rose again while training loss kept falling.")
+    : `**No sign of overfitting in ${run.name}:** train and validation accuracy stay within ` +
+      `${OVERFIT_GAP} and validation loss did not climb back.`;
+  const under = d.undertrained
+    ? ` **Undertrained:** the run stopped at its limit of ${d.maxEpochs} epochs while validation ` +
+      "was still improving, so it says little yet about overfitting or about what " +
+      "regularisation changes; the full profile trains for up to 40 epochs."
+    : "";
+  return `${verdict} ${facts}${under}`;
 }
 
 /** What the transfer chapter did: trained a run, or skipped with the reason and the help text. */

@@ -7,6 +7,7 @@
 import { parseHTML } from "linkedom";
 import { basename } from "node:path";
 import { escapeHtml } from "../charts/_render.ts";
+import { formatDuration, PAGE_CSS, PAGE_SCRIPT } from "./page_assets.ts";
 
 /** The dataset's citation, shown in the report header and footer. */
 export const DATA_CREDIT =
@@ -104,6 +105,13 @@ export function processFragment(ch: Chapter): { html: string; toc: TocEntry[] } 
       text: (h.textContent ?? "").trim(),
     });
   }
+  const h1 = root.querySelector("h1");
+  if (h1 && ch.seconds !== undefined) {
+    const time = document.createElement("span");
+    time.setAttribute("class", "xr-time");
+    time.textContent = formatDuration(ch.seconds);
+    h1.appendChild(time);
+  }
   return { html: root.innerHTML, toc };
 }
 
@@ -127,7 +135,7 @@ figure.xr-chart{display:inline-block;vertical-align:top;margin:.4em .6em .4em 0}
 figure.xr-chart figcaption{font-weight:600;font-size:13px}
 .xr-caption{font-size:12px;color:#555}
 .output_area{overflow-x:auto}
-`;
+` + PAGE_CSS;
 
 /** Assembles the report page: header, table of contents, chapters, timings, credit. */
 export function reportHtml(chapters: Chapter[], meta: ReportMeta): string {
@@ -142,7 +150,7 @@ export function reportHtml(chapters: Chapter[], meta: ReportMeta): string {
   }).join("");
   const timing = chapters.map((c) =>
     `<tr><td>${escapeHtml(c.file)}</td><td style="text-align:right">` +
-    `${c.seconds === undefined ? "" : c.seconds.toFixed(0)}</td></tr>`
+    `${c.seconds === undefined ? "" : formatDuration(c.seconds)}</td></tr>`
   ).join("");
   const notes = (meta.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join("");
   const failure = meta.failure
@@ -162,13 +170,13 @@ export function reportHtml(chapters: Chapter[], meta: ReportMeta): string {
     escapeHtml(meta.data)
   }</code>,
 made ${escapeHtml(meta.created)}${
-    meta.totalSeconds === undefined ? "" : `, in ${meta.totalSeconds.toFixed(0)} s`
+    meta.totalSeconds === undefined ? "" : `, in ${formatDuration(meta.totalSeconds)}`
   }.</p>
 ${notes}${failure}<p class="credit">${DATA_CREDIT}</p></header>
 ${body}
 <section id="run-info"><h2>Run information</h2>
-<table class="xr-table"><thead><tr><th>notebook</th><th>seconds</th></tr></thead><tbody>${timing}</tbody></table>
-<p class="credit">${DATA_CREDIT}</p></section></main></body></html>
+<table class="xr-table"><thead><tr><th>notebook</th><th>time</th></tr></thead><tbody>${timing}</tbody></table>
+<p class="credit">${DATA_CREDIT}</p></section></main>${PAGE_SCRIPT}</body></html>
 `;
 }
 

@@ -63,6 +63,7 @@ export async function main(args: string[]): Promise<number> {
     transferBase: v.base,
     fresh: v.fresh,
     sets: v.set,
+    command: ["deno task report", ...args.map(shellQuote)].join(" "),
   });
   if (r.failure) {
     console.error(`report: FAILED: ${r.failure.message}`);
@@ -71,6 +72,11 @@ export async function main(args: string[]): Promise<number> {
   }
   console.log(`report: ${r.html} (${r.executed.length} notebooks, ${r.totalSeconds.toFixed(0)} s)`);
   return 0;
+}
+
+/** An argument as a POSIX shell would need it typed. */
+function shellQuote(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
 if (import.meta.main) await runCli("report", () => main(Deno.args), REPORT_CLI);

@@ -61,6 +61,8 @@ export interface ReportMeta {
   failure?: string;
   /** Extra lines for the header (e.g. where the test split came from). */
   notes?: string[];
+  /** The reproducibility panel (lib/report/provenance.ts), shown under the header's lines. */
+  provenance?: string;
 }
 
 interface TocEntry {
@@ -135,6 +137,9 @@ figure.xr-chart{display:inline-block;vertical-align:top;margin:.4em .6em .4em 0}
 figure.xr-chart figcaption{font-weight:600;font-size:13px}
 .xr-caption{font-size:12px;color:#555}
 .output_area{overflow-x:auto}
+details.xr-provenance{background:#f6f8fb;border:1px solid #d5dbe5;border-radius:4px;padding:.4em .8em;
+ margin:.6em 0;font-size:13px} details.xr-provenance summary{cursor:pointer}
+.xr-command{overflow-wrap:anywhere} .xr-scroll{overflow-x:auto;max-height:22em;overflow-y:auto}
 ` + PAGE_CSS;
 
 /** Assembles the report page: header, table of contents, chapters, timings, credit. */
@@ -172,7 +177,7 @@ export function reportHtml(chapters: Chapter[], meta: ReportMeta): string {
 made ${escapeHtml(meta.created)}${
     meta.totalSeconds === undefined ? "" : `, in ${formatDuration(meta.totalSeconds)}`
   }.</p>
-${notes}${failure}<p class="credit">${DATA_CREDIT}</p></header>
+${notes}${failure}${meta.provenance ?? ""}<p class="credit">${DATA_CREDIT}</p></header>
 ${body}
 <section id="run-info"><h2>Run information</h2>
 <table class="xr-table"><thead><tr><th>notebook</th><th>time</th></tr></thead><tbody>${timing}</tbody></table>

@@ -8,6 +8,7 @@
 import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { PROJECT_ROOT } from "../util/project.ts";
+import { collectProvenance, parameterDefaults, provenanceHtml } from "./provenance.ts";
 import { writeSyntheticDataset } from "../images/synthetic.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { type Chapter, chapterId, notebookFragment, reportHtml } from "./html.ts";
@@ -59,6 +60,11 @@ export interface ReportOptions {
    * lib/report/params.ts); they win over the profile's values.
    */
   sets?: string[];
+  /**
+   * The command that made the report, shown in the page's reproducibility panel (the CLI passes
+   * what was typed; default: this call's options).
+   */
+  command?: string;
   /** Progress lines (default console.error). */
   log?: (line: string) => void;
 }
@@ -178,7 +184,17 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     });
   }
   const totalSeconds = (performance.now() - t0) / 1000;
+  const provenance = await collectProvenance({
+    command: o.command ?? `runReport(${JSON.stringify({ ...o, log: undefined })})`,
+    runsDir: join(s.out, "runs"),
+    settings: Object.fromEntries(
+      [...prepared].map((
+        [nb, p],
+      ) => [basename(nb), { ...parameterDefaults(p.notebook), ...p.values }]),
+    ),
+  });
   const html = reportHtml(chapters, {
+    provenance: provenanceHtml(provenance),
     title: "Pneumonia detection in pediatric chest X-rays",
     profile: s.profile.name,
     data: s.data,
@@ -206,9 +222,12 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     created: new Date().toISOString(),
     totalSeconds,
     failure: failure?.message ?? null,
-    notebooks: Object.fromEntries(
-      [...prepared].map(([nb, p]) => [basename(nb), p.values]),
-    ),
+    command: provenance.command,
+    commit: provenance.commit,
+    dirty: provenance.dirty,
+    versions: provenance.versions,
+    backends: provenance.backends,
+    notebooks: provenance.settings,
   });
   const htmlPath = `${s.out.replace(/\/+$/, "")}.html`;
   await Deno.mkdir(dirname(htmlPath), { recursive: true });

@@ -115,6 +115,8 @@ Deno.test({
         "self-contained",
       );
       assert.ok(html.includes("doi.org/10.17632/rscbjbr9sj.2") && html.includes("CC BY 4.0"));
+      assert.ok(html.includes('id="reproduce"'), "the page has its reproducibility panel");
+      assert.match(html, /class="xr-command">runReport\(/, "the panel names the command");
       const sections = html.split('<section class="chapter"').slice(1);
       assert.equal(sections.length, notebooks.length);
       for (const nb of notebooks) {

@@ -1,9 +1,17 @@
 /**
- * `deno task evaluate [--run DIR] --data DIR [--split test|val] [--json]`: scores a run (default:
- * the committed reference model, outputs/reference) on a split, at the run's stored threshold.
- * With --json, one object on stdout:
+ * `deno task evaluate [--run DIR[,DIR...]] --data DIR [--split test|val] [--adapt none|bn|prior|bn+prior]
+ * [--tta N] [--calibrate SITE_DIR] [--ci] [--json]`: scores a run (default: the committed
+ * reference model, outputs/reference) on a split, at the run's stored threshold (chosen on
+ * validation: the strict protocol). With --json, one object on stdout:
  * `{"auc","accuracy","sensitivity","specificity","precision","f1","threshold","confusion":[[tn,fp],[fn,tp]],"n"}`.
- * With `--calibrate SITE_DIR`: site calibration of the run's threshold (lib/eval/site_folder.ts).
+ *
+ * Options for a new site (lib/eval/site_eval.ts): several runs are an ensemble; `--tta N`
+ * averages each image with N augmented copies; `--adapt` adapts to DIR's images without their
+ * labels (AdaBN, EM prior correction); `--calibrate SITE_DIR` with `--data` takes the threshold
+ * from SITE_DIR's labels (never DIR's); `--ci` adds patient-bootstrap 95% intervals. With any of
+ * them the JSON object also says how it was made (`runs`, `adapt`, `tta`, `thresholdFrom`, ...).
+ * `--calibrate SITE_DIR` without `--data`: site calibration on a labelled sample of SITE_DIR,
+ * reported on the rest of it (lib/eval/site_folder.ts).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -13,26 +21,19 @@ import type { SplitName } from "../data/types.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
 import { loadRun, predictRecords } from "../train/run.ts";
 import { splitRecords } from "./_eval_data.ts";
+import type { AdaptMode } from "../eval/adapt.ts";
+import { evaluateSite, type Evaluation, type SiteEvaluation } from "../eval/site_eval.ts";
+import { formatInterval } from "../metrics/bootstrap.ts";
 
 /** The committed reference run, in the project root (works from any working directory). */
 export const DEFAULT_RUN = projectPath("outputs/reference");
 
 const USAGE =
-  "usage: deno task evaluate [--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]\n" +
+  "usage: deno task evaluate [--run DIR[,DIR...]] --data DIR [--split test|val] [--json] [--perturb SEED]\n" +
+  "         [--adapt none|bn|prior|bn+prior] [--tta N] [--calibrate SITE_DIR] [--ci] [--n-boot N] [--val-data DIR]\n" +
   "       deno task evaluate [--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]";
 
-/** The evaluation result (the --json object). */
-export interface Evaluation {
-  auc: number;
-  accuracy: number;
-  sensitivity: number;
-  specificity: number;
-  precision: number;
-  f1: number;
-  threshold: number;
-  confusion: [[number, number], [number, number]];
-  n: number;
-}
+export type { Evaluation };
 
 /** Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). */
 export async function evaluateRun(
@@ -79,11 +80,16 @@ export async function main(args: string[]): Promise<void> {
       perturb: { type: "string" },
       "sample-size": { type: "string" },
       seed: { type: "string" },
+      adapt: { type: "string" },
+      tta: { type: "string" },
+      ci: { type: "boolean" },
+      "n-boot": { type: "string" },
+      "val-data": { type: "string" },
     },
   });
   if (v.help) return console.log(USAGE);
-  if (v.calibrate) {
-    // Site calibration (H6's lib/eval): re-pick the threshold on a labelled sample of a new site.
+  if (v.calibrate && !v.data) {
+    // Site calibration: re-pick the threshold on a labelled sample of SITE_DIR, report on the rest.
     await initBackend({ prefer: v.backend as BackendChoice | undefined });
     const { calibrateSiteFolder } = await import("../eval/site_folder.ts");
     const { formatSiteCalibration } = await import("../eval/site_calibration.ts");
@@ -97,25 +103,75 @@ export async function main(args: string[]): Promise<void> {
   const split = (v.split ?? "test") as SplitName;
   if (!["train", "val", "test"].includes(split)) throw new Error(`--split ${split}? ${USAGE}`);
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
-  const runDir = v.run ?? DEFAULT_RUN;
+  const runs = (v.run ?? DEFAULT_RUN).split(",").map((r) => r.trim()).filter(Boolean);
+  const siteOptions = runs.length > 1 || v.adapt !== undefined || v.tta !== undefined ||
+    v.calibrate !== undefined || v.ci === true;
+  if (siteOptions) {
+    if (v.perturb !== undefined) throw new Error(`--perturb goes alone\n${USAGE}`);
+    const num = (x: string | undefined, what: string) => {
+      const n = Number(x);
+      if (x !== undefined && !Number.isFinite(n)) throw new Error(`--${what} expects a number`);
+      return x === undefined ? undefined : n;
+    };
+    const { records, source, fromManifest } = await splitRecords(v.data, split);
+    if (fromManifest) console.error(`evaluate: ${v.data} has no ${split}/ folder; using ${source}`);
+    const e = await evaluateSite({
+      runs,
+      records,
+      source,
+      adapt: (v.adapt ?? "none") as AdaptMode,
+      tta: num(v.tta, "tta"),
+      calibrate: v.calibrate ?? null,
+      valData: v["val-data"],
+      ci: v.ci,
+      nBoot: num(v["n-boot"], "n-boot"),
+      seed: num(v.seed, "seed"),
+      details: true,
+    });
+    return console.log(
+      v.json ? JSON.stringify(e) : formatEvaluation(e, runs.join(","), split, v.data),
+    );
+  }
+  const runDir = runs[0];
   const perturb = v.perturb === undefined ? undefined : Number(v.perturb);
   if (perturb !== undefined) {
     console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
   }
   const e = await evaluateRun(runDir, v.data, split, undefined, perturb);
   if (v.json) return console.log(JSON.stringify(e));
+  console.log(formatEvaluation(e, runDir, split, v.data));
+}
+
+/** The human-readable form of an evaluation (intervals and how it was made, when present). */
+export function formatEvaluation(
+  e: SiteEvaluation,
+  run: string,
+  split: string,
+  data: string,
+): string {
   const pct = (x: number) => (100 * x).toFixed(1) + "%";
-  console.log(
-    `run ${runDir} on ${split} of ${v.data}: n = ${e.n}, threshold ${e.threshold.toFixed(4)}`,
-  );
-  console.log(`  ROC-AUC     ${e.auc.toFixed(4)}`);
-  console.log(`  accuracy    ${pct(e.accuracy)}`);
-  console.log(`  sensitivity ${pct(e.sensitivity)}   specificity ${pct(e.specificity)}`);
-  console.log(`  precision   ${pct(e.precision)}   F1 ${e.f1.toFixed(4)}`);
-  console.log(
+  const ci = (k: keyof NonNullable<SiteEvaluation["intervals"]>) =>
+    e.intervals ? `  95% CI ${formatInterval(e.intervals[k])}` : "";
+  const lines = [
+    `run ${run} on ${split} of ${data}: n = ${e.n}, threshold ${e.threshold.toFixed(4)}`,
+    `  ROC-AUC     ${e.auc.toFixed(4)}${ci("auc")}`,
+    `  accuracy    ${pct(e.accuracy)}`,
+    `  sensitivity ${pct(e.sensitivity)}${ci("sensitivity")}`,
+    `  specificity ${pct(e.specificity)}${ci("specificity")}`,
+    `  precision   ${pct(e.precision)}   F1 ${e.f1.toFixed(4)}`,
     `  confusion   [[tn ${e.confusion[0][0]}, fp ${e.confusion[0][1]}], ` +
-      `[fn ${e.confusion[1][0]}, tp ${e.confusion[1][1]}]]`,
-  );
+    `[fn ${e.confusion[1][0]}, tp ${e.confusion[1][1]}]]`,
+  ];
+  if (e.thresholdFrom) lines.push(`  threshold   ${e.thresholdFrom}`);
+  if (e.adapt && e.adapt !== "none") lines.push(`  adaptation  ${e.adapt}`);
+  if (e.prior) {
+    lines.push(
+      `  prior       EM estimate ${e.prior.site.prior.toFixed(3)} at the site vs ` +
+        `${e.prior.validation.prior.toFixed(3)} on validation (base ${e.prior.base.toFixed(3)})`,
+    );
+  }
+  if (e.tta) lines.push(`  TTA         ${e.tta} augmented copies per image`);
+  return lines.join("\n");
 }
 
 if (import.meta.main) {

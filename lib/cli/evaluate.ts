@@ -11,7 +11,10 @@
  * from SITE_DIR's labels (never DIR's); `--ci` adds patient-bootstrap 95% intervals. With any of
  * them the JSON object also says how it was made (`runs`, `adapt`, `tta`, `thresholdFrom`, ...).
  * `--calibrate SITE_DIR` without `--data`: site calibration on a labelled sample of SITE_DIR,
- * reported on the rest of it (lib/eval/site_folder.ts).
+ * reported on the rest of it (lib/eval/site_folder.ts); with `--curve 25,50,100,all`: how often
+ * a threshold picked on that many labelled site images keeps sensitivity >= 0.95 on the others,
+ * and the spread of specificity, over `--draws` seeded draws (lib/eval/calibration_curve.ts;
+ * `--pick-target 0.98` picks the threshold for that sensitivity on the sample, a margin).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -24,6 +27,7 @@ import { splitRecords } from "./_eval_data.ts";
 import type { AdaptMode } from "../eval/adapt.ts";
 import { evaluateSite, type Evaluation, type SiteEvaluation } from "../eval/site_eval.ts";
 import { formatInterval } from "../metrics/bootstrap.ts";
+import { formatCalibrationCurve, siteCalibrationCurve } from "../eval/calibration_curve.ts";
 
 /** The committed reference run, in the project root (works from any working directory). */
 export const DEFAULT_RUN = projectPath("outputs/reference");
@@ -31,7 +35,9 @@ export const DEFAULT_RUN = projectPath("outputs/reference");
 const USAGE =
   "usage: deno task evaluate [--run DIR[,DIR...]] --data DIR [--split test|val] [--json] [--perturb SEED]\n" +
   "         [--adapt none|bn|prior|bn+prior] [--tta N] [--calibrate SITE_DIR] [--ci] [--n-boot N] [--val-data DIR]\n" +
-  "       deno task evaluate [--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]";
+  "       deno task evaluate [--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]\n" +
+  "       deno task evaluate [--run DIR[,DIR...]] --calibrate SITE_DIR --curve 25,50,100,all [--draws N]\n" +
+  "         [--pick-target X] [--adapt none|bn|prior|bn+prior] [--tta N] [--seed S] [--json]";
 
 export type { Evaluation };
 
@@ -85,9 +91,25 @@ export async function main(args: string[]): Promise<void> {
       ci: { type: "boolean" },
       "n-boot": { type: "string" },
       "val-data": { type: "string" },
+      curve: { type: "string" },
+      draws: { type: "string" },
+      "pick-target": { type: "string" },
     },
   });
   if (v.help) return console.log(USAGE);
+  if (v.calibrate && !v.data && v.curve) {
+    await initBackend({ prefer: v.backend as BackendChoice | undefined });
+    const rows = await siteCalibrationCurve(v.calibrate, {
+      runs: (v.run ?? DEFAULT_RUN).split(","),
+      adapt: (v.adapt ?? "none") as AdaptMode,
+      tta: v.tta === undefined ? 0 : Number(v.tta),
+      sizes: v.curve.split(",").map((x) => (x === "all" ? "all" : Number(x))),
+      draws: v.draws === undefined ? undefined : Number(v.draws),
+      pickTarget: v["pick-target"] === undefined ? undefined : Number(v["pick-target"]),
+      seed: v.seed === undefined ? undefined : Number(v.seed),
+    });
+    return console.log(v.json ? JSON.stringify(rows) : formatCalibrationCurve(rows));
+  }
   if (v.calibrate && !v.data) {
     // Site calibration: re-pick the threshold on a labelled sample of SITE_DIR, report on the rest.
     await initBackend({ prefer: v.backend as BackendChoice | undefined });

@@ -9,6 +9,8 @@
  * margin: sensitivity >= target also on val pooled with K augmented copies), --base DIR
  * (transfer), --name NAME, --chest-region none|crop|mask (crop or mask every image to the
  * central chest box right after loading; stored in the run's preprocessing.json),
+ * --intensity none|standardize|equalize|clahe (per-image intensity normalisation after loading,
+ * also stored there and applied by every prediction), --augmentation standard|strong,
  * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel.ts; default
  * 2 on a multi-core machine, 0 = this thread, which --resume needs for a bit-identical result),
  * --list (the registered models).
@@ -79,6 +81,8 @@ export async function main(args: string[]): Promise<void> {
       workers: { type: "string" },
       "threshold-perturbed": { type: "string" },
       "chest-region": { type: "string" },
+      intensity: { type: "string" },
+      augmentation: { type: "string" },
     },
   });
   if (v.help) return console.log(USAGE);
@@ -138,6 +142,8 @@ export async function main(args: string[]): Promise<void> {
       : undefined,
     basePath: v.base,
     chestRegion: v["chest-region"] as TrainConfig["chestRegion"] | undefined,
+    intensity: v.intensity as TrainConfig["intensity"] | undefined,
+    augmentation: v.augmentation as TrainConfig["augmentation"] | undefined,
   });
   await train(cfg, { workers: num(v.workers, "workers") ?? defaultWorkers(cfg) });
 }

@@ -22,12 +22,13 @@ import { normalisePixels } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { loadRunImages } from "../train/data.ts";
 import type { ChestRegionMode } from "./chest_region.ts";
+import type { IntensityMode } from "../images/intensity.ts";
 
 /** What `scoreRecords` needs of a loaded run (`lib/train/run.ts` LoadedRun fits). */
 export interface ScorableRun {
   model: tfl.LayersModel;
-  /** With the run's chest-region mode (loadRun fills it in; absent = "none"). */
-  preprocessing: Preprocessing & { chestRegion?: ChestRegionMode };
+  /** With the run's chest-region mode and intensity normalisation (absent = "none"). */
+  preprocessing: Preprocessing & { chestRegion?: ChestRegionMode; intensity?: IntensityMode };
 }
 
 /** Scores of N images. */
@@ -66,6 +67,7 @@ export async function scoreRecords(
     size: pre.size,
     channels: pre.channels,
     chestRegion: opts.chestRegion ?? pre.chestRegion ?? "none",
+    intensity: pre.intensity ?? "none",
     cacheDir: opts.cacheDir,
   });
   const bytes = pre.size * pre.size * pre.channels;

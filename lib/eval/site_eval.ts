@@ -163,6 +163,7 @@ function loadImagesFor(run: LoadedRun, paths: string[], cacheDir?: string) {
     size: pre.size,
     channels: pre.channels,
     chestRegion: pre.chestRegion,
+    intensity: pre.intensity,
     cacheDir,
   });
 }

@@ -8,6 +8,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Preprocessing } from "../models/types.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import type { TrainConfig } from "./config.ts";
+import { augmentOptionsFor } from "./augment.ts";
 import { fillBatch, type TrainData } from "./data.ts";
 import { DataParallelTrainer, type NamedTensor } from "./parallel.ts";
 import { toBinary } from "./predict.ts";
@@ -60,7 +61,7 @@ export async function trainEpochParallel(
     const idx = order.slice(start, start + cfg.batchSize);
     const b = idx.length;
     const x = new Float32Array(b * split.imageBytes);
-    fillBatch(split, idx, pre, x, augRng);
+    fillBatch(split, idx, pre, x, augRng, augmentOptionsFor(cfg.augmentation));
     const labels = idx.map((i) => split.labels[i]);
     const y = new Float32Array(b * (cfg.classes === 2 ? 1 : 3));
     labels.forEach((l, k) => (cfg.classes === 2 ? (y[k] = l) : (y[k * 3 + l] = 1)));

@@ -7,6 +7,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import type { SplitRecord } from "../data/types.ts";
 import type { ChestRegionMode } from "../eval/chest_region.ts";
+import type { IntensityMode } from "../images/intensity.ts";
 import { loadModel } from "../models/io.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { readJson } from "../util/atomic.ts";
@@ -19,17 +20,20 @@ import { checkModelInput, predictSplit } from "./predict.ts";
 export const REFERENCE_RUN = "outputs/reference";
 
 /**
- * A run's preprocessing.json: the pixel scaling plus the chest-region mode applied right after
- * loading (runs saved before the field existed mean "none").
+ * A run's preprocessing.json: the pixel scaling plus the chest-region mode and the intensity
+ * normalisation applied right after loading (runs saved before the fields existed mean "none").
  */
-export type RunPreprocessing = Preprocessing & { chestRegion?: ChestRegionMode };
+export type RunPreprocessing = Preprocessing & {
+  chestRegion?: ChestRegionMode;
+  intensity?: IntensityMode;
+};
 
 /** A run folder loaded for evaluation or prediction. */
 export interface LoadedRun {
   dir: string;
   model: tfl.LayersModel;
-  /** As saved, with `chestRegion` always filled in (see {@link readRunChestRegion}). */
-  preprocessing: Preprocessing & { chestRegion: ChestRegionMode };
+  /** As saved, with `chestRegion` and `intensity` always filled in. */
+  preprocessing: Preprocessing & { chestRegion: ChestRegionMode; intensity: IntensityMode };
   classes: string[];
   /** The stored decision threshold on P(pneumonia). */
   threshold: number;
@@ -59,7 +63,11 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const thresholdRecord = await readJson<ThresholdRecord>(join(dir, "threshold.json"));
   const config = await readJson<TrainConfig>(join(dir, "config.json"));
   const model = await loadModel(join(dir, "model"));
-  const preprocessing = { ...saved, chestRegion: await readRunChestRegion(dir) };
+  const preprocessing = {
+    ...saved,
+    chestRegion: await readRunChestRegion(dir),
+    intensity: saved.intensity ?? "none",
+  };
   checkModelInput(model, preprocessing);
   return {
     dir,
@@ -80,7 +88,7 @@ export interface Predictions {
 
 /**
  * P(pneumonia) for image files (paths or records), read at the run's preprocessing (chest region
- * included) through the image cache (`cacheDir`, default outputs/cache/images). `perturbSeed`: apply the seeded
+ * and intensity normalisation included) through the image cache (`cacheDir`, default outputs/cache/images). `perturbSeed`: apply the seeded
  * training augmentation to every image first (a robustness stress test).
  */
 export async function predictRecords(
@@ -94,6 +102,7 @@ export async function predictRecords(
     size,
     channels,
     chestRegion: run.preprocessing.chestRegion,
+    intensity: run.preprocessing.intensity,
     cacheDir: opts.cacheDir,
   });
   const slotOf = new Map<string, number>();

@@ -25,7 +25,8 @@ import { makeAdam } from "../backend/fused_adam.ts";
 import { readJson, writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { chestRegionOf, type TrainConfig } from "./config.ts";
+import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
+import { augmentOptionsFor } from "./augment.ts";
 import {
   fitTemperature,
   probsToLogits,
@@ -191,7 +192,7 @@ function trainEpoch(
     const idx = order.slice(start, start + cfg.batchSize);
     const b = idx.length;
     const xBuf = new Float32Array(b * bytes);
-    fillBatch(split, idx, pre, xBuf, augRng);
+    fillBatch(split, idx, pre, xBuf, augRng, augmentOptionsFor(cfg.augmentation));
     const labels = idx.map((i) => split.labels[i]);
     const weights = labels.map((l) => data.classWeights?.[l] ?? 1);
     let kept: tf.Tensor | null = null;
@@ -287,6 +288,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   await writeJsonAtomic(join(dir, "preprocessing.json"), {
     ...pre,
     chestRegion: chestRegionOf(cfg),
+    intensity: intensityOf(cfg),
   });
   await writeJsonAtomic(join(dir, "classes.json"), classes);
   log(

@@ -37,7 +37,8 @@ const USAGE = "usage: deno task train --model NAME --data DIR [--size N] [--epoc
 export function defaultWorkers(cfg: TrainConfig): number {
   // The workers run adam or sgd at a constant learning rate, on models they can rebuild from
   // JSON (not `transfer`: see lib/train/_epoch_parallel.ts).
-  const supported = cfg.optimizer !== "rmsprop" && cfg.lrDecay === 1 && cfg.model !== "transfer";
+  const supported = cfg.optimizer !== "rmsprop" && cfg.lrDecay === 1 &&
+    cfg.model !== "transfer" && cfg.model !== "finetune";
   return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
 }
 

@@ -72,6 +72,8 @@ export interface SiteScoringOptions {
   valData?: string;
   /** Image cache folder (default outputs/cache/images). */
   cacheDir?: string;
+  /** Return the validation scores (`validation`) even when the scoring does not need them. */
+  withValidation?: boolean;
 }
 
 /** Images with labels, patients and scores (failed images left out). */
@@ -99,6 +101,11 @@ export interface SiteScoring {
   targetSensitivity: number;
   /** Prior correction, when asked for. */
   prior: { base: number; validation: PriorEstimate; site: PriorEstimate } | null;
+  /**
+   * The runs' validation labels and scores as this scoring makes them (ensemble mean, TTA), when
+   * they were needed (an ensemble, TTA or prior correction), else null.
+   */
+  validation: { y: number[]; prob: number[] } | null;
   failures: { path: string; reason: string }[];
 }
 
@@ -196,7 +203,7 @@ export async function scoreForSite(o: SiteScoringOptions): Promise<SiteScoring> 
   if (o.runs.length === 0) throw new Error("scoreForSite: no run folder given");
   const { records, source } = o;
   const calRecords = o.calibrate ? (await discoverDataset(o.calibrate)).records : [];
-  const needVal = o.runs.length > 1 || tta > 0 || prior;
+  const needVal = o.runs.length > 1 || tta > 0 || prior || o.withValidation === true;
   const dataP: number[][] = [], calP: number[][] = [], valP: number[][] = [];
   const failures: { path: string; reason: string }[] = [];
   let valY: number[] = [], valRel: string[] | null = null, target = 0.95, stored = NaN;
@@ -275,7 +282,7 @@ export async function scoreForSite(o: SiteScoringOptions): Promise<SiteScoring> 
     threshold = thresholdForSensitivity(calibration.y, calibration.prob, target);
     thresholdFrom = `calibrated on the labels of ${o.calibrate} (${calibration.y.length} images, ` +
       `highest threshold with sensitivity >= ${target})`;
-  } else if (!needVal || (o.runs.length === 1 && tta === 0)) {
+  } else if (o.runs.length === 1 && tta === 0) {
     threshold = stored;
     thresholdFrom = "stored with the run (chosen on validation)";
   } else {
@@ -294,6 +301,7 @@ export async function scoreForSite(o: SiteScoringOptions): Promise<SiteScoring> 
     thresholdFrom,
     targetSensitivity: target,
     prior: priorInfo,
+    validation: needVal ? { y: valY, prob: valScores } : null,
     failures,
   };
 }

@@ -24,8 +24,8 @@ import {
   registerKernel,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { alloc, f32, type WasmBackendLike } from "./wasm_heap.ts";
-import { wasmKernelMode } from "./wasm_kernels.ts";
+import { alloc, f32, type WasmBackendLike } from "./wasm/_heap.ts";
+import { wasmKernelMode } from "./wasm/mod.ts";
 import { simdAdamFor } from "./fused_adam_simd.ts";
 
 /** Name of the registered fused Adam kernel. */

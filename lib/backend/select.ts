@@ -17,7 +17,7 @@ import "@tensorflow/tfjs-backend-cpu";
 // tfjs-core's node bundle registers no gradient functions; tfjs-layers' bundle registers them all.
 import "@tensorflow/tfjs-layers";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
-import { setWasmKernels, type WasmKernelMode } from "./wasm_kernels.ts";
+import { setWasmKernels, type WasmKernelMode } from "./wasm/mod.ts";
 
 /** Backends in the order they are tried. */
 export const BACKEND_ORDER = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const;

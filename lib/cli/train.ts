@@ -11,7 +11,7 @@
  * central chest box right after loading; stored in the run's preprocessing.json),
  * --intensity none|standardize|equalize|clahe (per-image intensity normalisation after loading,
  * also stored there and applied by every prediction), --augmentation standard|strong,
- * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel.ts; default
+ * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel/trainer.ts; default
  * 2 on a multi-core machine, 0 = this thread, which --resume needs for a bit-identical result),
  * --list (the registered models).
  * @module
@@ -36,7 +36,7 @@ const USAGE = "usage: deno task train --model NAME --data DIR [--size N] [--epoc
  */
 export function defaultWorkers(cfg: TrainConfig): number {
   // The workers run adam or sgd at a constant learning rate, on models they can rebuild from
-  // JSON (not `transfer`: see lib/train/_epoch_parallel.ts).
+  // JSON (not `transfer` or `finetune`: see lib/train/parallel/epoch.ts).
   const supported = cfg.optimizer !== "rmsprop" && cfg.lrDecay === 1 &&
     cfg.model !== "transfer" && cfg.model !== "finetune";
   return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;

@@ -27,7 +27,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import sharp from "sharp";
 import * as d3module from "d3";
-import { CHEST_BOX, type ChestBox } from "./chest_region.ts";
+import { CHEST_BOX, type ChestBox } from "../images/chest_region.ts";
 
 type Layer = tfl.layers.Layer;
 

@@ -21,7 +21,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { normalisePixels } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { loadRunImages } from "../train/data.ts";
-import type { ChestRegionMode } from "./chest_region.ts";
+import type { ChestRegionMode } from "../images/chest_region.ts";
 import type { IntensityMode } from "../images/intensity.ts";
 
 /** What `scoreRecords` needs of a loaded run (`lib/train/run.ts` LoadedRun fits). */

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { CHEST_REGION_MODES, type ChestRegionMode } from "../eval/chest_region.ts";
+import { CHEST_REGION_MODES, type ChestRegionMode } from "../images/chest_region.ts";
 import { checkIntensityMode, type IntensityMode } from "../images/intensity.ts";
 import { getModelSpec } from "../models/registry.ts";
 import type { AugmentationStrength } from "./augment.ts";
@@ -54,7 +54,7 @@ export interface TrainConfig {
   /** Pixel scaling x = (u8 * scale - mean) / std; null = [0, 1]. A pretrained base brings its own. */
   scaling?: { scale: number; mean: number; std: number } | null;
   /**
-   * Crop or mask every image to the central chest box (lib/eval/chest_region.ts) right after
+   * Crop or mask every image to the central chest box (lib/images/chest_region.ts) right after
    * loading, for training, validation and every prediction from the run (default "none"; absent
    * in configs saved before it existed, which then count as "none").
    */

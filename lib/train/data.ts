@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { balance } from "../data/balance.ts";
 import { loadOrCreateManifest } from "../data/split.ts";
 import type { SplitRecord } from "../data/types.ts";
-import { applyChestRegionBatch, type ChestRegionMode } from "../eval/chest_region.ts";
+import { applyChestRegionBatch, type ChestRegionMode } from "../images/chest_region.ts";
 import { loadImages } from "../images/cache.ts";
 import { applyIntensityBatch, type IntensityMode } from "../images/intensity.ts";
 import { normalisePixels } from "../models/preprocessing.ts";

@@ -6,7 +6,7 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import type { SplitRecord } from "../data/types.ts";
-import type { ChestRegionMode } from "../eval/chest_region.ts";
+import type { ChestRegionMode } from "../images/chest_region.ts";
 import type { IntensityMode } from "../images/intensity.ts";
 import { loadModel } from "../models/io.ts";
 import type { Preprocessing } from "../models/types.ts";
@@ -43,7 +43,7 @@ export interface LoadedRun {
 
 /**
  * The chest-region mode a run folder was trained with: preprocessing.json's `chestRegion`, else
- * config.json's, else `chest_region.json` (written by chapter 14 before the engine had the
+ * config.json's, else `chest_region.json` (written by chapter 13 before the engine had the
  * option), else "none" (older runs).
  */
 export async function readRunChestRegion(dir: string): Promise<ChestRegionMode> {

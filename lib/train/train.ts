@@ -42,7 +42,7 @@ import {
   type ThresholdRecord,
 } from "./epoch_metrics.ts";
 import { predictSplit, toBinary } from "./predict.ts";
-import { startWorkers, trainEpochParallel } from "./_epoch_parallel.ts";
+import { startWorkers, trainEpochParallel } from "./parallel/epoch.ts";
 import { recalibrateBatchNorm } from "./batchnorm.ts";
 
 /** One row of metrics.csv. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../../lib/backend/select.ts";
-import { wasmKernelMode } from "../../lib/backend/wasm_kernels.ts";
+import { wasmKernelMode } from "../../lib/backend/wasm/mod.ts";
 
 async function withEnv<T>(
   name: string,

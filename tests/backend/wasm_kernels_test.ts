@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/backend/select.ts";
-import { setWasmKernels, type WasmKernelMode } from "../../lib/backend/wasm_kernels.ts";
+import { setWasmKernels, type WasmKernelMode } from "../../lib/backend/wasm/mod.ts";
 import { makeRng, randNormal } from "../../lib/util/rng.ts";
 
 const TOL = 1e-4;

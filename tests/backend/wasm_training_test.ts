@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
-import type { WasmKernelMode } from "../../lib/backend/wasm_kernels.ts";
+import type { WasmKernelMode } from "../../lib/backend/wasm/mod.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
 function buildModel(): tfl.LayersModel {

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { benchModel, peakRssMiB } from "../../lib/bench/model_bench.ts";
-import { formatBench } from "../../lib/bench/format.ts";
+import { benchModel, peakRssMiB } from "../../bench/model_bench.ts";
+import { formatBench } from "../../bench/format.ts";
 import {
   type BenchJson,
   modelErrorEntry,
   PYTORCH_REFERENCE,
   SCHEMA,
-} from "../../lib/bench/schema.ts";
-import { profileTraining } from "../../lib/bench/profile.ts";
+} from "../../bench/schema.ts";
+import { profileTraining } from "../../bench/profile.ts";
 
 Deno.test("benchModel times a small registry model with fast and reference kernels", async () => {
   const fast = await benchModel({

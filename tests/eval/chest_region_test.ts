@@ -4,7 +4,7 @@ import {
   applyChestRegionBatch,
   boxPixels,
   CHEST_BOX,
-} from "../../lib/eval/chest_region.ts";
+} from "../../lib/images/chest_region.ts";
 
 /** 20x20 grayscale: 200 inside the chest box (cols 3..16, rows 2..17), 50 outside. */
 function twoTone(): Uint8Array {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
-import { DataParallelTrainer } from "../../lib/train/parallel.ts";
+import { DataParallelTrainer } from "../../lib/train/parallel/trainer.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
 await tf.setBackend("cpu");
@@ -194,7 +194,7 @@ Deno.test("a worker that cannot build the model fails create() naming it", async
 
 Deno.test("enableWasmThreads: threaded wasm runs with 2 threads, matches cpu, and the process exits", async () => {
   // In a subprocess: it replaces the wasm backend of the whole process.
-  const lib = new URL("../../lib/train/parallel_threads.ts", import.meta.url).href;
+  const lib = new URL("../../lib/train/parallel/threads.ts", import.meta.url).href;
   const code = `
     import * as tf from "@tensorflow/tfjs-core";
     import "@tensorflow/tfjs-backend-cpu";

@@ -1,0 +1,111 @@
+/**
+ * Benchmark (not a test): load every training image cold (fresh temporary cache) and then warm
+ * (same cache), and print seconds and images/s as JSON.
+ *
+ * ```sh
+ * deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys \
+ *   bench/load_bench.ts --data /work/shared/data/chest_xray --size 150 [--channels 3]
+ * ```
+ * Targets (issue 2, 2 cores, 5,216 images at 150 x 150 x 3): <= 60 s cold, <= 10 s warm.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { loadImages } from "../lib/images/cache.ts";
+
+/** Result of {@link benchLoad}. */
+export interface BenchLoadResult {
+  /** Images found and loaded. */
+  images: number;
+  /** Images that failed (listed by loadImages). */
+  failures: number;
+  /** Seconds for the cold run (empty cache: every image decoded). */
+  coldSeconds: number;
+  /** Seconds for the warm run (same cache: nothing decoded). */
+  warmSeconds: number;
+  /** Images decoded in the cold and warm runs (warm should be 0). */
+  decodedCold: number;
+  decodedWarm: number;
+  /** Throughput of each run. */
+  coldImagesPerSecond: number;
+  warmImagesPerSecond: number;
+}
+
+/** Lists the image files of `dataDir/train/{NORMAL,PNEUMONIA}` (or `dataDir/{NORMAL,PNEUMONIA}`). */
+async function listImages(dataDir: string): Promise<string[]> {
+  const roots = [join(dataDir, "train"), dataDir];
+  for (const root of roots) {
+    const files: string[] = [];
+    for (const cls of ["NORMAL", "PNEUMONIA"]) {
+      try {
+        for await (const e of Deno.readDir(join(root, cls))) {
+          if (e.isFile && /\.(jpe?g|png)$/i.test(e.name)) files.push(join(root, cls, e.name));
+        }
+      } catch { /* try the next layout */ }
+    }
+    if (files.length) return files.sort();
+  }
+  throw new Error(
+    `Found no images under ${dataDir}/train/{NORMAL,PNEUMONIA} or ${dataDir}/{NORMAL,PNEUMONIA} (looked for .jpeg .jpg .png)`,
+  );
+}
+
+/**
+ * Loads the training images of `dataDir` cold, into a fresh temporary cache, then warm; removes
+ * the temporary cache afterwards.
+ */
+export async function benchLoad(
+  dataDir: string,
+  size: number,
+  channels: 1 | 3,
+  concurrency?: number,
+): Promise<BenchLoadResult> {
+  const paths = await listImages(dataDir);
+  const cacheDir = await Deno.makeTempDir({ prefix: "bench_load_cache_" });
+  try {
+    let t0 = performance.now();
+    const cold = await loadImages(paths, { size, channels, cacheDir, concurrency });
+    const coldSeconds = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    const warm = await loadImages(paths, { size, channels, cacheDir, concurrency });
+    const warmSeconds = (performance.now() - t0) / 1000;
+    const r3 = (x: number) => Math.round(x * 1000) / 1000;
+    return {
+      images: paths.length,
+      failures: cold.failures.length,
+      coldSeconds: r3(coldSeconds),
+      warmSeconds: r3(warmSeconds),
+      decodedCold: cold.decoded,
+      decodedWarm: warm.decoded,
+      coldImagesPerSecond: Math.round(paths.length / coldSeconds),
+      warmImagesPerSecond: Math.round(paths.length / warmSeconds),
+    };
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      data: { type: "string", default: "../shared/data/chest_xray" },
+      size: { type: "string", default: "150" },
+      channels: { type: "string", default: "3" },
+      concurrency: { type: "string" },
+    },
+  });
+  const channels = Number(values.channels);
+  if (channels !== 1 && channels !== 3) {
+    throw new Error(`--channels must be 1 or 3, got ${values.channels}`);
+  }
+  const result = await benchLoad(
+    values.data!,
+    Number(values.size),
+    channels,
+    values.concurrency ? Number(values.concurrency) : undefined,
+  );
+  console.log(
+    JSON.stringify({ data: values.data, size: Number(values.size), channels, ...result }, null, 2),
+  );
+}

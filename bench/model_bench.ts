@@ -1,0 +1,145 @@
+/**
+ * Times training and prediction of one registered model on synthetic input, in this process.
+ * `bench/main.ts` runs it in a fresh subprocess per model and kernel set (see
+ * `run_model.ts`), so that each peak RSS belongs to one workload.
+ * @module
+ */
+import process from "node:process";
+import * as tf from "@tensorflow/tfjs-core";
+import { type BackendInfo, initBackend } from "../lib/backend/select.ts";
+import type { WasmKernelMode } from "../lib/backend/wasm/mod.ts";
+import { makeAdam } from "../lib/backend/fused_adam.ts";
+import { createModel, getModelSpec } from "../lib/models/registry.ts";
+
+/** What to time. */
+export interface ModelBenchOptions {
+  model: string;
+  /** Wasm gradient kernels: "fast" (ours) or "reference" (stock wasm + plain missing kernels). */
+  kernels: WasmKernelMode;
+  /** Images per training step / prediction batch (default: the model's training batch size). */
+  batchSize?: number;
+  /** Timed training steps (after `warmup` untimed ones). */
+  steps: number;
+  /** Untimed steps first (kernel set-up, XNNPACK operator creation). Default 1. */
+  warmup?: number;
+  /** Input size (default: the model's). */
+  size?: number;
+}
+
+/** Timing of one phase. */
+export interface PhaseTiming {
+  /** Milliseconds per image (median step time / batch size). */
+  msPerImage: number;
+  /** Images per second (batch size / median step seconds). */
+  imagesPerSecond: number;
+  /**
+   * CPU milliseconds of this process per image (median over steps; user + system time of all its
+   * threads). Other work on the machine inflates wall time much more than this; with one compute
+   * thread it is what the wall time would be on an idle machine.
+   */
+  cpuMsPerImage: number;
+  /** Each timed step, in ms (wall), rounded to 0.1. */
+  stepMs: number[];
+}
+
+/** Result of {@link benchModel}. */
+export interface ModelBenchResult {
+  model: string;
+  kernels: WasmKernelMode;
+  backend: string;
+  threads: number;
+  inputSize: number;
+  channels: number;
+  batchSize: number;
+  params: number;
+  train: PhaseTiming;
+  predict: PhaseTiming;
+  /** Peak resident set size of this process (VmHWM), MiB. */
+  peakRssMiB: number;
+}
+
+function cpuMsSince(c0: { user: number; system: number }): number {
+  const u = process.cpuUsage(c0);
+  return (u.user + u.system) / 1000;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function timing(stepMs: number[], cpuMs: number[], batch: number): PhaseTiming {
+  const m = median(stepMs);
+  return {
+    msPerImage: Math.round((m / batch) * 100) / 100,
+    imagesPerSecond: Math.round((batch / (m / 1000)) * 100) / 100,
+    cpuMsPerImage: Math.round((median(cpuMs) / batch) * 100) / 100,
+    stepMs: stepMs.map((t) => Math.round(t * 10) / 10),
+  };
+}
+
+/** Peak RSS of this process in MiB (Linux VmHWM; current RSS elsewhere). */
+export function peakRssMiB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(Deno.readTextFileSync("/proc/self/status"));
+    if (m) return Math.round(Number(m[1]) / 1024);
+  } catch { /* not Linux */ }
+  return Math.round(Deno.memoryUsage().rss / 2 ** 20);
+}
+
+/**
+ * Builds `opts.model` from the registry, compiles it as the trainer does (the model's optimizer
+ * and learning rate, binary cross-entropy), and times `steps` `trainOnBatch` calls and `steps`
+ * predictions of a batch of seeded uniform-random images.
+ */
+export async function benchModel(
+  opts: ModelBenchOptions,
+  backend?: BackendInfo,
+): Promise<ModelBenchResult> {
+  const info = backend ?? (await initBackend({ wasmKernels: opts.kernels }));
+  const spec = getModelSpec(opts.model);
+  const size = opts.size ?? spec.defaultSize;
+  const batch = opts.batchSize ?? spec.train.batchSize;
+  const warmup = opts.warmup ?? 1;
+  const model = await createModel(opts.model, { size, seed: 1 });
+  const lr = spec.train.learningRate;
+  const optimizer = spec.train.optimizer === "sgd"
+    ? tf.train.sgd(lr)
+    : spec.train.optimizer === "rmsprop"
+    ? tf.train.rmsprop(lr)
+    : makeAdam(lr); // fused Adam with our kernels; tf.train.adam for the stock baseline
+  model.compile({ optimizer, loss: "binaryCrossentropy" });
+  const x = tf.randomUniform([batch, size, size, spec.channels], 0, 1, "float32", 7);
+  const y = tf.tensor2d(Array.from({ length: batch }, (_, i) => i % 2), [batch, 1]);
+  const train: number[] = [], trainCpu: number[] = [];
+  for (let i = 0; i < warmup + opts.steps; i++) {
+    const t0 = performance.now(), c0 = process.cpuUsage();
+    await model.trainOnBatch(x, y); // returns the loss value: synchronises with the backend
+    if (i >= warmup) train.push(performance.now() - t0), trainCpu.push(cpuMsSince(c0));
+  }
+  const predict: number[] = [], predictCpu: number[] = [];
+  for (let i = 0; i < warmup + opts.steps; i++) {
+    const t0 = performance.now(), c0 = process.cpuUsage();
+    const p = model.predict(x) as tf.Tensor;
+    await p.data();
+    p.dispose();
+    if (i >= warmup) predict.push(performance.now() - t0), predictCpu.push(cpuMsSince(c0));
+  }
+  const params = model.countParams();
+  tf.dispose([x, y]);
+  model.dispose();
+  optimizer.dispose();
+  return {
+    model: opts.model,
+    kernels: opts.kernels,
+    backend: info.name,
+    threads: info.threads,
+    inputSize: size,
+    channels: spec.channels,
+    batchSize: batch,
+    params,
+    train: timing(train, trainCpu, batch),
+    predict: timing(predict, predictCpu, batch),
+    peakRssMiB: peakRssMiB(),
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Per-kernel profile of training steps: every kernel registered for the active backend is wrapped
+ * with a timer measuring this process's CPU time (user + system, `process.cpuUsage`), which other
+ * work on the machine disturbs much less than wall time. Time spent outside kernels (tfjs-layers
+ * bookkeeping, random numbers for dropout, JS garbage collection) is reported as "(outside kernels)".
+ *
+ * ```sh
+ * deno run --allow-read --allow-env --allow-ffi --allow-sys bench/profile.ts --model cnn_reg \
+ *   --steps 3 [--by-shape] [--top 20] [--kernels reference]
+ * ```
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  getKernelsForBackend,
+  type KernelConfig,
+  registerKernel,
+  unregisterKernel,
+} from "@tensorflow/tfjs-core";
+import { describeBackend, initBackend } from "../lib/backend/select.ts";
+import type { WasmKernelMode } from "../lib/backend/wasm/mod.ts";
+import { makeAdam } from "../lib/backend/fused_adam.ts";
+import { createModel, getModelSpec } from "../lib/models/registry.ts";
+
+/** CPU milliseconds of this process since `since` (or since start). */
+export function cpuMs(since?: { user: number; system: number }): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000;
+}
+
+/** One row of a profile: a kernel's total CPU ms over the profiled steps and its call count. */
+export interface ProfileRow {
+  kernel: string;
+  cpuMs: number;
+  calls: number;
+}
+
+/**
+ * Wraps all kernels of `backendName` with CPU timers while `fn` runs, then restores them. Returns
+ * the rows sorted by time, plus the total CPU ms of `fn`.
+ */
+export async function profileKernels(
+  backendName: string,
+  fn: () => Promise<void>,
+  byShape = false,
+): Promise<{ rows: ProfileRow[]; totalCpuMs: number }> {
+  const originals = getKernelsForBackend(backendName);
+  const acc = new Map<string, ProfileRow>();
+  let depth = 0; // kernels calling kernels: count the outermost only
+  for (const k of originals) {
+    const wrapped: KernelConfig = {
+      ...k,
+      kernelFunc: (args) => {
+        if (depth > 0) return k.kernelFunc(args);
+        depth++;
+        const t0 = process.cpuUsage();
+        try {
+          return k.kernelFunc(args);
+        } finally {
+          depth--;
+          const key = byShape
+            ? `${k.kernelName} ${
+              Object.values(args.inputs).map((t) =>
+                (t as tf.TensorInfo | undefined)?.shape?.join("x") ?? "-"
+              ).join(",")
+            }`
+            : k.kernelName;
+          const row = acc.get(key) ?? { kernel: key, cpuMs: 0, calls: 0 };
+          row.cpuMs += cpuMs(t0);
+          row.calls++;
+          acc.set(key, row);
+        }
+      },
+    };
+    unregisterKernel(k.kernelName, backendName);
+    registerKernel(wrapped);
+  }
+  const t0 = process.cpuUsage();
+  try {
+    await fn();
+  } finally {
+    for (const k of originals) {
+      unregisterKernel(k.kernelName, backendName);
+      registerKernel(k);
+    }
+  }
+  const totalCpuMs = cpuMs(t0);
+  const rows = [...acc.values()].sort((a, b) => b.cpuMs - a.cpuMs);
+  const inKernels = rows.reduce((s, r) => s + r.cpuMs, 0);
+  rows.push({ kernel: "(outside kernels)", cpuMs: totalCpuMs - inKernels, calls: 0 });
+  return { rows, totalCpuMs };
+}
+
+/** Profiles `steps` training steps of a registered model (after one warm-up step). */
+export async function profileTraining(
+  model: string,
+  opts: { steps?: number; kernels?: WasmKernelMode; batchSize?: number; byShape?: boolean } = {},
+): Promise<{ rows: ProfileRow[]; totalCpuMs: number; batchSize: number; steps: number }> {
+  const info = await initBackend({ wasmKernels: opts.kernels ?? "fast" });
+  const spec = getModelSpec(model);
+  const batch = opts.batchSize ?? spec.train.batchSize, steps = opts.steps ?? 3;
+  const m = await createModel(model, { seed: 1 });
+  m.compile({ optimizer: makeAdam(spec.train.learningRate), loss: "binaryCrossentropy" });
+  const x = tf.randomUniform(
+    [batch, spec.defaultSize, spec.defaultSize, spec.channels],
+    0,
+    1,
+    "float32",
+    7,
+  );
+  const y = tf.tensor2d(Array.from({ length: batch }, (_, i) => i % 2), [batch, 1]);
+  await m.trainOnBatch(x, y);
+  const res = await profileKernels(info.tfName, async () => {
+    for (let i = 0; i < steps; i++) await m.trainOnBatch(x, y);
+  }, opts.byShape);
+  tf.dispose([x, y]);
+  m.dispose();
+  return { ...res, batchSize: batch, steps };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      model: { type: "string", default: "cnn_reg" },
+      steps: { type: "string", default: "3" },
+      kernels: { type: "string", default: "fast" },
+      batch: { type: "string" },
+      "by-shape": { type: "boolean", default: false },
+      top: { type: "string", default: "20" },
+    },
+  });
+  const kernels = values.kernels === "reference" ? "reference" : "fast";
+  const r = await profileTraining(values.model!, {
+    steps: Number(values.steps),
+    kernels,
+    batchSize: values.batch ? Number(values.batch) : undefined,
+    byShape: values["by-shape"],
+  });
+  console.log(describeBackend(await initBackend({ wasmKernels: kernels })));
+  const per = (ms: number) => (ms / r.steps).toFixed(1).padStart(9);
+  console.log(
+    `${values.model}, batch ${r.batchSize}: ${per(r.totalCpuMs)} CPU ms per step ` +
+      `(${(r.totalCpuMs / r.steps / r.batchSize).toFixed(1)} per image)`,
+  );
+  const top = r.rows.slice(0, -1).slice(0, Number(values.top));
+  for (const row of [...top, r.rows[r.rows.length - 1]]) {
+    console.log(
+      `  ${row.kernel.padEnd(32)} ${per(row.cpuMs)} ms/step ${
+        String(row.calls / r.steps).padStart(6)
+      } calls/step`,
+    );
+  }
+}

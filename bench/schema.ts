@@ -1,0 +1,102 @@
+/**
+ * The shape of `outputs/bench/bench.json` (schema `xray-bench/1`). Keys are stable: add new
+ * optional keys rather than renaming, and bump {@link SCHEMA} if a meaning changes.
+ * @module
+ */
+import type { PhaseTiming } from "./model_bench.ts";
+
+/** Schema id written into every result. */
+export const SCHEMA = "xray-bench/1";
+
+/**
+ * PyTorch eager CPU figures for the seed's cnn_reg (150x150x3, batch 8) on this 2-core machine,
+ * as measured and stated in issue 3 (not re-measured by `deno task bench`).
+ */
+export const PYTORCH_REFERENCE = {
+  model: "cnn_reg",
+  source: "issue 3 (PyTorch eager CPU, same 2-core machine)",
+  trainMsPerImage1Thread: 40.5,
+  trainMsPerImage2Threads: 25.5,
+  predictMsPerImage: 22,
+} as const;
+
+/** One model's figures. Null fields: the model could not be built or run (see `error`). */
+export interface ModelEntry {
+  model: string;
+  /** Why the model could not be benchmarked (e.g. transfer without its base model), else null. */
+  error: string | null;
+  inputSize: number | null;
+  channels: number | null;
+  batchSize: number | null;
+  params: number | null;
+  /** Threads the backend computed with. */
+  threads: number | null;
+  /** Training with our kernels (`trainOnBatch`, median of the timed steps). */
+  train: PhaseTiming | null;
+  /** Prediction with our kernels (`predict` of one batch, median). */
+  predict: PhaseTiming | null;
+  /** Peak RSS (VmHWM) of the subprocess that ran it, MiB. */
+  peakRssMiB: number | null;
+  /** Same workload with the stock wasm kernels (+ plain versions of the missing ones); null when not run. */
+  stock: {
+    error: string | null;
+    train: PhaseTiming | null;
+    predict: PhaseTiming | null;
+    peakRssMiB: number | null;
+  } | null;
+  /** Stock wall ms per image / our wall ms per image. */
+  trainSpeedupVsStock: number | null;
+  predictSpeedupVsStock: number | null;
+  /** The same ratios of CPU ms per image (more robust when the machine is busy). */
+  trainSpeedupVsStockCpu: number | null;
+  predictSpeedupVsStockCpu: number | null;
+}
+
+/** The entry of a model that could not be benchmarked: every figure null, `error` says why. */
+export function modelErrorEntry(model: string, error: string | null): ModelEntry {
+  return {
+    model,
+    error,
+    inputSize: null,
+    channels: null,
+    batchSize: null,
+    params: null,
+    threads: null,
+    train: null,
+    predict: null,
+    peakRssMiB: null,
+    stock: null,
+    trainSpeedupVsStock: null,
+    predictSpeedupVsStock: null,
+    trainSpeedupVsStockCpu: null,
+    predictSpeedupVsStockCpu: null,
+  };
+}
+
+/** The whole result file. */
+export interface BenchJson {
+  schema: string;
+  startedAt: string;
+  finishedAt: string;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGiB: number;
+    /** 1-minute load average before and after: other work on the machine skews the timings. */
+    loadAverage1mAtStart: number;
+    loadAverage1mAtEnd: number;
+    deno: string;
+  };
+  backend: {
+    name: string;
+    threads: number;
+    simd: boolean | null;
+    skipped: { name: string; reason: string }[];
+  };
+  models: ModelEntry[];
+  /** `benchLoad` of bench/load_bench.ts, or `{error}` when it could not run, or null if skipped. */
+  imageLoading: Record<string, unknown> | null;
+  /** Two-core data-parallel training figure from lib/train/parallel/trainer.ts, when that module offers one. */
+  parallel: Record<string, unknown> | null;
+  pytorchReference: typeof PYTORCH_REFERENCE;
+}

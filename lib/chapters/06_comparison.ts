@@ -1,0 +1,175 @@
+/**
+ * Chapter 6: every model of the report in one polars table (validation metrics at 0.5, AUC,
+ * parameters, time, epochs, confusion matrix), our `compact` model included, and the choice of
+ * the final model with its reasons, computed from the numbers.
+ * @module
+ */
+import pl from "nodejs-polars";
+import { metricBars } from "../charts/bar.ts";
+import { writeJsonAtomic } from "../util/atomic.ts";
+import { isFinishedRun, readRunRecord, resultPath, runDir, type RunRecord } from "./_context.ts";
+import type { ReportSettings } from "../report/settings.ts";
+import { valConfusion } from "./_training.ts";
+import { CHAPTER_RUNS } from "./_models.ts";
+
+/** The finished runs of the model chapters, in chapter order (a skipped chapter is absent). */
+export async function chapterRuns(s: ReportSettings): Promise<RunRecord[]> {
+  const out: RunRecord[] = [];
+  for (const name of Object.values(CHAPTER_RUNS)) {
+    const dir = runDir(s, name);
+    if (await isFinishedRun(dir)) out.push(await readRunRecord(dir));
+  }
+  if (out.length === 0) {
+    throw new Error(`No finished runs in ${s.runsDir}: run notebooks 02-05 first`);
+  }
+  return out;
+}
+
+/** One row of the comparison table. */
+export interface ComparisonRow {
+  run: string;
+  model: string;
+  "train images": number;
+  loss: number;
+  accuracy: number;
+  recall: number;
+  precision: number;
+  F1: number;
+  AUC: number;
+  "trainable params": number;
+  "total time (s)": number;
+  epochs: number;
+  "time per epoch (s)": number;
+  "confusion [[tn,fp],[fn,tp]]": string;
+}
+
+/** Comparison rows: validation metrics of each run's kept model at threshold 0.5. */
+export function comparisonRows(runs: RunRecord[]): ComparisonRow[] {
+  return runs.map((r) => {
+    const c = valConfusion(r);
+    return {
+      run: r.name,
+      model: r.config.model,
+      "train images": r.summary.trainImages,
+      loss: r.summary.val.loss,
+      accuracy: r.summary.val.accuracy,
+      recall: r.summary.val.recall,
+      precision: r.summary.val.precision,
+      F1: r.summary.val.f1,
+      AUC: r.summary.val.auc,
+      "trainable params": r.summary.trainableParams,
+      "total time (s)": r.summary.totalTimeS,
+      epochs: r.summary.epochsRun,
+      "time per epoch (s)": r.summary.meanEpochTimeS,
+      "confusion [[tn,fp],[fn,tp]]": JSON.stringify([[c.tn, c.fp], [c.fn, c.tp]]),
+    };
+  });
+}
+
+/** The comparison as a polars DataFrame. */
+export function comparisonTable(rows: ComparisonRow[]): pl.DataFrame {
+  return pl.DataFrame(rows as unknown as Record<string, unknown>[]);
+}
+
+/** The chosen model and why. */
+export interface Choice {
+  run: string;
+  model: string;
+  reasons: string[];
+  /** The rule, in words. */
+  rule: string;
+}
+
+/** AUC values closer than this count as a tie (then F1 decides, then fewer parameters). */
+export const AUC_TIE = 0.005;
+
+/**
+ * Picks the final model: the highest validation ROC-AUC (threshold-free: the operating threshold
+ * is tuned afterwards for sensitivity), AUCs within {@link AUC_TIE} tied and broken by F1 at 0.5,
+ * then by fewer trainable parameters. Runs without a finite AUC are ranked last.
+ */
+export function chooseFinal(rows: ComparisonRow[]): Choice {
+  if (rows.length === 0) throw new Error("chooseFinal: no models to choose from");
+  const auc = (r: ComparisonRow) => (Number.isFinite(r.AUC) ? r.AUC : -1);
+  const f1 = (r: ComparisonRow) => (Number.isFinite(r.F1) ? r.F1 : -1);
+  const sorted = [...rows].sort((a, b) => {
+    if (Math.abs(auc(a) - auc(b)) > AUC_TIE) return auc(b) - auc(a);
+    if (f1(a) !== f1(b)) return f1(b) - f1(a);
+    return a["trainable params"] - b["trainable params"];
+  });
+  const best = sorted[0];
+  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "undefined");
+  const reasons: string[] = [];
+  const next = sorted[1];
+  reasons.push(
+    next
+      ? `It has the best validation ROC-AUC of the ${rows.length} models, ${f(best.AUC)}; ` +
+        `the runner-up ${next.run} has ${f(next.AUC)}` +
+        (Math.abs(auc(best) - auc(next)) <= AUC_TIE
+          ? ` (a tie within ${AUC_TIE}, decided by F1 ${f(best.F1)} vs ${f(next.F1)}` +
+            (f1(best) === f1(next)
+              ? ` and parameters ${best["trainable params"]} vs ${next["trainable params"]})`
+              : ")")
+          : "") +
+        "."
+      : `It is the only model that ran (validation ROC-AUC ${f(best.AUC)}).`,
+  );
+  const byF1 = [...rows].sort((a, b) => f1(b) - f1(a));
+  const byRecall = [...rows].sort((a, b) => b.recall - a.recall);
+  reasons.push(
+    `At threshold 0.5 its F1 is ${f(best.F1)} (rank ${
+      byF1.indexOf(best) + 1
+    } of ${rows.length}), ` +
+      `recall ${f(best.recall)} (rank ${byRecall.indexOf(best) + 1}), precision ${
+        f(best.precision)
+      }, ` +
+      `accuracy ${f(best.accuracy)}.`,
+  );
+  const params = rows.map((r) => r["trainable params"]);
+  const maxP = Math.max(...params);
+  reasons.push(
+    `It has ${best["trainable params"].toLocaleString("en-US")} trainable parameters` +
+      (best["trainable params"] < maxP
+        ? ` (${(maxP / best["trainable params"]).toFixed(1)}x fewer than the largest, ` +
+          `${rows.find((r) => r["trainable params"] === maxP)!.run})`
+        : " (the most of all)") +
+      ` and trained in ${best["total time (s)"].toFixed(0)} s (${best.epochs} epochs, ` +
+      `${best["time per epoch (s)"].toFixed(1)} s per epoch).`,
+  );
+  reasons.push(
+    "Its decision threshold is not 0.5 but the one stored with the run: the highest threshold " +
+      "that keeps validation sensitivity at 0.95 or more, so that few pneumonias are missed.",
+  );
+  return {
+    run: best.run,
+    model: best.model,
+    reasons,
+    rule:
+      `highest validation ROC-AUC; AUCs within ${AUC_TIE} tied, then higher F1 at 0.5, then fewer parameters`,
+  };
+}
+
+/** Saves the choice for the later chapters (results/choice.json). */
+export async function saveChoice(
+  s: ReportSettings,
+  choice: Choice,
+  rows: ComparisonRow[],
+): Promise<void> {
+  await writeJsonAtomic(resultPath(s, "choice"), { ...choice, rows });
+}
+
+/** The choice in Markdown. */
+export function choiceMarkdown(c: Choice): string {
+  return `**Final model: \`${c.run}\`** (${c.model}). Rule: ${c.rule}.\n\n` +
+    c.reasons.map((r) => `- ${r}`).join("\n");
+}
+
+/** F1 and AUC of every model as bars, for the comparison chapter. */
+export function comparisonCharts(rows: ComparisonRow[]): string[] {
+  const pick = (k: "F1" | "AUC" | "recall") =>
+    Object.fromEntries(rows.map((r) => [r.run, Number.isFinite(r[k]) ? r[k] : 0]));
+  return [
+    metricBars(pick("AUC"), { horizontal: true, title: "Validation ROC-AUC", width: 480 }),
+    metricBars(pick("F1"), { horizontal: true, title: "Validation F1 at 0.5", width: 480 }),
+  ];
+}

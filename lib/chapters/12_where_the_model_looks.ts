@@ -1,0 +1,179 @@
+/**
+ * Chapter 12, where the model looks: Grad-CAM overlays for the true/false negative/positive
+ * examples, and the share of heatmap mass outside the central chest box averaged over the test
+ * images (the original's worry that the model reads the borders, markers and shoulders).
+ * @module
+ */
+
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { Buffer } from "node:buffer";
+import { histogram } from "../charts/histogram.ts";
+import { imageGrid } from "../charts/images.ts";
+import { rowsToHtml } from "../charts/table.ts";
+import type { Preprocessing } from "../models/types.ts";
+import { CHEST_BOX } from "../images/chest_region.ts";
+import { gradCam, heatmapMassOutside, overlayHeatmapPng } from "../eval/gradcam.ts";
+import { inputTensor } from "../eval/predict.ts";
+import type { EvalContext, ScoredSplit } from "./_eval_context.ts";
+
+/**
+ * Grad-CAM heatmaps of every image of a scored split. By default each explains the class the
+ * model predicted at `threshold` (where the model looked for its decision); `classIndex` fixes
+ * the explained class instead.
+ */
+export function splitHeatmaps(
+  model: tfl.LayersModel,
+  pre: Preprocessing,
+  d: ScoredSplit,
+  opts: { classIndex?: number; threshold?: number; batch?: number } = {},
+): Float32Array[] {
+  const bytes = pre.size * pre.size * pre.channels, batch = opts.batch ?? 32;
+  const out: Float32Array[] = [];
+  for (let s = 0; s < d.y.length; s += batch) {
+    const n = Math.min(batch, d.y.length - s);
+    const x = inputTensor(pre, d.pixels.subarray(s * bytes, (s + n) * bytes), n);
+    try {
+      const cams = gradCam(model, x, { classIndex: opts.classIndex, threshold: opts.threshold });
+      for (const c of cams) out.push(c.heatmap);
+    } finally {
+      x.dispose();
+    }
+  }
+  return out;
+}
+
+/** Share of heatmap mass outside the chest box for each heatmap (NaN for an empty map). */
+export function outsideShares(heatmaps: Float32Array[], size: number): number[] {
+  return heatmaps.map((h) => heatmapMassOutside(h, size, size));
+}
+
+/** What a uniform heatmap scores on this pixel grid: the baseline for the outside share. */
+export function uniformOutside(size: number): number {
+  return heatmapMassOutside(new Float32Array(size * size).fill(1), size, size);
+}
+
+/** Summary rows of outside shares: all images and by true class. */
+export function outsideTable(d: ScoredSplit, shares: number[], size: number): string {
+  const stats = (name: string, idx: number[]) => {
+    const v = idx.map((i) => shares[i]).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+    return {
+      images: name,
+      n: v.length,
+      "empty maps": idx.length - v.length,
+      "mean outside share": v.reduce((a, b) => a + b, 0) / v.length,
+      median: v[Math.floor(v.length / 2)],
+      "share of images > 0.5": v.filter((x) => x > 0.5).length / v.length,
+    };
+  };
+  const all = d.y.map((_, i) => i);
+  return rowsToHtml([
+    stats("all test images", all),
+    stats("NORMAL", all.filter((i) => d.y[i] === 0)),
+    stats("PNEUMONIA", all.filter((i) => d.y[i] === 1)),
+  ], {
+    caption: `Grad-CAM of the predicted class; chest box x ${CHEST_BOX.x0}-${CHEST_BOX.x1}, y ` +
+      `${CHEST_BOX.y0}-${CHEST_BOX.y1} of the image; a uniform heatmap would score ` +
+      `${uniformOutside(size).toFixed(3)}`,
+  });
+}
+
+/** Histogram of the outside shares with the uniform baseline noted. */
+export function outsideHistogram(shares: number[], size: number): string {
+  return histogram([{ name: "test images", values: shares.filter((x) => Number.isFinite(x)) }], {
+    bins: 20,
+    domain: [0, 1],
+    xLabel: "share of Grad-CAM mass outside the chest box",
+    title: "Where the heatmap mass lies",
+    caption: `Uniform heatmap: ${uniformOutside(size).toFixed(3)}.`,
+  });
+}
+
+/** Index of the most confident true negative, false positive, false negative and true positive. */
+export function outcomeExamples(
+  d: ScoredSplit,
+  threshold: number,
+): { label: "TN" | "FP" | "FN" | "TP"; index: number | null }[] {
+  const pick = (y: number, positive: boolean, most: "high" | "low") => {
+    let best: number | null = null;
+    d.prob.forEach((p, i) => {
+      if (d.y[i] !== y || (p >= threshold) !== positive) return;
+      if (best === null || (most === "high" ? p > d.prob[best] : p < d.prob[best])) best = i;
+    });
+    return best;
+  };
+  return [
+    { label: "TN", index: pick(0, false, "low") },
+    { label: "FP", index: pick(0, true, "high") },
+    { label: "FN", index: pick(1, false, "low") },
+    { label: "TP", index: pick(1, true, "high") },
+  ];
+}
+
+/** PNG data URL of image `i` of a split with its heatmap overlaid, upscaled for display. */
+export async function overlayDataUrl(
+  d: ScoredSplit,
+  pre: Preprocessing,
+  i: number,
+  heatmap: Float32Array,
+): Promise<string> {
+  const bytes = pre.size * pre.size * pre.channels;
+  const png = await overlayHeatmapPng(
+    d.pixels.subarray(i * bytes, (i + 1) * bytes),
+    pre.size,
+    pre.size,
+    heatmap,
+    pre.size,
+    pre.size,
+    { outSize: Math.max(pre.size, 192) },
+  );
+  return `data:image/png;base64,${Buffer.from(png).toString("base64")}`;
+}
+
+/** The TN/FP/FN/TP grid with Grad-CAM overlays (explaining the predicted class). */
+export async function outcomeGrid(ctx: EvalContext, shares: number[]): Promise<string> {
+  const pre = ctx.run.preprocessing, d = ctx.test;
+  const picks = outcomeExamples(d, ctx.run.threshold).filter((p) => p.index !== null);
+  const bytes = pre.size * pre.size * pre.channels;
+  const tiles = [];
+  for (const p of picks) {
+    const i = p.index!;
+    const x = inputTensor(pre, d.pixels.subarray(i * bytes, (i + 1) * bytes), 1);
+    const [cam] = gradCam(ctx.run.model, x, { threshold: ctx.run.threshold });
+    x.dispose();
+    tiles.push({
+      src: await overlayDataUrl(d, pre, i, cam.heatmap),
+      caption: `${p.label}: P(pneumonia) ${d.prob[i].toFixed(3)}, explains ` +
+        `${cam.classIndex === 1 ? "PNEUMONIA" : "NORMAL"}, outside ${
+          Number.isFinite(shares[i]) ? shares[i].toFixed(2) : "n/a"
+        }`,
+    });
+  }
+  if (tiles.length === 0) throw new Error("outcomeGrid: the test part has no images");
+  return imageGrid(tiles, {
+    columns: 4,
+    tileWidth: 190,
+    title: "Grad-CAM on the most confident TN, FP, FN and TP of the test part",
+    caption: "Each heatmap explains the class the model predicted at the stored threshold; " +
+      "'outside' is the share of that heatmap's mass outside the chest box.",
+  });
+}
+
+/** A sentence comparing the mean outside share (all, and per true class) with the uniform one. */
+export function outsideSummary(d: ScoredSplit, shares: number[], size: number): string {
+  const mean = (idx: number[]) => {
+    const v = idx.map((i) => shares[i]).filter((x) => Number.isFinite(x));
+    return v.reduce((a, b) => a + b, 0) / v.length;
+  };
+  const all = d.y.map((_, i) => i);
+  const m = mean(all), u = uniformOutside(size);
+  const normal = mean(all.filter((i) => d.y[i] === 0));
+  const pneu = mean(all.filter((i) => d.y[i] === 1));
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const verdict = m < u
+    ? "The model keeps more of its evidence inside the chest than an even spread would."
+    : "The model puts at least as much evidence outside the chest as an even spread would: " +
+      "the original's worry holds for this model.";
+  return `On average ${pct(m)} of the Grad-CAM mass lies outside the chest box (pneumonia ` +
+    `images ${pct(pneu)}, normal images ${pct(normal)}), against ${pct(u)} for a heatmap spread ` +
+    `evenly over the image. ${verdict}`;
+}

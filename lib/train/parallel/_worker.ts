@@ -1,0 +1,176 @@
+/**
+ * A data-parallel training replica, run as a Deno Web Worker by `DataParallelTrainer`
+ * (`parallel.ts`). It rebuilds the model from its JSON topology and weights, computes loss and
+ * gradients on the shards it is sent, and applies the averaged gradients it gets back with its
+ * own optimizer (every replica applies the same bytes, so all stay bit-identical).
+ *
+ * Dropout draws from `Math.random` (TF.js seeds its random ops from it), which is replaced here by
+ * a generator seeded with the trainer's seed and this worker's index.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { makeRng } from "../../util/rng.ts";
+import {
+  applyFlatGradients,
+  flatSize,
+  type LossName,
+  makeOptimizer,
+  type PixelScaling,
+  pixelsToTensor,
+  shardGradients,
+  trainableVariables,
+} from "./step.ts";
+import {
+  buffersOf,
+  fromWire,
+  initReplicaBackend,
+  namedFromWire,
+  namedToWire,
+  type Reply,
+  type Request,
+  toWire,
+} from "./_protocol.ts";
+
+interface State {
+  model: tfl.LayersModel;
+  vars: tf.Variable[];
+  optimizer: tf.Optimizer;
+  loss: LossName;
+  scaling: PixelScaling;
+  inputShape: number[];
+  outDim: number;
+}
+
+const scope = globalThis as unknown as {
+  postMessage(msg: Reply, transfer?: Transferable[]): void;
+  onmessage: ((e: MessageEvent<Request>) => void) | null;
+  close(): void;
+};
+let state: State | null = null;
+/** Milliseconds spent handling requests so far (reported with each gradient, for benchmarks). */
+let busyMs = 0;
+let queue: Promise<void> = Promise.resolve();
+
+function reply(msg: Reply, transfer: Transferable[] = []): void {
+  scope.postMessage(msg, transfer);
+}
+
+async function init(req: Extract<Request, { type: "init" }>): Promise<void> {
+  Math.random = makeRng((req.seed * 7919 + req.index * 104729 + 1) >>> 0);
+  for (const m of req.setupModules) await import(m);
+  const backend = await initReplicaBackend(req.backend);
+  const model = await tfl.models.modelFromJSON({
+    modelTopology: req.topology as tf.io.ModelJSON["modelTopology"],
+  });
+  const weights = fromWire(req.weights);
+  if (weights.length !== model.weights.length) {
+    throw new Error(
+      `model rebuilt from JSON has ${model.weights.length} weights, main sent ${weights.length}`,
+    );
+  }
+  model.setWeights(weights);
+  tf.dispose(weights);
+  const vars = trainableVariables(model);
+  const inShape = model.inputs[0].shape.slice(1);
+  if (inShape.some((d) => d == null)) {
+    throw new Error(`model input shape must be fixed, got [${inShape}]`);
+  }
+  const outShape = model.outputs[0].shape;
+  const optimizer = makeOptimizer(req.optimizer);
+  if (req.optimizerWeights) {
+    const named = namedFromWire(req.optimizerWeights);
+    await optimizer.setWeights(named);
+    tf.dispose(named.map((n) => n.tensor));
+  }
+  state = {
+    model,
+    vars,
+    optimizer,
+    loss: req.loss,
+    scaling: req.scaling,
+    inputShape: inShape as number[],
+    outDim: (outShape[outShape.length - 1] ?? 1) as number,
+  };
+  reply({ type: "ready", id: req.id, backend, trainable: vars.length, flatSize: flatSize(vars) });
+}
+
+function need(): State {
+  if (!state) throw new Error("not initialised (init must come first)");
+  return state;
+}
+
+async function handle(req: Request): Promise<void> {
+  switch (req.type) {
+    case "init":
+      return await init(req);
+    case "grad": {
+      const s = need();
+      const x = pixelsToTensor(req.x, req.n, s.inputShape, s.scaling);
+      const y = tf.tensor(req.y, [req.n, s.outDim], "float32");
+      const w = req.sampleWeights ? tf.tensor1d(req.sampleWeights, "float32") : null;
+      try {
+        const { loss, grads, outputs } = shardGradients(s.model, s.vars, x, y, w, s.loss);
+        reply({ type: "grads", id: req.id, loss, grads, outputs, busyMs }, [
+          grads.buffer,
+          outputs.buffer,
+        ]);
+      } finally {
+        tf.dispose([x, y, ...(w ? [w] : [])]);
+      }
+      return;
+    }
+    case "apply": {
+      const s = need();
+      applyFlatGradients(s.optimizer, s.vars, req.grads);
+      return reply({ type: "applied", id: req.id });
+    }
+    case "getWeights": {
+      const ws = toWire(need().model.getWeights());
+      return reply({ type: "weights", id: req.id, weights: ws }, buffersOf(ws));
+    }
+    case "getOptimizerWeights": {
+      const ws = namedToWire(await need().optimizer.getWeights());
+      return reply(
+        { type: "optimizerWeights", id: req.id, weights: ws },
+        buffersOf(ws.map((w) => w.tensor)),
+      );
+    }
+    case "close": {
+      if (state) {
+        state.optimizer.dispose();
+        state.model.dispose();
+        state = null;
+      }
+      reply({ type: "closed", id: req.id });
+      return scope.close();
+    }
+    case "fail": // test hook: an error thrown in a handler, or one nobody catches
+      if (req.where === "uncaught") {
+        setTimeout(() => {
+          throw new Error("injected uncaught failure");
+        }, 0);
+      } else throw new Error("injected failure");
+      return;
+  }
+}
+
+scope.onmessage = (e: MessageEvent<Request>) => {
+  const req = e.data;
+  queue = queue.then(async () => {
+    const t0 = performance.now();
+    try {
+      await handle(req);
+    } finally {
+      busyMs += performance.now() - t0;
+    }
+  }).catch((err: unknown) => {
+    const error = err instanceof Error ? err : new Error(String(err));
+    reply({
+      type: "error",
+      id: req.id,
+      message: `${req.type}: ${error.message}`,
+      stack: error.stack,
+    });
+  });
+};

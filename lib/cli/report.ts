@@ -1,6 +1,7 @@
 /**
  * `deno task report [--profile ci|quick|full] [--data DIR | --synthetic] [--seed N] [--out DIR]
- * [--only 01,02] [--base DIR] [--fresh]`: executes every notebook in notebooks/ headless (Jupyter
+ * [--only 01,02] [--base DIR] [--site DIR|none] [--fresh]`: executes every notebook in
+ * notebooks/ headless (Jupyter
  * nbconvert with the Deno kernel) and writes the executed notebooks to `outputs/report/` and the
  * self-contained `outputs/report.html`. Exits 1 naming the notebook, cell and error when a
  * notebook fails (what ran before it is kept, and the HTML is marked incomplete).
@@ -14,7 +15,7 @@ import { PROFILE_NAMES, type ProfileName } from "../report/settings.ts";
 import { runReport } from "../report/report.ts";
 
 const USAGE = "usage: deno task report [--profile ci|quick|full] [--data DIR | --synthetic] " +
-  "[--seed N] [--out DIR] [--only 01,02] [--base DIR] [--fresh]";
+  "[--seed N] [--out DIR] [--only 01,02] [--base DIR] [--site DIR|none] [--fresh]";
 
 /** Runs the report command with `args` (without the program name); returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -28,6 +29,7 @@ export async function main(args: string[]): Promise<number> {
       out: { type: "string" },
       only: { type: "string" },
       base: { type: "string" },
+      site: { type: "string" },
       fresh: { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -54,6 +56,7 @@ export async function main(args: string[]): Promise<number> {
     out: v.out,
     only: v.only?.split(",").map((x) => x.trim()).filter(Boolean),
     transferBase: v.base,
+    site: v.site,
     fresh: v.fresh,
   });
   if (r.failure) {

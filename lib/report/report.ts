@@ -35,6 +35,12 @@ export interface ReportOptions {
   /** Local TF.js base model for the transfer chapter. */
   transferBase?: string;
   /**
+   * A labelled second-site sample for the "second site" chapter ("none": no sample; default: the
+   * chest_xray_site folder beside the data when it exists; with `synthetic`, a shifted synthetic
+   * site written beside the synthetic data).
+   */
+  site?: string;
+  /**
    * Start from an empty runs folder (`<out>/runs`) and results folder, so that every model is
    * trained in this report; within the report, later chapters still reuse earlier chapters' runs.
    */
@@ -62,9 +68,11 @@ export function resolveReportSettings(o: ReportOptions): ReportSettings {
   if (o.seed !== undefined) env.set(REPORT_ENV.seed, String(o.seed));
   if (o.out) env.set(REPORT_ENV.out, o.out);
   if (o.transferBase) env.set(REPORT_ENV.base, o.transferBase);
+  if (o.site) env.set(REPORT_ENV.site, o.site);
   if (o.synthetic && !o.data) {
     env.set(REPORT_ENV.data, join("outputs", "synthetic", `${o.profile}-s${o.seed ?? 42}`));
   }
+  if (o.synthetic && !o.site) env.set(REPORT_ENV.site, `${env.get(REPORT_ENV.data)}-site`);
   return reportSettings({ get: (k) => env.get(k) });
 }
 
@@ -84,6 +92,18 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
         seed: s.seed,
       });
       log(`wrote a synthetic dataset of ${r.files.length} images to ${s.data}`);
+    }
+    if (s.site && !(await Deno.stat(s.site).then(() => true, () => false))) {
+      // A second site: other exposure and contrast, a bright frame, and 65% pneumonia.
+      const n = s.profile.syntheticPerClass;
+      const r = await writeSyntheticDataset(s.site, {
+        perClass: { NORMAL: Math.round(0.7 * n), PNEUMONIA: Math.round(1.3 * n) },
+        size: 64,
+        seed: s.seed + 1,
+        splits: ["test"],
+        shift: { gamma: 0.8, gain: 0.85, offset: 30, border: 0.06 },
+      });
+      log(`wrote a shifted synthetic site of ${r.files.length} images to ${s.site}`);
     }
   }
   if (o.fresh) {

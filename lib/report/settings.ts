@@ -4,7 +4,7 @@
  * interactively gets the same defaults as `deno task report`.
  * @module
  */
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { PROJECT_ROOT } from "../util/project.ts";
 
 /** The three report profiles. */
@@ -85,6 +85,7 @@ export const REPORT_ENV = {
   seed: "XRAY_REPORT_SEED",
   base: "XRAY_TRANSFER_BASE",
   fresh: "XRAY_REPORT_FRESH",
+  site: "XRAY_REPORT_SITE",
 } as const;
 
 /** Everything a chapter needs to know about this report run; all paths absolute. */
@@ -105,6 +106,26 @@ export interface ReportSettings {
   transferBase: string | null;
   /** Retrain even when a finished run with the same config exists. */
   fresh: boolean;
+  /**
+   * A labelled sample of a second site (class folders or the Kaggle layout), for the "second
+   * site" chapter; null when there is none (see {@link SITE_FOLDER}).
+   */
+  site: string | null;
+}
+
+/**
+ * The site sample's folder name beside the data folder, used when `XRAY_REPORT_SITE` is unset
+ * (`../shared/data/chest_xray_site` beside `../shared/data/chest_xray`). `XRAY_REPORT_SITE=none`
+ * means no site sample.
+ */
+export const SITE_FOLDER = "chest_xray_site";
+
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /** The project root (re-exported from lib/util/project.ts). */
@@ -119,7 +140,8 @@ function abs(p: string, root: string): string {
 
 /**
  * Reads the report settings from environment variables ({@link REPORT_ENV}); unset ones default
- * to the quick profile, seed 42, `data/chest_xray` and `outputs/report`. An unknown profile or a
+ * to the quick profile, seed 42, `data/chest_xray` and `outputs/report`, and the site sample to
+ * the {@link SITE_FOLDER} folder beside the data when there is one. An unknown profile or a
  * non-integer seed is an error naming the variable.
  */
 export function reportSettings(
@@ -141,9 +163,19 @@ export function reportSettings(
   }
   const out = abs(env.get(REPORT_ENV.out) ?? join("outputs", "report"), root);
   const base = env.get(REPORT_ENV.base);
+  const data = abs(env.get(REPORT_ENV.data) ?? DEFAULT_DATA, root);
+  const siteEnv = env.get(REPORT_ENV.site);
+  const beside = join(dirname(data), SITE_FOLDER);
+  const site = siteEnv === "none"
+    ? null
+    : siteEnv
+    ? abs(siteEnv, root)
+    : isDir(beside)
+    ? beside
+    : null;
   return {
     root,
-    data: abs(env.get(REPORT_ENV.data) ?? DEFAULT_DATA, root),
+    data,
     profile: PROFILES[profileName as ProfileName],
     seed,
     out,
@@ -151,6 +183,7 @@ export function reportSettings(
     outputsDir: join(root, "outputs"),
     transferBase: base ? abs(base, root) : null,
     fresh: env.get(REPORT_ENV.fresh) === "1",
+    site,
   };
 }
 
@@ -164,5 +197,6 @@ export function settingsEnv(s: ReportSettings): Record<string, string> {
   };
   if (s.transferBase) env[REPORT_ENV.base] = s.transferBase;
   if (s.fresh) env[REPORT_ENV.fresh] = "1";
+  env[REPORT_ENV.site] = s.site ?? "none";
   return env;
 }

@@ -32,6 +32,11 @@ const EXPECTED: Record<
   },
   "08": { charts: { images: 3 }, tables: 1, text: [/Activations of/] },
   "09": { charts: { bar: 1 }, tables: 1, text: [/Best F1/] },
+  "16": {
+    charts: { histogram: 3, images: 1 },
+    tables: 5,
+    text: [/second site/, /Strict protocol/, /--adapt bn\+prior/],
+  },
   "17": { charts: {}, tables: 0, text: [/Findings/, /Recommendations/, /generated from this run/] },
 };
 

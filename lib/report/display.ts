@@ -35,9 +35,14 @@ async function emit(bundle: Bundle): Promise<void> {
   }
 }
 
-/** Displays HTML fragments (charts, tables, grids) one after another. */
+/**
+ * Displays HTML fragments (charts, tables, grids) one after another, as one display message: on a
+ * loaded machine the kernel was seen to lose some of several messages sent in a row (2 of a
+ * chapter's 5 curves arrived), so a call's fragments travel together or not at all.
+ */
 export async function show(...html: string[]): Promise<void> {
-  for (const h of html) await emit({ "text/html": h, "text/plain": "[html output]" });
+  if (html.length === 0) return;
+  await emit({ "text/html": html.join("\n"), "text/plain": "[html output]" });
 }
 
 /** Displays Markdown (text written from this run's numbers). */

@@ -86,6 +86,11 @@ export const RECIPES: Recipe[] = [
     train: { budget: SCREEN, with: { model: "finetune", learningRate: 5e-4, channels: 3 } },
   },
   {
+    name: "s-crop",
+    what: "+ every image cropped to the central chest box (framing)",
+    train: { budget: SCREEN, with: { chestRegion: "crop" } },
+  },
+  {
     name: "s-long",
     what: "+ twice the epochs (8)",
     train: { budget: SCREEN, with: { epochs: 8 } },

@@ -3,26 +3,40 @@
  * @module
  */
 import type { BenchJson } from "./schema.ts";
+import { describeAdapter } from "../lib/backend/webgpu.ts";
 
 const f = (x: number | null | undefined, d = 1) => (x == null ? "-" : x.toFixed(d));
 
 /** Formats the result as a small fixed-width table plus notes. */
 export function formatBench(r: BenchJson): string {
+  const backends = r.backends ??
+    [{ ...r.backend, adapter: r.backend.adapter ?? null, error: null }];
+  const several = backends.length > 1;
   const lines = [
-    `Backend ${r.backend.name}, ${r.backend.threads} thread(s); ${r.machine.cpus} CPUs (${r.machine.cpuModel}); ` +
+    ...backends.map((b) =>
+      b.error
+        ? `Backend ${b.name}: not measured: ${b.error}`
+        : `Backend ${b.name}, ${b.threads} thread(s)` +
+          (b.adapter
+            ? `, adapter ${describeAdapter(b.adapter)}` +
+              (b.adapter.software ? " (a CPU renderer: correctness only, not a GPU speed)" : "")
+            : "")
+    ),
+    `${r.machine.cpus} CPUs (${r.machine.cpuModel}); ` +
     `load average ${r.machine.loadAverage1mAtStart} -> ${r.machine.loadAverage1mAtEnd}`,
     "",
     "model          size batch  train ms/img (CPU)  img/s  predict ms/img (CPU)  img/s  peak RSS MiB | stock train ms/img (CPU)  predict  speed-up train  predict",
   ];
   for (const m of r.models) {
+    const label = several && m.backend ? `${m.model}@${m.backend}` : m.model;
     if (m.error) {
-      lines.push(`${m.model.padEnd(14)} not run: ${m.error}`);
+      lines.push(`${label.padEnd(14)} not run: ${m.error}`);
       continue;
     }
     const s = m.stock;
     lines.push(
       [
-        m.model.padEnd(14),
+        label.padEnd(14),
         String(m.inputSize).padStart(4),
         String(m.batchSize).padStart(5),
         `${f(m.train?.msPerImage)} (${f(m.train?.cpuMsPerImage)})`.padStart(19),

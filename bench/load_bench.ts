@@ -6,10 +6,11 @@
  * deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys \
  *   bench/load_bench.ts --data /work/shared/data/chest_xray --size 150 [--channels 3]
  * ```
- * Targets (issue 2, 2 cores, 5,216 images at 150 x 150 x 3): <= 60 s cold, <= 10 s warm.
+ * Targets of the image loader (2 cores, 5,216 images at 150 x 150 x 3): <= 60 s cold, <= 10 s
+ * warm.
  * @module
  */
-import { parseArgs } from "node:util";
+import { type CliSpec, helpText, parseCli, runCli } from "../lib/cli/_args.ts";
 import { join } from "node:path";
 import { loadImages } from "../lib/images/cache.ts";
 
@@ -46,7 +47,7 @@ async function listImages(dataDir: string): Promise<string[]> {
     if (files.length) return files.sort();
   }
   throw new Error(
-    `Found no images under ${dataDir}/train/{NORMAL,PNEUMONIA} or ${dataDir}/{NORMAL,PNEUMONIA} (looked for .jpeg .jpg .png)`,
+    `Found no images under ${dataDir}/train/{NORMAL,PNEUMONIA} or ${dataDir}/{NORMAL,PNEUMONIA} (looked for .jpeg .jpg .png .dcm)`,
   );
 }
 
@@ -85,27 +86,34 @@ export async function benchLoad(
   }
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      data: { type: "string", default: "../shared/data/chest_xray" },
-      size: { type: "string", default: "150" },
-      channels: { type: "string", default: "3" },
-      concurrency: { type: "string" },
-    },
-  });
-  const channels = Number(values.channels);
-  if (channels !== 1 && channels !== 3) {
-    throw new Error(`--channels must be 1 or 3, got ${values.channels}`);
-  }
+/** The flags of the script. */
+const LOAD_BENCH_CLI = {
+  name: "load_bench",
+  command: "deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys " +
+    "bench/load_bench.ts",
+  synopsis: ["[--data DIR] [--size N] [--channels 1|3] [--concurrency N]"],
+  about: "Times loading the training images, cold and through the cache.",
+  flags: {
+    data: { type: "string", arg: "DIR", default: "../shared/data/chest_xray", help: "dataset" },
+    size: { type: "number", arg: "N", integer: true, min: 1, default: 150, help: "image side" },
+    channels: { type: "string", choices: ["1", "3"], default: "3", help: "grayscale or RGB" },
+    concurrency: { type: "number", arg: "N", integer: true, min: 1, help: "files read at once" },
+  },
+} as const satisfies CliSpec;
+
+async function main(args: string[]): Promise<void> {
+  const { values, help } = parseCli(LOAD_BENCH_CLI, args);
+  if (help) return console.log(helpText(LOAD_BENCH_CLI));
+  const channels = values.channels === "1" ? 1 : 3;
   const result = await benchLoad(
-    values.data!,
-    Number(values.size),
+    values.data,
+    values.size,
     channels,
-    values.concurrency ? Number(values.concurrency) : undefined,
+    values.concurrency,
   );
   console.log(
-    JSON.stringify({ data: values.data, size: Number(values.size), channels, ...result }, null, 2),
+    JSON.stringify({ data: values.data, size: values.size, channels, ...result }, null, 2),
   );
 }
+
+if (import.meta.main) await runCli("load_bench", () => main(Deno.args), LOAD_BENCH_CLI);

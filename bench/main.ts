@@ -1,23 +1,35 @@
 /**
- * `deno task bench [--json]`: training and prediction speed of every registered model on the
- * active backend, with our wasm kernels and with the stock ones, plus image loading (when the
- * dataset is present). Each model and kernel set runs in a fresh subprocess, so that its peak RSS
- * is its own. Result: `outputs/bench/bench.json` (keys documented in `bench/README.md`).
+ * `deno task bench [--json] [--backend NAME[,NAME...]]`: training and prediction speed of every
+ * registered model on the chosen backends (default: the one `initBackend()` picks), on wasm with
+ * our kernels and with the stock ones, plus image loading (when the dataset is present). Each
+ * model, backend and kernel set runs in a fresh subprocess, so that its peak RSS is its own.
+ * Result: `outputs/bench/bench.json` (keys documented in `bench/README.md`); it names each backend
+ * and, on webgpu, the adapter.
  *
- * Options: `--json` (print the JSON instead of a table), `--models a,b`, `--steps N` (timed
- * training steps per model, default 5), `--stock-steps N` (default 2; 0 skips the stock runs),
- * `--batch N` (default: each model's training batch size), `--data DIR` (default
+ * Options: `--json` (print the JSON instead of a table), `--backend webgpu,wasm` (a GPU figure
+ * beside the CPU one; a backend that cannot be initialised is reported with its reason and its
+ * models are not run; a named webgpu accepts a software adapter such as lavapipe, whose figures
+ * are not GPU speeds), `--models a,b`, `--steps N` (timed training steps per model, default 5),
+ * `--stock-steps N` (default 2; 0 skips the stock runs), `--batch N` (default: each model's
+ * training batch size), `--size N` (default: each model's input size), `--data DIR` (default
  * `../shared/data/chest_xray`), `--skip-load`, `--skip-parallel`, `--out PATH`.
  * @module
  */
-import { parseArgs } from "node:util";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { writeJsonAtomic } from "../lib/util/atomic.ts";
-import { describeBackend, initBackend } from "../lib/backend/select.ts";
+import { type CliSpec, helpText, parseCli, runCli } from "../lib/cli/_args.ts";
+import {
+  BACKEND_ORDER,
+  type BackendChoice,
+  type BackendInfo,
+  describeBackend,
+  initBackend,
+} from "../lib/backend/select.ts";
 import { listModels } from "../lib/models/registry.ts";
 import type { ModelBenchResult } from "./model_bench.ts";
 import {
+  type BackendEntry,
   type BenchJson,
   type ModelEntry,
   modelErrorEntry,
@@ -32,9 +44,11 @@ const RUN_MODEL = fileURLToPath(new URL("./run_model.ts", import.meta.url));
 /** Runs `bench/run_model.ts` in a subprocess; returns its result or the error text. */
 async function runModel(
   model: string,
+  backend: BackendChoice,
   kernels: "fast" | "reference",
   steps: number,
   batch: number | undefined,
+  size: number | undefined,
 ): Promise<ModelBenchResult | { error: string }> {
   const args = [
     "run",
@@ -49,7 +63,10 @@ async function runModel(
     kernels,
     "--steps",
     String(steps),
+    "--backend",
+    backend,
     ...(batch ? ["--batch", String(batch)] : []),
+    ...(size ? ["--size", String(size)] : []),
   ];
   const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
     .output();
@@ -61,24 +78,76 @@ async function runModel(
   return { error: line.replace(/\x1b\[[0-9;]*m/g, "").slice(0, 500) };
 }
 
-async function main() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      json: { type: "boolean", default: false },
-      models: { type: "string" },
-      steps: { type: "string", default: "5" },
-      "stock-steps": { type: "string", default: "2" },
-      batch: { type: "string" },
-      data: { type: "string", default: "../shared/data/chest_xray" },
-      "skip-load": { type: "boolean", default: false },
-      "skip-parallel": { type: "boolean", default: false },
-      out: { type: "string", default: "outputs/bench/bench.json" },
+/** The bench command's flags. */
+const BENCH_CLI = {
+  name: "bench",
+  synopsis: [
+    "[--json] [--backend a,b] [--models a,b] [--steps N] [--stock-steps N] [--batch N] " +
+    "[--size N] [--data DIR] " +
+    "[--skip-load] [--skip-parallel] [--out PATH]",
+  ],
+  about: "Training and prediction speed of every registered model, image loading and two-core " +
+    "data-parallel training; writes outputs/bench/bench.json.",
+  flags: {
+    json: { type: "boolean", help: "print the JSON instead of a table" },
+    backend: {
+      type: "string",
+      arg: "a,b",
+      help: "backends to measure, e.g. webgpu,wasm (default: the one initBackend() picks)",
     },
-  });
+    models: { type: "string", arg: "a,b", help: "models to time (default: every registered one)" },
+    steps: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      default: 5,
+      help: "timed training steps per model",
+    },
+    "stock-steps": {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 0,
+      default: 2,
+      help: "steps with the stock kernels (0 skips them)",
+    },
+    batch: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      help: "batch size (default: each model's training batch size)",
+    },
+    size: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      help: "input side (default: each model's)",
+    },
+    data: {
+      type: "string",
+      arg: "DIR",
+      default: "../shared/data/chest_xray",
+      help: "dataset for the image-loading figures",
+    },
+    "skip-load": { type: "boolean", help: "no image-loading figures" },
+    "skip-parallel": { type: "boolean", help: "no data-parallel figure" },
+    out: { type: "string", arg: "PATH", default: "outputs/bench/bench.json", help: "result file" },
+  },
+} as const satisfies CliSpec;
+
+async function main(args: string[]): Promise<void> {
+  const { values, help } = parseCli(BENCH_CLI, args);
+  if (help) return console.log(helpText(BENCH_CLI));
   const say = values.json ? (_: string) => {} : (s: string) => console.error(s);
-  const backend = await initBackend();
-  say(describeBackend(backend));
+  const wanted = values.backend?.split(",").map((s) => s.trim()).filter(Boolean) ?? [];
+  for (const b of wanted) {
+    if (!(BACKEND_ORDER as readonly string[]).includes(b)) {
+      throw new Error(`bench: unknown backend "${b}"; expected one of ${BACKEND_ORDER.join(", ")}`);
+    }
+  }
   const known = listModels();
   const names = values.models
     ? values.models.split(",").map((s) => s.trim())
@@ -90,25 +159,57 @@ async function main() {
       );
     }
   }
-  const steps = Number(values.steps), stockSteps = Number(values["stock-steps"]);
-  const batch = values.batch ? Number(values.batch) : undefined;
+  const steps = values.steps, stockSteps = values["stock-steps"];
+  const batch = values.batch, size = values.size;
   const startedAt = new Date().toISOString();
   const load1m = os.loadavg()[0];
   const models: ModelEntry[] = [];
-  for (const name of names) {
-    say(`bench: ${name} (our kernels, ${steps} steps) ...`);
-    const fast = await runModel(name, "fast", steps, batch);
-    let stock: ModelBenchResult | { error: string } | null = null;
-    if (backend.name === "wasm" && stockSteps > 0 && !("error" in fast)) {
-      say(`bench: ${name} (stock kernels, ${stockSteps} steps) ...`);
-      stock = await runModel(name, "reference", stockSteps, batch);
+  const backends: BackendEntry[] = [];
+  const infos: BackendInfo[] = [];
+  for (const want of wanted.length ? wanted as BackendChoice[] : [undefined]) {
+    let info: BackendInfo;
+    try {
+      info = await initBackend({ prefer: want });
+    } catch (err) {
+      if (wanted.length === 1) throw err;
+      const error = (err as Error).message;
+      say(`bench: ${want} not measured: ${error}`);
+      backends.push({ name: want!, threads: null, simd: null, adapter: null, skipped: [], error });
+      continue;
     }
-    models.push(toEntry(name, fast, stock));
+    say(describeBackend(info));
+    infos.push(info);
+    backends.push({
+      name: info.name,
+      threads: info.threads,
+      simd: info.simd,
+      adapter: info.adapter,
+      skipped: info.skipped,
+      error: null,
+    });
+    for (const name of names) {
+      say(`bench: ${name} on ${info.name} (our kernels, ${steps} steps) ...`);
+      const fast = await runModel(name, info.name, "fast", steps, batch, size);
+      let stock: ModelBenchResult | { error: string } | null = null;
+      if (info.name === "wasm" && stockSteps > 0 && !("error" in fast)) {
+        say(`bench: ${name} (stock kernels, ${stockSteps} steps) ...`);
+        stock = await runModel(name, info.name, "reference", stockSteps, batch, size);
+      }
+      models.push({ ...toEntry(name, fast, stock), backend: info.name });
+    }
   }
+  if (infos.length === 0) {
+    throw new Error(`bench: no backend could be initialised: ${JSON.stringify(backends)}`);
+  }
+  const backend = infos[0];
   say("bench: image loading ...");
-  const imageLoading = values["skip-load"] ? null : await loadBenchOrNull(values.data!);
+  const imageLoading = values["skip-load"] ? null : await loadBenchOrNull(values.data);
   let parallel: Record<string, unknown> | null = null;
-  if (!values["skip-parallel"] && names.includes("cnn_reg")) {
+  // Data-parallel workers are a CPU (wasm) measure.
+  if (
+    !values["skip-parallel"] && names.includes("cnn_reg") && infos.some((i) => i.name === "wasm")
+  ) {
+    await initBackend({ prefer: "wasm" });
     say("bench: cnn_reg data-parallel (0 and 2 workers) ...");
     parallel = await parallelBenchOrNull("cnn_reg", batch ?? 8, steps);
   }
@@ -129,13 +230,15 @@ async function main() {
       threads: backend.threads,
       simd: backend.simd,
       skipped: backend.skipped,
+      adapter: backend.adapter,
     },
+    backends,
     models,
     imageLoading,
     parallel,
     pytorchReference: PYTORCH_REFERENCE,
   };
-  await writeJsonAtomic(values.out!, result);
+  await writeJsonAtomic(values.out, result);
   if (values.json) console.log(JSON.stringify(result, null, 2));
   else {
     console.log(formatBench(result));
@@ -174,4 +277,4 @@ function toEntry(
   };
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runCli("bench", () => main(Deno.args), BENCH_CLI);

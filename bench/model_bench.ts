@@ -6,9 +6,10 @@
  */
 import process from "node:process";
 import * as tf from "@tensorflow/tfjs-core";
-import { type BackendInfo, initBackend } from "../lib/backend/select.ts";
+import { type BackendChoice, type BackendInfo, initBackend } from "../lib/backend/select.ts";
+import type { AdapterSummary } from "../lib/backend/webgpu.ts";
 import type { WasmKernelMode } from "../lib/backend/wasm/mod.ts";
-import { makeAdam } from "../lib/backend/fused_adam.ts";
+import { makeOptimizer, optimizerSpecOf } from "../lib/train/step.ts";
 import { createModel, getModelSpec } from "../lib/models/registry.ts";
 
 /** What to time. */
@@ -24,6 +25,8 @@ export interface ModelBenchOptions {
   warmup?: number;
   /** Input size (default: the model's). */
   size?: number;
+  /** Backend to force (default: `initBackend()`'s choice, which honours `XRAY_BACKEND`). */
+  backend?: BackendChoice;
 }
 
 /** Timing of one phase. */
@@ -47,6 +50,8 @@ export interface ModelBenchResult {
   model: string;
   kernels: WasmKernelMode;
   backend: string;
+  /** On webgpu: the adapter it ran on; else null. */
+  adapter: AdapterSummary | null;
   threads: number;
   inputSize: number;
   channels: number;
@@ -96,18 +101,14 @@ export async function benchModel(
   opts: ModelBenchOptions,
   backend?: BackendInfo,
 ): Promise<ModelBenchResult> {
-  const info = backend ?? (await initBackend({ wasmKernels: opts.kernels }));
+  const info = backend ?? (await initBackend({ wasmKernels: opts.kernels, prefer: opts.backend }));
   const spec = getModelSpec(opts.model);
   const size = opts.size ?? spec.defaultSize;
   const batch = opts.batchSize ?? spec.train.batchSize;
   const warmup = opts.warmup ?? 1;
   const model = await createModel(opts.model, { size, seed: 1 });
-  const lr = spec.train.learningRate;
-  const optimizer = spec.train.optimizer === "sgd"
-    ? tf.train.sgd(lr)
-    : spec.train.optimizer === "rmsprop"
-    ? tf.train.rmsprop(lr)
-    : makeAdam(lr); // fused Adam with our kernels; tf.train.adam for the stock baseline
+  // The optimizer training uses (Adam is fused with our kernels, tf.train.adam without them).
+  const optimizer = makeOptimizer(optimizerSpecOf(spec.train));
   model.compile({ optimizer, loss: "binaryCrossentropy" });
   const x = tf.randomUniform([batch, size, size, spec.channels], 0, 1, "float32", 7);
   const y = tf.tensor2d(Array.from({ length: batch }, (_, i) => i % 2), [batch, 1]);
@@ -133,6 +134,7 @@ export async function benchModel(
     model: opts.model,
     kernels: opts.kernels,
     backend: info.name,
+    adapter: info.adapter,
     threads: info.threads,
     inputSize: size,
     channels: spec.channels,

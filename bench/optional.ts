@@ -24,7 +24,7 @@ export async function loadBenchOrNull(dataDir: string): Promise<Record<string, u
 
 /**
  * Calls `benchParallel(modelFactory, {workers: [0, 2], batchSize, steps})` of
- * `lib/train/parallel/trainer.ts` (helper H7's data-parallel worker trainer) for `model`, when that module
+ * `lib/train/parallel/trainer.ts` (the data-parallel worker trainer) for `model`, when that module
  * exists and exports it; null otherwise. Returns `{model, results}` or `{error}`.
  */
 export async function parallelBenchOrNull(

@@ -7,7 +7,8 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import process from "node:process";
 import { makeRng } from "../lib/util/rng.ts";
 import { DataParallelTrainer } from "../lib/train/parallel/trainer.ts";
-import type { LossName, OptimizerSpec } from "../lib/train/parallel/step.ts";
+import type { LossName, OptimizerSpec } from "../lib/train/step.ts";
+import { type CliSpec, helpText, parseCli, runCli } from "../lib/cli/_args.ts";
 
 /** Options of {@link benchParallel}. */
 export interface BenchParallelOptions {
@@ -120,20 +121,33 @@ export async function benchParallel(
   return out;
 }
 
-/** Parses `--flag value` CLI arguments of the script below. */
-function parseCli(args: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    if (!args[i].startsWith("--")) {
-      throw new Error(`parallel_bench: unexpected argument ${args[i]}`);
-    }
-    const key = args[i].slice(2);
-    const next = args[i + 1];
-    if (next === undefined || next.startsWith("--")) out[key] = "true";
-    else out[key] = args[++i];
-  }
-  return out;
-}
+/** The flags of the script below. */
+const PARALLEL_BENCH_CLI = {
+  name: "parallel_bench",
+  command: "deno run -A bench/parallel_bench.ts",
+  synopsis: [
+    "[--model cnn_reg] [--size 150] [--batch 8] [--steps 5] [--warmup 1] " +
+    "[--workers 0,2] [--wasm-threads N] [--backend wasm]",
+  ],
+  about: "Training throughput for 0 (in-process), 1, 2... data-parallel workers; one JSON line " +
+    "per configuration.",
+  flags: {
+    model: { type: "string", arg: "NAME", default: "cnn_reg", help: "registered model" },
+    size: { type: "number", arg: "N", integer: true, min: 1, help: "input side (model default)" },
+    batch: { type: "number", arg: "N", integer: true, min: 1, default: 8, help: "images per step" },
+    steps: { type: "number", arg: "N", integer: true, min: 1, default: 5, help: "timed steps" },
+    warmup: { type: "number", arg: "N", integer: true, min: 0, default: 1, help: "untimed steps" },
+    workers: { type: "string", arg: "0,2", default: "0,2", help: "worker counts to compare" },
+    "wasm-threads": {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      help: "run the in-process case on tfjs' threaded wasm build with N threads",
+    },
+    backend: { type: "string", choices: ["wasm", "cpu"], default: "wasm", help: "TF.js backend" },
+  },
+} as const satisfies CliSpec;
 
 /**
  * `deno run -A bench/parallel_bench.ts [--model cnn_reg] [--size 150] [--batch 8] [--steps 5]
@@ -141,27 +155,27 @@ function parseCli(args: string[]): Record<string, string> {
  * configuration. `--wasm-threads N` runs the in-process (0 workers) case on tfjs' threaded wasm
  * build with N threads (see lib/train/parallel/threads.ts); workers always use one thread each.
  */
-if (import.meta.main) {
-  const a = parseCli(Deno.args);
-  const backend = a.backend ?? "wasm";
+async function main(args: string[]): Promise<void> {
+  const { values: a, help } = parseCli(PARALLEL_BENCH_CLI, args);
+  if (help) return console.log(helpText(PARALLEL_BENCH_CLI));
   const { initBackend, describeBackend } = await import("../lib/backend/select.ts");
-  const info = await initBackend({ prefer: backend as "wasm" | "cpu" });
+  const info = await initBackend({ prefer: a.backend });
   let threads = 1;
   if (a["wasm-threads"]) {
     const { enableWasmThreads } = await import("../lib/train/parallel/threads.ts");
-    threads = (await enableWasmThreads(Number(a["wasm-threads"]))).threads;
+    threads = (await enableWasmThreads(a["wasm-threads"])).threads;
     await initBackend({ prefer: "wasm" }); // re-registers the gradient kernels on the new instance
   }
   const { createModel } = await import("../lib/models/registry.ts");
-  const model = a.model ?? "cnn_reg";
-  const size = a.size ? Number(a.size) : undefined;
+  const model = a.model;
+  const size = a.size;
   const results = await benchParallel(
     () => createModel(model, { seed: 1, ...(size ? { size } : {}) }),
     {
-      workers: (a.workers ?? "0,2").split(",").map(Number),
-      batchSize: Number(a.batch ?? 8),
-      steps: Number(a.steps ?? 5),
-      warmup: Number(a.warmup ?? 1),
+      workers: a.workers.split(",").map(Number),
+      batchSize: a.batch,
+      steps: a.steps,
+      warmup: a.warmup,
       backend: info.tfName,
     },
   );
@@ -176,4 +190,8 @@ if (import.meta.main) {
     );
   }
   console.error(describeBackend(info));
+}
+
+if (import.meta.main) {
+  await runCli("parallel_bench", () => main(Deno.args), PARALLEL_BENCH_CLI);
 }

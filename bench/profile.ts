@@ -11,7 +11,7 @@
  * @module
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
+import { type CliSpec, helpText, parseCli, runCli } from "../lib/cli/_args.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import {
   getKernelsForBackend,
@@ -120,23 +120,38 @@ export async function profileTraining(
   return { ...res, batchSize: batch, steps };
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      model: { type: "string", default: "cnn_reg" },
-      steps: { type: "string", default: "3" },
-      kernels: { type: "string", default: "fast" },
-      batch: { type: "string" },
-      "by-shape": { type: "boolean", default: false },
-      top: { type: "string", default: "20" },
+/** The flags of the script. */
+const PROFILE_CLI = {
+  name: "profile",
+  command: "deno run -A bench/profile.ts",
+  synopsis: [
+    "[--model cnn_reg] [--steps N] [--kernels fast|reference] [--batch N] [--by-shape] " +
+    "[--top N]",
+  ],
+  about: "CPU time per training step, attributed to kernels.",
+  flags: {
+    model: { type: "string", arg: "NAME", default: "cnn_reg", help: "registered model" },
+    steps: { type: "number", arg: "N", integer: true, min: 1, default: 3, help: "profiled steps" },
+    kernels: {
+      type: "string",
+      choices: ["fast", "reference"],
+      default: "fast",
+      help: "our wasm kernels or the stock ones",
     },
-  });
-  const kernels = values.kernels === "reference" ? "reference" : "fast";
-  const r = await profileTraining(values.model!, {
-    steps: Number(values.steps),
+    batch: { type: "number", arg: "N", integer: true, min: 1, help: "batch size" },
+    "by-shape": { type: "boolean", help: "one row per kernel and shape" },
+    top: { type: "number", arg: "N", integer: true, min: 1, default: 20, help: "rows shown" },
+  },
+} as const satisfies CliSpec;
+
+async function main(args: string[]): Promise<void> {
+  const { values, help } = parseCli(PROFILE_CLI, args);
+  if (help) return console.log(helpText(PROFILE_CLI));
+  const kernels = values.kernels;
+  const r = await profileTraining(values.model, {
+    steps: values.steps,
     kernels,
-    batchSize: values.batch ? Number(values.batch) : undefined,
+    batchSize: values.batch,
     byShape: values["by-shape"],
   });
   console.log(describeBackend(await initBackend({ wasmKernels: kernels })));
@@ -145,7 +160,7 @@ if (import.meta.main) {
     `${values.model}, batch ${r.batchSize}: ${per(r.totalCpuMs)} CPU ms per step ` +
       `(${(r.totalCpuMs / r.steps / r.batchSize).toFixed(1)} per image)`,
   );
-  const top = r.rows.slice(0, -1).slice(0, Number(values.top));
+  const top = r.rows.slice(0, -1).slice(0, values.top);
   for (const row of [...top, r.rows[r.rows.length - 1]]) {
     console.log(
       `  ${row.kernel.padEnd(32)} ${per(row.cpuMs)} ms/step ${
@@ -154,3 +169,5 @@ if (import.meta.main) {
     );
   }
 }
+
+if (import.meta.main) await runCli("profile", () => main(Deno.args), PROFILE_CLI);

@@ -4,41 +4,61 @@
  *
  * ```sh
  * deno run --allow-read --allow-env --allow-ffi --allow-sys bench/run_model.ts \
- *   --model cnn_reg --kernels fast --steps 5
+ *   --model cnn_reg --kernels fast --steps 5 [--backend webgpu]
  * ```
  * @module
  */
-import { parseArgs } from "node:util";
+import { type CliSpec, helpText, parseCli, runCli, UsageError } from "../lib/cli/_args.ts";
+import { BACKEND_ORDER, type BackendChoice } from "../lib/backend/select.ts";
 import { benchModel } from "./model_bench.ts";
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      model: { type: "string" },
-      kernels: { type: "string", default: "fast" },
-      steps: { type: "string", default: "5" },
-      warmup: { type: "string", default: "1" },
-      batch: { type: "string" },
-      size: { type: "string" },
+/** The flags of this subprocess entry. */
+const RUN_MODEL_CLI = {
+  name: "run_model",
+  command: "deno run --allow-read --allow-env --allow-ffi --allow-sys bench/run_model.ts",
+  synopsis: [
+    "--model NAME [--kernels fast|reference] [--steps N] [--warmup N] [--batch N] " +
+    "[--size N] [--backend NAME]",
+  ],
+  about: "Times one model with one kernel set; prints the result as one line of JSON.",
+  flags: {
+    model: { type: "string", arg: "NAME", help: "registered model" },
+    kernels: {
+      type: "string",
+      choices: ["fast", "reference"],
+      default: "fast",
+      help: "our wasm kernels or the stock ones",
     },
-  });
-  if (!values.model) throw new Error("run_model.ts: --model NAME is required");
-  if (values.kernels !== "fast" && values.kernels !== "reference") {
-    throw new Error(
-      `run_model.ts: --kernels must be "fast" or "reference", got "${values.kernels}"`,
-    );
-  }
+    steps: { type: "number", arg: "N", integer: true, min: 1, default: 5, help: "timed steps" },
+    warmup: { type: "number", arg: "N", integer: true, min: 0, default: 1, help: "untimed steps" },
+    batch: { type: "number", arg: "N", integer: true, min: 1, help: "batch size" },
+    size: { type: "number", arg: "N", integer: true, min: 1, help: "input side" },
+    backend: {
+      type: "string",
+      arg: "NAME",
+      choices: BACKEND_ORDER,
+      help: "backend to force (default: initBackend()'s choice)",
+    },
+  },
+} as const satisfies CliSpec;
+
+async function main(args: string[]): Promise<void> {
+  const { values, help } = parseCli(RUN_MODEL_CLI, args);
+  if (help) return console.log(helpText(RUN_MODEL_CLI));
+  if (!values.model) throw new UsageError("--model NAME is required");
   // Keep stdout for the JSON line: tfjs prints its banners with console.log.
   const log = console.log;
   console.log = console.error;
   const result = await benchModel({
     model: values.model,
     kernels: values.kernels,
-    steps: Number(values.steps),
-    warmup: Number(values.warmup),
-    batchSize: values.batch ? Number(values.batch) : undefined,
-    size: values.size ? Number(values.size) : undefined,
+    steps: values.steps,
+    warmup: values.warmup,
+    batchSize: values.batch,
+    size: values.size,
+    backend: values.backend as BackendChoice | undefined,
   });
   log(JSON.stringify(result));
 }
+
+if (import.meta.main) await runCli("run_model", () => main(Deno.args), RUN_MODEL_CLI);

@@ -4,17 +4,19 @@
  * @module
  */
 import type { PhaseTiming } from "./model_bench.ts";
+import type { AdapterSummary } from "../lib/backend/webgpu.ts";
 
 /** Schema id written into every result. */
 export const SCHEMA = "xray-bench/1";
 
 /**
  * PyTorch eager CPU figures for the seed's cnn_reg (150x150x3, batch 8) on this 2-core machine,
- * as measured and stated in issue 3 (not re-measured by `deno task bench`).
+ * measured once with PyTorch eager on this machine's CPU (`bench/pytorch_reference.py` times the
+ * same workload; not re-measured by `deno task bench`).
  */
 export const PYTORCH_REFERENCE = {
   model: "cnn_reg",
-  source: "issue 3 (PyTorch eager CPU, same 2-core machine)",
+  source: "PyTorch eager CPU, same 2-core machine, measured once (bench/pytorch_reference.py)",
   trainMsPerImage1Thread: 40.5,
   trainMsPerImage2Threads: 25.5,
   predictMsPerImage: 22,
@@ -23,6 +25,8 @@ export const PYTORCH_REFERENCE = {
 /** One model's figures. Null fields: the model could not be built or run (see `error`). */
 export interface ModelEntry {
   model: string;
+  /** The backend it ran on (`backends[].name`). */
+  backend?: string;
   /** Why the model could not be benchmarked (e.g. transfer without its base model), else null. */
   error: string | null;
   inputSize: number | null;
@@ -53,9 +57,14 @@ export interface ModelEntry {
 }
 
 /** The entry of a model that could not be benchmarked: every figure null, `error` says why. */
-export function modelErrorEntry(model: string, error: string | null): ModelEntry {
+export function modelErrorEntry(
+  model: string,
+  error: string | null,
+  backend?: string,
+): ModelEntry {
   return {
     model,
+    ...(backend ? { backend } : {}),
     error,
     inputSize: null,
     channels: null,
@@ -73,6 +82,18 @@ export function modelErrorEntry(model: string, error: string | null): ModelEntry
   };
 }
 
+/** One backend the run measured (`--backend a,b` measures several). */
+export interface BackendEntry {
+  name: string;
+  threads: number | null;
+  simd: boolean | null;
+  /** On webgpu: the adapter (description, vendor, whether it renders in software); else null. */
+  adapter: AdapterSummary | null;
+  skipped: { name: string; reason: string }[];
+  /** Why the backend could not be initialised (its models were not run), else null. */
+  error: string | null;
+}
+
 /** The whole result file. */
 export interface BenchJson {
   schema: string;
@@ -87,12 +108,18 @@ export interface BenchJson {
     loadAverage1mAtEnd: number;
     deno: string;
   };
+  /** The first backend measured (the only one without a `--backend` list). */
   backend: {
     name: string;
     threads: number;
     simd: boolean | null;
     skipped: { name: string; reason: string }[];
+    /** On webgpu: the adapter; else null. */
+    adapter?: AdapterSummary | null;
   };
+  /** Every backend measured, in the order of `--backend`. */
+  backends?: BackendEntry[];
+  /** One entry per model and backend. */
   models: ModelEntry[];
   /** `benchLoad` of bench/load_bench.ts, or `{error}` when it could not run, or null if skipped. */
   imageLoading: Record<string, unknown> | null;

@@ -1,8 +1,11 @@
 /**
- * Picks the TensorFlow.js backend: `@tensorflow/tfjs-node-gpu` if it loads, then
- * `@tensorflow/tfjs-node`, then `@tensorflow/tfjs-backend-wasm`, then `cpu`. A flag (`prefer`) or
- * the environment variable `XRAY_BACKEND` forces one. On wasm it registers this project's gradient
- * kernels (wasm ships without `Conv2DBackpropFilter`, so it could not train a CNN otherwise).
+ * Picks the TensorFlow.js backend: `@tensorflow/tfjs-node-gpu` if it loads, then `webgpu` on a
+ * hardware adapter (`webgpu.ts`; a software adapter such as lavapipe is skipped), then
+ * `@tensorflow/tfjs-node` (`node.ts`), then `@tensorflow/tfjs-backend-wasm`, then `cpu`: the GPU
+ * backends first, then the CPU ones. A flag (`prefer`) or the environment variable `XRAY_BACKEND`
+ * forces one (a forced webgpu accepts a software adapter). On wasm it registers this project's
+ * gradient kernels (wasm ships without `Conv2DBackpropFilter`, so it could not train a CNN
+ * otherwise).
  *
  * @example
  * ```ts
@@ -18,20 +21,27 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-layers";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { setWasmKernels, type WasmKernelMode } from "./wasm/mod.ts";
+import { type AdapterSummary, describeAdapter, initWebGpu } from "./webgpu.ts";
+import { initNodeBackend, nodeSkipReason } from "./node.ts";
 
 /** Backends in the order they are tried. */
-export const BACKEND_ORDER = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const;
+export const BACKEND_ORDER = ["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"] as const;
 /** A backend this project can select. */
 export type BackendChoice = (typeof BACKEND_ORDER)[number];
 
 /** What {@link initBackend} got. */
 export interface BackendInfo {
-  /** The choice that is active ("tfjs-node-gpu", "tfjs-node", "wasm" or "cpu"). */
+  /** The choice that is active ("tfjs-node-gpu", "webgpu", "tfjs-node", "wasm" or "cpu"). */
   name: BackendChoice;
-  /** The name TF.js knows it by (`tf.getBackend()`: "tensorflow", "wasm" or "cpu"). */
+  /** The name TF.js knows it by (`tf.getBackend()`: "tensorflow", "webgpu", "wasm" or "cpu"). */
   tfName: string;
-  /** Threads the backend computes with (wasm: its thread pool size; cpu: 1). */
+  /**
+   * Threads the backend computes with (wasm: its thread pool size; cpu and webgpu: 1, the thread
+   * that runs or drives it; tfjs-node: the CPU count).
+   */
   threads: number;
+  /** On webgpu: the adapter (vendor, description, whether it is a software renderer); else null. */
+  adapter: AdapterSummary | null;
   /** Backends tried before this one (or not tried because one was forced), with why. */
   skipped: { name: string; reason: string }[];
   /** How the choice was made: "auto", "prefer" (the flag) or "env" (`XRAY_BACKEND`). */
@@ -56,40 +66,36 @@ function isChoice(s: string): s is BackendChoice {
   return (BACKEND_ORDER as readonly string[]).includes(s);
 }
 
-/** Imports a tfjs-node package by a computed name, so that a missing package is a runtime error. */
-async function tryNode(pkg: string): Promise<void> {
-  const spec = `@tensorflow/${pkg}`;
-  await import(spec);
-  if (!(await tf.setBackend("tensorflow"))) {
-    throw new Error(`${spec} loaded but its backend did not initialise`);
+/** Initialises `choice`; returns the WebGPU adapter on webgpu, else null. */
+async function tryOne(
+  choice: BackendChoice,
+  mode: WasmKernelMode,
+  forced: boolean,
+): Promise<AdapterSummary | null> {
+  if (choice === "tfjs-node-gpu" || choice === "tfjs-node") {
+    await initNodeBackend(choice);
+    return null;
   }
-}
-
-async function tryOne(choice: BackendChoice, mode: WasmKernelMode): Promise<void> {
-  if (choice === "tfjs-node-gpu" || choice === "tfjs-node") return await tryNode(choice);
+  if (choice === "webgpu") return await initWebGpu({ allowSoftware: forced });
   if (choice === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm");
     if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
     setWasmKernels(mode);
-    return;
+    return null;
   }
   if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend did not initialise");
+  return null;
 }
 
 function reasonOf(choice: BackendChoice, err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  if (
-    /Cannot find|not found|Could not find|ERR_MODULE_NOT_FOUND|not a dependency|Unable to load/i
-      .test(msg)
-  ) {
-    return `@tensorflow/${choice} is not installed (its install script downloads libtensorflow, ` +
-      `which needs internet access; the project works without it)`;
-  }
-  return `failed to load: ${msg.split("\n")[0]}`;
+  if (choice === "tfjs-node-gpu" || choice === "tfjs-node") return nodeSkipReason(choice, err);
+  const msg = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+  // webgpu's errors are already reasons (no adapter, a software adapter).
+  return choice === "webgpu" ? msg : `failed to load: ${msg}`;
 }
 
 /**
- * Selects and initialises the TF.js backend. Tries tfjs-node-gpu, tfjs-node, wasm, cpu in order,
+ * Selects and initialises the TF.js backend. Tries {@link BACKEND_ORDER} in order,
  * unless `opts.prefer` or env `XRAY_BACKEND` forces one (a forced backend that fails to load is an
  * error). Idempotent: a second call with the same request returns the same info without
  * re-initialising.
@@ -143,8 +149,9 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     }
   }
   for (const choice of candidates) {
+    let adapter: AdapterSummary | null;
     try {
-      await tryOne(choice, mode);
+      adapter = await tryOne(choice, mode, forced !== null);
     } catch (err) {
       if (forced) {
         throw new Error(
@@ -161,7 +168,12 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     const info: BackendInfo = {
       name: choice,
       tfName,
-      threads: isWasm ? getThreadsCount() : choice === "cpu" ? 1 : navigator.hardwareConcurrency,
+      threads: isWasm
+        ? getThreadsCount()
+        : choice === "cpu" || choice === "webgpu"
+        ? 1
+        : navigator.hardwareConcurrency,
+      adapter,
       skipped,
       forcedBy,
       wasmKernels: isWasm ? mode : null,
@@ -181,6 +193,8 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
 export function describeBackend(info: BackendInfo): string {
   const extra = info.name === "wasm"
     ? `, ${info.simd ? "SIMD" : "no SIMD"}, ${info.wasmKernels} gradient kernels`
+    : info.adapter
+    ? `, adapter ${describeAdapter(info.adapter)}`
     : "";
   const how = info.forcedBy === "auto"
     ? ""

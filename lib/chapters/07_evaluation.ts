@@ -14,7 +14,8 @@ import type { SplitRecord } from "../data/types.ts";
 import { loadImage } from "../images/load.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { type BinaryMetrics, binaryMetrics, rocAuc } from "../metrics/classification.ts";
-import { loadRun, predictRecords } from "../train/run.ts";
+import { loadRun } from "../train/run.ts";
+import { predictRecords } from "../train/score.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { readResult, resultPath, runDir, splits } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
@@ -38,7 +39,7 @@ export interface TestEvaluation {
   failures: { path: string; reason: string }[];
 }
 
-/** Test predictions of the final model, for issue 6's chapters (results/test_predictions.csv). */
+/** Test predictions of the final model, for the evaluation chapters (results/test_predictions.csv). */
 export const TEST_PREDICTIONS = "test_predictions";
 
 /**

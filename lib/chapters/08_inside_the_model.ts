@@ -8,16 +8,19 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import { imageGrid } from "../charts/images.ts";
-import { rowsToHtml } from "../charts/table.ts";
 import { loadImage } from "../images/load.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { normalisePixels } from "../models/preprocessing.ts";
+import { architectureRows, architectureTable, describeLayers } from "../models/describe.ts";
 import { type LoadedRun, loadRun } from "../train/run.ts";
 import { isFinishedRun, readResult, runDir } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import type { Choice } from "./06_comparison.ts";
 import { CHAPTER_RUNS } from "./_models.ts";
 import type { TestEvaluation } from "./07_evaluation.ts";
+
+/** The layer table helpers, from lib/models/describe.ts. */
+export { architectureRows, architectureTable };
 
 type Layer = tfl.layers.Layer;
 
@@ -49,33 +52,6 @@ export async function runToInspect(
   throw new Error(`No finished convolutional run in ${s.runsDir}: run notebooks 03-06 first`);
 }
 
-/** One row per layer: name, type, output shape, parameters, trainable. */
-export function architectureRows(
-  model: tfl.LayersModel,
-): Record<string, string | number | boolean>[] {
-  return model.layers.map((l) => ({
-    layer: l.name,
-    type: l.getClassName(),
-    "output shape": JSON.stringify(l.outputShape).replaceAll("null", "None"),
-    params: l.countParams(),
-    trainable: l.trainable,
-  }));
-}
-
-/** The architecture table with the totals in its caption. */
-export function architectureTable(model: tfl.LayersModel, name: string): string {
-  const rows = architectureRows(model);
-  const total = rows.reduce((a, r) => a + (r.params as number), 0);
-  const trainable = model.trainableWeights.reduce(
-    (a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1),
-    0,
-  );
-  return rowsToHtml(rows, {
-    caption: `${name}: ${rows.length} layers, ${total.toLocaleString("en-US")} parameters ` +
-      `(${trainable.toLocaleString("en-US")} trainable)`,
-  });
-}
-
 const FOLLOWERS = new Set(["BatchNormalization", "Activation", "ReLU", "LeakyReLU"]);
 
 /**
@@ -84,19 +60,28 @@ const FOLLOWERS = new Set(["BatchNormalization", "Activation", "ReLU", "LeakyReL
  */
 export function activationLayers(model: tfl.LayersModel): { layer: Layer; label: string }[] {
   const ls = model.layers;
+  const info = describeLayers(model);
   const out: { layer: Layer; label: string }[] = [];
   ls.forEach((l, i) => {
     const cls = l.getClassName();
+    const what = (k: number) =>
+      info[k].detail ? `${info[k].name}, ${info[k].detail}` : info[k].name;
     if (/Conv2D/.test(cls)) {
       let j = i;
       while (j + 1 < ls.length && FOLLOWERS.has(ls[j + 1].getClassName())) j++;
-      const after = ls.slice(i + 1, j + 1).map((x) => x.getClassName());
+      const after = ls.slice(i + 1, j + 1).map((x) =>
+        x.getClassName() === "BatchNormalization"
+          ? "batch norm"
+          : x.getClassName() === "Activation"
+          ? String((x.getConfig() as { activation?: string }).activation)
+          : x.getClassName()
+      );
       out.push({
         layer: ls[j],
-        label: `${l.name} (${cls}${after.length ? ` + ${after.join(" + ")}` : ""})`,
+        label: `${what(i)}${after.length ? ` (after ${after.join(" + ")})` : ""}`,
       });
     } else if (/^(Max|Average)Pooling2D$/.test(cls)) {
-      out.push({ layer: l, label: `${l.name} (${cls})` });
+      out.push({ layer: l, label: what(i) });
     }
   });
   return out;
@@ -170,14 +155,22 @@ export async function activationGrids(run: LoadedRun, imagePath: string): Promis
       title: `Input image (${pre.size}x${pre.size}x${pre.channels})`,
     }),
   ];
+  // One scale for every layer, so a 32x32 map is drawn larger than a 4x4 one: the largest map
+  // gets ~56 px per channel tile (16 tiles fit the column); tiles never shrink below 18 px.
+  const maxSide = Math.max(...outs.map((o) => o.shape[1] ?? 1));
+  const scale = 56 / maxSide;
   for (let i = 0; i < picked.length; i++) {
     const [, h, w, c] = outs[i].shape;
-    const t = tileChannels(outs[i].data, h, w, c);
+    const cols = Math.min(16, c);
+    const t = tileChannels(outs[i].data, h, w, c, cols);
     const src = await toPngDataUrl(t.pixels, t.width, t.height, 1);
-    const shown = Math.min(960, Math.max(320, t.width * Math.max(1, Math.floor(480 / t.width))));
-    html.push(imageGrid([{ src, caption: `${c} channels of ${h}x${w}` }], {
+    const tile = Math.max(18, Math.round(h * scale));
+    html.push(imageGrid([{
+      src,
+      caption: `${c} channels of ${h}x${w} (click to enlarge)`,
+    }], {
       columns: 1,
-      tileWidth: shown,
+      tileWidth: cols * tile,
       pixelated: true,
       title: `Activations of ${picked[i].label}`,
     }));

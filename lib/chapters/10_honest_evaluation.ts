@@ -26,9 +26,26 @@ import {
   type TemperatureFit,
   writeCalibration,
 } from "../metrics/calibration.ts";
-import { binaryCrossEntropy, rocAuc } from "../metrics/classification.ts";
+import { binaryCrossEntropy, binaryMetrics, rocAuc } from "../metrics/classification.ts";
 import { averagePrecision, precisionRecallCurve, rocCurve } from "../metrics/curves.ts";
 import type { EvalContext, ScoredSplit } from "./_eval_context.ts";
+import { recordResult } from "./_context.ts";
+import { COLORS } from "../charts/_render.ts";
+
+/** The stored operating policy of a run in words (the threshold and how it was chosen). */
+export function policyWords(ctx: EvalContext): string {
+  return `stored threshold ${ctx.run.threshold.toFixed(3)}: the highest with validation ` +
+    `sensitivity >= ${ctx.record.config.threshold.targetSensitivity}`;
+}
+
+/** The stored threshold's point on validation and test, for marking curves. */
+function operatingPoints(ctx: EvalContext) {
+  const t = ctx.run.threshold;
+  return {
+    val: binaryMetrics(ctx.val.y, ctx.val.prob, t),
+    test: binaryMetrics(ctx.test.y, ctx.test.prob, t),
+  };
+}
 
 /** Bootstrap resamples used by the chapters (1000, the usual choice for 95% intervals). */
 export const N_BOOT = 1000;
@@ -44,9 +61,24 @@ export function rocFigure(ctx: EvalContext): string {
       auc: rocAuc(d.y, d.prob),
     };
   };
+  const op = operatingPoints(ctx);
   return rocChart([curve("validation", ctx.val), curve("test", ctx.test)], {
     title: `ROC curves of ${ctx.record.name}`,
-    caption: `Test: ${ctx.testSource}.`,
+    caption: `Test: ${ctx.testSource}. Ringed dots: the operating point, ${policyWords(ctx)}.`,
+    marked: [
+      {
+        x: 1 - op.val.specificity,
+        y: op.val.sensitivity,
+        name: "operating point, validation",
+        color: COLORS.train,
+      },
+      {
+        x: 1 - op.test.specificity,
+        y: op.test.sensitivity,
+        name: "operating point, test",
+        color: COLORS.val,
+      },
+    ],
   });
 }
 
@@ -61,10 +93,26 @@ export function prFigure(ctx: EvalContext): string {
       ap: averagePrecision(d.y, d.prob),
     };
   };
+  const op = operatingPoints(ctx);
   return prChart([curve("validation", ctx.val), curve("test", ctx.test)], {
     title: `Precision-recall curves of ${ctx.record.name}`,
     prevalence: ctx.test.prevalence,
-    caption: "Dashed: the test prevalence, the precision of calling everyone positive.",
+    caption: "Dashed: the test prevalence, the precision of calling everyone positive. Ringed " +
+      `dots: the operating point, ${policyWords(ctx)}.`,
+    marked: [
+      {
+        x: op.val.sensitivity,
+        y: op.val.precision,
+        name: "operating point, validation",
+        color: COLORS.train,
+      },
+      {
+        x: op.test.sensitivity,
+        y: op.test.precision,
+        name: "operating point, test",
+        color: COLORS.val,
+      },
+    ],
   });
 }
 
@@ -174,7 +222,10 @@ export function reliabilityFigure(y: number[], raw: number[], scaled: number[], 
   });
 }
 
-/** A paragraph with the chapter's numbers. */
+/**
+ * A paragraph with the chapter's numbers. Also records them (results/honest_evaluation.json) for
+ * the conclusions.
+ */
 export function honestSummary(
   ctx: EvalContext,
   iv: { val: MetricIntervals; test: MetricIntervals },
@@ -182,9 +233,28 @@ export function honestSummary(
 ): string {
   const v = iv.val.metrics, t = iv.test.metrics;
   const drop = v.auc.estimate - t.auc.estimate;
+  // Do the two AUC intervals overlap? If so the drop is within the resampling noise.
+  const apart = v.auc.lo > t.auc.hi || t.auc.lo > v.auc.hi;
+  recordResult(ctx.settings, "honest_evaluation", "summary", {
+    run: ctx.record.name,
+    threshold: ctx.run.threshold,
+    targetSensitivity: ctx.record.config.threshold.targetSensitivity,
+    officialTest: ctx.officialTest,
+    testSource: ctx.testSource,
+    nVal: ctx.val.y.length,
+    nTest: ctx.test.y.length,
+    testPrevalence: ctx.test.prevalence,
+    val: v,
+    test: t,
+    temperature: cal.fit.temperature,
+    calibration: cal.rows,
+  });
   return [
     `Validation ROC-AUC ${formatInterval(v.auc)} against test ${formatInterval(t.auc)} ` +
-    `(${drop >= 0 ? "a drop of" : "a gain of"} ${Math.abs(drop).toFixed(3)}). ` +
+    `(${drop >= 0 ? "a drop of" : "a gain of"} ${Math.abs(drop).toFixed(3)}; ` +
+    (apart
+      ? "the two intervals do not overlap, so the difference is larger than resampling noise). "
+      : "the intervals overlap, so this difference is within resampling noise). ") +
     `At the stored threshold (${ctx.run.threshold.toFixed(4)}, chosen on validation for ` +
     `sensitivity >= ${ctx.record.config.threshold.targetSensitivity}), test sensitivity is ` +
     `${formatInterval(t.sensitivity)} and specificity ${formatInterval(t.specificity)}.`,

@@ -1,24 +1,33 @@
 /**
  * Chapter 11, operating points for screening: threshold policies chosen on validation and what
- * they give on test, the whole trade-off with referrals per 100 children and the WHO minimum,
- * and site calibration on a small labelled sample of the test part.
+ * they give on test, what each means per 1,000 children at realistic prevalences (PPV, NPV,
+ * referrals, missed cases), the whole trade-off against the WHO TB-triage targets (an analogous
+ * benchmark), and site calibration on a small labelled sample of the test part.
  * @module
  */
 
 import { lineChart, referenceLine } from "../charts/lines.ts";
+import { recordResult } from "./_context.ts";
 import { rowsToHtml } from "../charts/table.ts";
 import { formatInterval } from "../metrics/bootstrap.ts";
 import {
   policiesOnTest,
+  SCREENING_PREVALENCES,
+  screeningProjection,
   STANDARD_POLICIES,
   tradeoffTable,
+  WHO_BENCHMARK,
   WHO_SCREENING_MINIMUM,
 } from "../eval/operating_points.ts";
 import { siteCalibrate, type SiteCalibrationResult } from "../eval/site_calibration.ts";
 import type { EvalContext } from "./_eval_context.ts";
 import { N_BOOT } from "./10_honest_evaluation.ts";
 
-/** The four policies picked on validation, applied to test. */
+/**
+ * The four policies picked on validation, applied to test; then what each means for 1,000
+ * children screened at 5%, 10% and 20% prevalence and at the test part's own. Records the
+ * numbers (results/operating_points.json) for the conclusions.
+ */
 export function policyTable(ctx: EvalContext): string {
   const rows = policiesOnTest(
     { yTrue: ctx.val.y, yScore: ctx.val.prob },
@@ -26,7 +35,21 @@ export function policyTable(ctx: EvalContext): string {
     STANDARD_POLICIES,
   );
   const p = ctx.test.prevalence;
-  return rowsToHtml(
+  const prevalences = [...SCREENING_PREVALENCES, p];
+  const projections = rows.map((r) => ({
+    policy: r.policy,
+    threshold: r.threshold,
+    test: r.test,
+    testMeetsWho: r.testMeetsWho,
+    projection: screeningProjection(r.test.sensitivity, r.test.specificity, prevalences),
+  }));
+  recordResult(ctx.settings, "operating_points", "policies", {
+    testPrevalence: p,
+    nTest: ctx.test.y.length,
+    storedThreshold: ctx.run.threshold,
+    policies: projections,
+  });
+  const policies = rowsToHtml(
     rows.map((r) => ({
       policy: r.policy,
       threshold: r.threshold,
@@ -35,15 +58,38 @@ export function policyTable(ctx: EvalContext): string {
       "test sensitivity": r.test.sensitivity,
       "test specificity": r.test.specificity,
       "test precision": r.test.precision,
-      "referrals / 100": 100 * (p * r.test.sensitivity + (1 - p) * (1 - r.test.specificity)),
-      "meets WHO minimum": r.testMeetsWho ? "yes" : "no",
+      [`meets ${WHO_BENCHMARK.short}`]: r.testMeetsWho ? "yes" : "no",
     })),
     {
       caption: `Thresholds chosen on validation (${ctx.val.y.length} images), measured on test ` +
-        `(${ctx.test.y.length} images, prevalence ${p.toFixed(3)}); the stored run threshold is ` +
-        `${ctx.run.threshold.toFixed(4)}`,
+        `(${ctx.test.y.length} images, prevalence ${p.toFixed(3)}); the run's stored ` +
+        `threshold is ${ctx.run.threshold.toFixed(4)} (the first policy)`,
     },
   );
+  const pct = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 0 : 0)}%`;
+  const perThousand = rowsToHtml(
+    projections.flatMap((r) =>
+      r.projection.map((q, i) => ({
+        policy: r.policy,
+        prevalence: i === prevalences.length - 1
+          ? `${pct(q.prevalence)} (test part)`
+          : pct(q.prevalence),
+        "referred / 1,000": Math.round(q.referredPer1000),
+        "... with pneumonia": Math.round(q.truePositivesPer1000),
+        "... without (false alarms)": Math.round(q.falseAlarmsPer1000),
+        "missed / 1,000": Math.round(q.missedPer1000),
+        PPV: q.ppv,
+        NPV: q.npv,
+      }))
+    ),
+    {
+      caption: "Per 1,000 children screened, with each policy's test sensitivity and " +
+        "specificity carried over to a population of that prevalence. PPV: share of referred " +
+        "children who have pneumonia; NPV: share of children sent home who do not.",
+      digits: 3,
+    },
+  );
+  return policies + perThousand;
 }
 
 /** Sensitivity and specificity on test against the threshold, with the WHO minimum lines. */
@@ -56,26 +102,33 @@ export function tradeoffFigure(ctx: EvalContext): string {
   });
   const ok = rows.filter((r) => r.meetsWho);
   const { sensitivity: whoSens, specificity: whoSpec } = WHO_SCREENING_MINIMUM;
+  const t = ctx.run.threshold;
   return lineChart([
     line("sensitivity", "sensitivity"),
     line("specificity", "specificity"),
-    referenceLine(`WHO sens ${whoSens}`, whoSens),
-    referenceLine(`WHO spec ${whoSpec}`, whoSpec),
+    referenceLine(`WHO TB-triage targets: sensitivity ${whoSens}, specificity ${whoSpec}`, whoSens),
+    { ...referenceLine("WHO specificity target", whoSpec), unlisted: true },
   ], {
+    rules: [{
+      x: t,
+      name: `stored threshold ${t.toFixed(3)} (highest with validation sensitivity >= ` +
+        `${ctx.record.config.threshold.targetSensitivity})`,
+    }],
     title: "Test sensitivity and specificity against the threshold",
     xLabel: "threshold on P(pneumonia)",
     yLabel: "rate",
     xDomain: [0, 1],
     yDomain: [0, 1],
     dots: false,
-    caption: ok.length
-      ? `Both WHO minimum figures are met for thresholds ${ok[0].threshold.toFixed(2)} to ` +
-        `${ok[ok.length - 1].threshold.toFixed(2)} (of the 0.01 grid).`
-      : "No threshold of the 0.01 grid meets both WHO minimum figures on test.",
+    caption: (ok.length
+      ? `Both WHO TB-triage targets are met on test for thresholds ${ok[0].threshold.toFixed(2)} ` +
+        `to ${ok[ok.length - 1].threshold.toFixed(2)} (of the 0.01 grid). `
+      : "No threshold of the 0.01 grid meets both WHO TB-triage targets on test. ") +
+      WHO_BENCHMARK.sentence,
   });
 }
 
-/** The trade-off table at thresholds 0.05 ... 0.95, projected to a prevalence. */
+/** The trade-off table at thresholds 0.05 ... 0.95, projected to a prevalence, per 1,000. */
 export function tradeoffRows(ctx: EvalContext, prevalence: number): string {
   const { rows } = tradeoffTable(ctx.test.y, ctx.test.prob, { prevalence });
   return rowsToHtml(
@@ -84,12 +137,12 @@ export function tradeoffRows(ctx: EvalContext, prevalence: number): string {
       sensitivity: r.sensitivity,
       specificity: r.specificity,
       "PPV at this prevalence": r.ppv,
-      "referrals / 100": r.referralsPer100,
-      "missed / 100": r.missedPer100,
-      "meets WHO": r.meetsWho ? "yes" : "no",
+      "referred / 1,000": Math.round(10 * r.referralsPer100),
+      "missed / 1,000": Math.round(10 * r.missedPer100),
+      [`meets ${WHO_BENCHMARK.short}`]: r.meetsWho ? "yes" : "no",
     })),
     {
-      caption: `Test part, per 100 children screened at pneumonia prevalence ${
+      caption: `Test part, per 1,000 children screened at pneumonia prevalence ${
         prevalence.toFixed(3)
       }`,
       digits: 3,
@@ -116,11 +169,22 @@ export function siteCalibration(
     );
     const shift = ctx.officialTest ? "" : " The test part comes from the same hospital and " +
       "folder as the training data, so little shift is expected; a real new site shifts more.";
+    const drawn = result.sample.n === size
+      ? ""
+      : ` (${size} were asked for; whole patients are drawn, so the sample has ${result.sample.n})`;
+    recordResult(ctx.settings, "operating_points", "site", {
+      requested: size,
+      sample: result.sample,
+      rest: result.rest,
+      originalThreshold: result.originalThreshold,
+      newThreshold: result.newThreshold,
+      change: result.change,
+    });
     return {
       result,
       note: `Threshold ${result.originalThreshold.toFixed(4)} (chosen on the original ` +
         `validation split) -> ${result.newThreshold.toFixed(4)} (chosen on ${result.sample.n} ` +
-        `labelled images of the site).${shift}`,
+        `labelled images of the site${drawn}).${shift}`,
     };
   } catch (err) {
     return {

@@ -13,8 +13,11 @@ import { rowsToHtml } from "../charts/table.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { CHEST_BOX } from "../images/chest_region.ts";
 import { gradCam, heatmapMassOutside, overlayHeatmapPng } from "../eval/gradcam.ts";
-import { inputTensor } from "../eval/predict.ts";
+import { inputTensor } from "../train/score.ts";
 import type { EvalContext, ScoredSplit } from "./_eval_context.ts";
+import { bootstrapStats, type Interval } from "../metrics/bootstrap.ts";
+import { recordResult } from "./_context.ts";
+import { N_BOOT } from "./10_honest_evaluation.ts";
 
 /**
  * Grad-CAM heatmaps of every image of a scored split. By default each explains the class the
@@ -84,7 +87,11 @@ export function outsideHistogram(shares: number[], size: number): string {
     domain: [0, 1],
     xLabel: "share of Grad-CAM mass outside the chest box",
     title: "Where the heatmap mass lies",
-    caption: `Uniform heatmap: ${uniformOutside(size).toFixed(3)}.`,
+    rules: [{
+      x: uniformOutside(size),
+      name: `a uniform heatmap: ${uniformOutside(size).toFixed(3)}`,
+    }],
+    caption: "Dashed: the share a heatmap spread evenly over the image would have outside the box.",
   });
 }
 
@@ -129,8 +136,60 @@ export async function overlayDataUrl(
   return `data:image/png;base64,${Buffer.from(png).toString("base64")}`;
 }
 
-/** The TN/FP/FN/TP grid with Grad-CAM overlays (explaining the predicted class). */
+/** The mean outside share with its patient-bootstrap interval, against the uniform map. */
+export interface OutsideStats {
+  /** Mean share over the test images (95% interval, resampled by patient, seed 0). */
+  mean: Interval;
+  normal: number;
+  pneumonia: number;
+  uniform: number;
+  /** How the mean compares with a uniform map, decided from the interval. */
+  verdict: "more" | "same" | "slightly-less" | "less" | "mostly-inside";
+}
+
+/**
+ * The outside-share statistics and the verdict: "same" when the interval includes the uniform
+ * share, "slightly-less" when the mean is under a quarter below it, "mostly-inside" when the mean
+ * is under 15%.
+ */
+export function outsideStats(d: ScoredSplit, shares: number[], size: number): OutsideStats {
+  const idx = d.y.map((_, i) => i).filter((i) => Number.isFinite(shares[i]));
+  const mean = (ix: number[]) => ix.reduce((a, i) => a + shares[i], 0) / ix.length;
+  const iv = bootstrapStats(idx.length, (sample) => ({ mean: mean(sample.map((k) => idx[k])) }), {
+    groups: idx.map((i) => d.patient[i]),
+    nBoot: N_BOOT,
+    seed: 0,
+  }).intervals.mean;
+  const u = uniformOutside(size);
+  const verdict = iv.lo > u
+    ? "more"
+    : iv.hi >= u
+    ? "same"
+    : iv.estimate < 0.15
+    ? "mostly-inside"
+    : (u - iv.estimate) / u < 0.25
+    ? "slightly-less"
+    : "less";
+  return {
+    mean: iv,
+    normal: mean(idx.filter((i) => d.y[i] === 0)),
+    pneumonia: mean(idx.filter((i) => d.y[i] === 1)),
+    uniform: u,
+    verdict,
+  };
+}
+
+/**
+ * The TN/FP/FN/TP grid with Grad-CAM overlays (explaining the predicted class). Also records the
+ * outside-share statistics (results/where_the_model_looks.json) for the conclusions.
+ */
 export async function outcomeGrid(ctx: EvalContext, shares: number[]): Promise<string> {
+  recordResult(
+    ctx.settings,
+    "where_the_model_looks",
+    "outside",
+    outsideStats(ctx.test, shares, ctx.run.preprocessing.size),
+  );
   const pre = ctx.run.preprocessing, d = ctx.test;
   const picks = outcomeExamples(d, ctx.run.threshold).filter((p) => p.index !== null);
   const bytes = pre.size * pre.size * pre.channels;
@@ -158,22 +217,30 @@ export async function outcomeGrid(ctx: EvalContext, shares: number[]): Promise<s
   });
 }
 
-/** A sentence comparing the mean outside share (all, and per true class) with the uniform one. */
+/**
+ * Sentences comparing the mean outside share (with its interval) with a uniform heatmap's,
+ * worded by {@link outsideStats}' verdict: a share barely under the uniform one is not evidence
+ * that the model keeps to the chest.
+ */
 export function outsideSummary(d: ScoredSplit, shares: number[], size: number): string {
-  const mean = (idx: number[]) => {
-    const v = idx.map((i) => shares[i]).filter((x) => Number.isFinite(x));
-    return v.reduce((a, b) => a + b, 0) / v.length;
-  };
-  const all = d.y.map((_, i) => i);
-  const m = mean(all), u = uniformOutside(size);
-  const normal = mean(all.filter((i) => d.y[i] === 0));
-  const pneu = mean(all.filter((i) => d.y[i] === 1));
+  const st = outsideStats(d, shares, size);
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  const verdict = m < u
-    ? "The model keeps more of its evidence inside the chest than an even spread would."
-    : "The model puts at least as much evidence outside the chest as an even spread would: " +
-      "the original's worry holds for this model.";
-  return `On average ${pct(m)} of the Grad-CAM mass lies outside the chest box (pneumonia ` +
-    `images ${pct(pneu)}, normal images ${pct(normal)}), against ${pct(u)} for a heatmap spread ` +
-    `evenly over the image. ${verdict}`;
+  const ivText = `${pct(st.mean.estimate)} (95% CI ${pct(st.mean.lo)} to ${pct(st.mean.hi)}, ` +
+    "resampled by patient)";
+  const verdict = {
+    more: "That is more than an even spread would put there: the model leans on the borders, " +
+      "markers or shoulders, as the original feared.",
+    same: "The interval includes the even-spread share: the heatmaps are no more concentrated " +
+      "on the chest than a map that ignores position, so they give no evidence that the model " +
+      "keeps to the chest.",
+    "slightly-less": "That is only slightly less than an even spread: the heatmaps are almost " +
+      "as spread out as a map that ignores position, so this does not show that the model keeps " +
+      "its evidence in the chest; a large share of it lies outside.",
+    less: "That is clearly less than an even spread, but a sizeable share of the evidence still " +
+      "lies outside the chest box.",
+    "mostly-inside": "Most of the evidence lies inside the chest box.",
+  }[st.verdict];
+  return `On average ${ivText} of the Grad-CAM mass lies outside the chest box (pneumonia ` +
+    `images ${pct(st.pneumonia)}, normal images ${pct(st.normal)}), against ${pct(st.uniform)} ` +
+    `for a heatmap spread evenly over the image. ${verdict}`;
 }

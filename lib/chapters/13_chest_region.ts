@@ -9,10 +9,11 @@ import { rowsToHtml } from "../charts/table.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { bootstrapMetrics, bootstrapStats, formatInterval } from "../metrics/bootstrap.ts";
 import { rocAuc } from "../metrics/classification.ts";
-import type { RunRecord } from "./_context.ts";
+import { recordResult, type RunRecord } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import { applyChestRegion, type ChestRegionMode } from "../images/chest_region.ts";
-import { EVAL_RUN, type EvalContext, trainVariant } from "./_eval_context.ts";
+import { EVAL_RUN, type EvalContext } from "./_eval_context.ts";
+import { trainOrReuse } from "./_training.ts";
 import { N_BOOT } from "./10_honest_evaluation.ts";
 
 /** Run name of the cropped variant. */
@@ -27,9 +28,7 @@ export function trainChestVariant(
   s: ReportSettings,
   mode: ChestRegionMode = "crop",
 ): Promise<RunRecord> {
-  return trainVariant(s, { ...EVAL_RUN, name: CHEST_RUN }, {
-    edit: (cfg) => ({ ...cfg, chestRegion: mode }),
-  });
+  return trainOrReuse(s, { ...EVAL_RUN, name: CHEST_RUN, chestRegion: mode });
 }
 
 /** Metrics of both models on the same test images, with patient-level 95% intervals. */
@@ -58,8 +57,17 @@ export function comparisonTable(base: EvalContext, crop: EvalContext, seed: numb
   });
 }
 
-/** Paired bootstrap of the AUC difference (crop - whole) over the same test patients. */
+/**
+ * Paired bootstrap of the AUC difference (crop - whole) over the same test patients. Records it
+ * (results/chest_region.json) for the conclusions.
+ */
 export function aucDifference(base: EvalContext, crop: EvalContext, seed: number) {
+  const iv = pairedAucDifference(base, crop, seed);
+  recordResult(base.settings, "chest_region", "aucDifference", iv);
+  return iv;
+}
+
+function pairedAucDifference(base: EvalContext, crop: EvalContext, seed: number) {
   const a = base.test, b = crop.test;
   if (a.y.length !== b.y.length || a.records.some((r, i) => r.path !== b.records[i].path)) {
     throw new Error("aucDifference: the two runs were scored on different test images");

@@ -11,16 +11,30 @@ import { rowsToHtml } from "../charts/table.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { loadImage } from "../images/load.ts";
 import type { ReportSettings } from "../report/settings.ts";
+import { recordResult } from "./_context.ts";
 import { type DatasetLeakage, datasetLeakage, type NearDuplicatePair } from "../eval/leakage.ts";
 
-/** Runs the audit on the report's dataset with the report's manifest folder and image cache. */
-export function runLeakage(s: ReportSettings, maxDistance = 4): Promise<DatasetLeakage> {
-  return datasetLeakage(s.data, {
+/**
+ * Runs the audit on the report's dataset with the report's manifest folder and image cache, and
+ * records its headline counts (results/leakage_audit.json) for the conclusions.
+ */
+export async function runLeakage(s: ReportSettings, maxDistance = 4): Promise<DatasetLeakage> {
+  const r = await datasetLeakage(s.data, {
     maxDistance,
     seed: s.seed,
     manifestDir: join(s.outputsDir, "manifests"),
     cacheDir: join(s.outputsDir, "cache", "images"),
   });
+  const nd = r.audit.nearDuplicates;
+  recordResult(s, "leakage_audit", "summary", {
+    images: r.audit.images - r.audit.unhashed,
+    sharedPatients: r.audit.sharedPatients.count,
+    maxDistance: r.audit.maxDistance,
+    crossSplitPairs: nd.pairs,
+    confirmed: nd.confirmed ?? null,
+    evalImagesWithConfirmedTrainTwin: nd.evalImagesWithConfirmedTrainTwin ?? null,
+  });
+  return r;
 }
 
 /** The headline counts as a table. */
@@ -43,7 +57,11 @@ export function summaryTable(r: DatasetLeakage): string {
       check: "... of which confirmed duplicates (same patient)",
       count: `${nd.withinSplit.confirmed ?? ""} (${nd.withinSplit.samePatient})`,
     },
-  ], { caption: `Manifest ${r.manifestPath}; audit took ${r.seconds.toFixed(1)} s` });
+  ], {
+    caption: `Manifest ${r.manifestPath}; audit took ${
+      r.seconds < 10 ? r.seconds.toFixed(1) : Math.round(r.seconds)
+    } s`,
+  });
 }
 
 /** Pair counts at several distances: how the choice of k matters. */

@@ -1,203 +1,370 @@
 /**
- * Chapter 17, conclusions and recommendations: sentences generated from the numbers this run
- * produced (results of chapters 6, 7 and 9 and the run folders), never written by hand.
+ * Chapter 17, conclusions and recommendations, the last chapter: sentences generated from the
+ * numbers every earlier chapter recorded (see `_conclusion_inputs.ts`), never written by hand.
+ * Each sentence follows the numbers: overfitting or not, undertrained or not, a difference inside
+ * or outside its interval. The seed's four recommendations are each answered with the chapter
+ * that tests them; published figures are only compared on the same test images, otherwise they
+ * are quoted in a note that says they were measured on other images.
  * @module
  */
-import { meetsWhoMinimum, WHO_SCREENING_MINIMUM } from "../eval/operating_points.ts";
-import { readResult } from "./_context.ts";
-import type { ReportSettings } from "../report/settings.ts";
-import type { BalanceRow } from "./09_balancing.ts";
-import type { Choice, ComparisonRow } from "./06_comparison.ts";
-import type { TestEvaluation } from "./07_evaluation.ts";
+import { WHO_BENCHMARK, WHO_SCREENING_MINIMUM } from "../eval/operating_points.ts";
+import {
+  type ConclusionInputs,
+  conclusionInputs,
+  fmtDiff,
+  fmtMeasured,
+  pairedAucDifference,
+  SECOND_SITE_RESULT,
+  side,
+} from "./_conclusion_inputs.ts";
+import { trainingDiagnosis } from "./_training.ts";
+import type { RunRecord } from "./_context.ts";
 
-/** Published reference points quoted from the project's issues (with their sources). */
+export { type ConclusionInputs, conclusionInputs, SECOND_SITE_RESULT };
+
+/** Published figures, quoted with their sources; all on the official 624-image test split. */
 export const REFERENCES = {
   kermany: {
     auc: 0.968,
     sensitivity: 0.932,
     specificity: 0.901,
-    source: "Kermany et al. 2018, Cell",
+    source: "Kermany et al. 2018, Cell (InceptionV3 with ImageNet transfer)",
   },
-  seedPrecision: {
+  seed: {
+    accuracy: 0.756,
+    recall: 0.995,
     precision: 0.721,
-    source: "The seed Keras notebook's final model (official test split)",
+    source: "the seed Keras notebook's final model",
   },
+  split: "the official Kaggle test split (624 images)",
 } as const;
 
-/** Everything the conclusions are written from. */
-export interface ConclusionInputs {
-  profile: string;
-  choice: Choice & { rows: ComparisonRow[] };
-  test: TestEvaluation;
-  balance: BalanceRow[] | null;
-}
-
-/** Reads the results of chapters 6, 7 and 9 (balancing optional). */
-export async function conclusionInputs(s: ReportSettings): Promise<ConclusionInputs> {
-  return {
-    profile: s.profile.name,
-    choice: await readResult<Choice & { rows: ComparisonRow[] }>(s, "choice", "06_comparison"),
-    test: await readResult<TestEvaluation>(s, "test", "07_evaluation"),
-    balance: await readResult<BalanceRow[]>(s, "balance", "09_balancing").catch(() => null),
-  };
-}
-
 const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "undefined");
-const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
-/** The findings, one Markdown bullet each. */
+/** "undertrained" / "overfits" / "neither" for a run, in a short clause. */
+function fitClause(run: RunRecord): string {
+  const d = trainingDiagnosis(run);
+  if (d.undertrained) {
+    return `${run.name} is undertrained (stopped at its limit of ${d.maxEpochs} epochs while ` +
+      "validation was still improving)";
+  }
+  return d.overfitting
+    ? `${run.name} overfits (train-validation accuracy gap ${f(d.accuracyGap)} at the last epoch)`
+    : `${run.name} shows no overfitting (gap ${f(d.accuracyGap)})`;
+}
+
+/** One run against another on validation ROC-AUC, paired by image, in words. */
+function compareRuns(a: RunRecord, b: RunRecord, seed: number, what: string): string {
+  const iv = pairedAucDifference(a, b, seed);
+  if (!iv) {
+    return `${what}: validation ROC-AUC ${f(a.summary.val.auc)} -> ${f(b.summary.val.auc)} ` +
+      "(different validation images, so no paired interval).";
+  }
+  const verdict = {
+    up: "a gain outside its interval's noise",
+    down: "a loss outside its interval's noise",
+    zero: "the interval includes 0: no reliable difference",
+    unknown: "no interval could be computed",
+  }[side(iv)];
+  return `${what}: validation ROC-AUC ${f(a.summary.val.auc)} -> ${f(b.summary.val.auc)}, ` +
+    `difference ${fmtDiff(iv)}, ${verdict}.`;
+}
+
+/**
+ * The seed's four recommendations (more data, regularisation against overfitting, transfer
+ * learning, balancing the classes by downsampling), each answered with the chapter that tests it.
+ */
+export function seedRecommendations(c: ConclusionInputs): string[] {
+  const r = c.runs, out: string[] = [];
+  // 1. More data.
+  if (r.dense25 && r.dense75) {
+    out.push(
+      `**"Use more training data"** (chapter 2, dense baseline on ` +
+        `${r.dense25.summary.trainImages} then ${r.dense75.summary.trainImages} images): ` +
+        compareRuns(r.dense25, r.dense75, c.seed, "more data") + ` ${fitClause(r.dense75)}.`,
+    );
+  } else out.push('**"Use more training data"** (chapter 2): not run in this report.');
+  // 2. Regularisation.
+  if (r.cnn && r.cnnReg) {
+    const d = trainingDiagnosis(r.cnn), dr = trainingDiagnosis(r.cnnReg);
+    const premise = d.undertrained || dr.undertrained
+      ? "Both runs are too short to judge: with an undertrained network there is no " +
+        "overfitting for dropout and L2 to cure, and any difference reflects training length."
+      : !d.overfitting
+      ? "The plain CNN does not overfit in this run, so there was nothing for regularisation " +
+        "to fix; the comparison below is of two architectures, not of a cure."
+      : dr.overfitting
+      ? "The plain CNN overfits and the regularised one still does."
+      : "The plain CNN overfits and the regularised one does not: regularisation closed the gap.";
+    out.push(
+      `**"Regularise (dropout + L2) against overfitting"** (chapters 3 and 4): ` +
+        `${fitClause(r.cnn)}; ${fitClause(r.cnnReg)}. ${premise} ` +
+        compareRuns(r.cnn, r.cnnReg, c.seed, "CNN -> CNN with dropout and L2"),
+    );
+  } else out.push('**"Regularise against overfitting"** (chapters 3-4): not run in this report.');
+  // 3. Transfer learning.
+  const scratch = [r.compact, r.cnnReg, r.cnn].filter((x): x is RunRecord => !!x)
+    .sort((a, b) => (b.summary.val.auc || 0) - (a.summary.val.auc || 0))[0];
+  if (r.transfer && scratch) {
+    out.push(
+      `**"Use transfer learning"** (chapter 5): ` +
+        compareRuns(
+          scratch,
+          r.transfer,
+          c.seed,
+          `best model trained from scratch (${scratch.name}) -> transfer`,
+        ) +
+        ` ${fitClause(r.transfer)}. What the base was trained on is stated in chapter 5; a base ` +
+        "trained on non-medical images tests transfer only weakly.",
+    );
+  } else {
+    out.push(
+      '**"Use transfer learning"** (chapter 5): not tested in this report (no pretrained base ' +
+        "was given with `--base`), so this recommendation is open.",
+    );
+  }
+  // 4. Balancing by downsampling: at the same budget when chapter 9 trained that run.
+  const none = c.balance?.find((b) => b.mode === "none");
+  const down = c.balance?.find((b) => b.mode === "down");
+  const size = (b: NonNullable<typeof none>) => b["train NORMAL"] + b["train PNEUMONIA"];
+  if (r.balanceDown && r.sameSize) {
+    out.push(
+      `**"Balance the classes by downsampling"** (chapter 9, at the same budget: ` +
+        `${r.balanceDown.summary.trainImages} images downsampled against ` +
+        `${r.sameSize.summary.trainImages} without balancing, same epochs): ` +
+        compareRuns(r.sameSize, r.balanceDown, c.seed, "no balancing -> downsampling") +
+        (none && down
+          ? ` Against no balancing on all ${size(none)} images the comparison also changes ` +
+            "the training-set size, so it is not the test of this recommendation."
+          : ""),
+    );
+  } else if (none && down) {
+    const d = down.vsNone;
+    const clause = (k: "f1" | "auc", name: string) =>
+      d?.[k] && Number.isFinite(d[k].lo)
+        ? `${name} ${fmtDiff(d[k])} (${
+          side(d[k]) === "zero"
+            ? "inside noise"
+            : side(d[k]) === "up"
+            ? "a real gain"
+            : "a real loss"
+        })`
+        : `${name} ${f(k === "f1" ? down.F1 - none.F1 : down.AUC - none.AUC)} (no interval)`;
+    out.push(
+      `**"Balance the classes by downsampling"** (chapter 9): downsampling against no balancing ` +
+        `on validation, ${clause("f1", "F1 at 0.5")}, ${clause("auc", "ROC-AUC")}. It trained on ` +
+        `${size(down)} images against ${size(none)} (${pct(size(down) / size(none))}), so ` +
+        "class balance and training-set size are confounded in this comparison.",
+    );
+  } else out.push('**"Balance the classes by downsampling"** (chapter 9): not run in this report.');
+  return out;
+}
+
+/** The findings of chapters 6-16, one Markdown bullet each. */
 export function findings(c: ConclusionInputs): string[] {
   const out: string[] = [];
-  const t = c.test, m = t.atThreshold, rows = c.choice.rows;
-  const chosen = rows.find((r) => r.run === c.choice.run)!;
+  const t = c.test, m = t.atThreshold, h = c.honest;
   out.push(
-    `**Final model:** \`${c.choice.run}\` (${c.choice.model}), chosen by ${c.choice.rule}. Tested on ` +
-      `${t.source}, it reached ROC-AUC ${f(t.auc)}; at its stored threshold ${
-        f(t.threshold)
-      } sensitivity ` +
-      `${f(m.sensitivity)}, specificity ${f(m.specificity)}, precision ${f(m.precision)}, F1 ${
-        f(m.f1)
-      }, ` +
-      `accuracy ${f(m.accuracy)} (${m.fn} missed pneumonias, ${m.fp} false alarms).`,
+    `**Final model** (chapter 6): \`${c.choice.run}\` (${c.choice.model}), chosen by ` +
+      `${c.choice.rule}. On ${t.source} (chapter 7), ROC-AUC ${f(t.auc)}; at its stored ` +
+      `threshold ${f(t.threshold)}: sensitivity ${f(m.sensitivity)}, specificity ` +
+      `${f(m.specificity)}, precision ${f(m.precision)} (${m.fn} missed pneumonias, ${m.fp} ` +
+      `false alarms among ${t.n} images).`,
   );
+  const dSens = m.sensitivity - t.at05.sensitivity, dSpec = m.specificity - t.at05.specificity;
+  const policy = c.choice.rows.find((r) => r.run === c.choice.run)?.stored?.policy;
   out.push(
-    `**Threshold:** at 0.5 instead, sensitivity would be ${
-      f(t.at05.sensitivity)
-    } and specificity ` +
-      `${f(t.at05.specificity)}; the stored threshold is ${
-        t.threshold < 0.5 ? "lower" : "higher"
-      } than 0.5 ` +
-      `(${t.threshold < 0.5 ? "more" : "fewer"} images called pneumonia): ` +
-      `${signed(m.sensitivity - t.at05.sensitivity)} sensitivity, ${
-        signed(m.specificity - t.at05.specificity)
-      } specificity.`,
+    `**Threshold** (chapters 6-7): the stored threshold was chosen on validation` +
+      (policy ? ` (${policy})` : "") +
+      `. On test it ${
+        m.fn > t.at05.fn ? "misses more" : m.fn < t.at05.fn ? "misses fewer" : "misses as many"
+      } pneumonias than 0.5 (${m.fn} against ${t.at05.fn}; sensitivity ` +
+      `${dSens >= 0 ? "+" : ""}${f(dSens)}, specificity ${dSpec >= 0 ? "+" : ""}${f(dSpec)}).`,
   );
-  const valGap = chosen.AUC - t.auc;
-  if (Number.isFinite(valGap)) {
+  if (h) {
+    const apart = h.val.auc.lo > h.test.auc.hi || h.test.auc.lo > h.val.auc.hi;
+    const same = h.run === c.choice.run ? "" : ` (chapters 10-15 study \`${h.run}\`, not the ` +
+      "final model)";
     out.push(
-      `**Validation vs test:** validation ROC-AUC ${f(chosen.AUC)}, test ${f(t.auc)} (${
-        signed(-valGap)
-      }). ` +
-        (valGap > 0.02
-          ? "Validation is optimistic: the test images are harder or shifted, so thresholds tuned on validation may not hold."
-          : "Validation predicted the test result well."),
+      `**Validation against test** (chapter 10${same}): ROC-AUC ${fmtMeasured(h.val.auc)} on ` +
+        `validation, ${fmtMeasured(h.test.auc)} on test. ` +
+        (apart
+          ? "The intervals do not overlap: validation was optimistic about these test images."
+          : "The intervals overlap, so validation and test agree within resampling noise") +
+        (apart ? "" : h.officialTest ? "." : "; both come from the same hospital and folder, " +
+          "so this says nothing about a new site (chapter 16 tests one).") +
+        ` Temperature scaling gives T = ${f(h.temperature)} (${
+          h.temperature > 1 ? "raw scores over-confident" : "raw scores under-confident"
+        }).`,
     );
   }
-  const who = meetsWhoMinimum(m.sensitivity, m.specificity);
-  out.push(
-    `**Screening bar:** the WHO minimum for a screening test (sensitivity >= ${WHO_SCREENING_MINIMUM.sensitivity}, ` +
-      `specificity >= ${WHO_SCREENING_MINIMUM.specificity}) is ${
-        who ? "met" : "not met"
-      } at the stored threshold.`,
-  );
-  const k = REFERENCES.kermany;
-  out.push(
-    `**Published reference:** ${k.source} report AUC ${k.auc}, sensitivity ${k.sensitivity}, specificity ` +
-      `${k.specificity} on their test set; this run: ${f(t.auc)} (${signed(t.auc - k.auc)}), ${
-        f(m.sensitivity)
-      } ` +
-      `(${signed(m.sensitivity - k.sensitivity)}), ${f(m.specificity)} (${
-        signed(m.specificity - k.specificity)
-      }). ` +
-      `${REFERENCES.seedPrecision.source} had precision ${REFERENCES.seedPrecision.precision}; this run's is ${
-        f(m.precision)
-      }.` +
-      (t.officialTest ? "" : " (Different test images: not a like-for-like comparison.)"),
-  );
-  const byAuc = [...rows].sort((a, b) => (b.AUC || 0) - (a.AUC || 0));
-  out.push(
-    `**Models:** by validation ROC-AUC, ${byAuc.map((r) => `${r.run} ${f(r.AUC)}`).join(", ")}. ` +
-      `The smallest model by parameters is ${
-        [...rows].sort((a, b) => a["trainable params"] - b["trainable params"])[0].run
-      }; ` +
-      `the fastest per epoch is ${
-        [...rows].sort((a, b) => a["time per epoch (s)"] - b["time per epoch (s)"])[0].run
-      }.`,
-  );
-  const d25 = rows.find((r) => r.run === "dense_baseline_25"),
-    d75 = rows.find((r) => r.run === "dense_baseline_75");
-  if (d25 && d75) {
+  const stored = c.operating?.policies?.policies[0];
+  if (stored) {
+    const proj = stored.projection.slice(0, 3).map((q) =>
+      `at ${pct(q.prevalence)} prevalence ${Math.round(q.referredPer1000)} referred per 1,000 ` +
+      `(PPV ${f(q.ppv)}, NPV ${f(q.npv)}, ${Math.round(q.missedPer1000)} missed)`
+    );
     out.push(
-      `**More data (dense baseline):** 25% -> 75% of the training images changed validation AUC by ` +
-        `${signed(d75.AUC - d25.AUC)} and F1 by ${signed(d75.F1 - d25.F1)}.`,
+      `**Screening** (chapter 11): at the stored threshold, test sensitivity ` +
+        `${f(stored.test.sensitivity)} and specificity ${f(stored.test.specificity)} ` +
+        `${stored.testMeetsWho ? "meet" : "do not meet"} the WHO TB-triage targets ` +
+        `(sensitivity >= ${WHO_SCREENING_MINIMUM.sensitivity}, specificity >= ` +
+        `${WHO_SCREENING_MINIMUM.specificity}; an analogous benchmark, not a pneumonia standard). ` +
+        `Projected: ${proj.join("; ")}.`,
     );
   }
-  const cnn = rows.find((r) => r.run === "cnn"), reg = rows.find((r) => r.run === "cnn_reg");
-  if (cnn && reg) {
+  if (c.looks) {
+    const l = c.looks;
+    const verdict = {
+      more: "more than an even spread: the model leans on the borders",
+      same: "no different from an even spread: no evidence that it keeps to the chest",
+      "slightly-less": "only slightly less than an even spread: not evidence that it keeps to " +
+        "the chest",
+      less: "clearly less than an even spread, though a sizeable share lies outside",
+      "mostly-inside": "mostly inside the chest box",
+    }[l.verdict];
     out.push(
-      `**Regularisation:** dropout + L2 changed validation AUC by ${
-        signed(reg.AUC - cnn.AUC)
-      } and F1 by ` +
-        `${signed(reg.F1 - cnn.F1)} relative to the plain CNN.`,
+      `**Where the model looks** (chapter 12): ${pct(l.mean.estimate)} of the Grad-CAM mass ` +
+        `(95% CI ${pct(l.mean.lo)} to ${pct(l.mean.hi)}) lies outside the chest box against ` +
+        `${pct(l.uniform)} for a uniform map: ${verdict}.`,
     );
   }
-  if (c.balance?.length) {
-    const none = c.balance.find((r) => r.mode === "none");
-    const best = c.balance.reduce((a, b) => ((b.F1 || 0) > (a.F1 || 0) ? b : a));
+  if (c.chestCrop) {
+    const sd = side(c.chestCrop);
     out.push(
-      `**Balancing:** the best validation F1 came from **${best.mode}** (${f(best.F1)}` +
-        (none && best.mode !== "none" ? `, ${signed(best.F1 - none.F1)} over no balancing` : "") +
-        `); recall ranged ${f(Math.min(...c.balance.map((r) => r.recall)))}-${
-          f(Math.max(...c.balance.map((r) => r.recall)))
-        } ` +
-        `and specificity ${f(Math.min(...c.balance.map((r) => r.specificity)))}-${
-          f(Math.max(...c.balance.map((r) => r.specificity)))
-        } across modes.`,
+      `**Cropping to the chest** (chapter 13): test AUC, crop minus whole image, ` +
+        `${fmtDiff(c.chestCrop)}: ${
+          sd === "up"
+            ? "the crop helps"
+            : sd === "down"
+            ? "the crop hurts"
+            : "no reliable difference"
+        }.`,
     );
   }
+  if (c.three) {
+    const b = c.three.bacterialVsViral;
+    out.push(
+      `**Three classes** (chapter 14): accuracy ${f(c.three.accuracy)} over normal, bacterial ` +
+        `and viral; bacterial against viral ${f(b.accuracy)} accuracy on ${b.n} pneumonia images.`,
+    );
+  }
+  if (c.leakage) {
+    const k = c.leakage;
+    const twins = k.evalImagesWithConfirmedTrainTwin;
+    out.push(
+      `**Leakage** (chapter 15): ${k.sharedPatients} patient(s) with images in more than one ` +
+        `split; ${twins ?? "an unknown number of"} validation/test image(s) with a confirmed ` +
+        `duplicate in training. ` +
+        (k.sharedPatients === 0 && (twins ?? 0) === 0
+          ? "The scores above are not inflated by leakage of either kind."
+          : "Scores on the affected images may be inflated; see chapter 15."),
+    );
+  }
+  out.push(secondSiteFinding(c));
   return out;
+}
+
+/** Chapter 16's result in words, or why it is missing. */
+export function secondSiteFinding(c: ConclusionInputs): string {
+  const s = c.secondSite;
+  if (!s) {
+    return `**A second site** (chapter 16): no result in results/${SECOND_SITE_RESULT}.json ` +
+      "(the chapter did not run or did not record its numbers), so nothing here says how the " +
+      "model does on another hospital's images.";
+  }
+  const ref = s.reference?.auc !== undefined
+    ? `, against ${fmtMeasured(s.reference.auc)} on ` +
+      "the training-distribution test part"
+    : "";
+  const cal = s.calibrated
+    ? ` With the threshold re-picked on ${s.calibrated.labelled ?? "some"} labelled site images: ` +
+      `sensitivity ${fmtMeasured(s.calibrated.sensitivity)}, specificity ` +
+      `${fmtMeasured(s.calibrated.specificity)}.`
+    : "";
+  return `**A second site** (chapter 16, ${s.n} images): ROC-AUC ${fmtMeasured(s.auc)}${ref}; ` +
+    `at the stored threshold sensitivity ${fmtMeasured(s.sensitivity)}, specificity ` +
+    `${fmtMeasured(s.specificity)}.${cal}`;
+}
+
+/** Published figures: compared only on the same test images, else quoted in a note. */
+export function publishedNote(c: ConclusionInputs): string {
+  const k = REFERENCES.kermany, sd = REFERENCES.seed, t = c.test, m = t.atThreshold;
+  const quoted = `${k.source}: ROC-AUC ${k.auc}, sensitivity ${k.sensitivity}, specificity ` +
+    `${k.specificity}; ${sd.source}: accuracy ${sd.accuracy}, recall ${sd.recall}, precision ` +
+    `${sd.precision}; both on ${REFERENCES.split}.`;
+  if (t.officialTest && t.n === 624) {
+    return `**Published results, same test images.** ${quoted} This run on the same split: ` +
+      `ROC-AUC ${f(t.auc)}, sensitivity ${f(m.sensitivity)}, specificity ${f(m.specificity)}, ` +
+      `accuracy ${f(m.accuracy)}, precision ${f(m.precision)}.`;
+  }
+  return `**Published results, not on the same images.** ${quoted} This report's test images ` +
+    `are ${t.source}, so no difference is computed: the numbers are not comparable.`;
 }
 
 /** Recommendations that follow from the findings' numbers. */
 export function recommendations(c: ConclusionInputs): string[] {
   const out: string[] = [];
   const m = c.test.atThreshold;
+  const short = Object.values(c.runs).filter((r) => r && trainingDiagnosis(r).undertrained);
   if (c.profile !== "full") {
     out.push(
-      `These numbers come from the **${c.profile}** profile (smaller images, fewer epochs, subsets); rerun with \`deno task report --profile full\` before quoting them.`,
+      `These numbers come from the **${c.profile}** profile (smaller images, at most ` +
+        `${c.maxEpochs} epochs, subsets of the data); rerun with \`deno task report --profile ` +
+        "full\` before quoting them.",
+    );
+  }
+  if (short.length) {
+    out.push(
+      `Train longer: ${short.map((r) => r!.name).join(", ")} stopped at the epoch limit while ` +
+        "still improving, so their comparisons above say more about training length than about " +
+        "the architectures.",
     );
   }
   if (!c.test.officialTest) {
     out.push(
-      "Evaluate on the official Kaggle test split (a `test/` folder in the data folder): the held-out patients here come from the same folder as training.",
+      "Measure on images from outside the training folder (the official test split or a " +
+        "second site): the test part here comes from the same hospital and folder as training.",
     );
   }
   if (m.sensitivity < WHO_SCREENING_MINIMUM.sensitivity) {
     out.push(
-      `Sensitivity ${
-        f(m.sensitivity)
-      } is below ${WHO_SCREENING_MINIMUM.sensitivity}: lower the threshold or choose it with a higher target on validation.`,
+      `Test sensitivity ${f(m.sensitivity)} is below ${WHO_SCREENING_MINIMUM.sensitivity}: ` +
+        "choose the threshold with a higher sensitivity target on validation, or recalibrate " +
+        "it on labelled images of the target site (chapter 11).",
     );
   }
-  if (m.specificity < 0.85) {
+  if (m.specificity < WHO_SCREENING_MINIMUM.specificity) {
     out.push(
-      `Specificity ${f(m.specificity)} means many false alarms (${m.fp} of ${
-        m.tn + m.fp
-      } normal children referred); re-pick the threshold on a small labelled sample of the target site (site calibration) before use.`,
+      `Test specificity ${f(m.specificity)} is below ${WHO_SCREENING_MINIMUM.specificity}: ` +
+        `${m.fp} of ${m.tn + m.fp} normal children would be referred; re-pick the threshold on a ` +
+        "labelled sample of the target site (chapter 11) before use.",
     );
   }
-  if (Number.isFinite(c.test.auc) && c.test.auc < REFERENCES.kermany.auc) {
+  if (c.looks && c.looks.verdict !== "mostly-inside") {
     out.push(
-      "The test ROC-AUC is below the published reference: train longer (full profile), at a larger input size, or with more augmentation.",
+      "Do not take the heatmaps as proof that the model reads the lungs (chapter 12); prefer " +
+        "training on the chest region if chapter 13 shows it costs nothing.",
     );
   }
-  if (c.balance?.length) {
-    const best = c.balance.reduce((a, b) => ((b.F1 || 0) > (a.F1 || 0) ? b : a));
-    if (best.mode !== "none") {
-      out.push(
-        `Train the final model with balance mode **${best.mode}**, which gave the best validation F1 here.`,
-      );
-    }
+  if (c.leakage && c.leakage.sharedPatients > 0) {
+    out.push("Rebuild the splits by patient before trusting any score (chapter 15).");
   }
-  out.push(
-    "Check where the model looks (Grad-CAM chapters) before trusting it: X-rays carry markers and text outside the lungs.",
-  );
+  if (!c.secondSite) {
+    out.push("Run chapter 16 (a second site) before deploying anywhere but the training hospital.");
+  }
+  out.push(WHO_BENCHMARK.sentence);
   return out;
 }
 
 /** The whole conclusions chapter as Markdown. */
 export function conclusionsMarkdown(c: ConclusionInputs): string {
-  return "## Findings\n\n" + findings(c).map((x) => `- ${x}`).join("\n") +
-    "\n\n## Recommendations\n\n" + recommendations(c).map((x) => `- ${x}`).join("\n") +
-    "\n\n*Every sentence above is generated from this run's numbers by `lib/chapters/17_conclusions.ts`.*";
+  const list = (xs: string[]) => xs.map((x) => `- ${x}`).join("\n");
+  return "## Findings\n\n" + list(findings(c)) +
+    "\n\n## The seed's four recommendations, tested\n\n" + list(seedRecommendations(c)) +
+    "\n\n## Recommendations\n\n" + list(recommendations(c)) +
+    "\n\n## Published results\n\n" + publishedNote(c) +
+    "\n\n*Every sentence above is generated from this run's numbers by " +
+    "`lib/chapters/17_conclusions.ts`; intervals are 95% patient-bootstrap intervals.*";
 }

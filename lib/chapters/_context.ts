@@ -1,33 +1,37 @@
 /**
- * What every chapter shares: the settings (from the report runner's environment), the
+ * What every chapter shares: the settings (from the notebook's parameters cell), the
  * patient-level splits of the manifest, and the run folders that model chapters train and later
  * chapters reuse (`<out>/runs/<name>/`, the training engine's run format).
  *
- * Chapters of issue 6 (notebooks 11+) use the same functions: `setupChapter()`, `splits()`,
- * `runRecord(s, name)`, `chosenRun(s)` and `testPart(s)`.
+ * Run folders are read by `lib/train/run.ts` (`readRunRecord`, `RunRecord`, `isFinishedRun`,
+ * re-exported here for the chapters); `runRecord(s, name)` finds a chapter's run by name.
  * @module
  */
 import { join } from "node:path";
-import { Buffer } from "node:buffer";
-import pl from "nodejs-polars";
 import { initBackend } from "../backend/select.ts";
 import { loadOrCreateManifest } from "../data/split.ts";
 import type { SplitName, SplitRecord } from "../data/types.ts";
-import { type TrainConfig } from "../train/config.ts";
-import type { EpochMetrics, ThresholdRecord } from "../train/epoch_metrics.ts";
-import type { RunSummary } from "../train/train.ts";
-import { readJson } from "../util/atomic.ts";
-import { jupyterApi } from "../report/display.ts";
+import { isFinishedRun, readRunRecord, type RunRecord } from "../train/run.ts";
+import { readJson, writeJsonAtomicSync } from "../util/atomic.ts";
+import { jupyterApi, show } from "../report/display.ts";
+import { chapterSettings, type Params, settingsBlock } from "../report/params.ts";
 import { type ReportSettings, reportSettings } from "../report/settings.ts";
 
 /**
- * The first call of every chapter: reads the settings, drops the permissions a chapter never
+ * The first call of every chapter: makes the settings from the notebook's parameters cell
+ * (`params`; without it, from the report's environment variables), shows them, drops the permissions a chapter never
  * needs when it runs in the Deno kernel (network and subprocesses: the kernel starts with all
  * permissions and takes no flags to start with fewer) and selects the TF.js backend.
  */
-export async function setupChapter(opts: { backend?: boolean } = {}): Promise<ReportSettings> {
-  const s = reportSettings();
-  if (jupyterApi()) dropPermissions();
+export async function setupChapter(
+  params?: Params,
+  opts: { backend?: boolean } = {},
+): Promise<ReportSettings> {
+  const s = params ? chapterSettings(params) : reportSettings();
+  if (jupyterApi()) {
+    dropPermissions();
+    if (params) await show(settingsBlock(s));
+  }
   if (opts.backend ?? true) await initBackend();
   return s;
 }
@@ -43,6 +47,9 @@ export function dropPermissions(): { net: string; run: string } {
     run: Deno.permissions.revokeSync({ name: "run" }).state,
   };
 }
+
+export { isFinishedRun, readRunRecord, type RunRecord } from "../train/run.ts";
+export { readCsv } from "../util/csv.ts";
 
 /** One line that says what this report runs with (profile, image size, epochs, seed, data). */
 export function settingsNote(s: ReportSettings): string {
@@ -84,83 +91,6 @@ export async function splits(s: ReportSettings): Promise<Splits> {
   return out;
 }
 
-/** Everything a finished run folder records, as the later chapters read it. */
-export interface RunRecord {
-  /** Run name (the folder's name). */
-  name: string;
-  dir: string;
-  config: TrainConfig;
-  summary: RunSummary;
-  threshold: ThresholdRecord;
-  /** Per-epoch metrics from metrics.csv. */
-  history: { epoch: number; train: EpochMetrics; val: EpochMetrics; lr: number; timeS: number }[];
-  /** Validation labels and P(pneumonia) of the kept model (val_predictions.csv). */
-  val: { y: number[]; prob: number[]; patient: string[]; relPath: string[] };
-}
-
-/**
- * Reads a CSV file with a header (as the training engine writes them) into rows of strings, with
- * polars (every column read as text; an empty field is ""). Errors name the file.
- */
-export async function readCsv(path: string): Promise<Record<string, string>[]> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (err) {
-    throw new Error(`Cannot read ${path}: ${(err as Error).message}`);
-  }
-  if (new TextDecoder().decode(bytes).trim() === "") {
-    throw new Error(`${path} is empty (expected a header line)`);
-  }
-  const df = pl.readCSV(Buffer.from(bytes), { inferSchemaLength: 0 });
-  return df.toRecords().map((r) =>
-    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v == null ? "" : String(v)]))
-  );
-}
-
-const KEYS = ["loss", "accuracy", "recall", "precision", "f1", "auc"] as const;
-
-/** True when `dir` holds a finished run (summary.json written last by the engine). */
-export async function isFinishedRun(dir: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(join(dir, "summary.json"))).isFile;
-  } catch {
-    return false;
-  }
-}
-
-/** Reads a finished run folder; a missing file is an error naming it. */
-export async function readRunRecord(dir: string): Promise<RunRecord> {
-  const [config, summary, threshold] = await Promise.all([
-    readJson<TrainConfig>(join(dir, "config.json")),
-    readJson<RunSummary>(join(dir, "summary.json")),
-    readJson<ThresholdRecord>(join(dir, "threshold.json")),
-  ]);
-  const num = (v: string) => (v === "" || v === "NaN" ? NaN : Number(v));
-  const history = (await readCsv(join(dir, "metrics.csv"))).map((r) => ({
-    epoch: num(r.epoch),
-    train: Object.fromEntries(KEYS.map((k) => [k, num(r[k])])) as unknown as EpochMetrics,
-    val: Object.fromEntries(KEYS.map((k) => [k, num(r[`val_${k}`])])) as unknown as EpochMetrics,
-    lr: num(r.lr),
-    timeS: num(r.time_s),
-  }));
-  const preds = await readCsv(join(dir, "val_predictions.csv"));
-  return {
-    name: dir.split("/").filter(Boolean).pop()!,
-    dir,
-    config,
-    summary,
-    threshold,
-    history,
-    val: {
-      y: preds.map((p) => Number(p.y)),
-      prob: preds.map((p) => Number(p.prob)),
-      patient: preds.map((p) => p.patient),
-      relPath: preds.map((p) => p.relPath),
-    },
-  };
-}
-
 /** The run folder of a chapter's run `name`. */
 export function runDir(s: ReportSettings, name: string): string {
   return join(s.runsDir, name);
@@ -190,4 +120,18 @@ export async function readResult<T>(s: ReportSettings, name: string, notebook: s
   } catch {
     throw new Error(`Missing ${resultPath(s, name)}: run notebook ${notebook} first`);
   }
+}
+
+/**
+ * Records `value` under `key` in the result file `results/<name>.json` (other keys kept), so that
+ * the conclusions read the very numbers a chapter showed. Synchronous, so that the functions that
+ * write a chapter's sentences can record the numbers behind them.
+ */
+export function recordResult(s: ReportSettings, name: string, key: string, value: unknown): void {
+  const path = resultPath(s, name);
+  let current: Record<string, unknown> = {};
+  try {
+    current = JSON.parse(Deno.readTextFileSync(path));
+  } catch { /* first key of this file */ }
+  writeJsonAtomicSync(path, { ...current, [key]: value });
 }

@@ -8,14 +8,11 @@
 
 import { join } from "node:path";
 import type { SplitRecord } from "../data/types.ts";
-import { isFinishedRun, readRunRecord, type RunRecord, splits } from "./_context.ts";
+import { type RunRecord, splits } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
-import { chapterConfig, type RunSpec, trainOrReuse } from "./_training.ts";
-import { sameConfig, type TrainConfig } from "../train/config.ts";
-import { type LoadedRun, loadRun, readRunChestRegion } from "../train/run.ts";
-import { train } from "../train/train.ts";
-import { readJson } from "../util/atomic.ts";
-import { scoreRecords } from "../eval/predict.ts";
+import { type RunSpec, trainOrReuse } from "./_training.ts";
+import { type LoadedRun, loadRun } from "../train/run.ts";
+import { scoreRecords } from "../train/score.ts";
 
 /** The run the evaluation chapters study: the report's `compact` run (chapter 6). */
 export const EVAL_RUN: RunSpec = { name: "compact", model: "compact" };
@@ -73,6 +70,8 @@ export interface EvalContext {
   /** True when the test part is the dataset's own test/ folder, false when carved by patient. */
   officialTest: boolean;
   testSource: string;
+  /** The report's settings (where chapters record their results). */
+  settings: ReportSettings;
 }
 
 /** Loads (training it first if needed) a run and scores the manifest's val and test parts. */
@@ -81,7 +80,7 @@ export async function evalContext(
   record?: RunRecord,
 ): Promise<EvalContext> {
   record ??= await trainOrReuse(s, EVAL_RUN);
-  const run = await loadRun(record.dir);
+  const run = await loadRun(record);
   const sp = await splits(s);
   const cacheDir = join(s.outputsDir, "cache", "images");
   const val = await scoreSplit(run, sp.bySplit.val, cacheDir);
@@ -92,32 +91,9 @@ export async function evalContext(
     val,
     test,
     officialTest: sp.officialTest,
+    settings: s,
     testSource: sp.officialTest
       ? "the dataset's test/ folder"
       : "the patient-level test part of the manifest (the training folder has no test split)",
   };
-}
-
-/**
- * Trains a run with a config derived from the chapter's (`edit` changes it, e.g. the engine's
- * `chestRegion` option), or reuses the finished run folder when its saved config matches.
- */
-export async function trainVariant(
-  s: ReportSettings,
-  spec: RunSpec,
-  opts: { edit?: (cfg: TrainConfig) => TrainConfig } = {},
-  log: (line: string) => void = (l) => console.log(l),
-): Promise<RunRecord> {
-  const cfg = (opts.edit ?? ((c) => c))(chapterConfig(s, spec));
-  if (!s.fresh && (await isFinishedRun(cfg.out))) {
-    const saved = await readJson<TrainConfig>(join(cfg.out, "config.json")).catch(() => null);
-    // Runs from before the engine option stored the mode in chest_region.json only.
-    const mode = await readRunChestRegion(cfg.out).catch(() => "none" as const);
-    if (saved && sameConfig({ ...saved, chestRegion: mode }, cfg)) {
-      log(`${spec.name}: reusing the finished run in ${cfg.out} (same config)`);
-      return await readRunRecord(cfg.out);
-    }
-  }
-  await train(cfg, { log });
-  return await readRunRecord(cfg.out);
 }

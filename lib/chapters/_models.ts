@@ -10,7 +10,14 @@ import { readBaseInfo } from "../models/extract_base.ts";
 import { readJson } from "../util/atomic.ts";
 import type { RunRecord } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
-import { trainOrReuse } from "./_training.ts";
+import {
+  chapterConfig,
+  OVERFIT_GAP,
+  type RunSpec,
+  trainingDiagnosis,
+  trainOrReuse,
+} from "./_training.ts";
+import { sha256Hex } from "../util/hash.ts";
 
 /** Run names of the model chapters, shared with the comparison chapter. */
 export const CHAPTER_RUNS = {
@@ -32,13 +39,16 @@ export function trainBaseline(s: ReportSettings, which: 0 | 1): Promise<RunRecor
   });
 }
 
-/** Chapters 3, 4 and 6: a model of the zoo on the profile's share of the training split. */
-export function trainModel(
-  s: ReportSettings,
-  model: "cnn" | "cnn_reg" | "compact",
-): Promise<RunRecord> {
+/**
+ * Chapters 3, 4 and 6: a registered model (the parameters cell's `model`) on the chapter's share
+ * of the training split, in the run folder of the same name.
+ */
+export function trainModel(s: ReportSettings, model: string): Promise<RunRecord> {
   return trainOrReuse(s, { name: model, model });
 }
+
+/** Seconds for people: one decimal under 10 s, whole seconds above. */
+const secs = (x: number) => `${x < 10 ? x.toFixed(1) : Math.round(x)} s`;
 
 /** How the baseline changed from 25% to 75% of the data, in words. */
 export function baselineDelta(a: RunRecord, b: RunRecord): string {
@@ -52,24 +62,35 @@ export function baselineDelta(a: RunRecord, b: RunRecord): string {
   });
   return `With ${b.summary.trainImages} instead of ${a.summary.trainImages} training images, the ` +
     `dense baseline's validation ${parts.join(", ")}; ` +
-    `training took ${b.summary.totalTimeS.toFixed(0)} s instead of ${
-      a.summary.totalTimeS.toFixed(0)
-    } s.`;
+    `training took ${secs(b.summary.totalTimeS)} instead of ${secs(a.summary.totalTimeS)}.`;
 }
 
-/** How much a model overfits: last-epoch train minus validation accuracy, in words. */
+/**
+ * Whether a run overfits, in words that follow its numbers: the train/validation accuracy gap at
+ * the last epoch, where validation loss was lowest, and whether the run was cut off by its epoch
+ * limit while still improving (undertrained: then overfitting cannot be judged yet).
+ */
 export function overfitNote(run: RunRecord): string {
-  const last = run.history[run.history.length - 1];
-  const gap = last.train.accuracy - last.val.accuracy;
-  const best = run.history.find((h) => h.epoch === run.summary.bestEpoch) ?? last;
-  return `${run.name}: at the last epoch (${last.epoch}) train accuracy ${
-    last.train.accuracy.toFixed(3)
-  } ` +
-    `vs validation ${last.val.accuracy.toFixed(3)} (gap ${gap >= 0 ? "+" : ""}${
-      gap.toFixed(3)
-    }); ` +
-    `the kept model is epoch ${run.summary.bestEpoch} (validation accuracy ` +
-    `${best.val.accuracy.toFixed(3)}, loss ${best.val.loss.toFixed(3)}).`;
+  const d = trainingDiagnosis(run);
+  const f = (x: number) => x.toFixed(3);
+  const gap = `${d.accuracyGap >= 0 ? "+" : ""}${f(d.accuracyGap)}`;
+  const facts = `At the last epoch (${d.lastEpoch}) train accuracy is ${f(d.trainAccuracy)} and ` +
+    `validation ${f(d.valAccuracy)} (gap ${gap}); validation loss was lowest at epoch ` +
+    `${d.bestLossEpoch} (${f(d.bestValLoss)}, last ${f(d.lastValLoss)}). The kept model is epoch ` +
+    `${run.summary.bestEpoch}.`;
+  const verdict = d.overfitting
+    ? `**${run.name} overfits:** ` +
+      (d.accuracyGap > OVERFIT_GAP
+        ? `train accuracy runs ahead of validation by more than ${OVERFIT_GAP}.`
+        : "validation loss rose again while training loss kept falling.")
+    : `**No sign of overfitting in ${run.name}:** train and validation accuracy stay within ` +
+      `${OVERFIT_GAP} and validation loss did not climb back.`;
+  const under = d.undertrained
+    ? ` **Undertrained:** the run stopped at its limit of ${d.maxEpochs} epochs while validation ` +
+      "was still improving, so it says little yet about overfitting or about what " +
+      "regularisation changes; the full profile trains for up to 40 epochs."
+    : "";
+  return `${verdict} ${facts}${under}`;
 }
 
 /** What the transfer chapter did: trained a run, or skipped with the reason and the help text. */
@@ -99,14 +120,15 @@ export async function baseInputShape(path: string): Promise<{ size: number; chan
 }
 
 /**
- * Chapter 5: trains `transfer` on the base given by the settings (XRAY_TRANSFER_BASE / --base),
+ * Chapter 5: trains `transfer` on the base given by the settings (`base` in the parameters cell,
+ * or --base),
  * at the base's own input size; without a base, skips and says how to provide one.
  */
 export async function trainTransfer(s: ReportSettings): Promise<TransferOutcome> {
   if (!s.transferBase) {
     return {
       status: "skipped",
-      reason: "no pretrained base was given (XRAY_TRANSFER_BASE or --base)",
+      reason: "no pretrained base was given (`base` in the parameters cell, or --base)",
       help: NO_BASE_HELP,
     };
   }
@@ -138,4 +160,37 @@ export function transferNote(t: TransferOutcome): string {
   return `Trained \`transfer\` on the frozen base \`${t.base}\` ` +
     `(${t.run.summary.trainableParams} trainable of ${t.run.summary.totalParams} parameters). ` +
     what;
+}
+
+/** The input [size, size, channels] a chapter trains `model` with (size raised to the minimum). */
+export function inputShape(s: ReportSettings, model: string): [number, number, number] {
+  const c = chapterConfig(s, { name: model, model });
+  return [c.size, c.size, c.channels];
+}
+
+/**
+ * Trains (or reuses) a model registered from a notebook cell with the chapter's settings, changed
+ * by `settings` (fraction, epochs, balance, size; a transfer model's channels and base). The run
+ * folder is named after the architecture's values (`<name>_<hash>`), so an edited architecture is
+ * a new run and an unchanged one is reused.
+ */
+export function trainEdited(
+  s: ReportSettings,
+  arch: { name: string },
+  settings: {
+    fraction?: number;
+    epochs?: number;
+    balance?: string;
+    size?: number;
+    channels?: 1 | 3;
+    basePath?: string;
+  } = {},
+): Promise<RunRecord> {
+  const tag = sha256Hex(JSON.stringify(arch)).slice(0, 8);
+  return trainOrReuse(s, {
+    ...settings,
+    balance: settings.balance as RunSpec["balance"],
+    name: `${arch.name}_${tag}`,
+    model: arch.name,
+  });
 }

@@ -5,10 +5,9 @@
  * matrix.
  * @module
  */
-import { join } from "node:path";
 import { binaryConfusionHeatmap } from "../charts/heatmap.ts";
-import { trainingCurve } from "../charts/lines.ts";
 import { rowsToHtml } from "../charts/table.ts";
+import { trainingGrid } from "../charts/training_grid.ts";
 import { confusion } from "../metrics/classification.ts";
 import { getModelSpec } from "../models/registry.ts";
 import {
@@ -17,9 +16,10 @@ import {
   type TrainConfig,
   type TrainConfigInput,
 } from "../train/config.ts";
+import { isFinishedRun, readRunConfig, readRunRecord, type RunRecord } from "../train/run.ts";
 import { train } from "../train/train.ts";
-import { readJson } from "../util/atomic.ts";
-import { isFinishedRun, readRunRecord, runDir, type RunRecord } from "./_context.ts";
+import type { ChestRegionMode } from "../images/chest_region.ts";
+import { runDir } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 
 /** What a chapter asks to train; the rest comes from the profile and the model's defaults. */
@@ -32,6 +32,10 @@ export interface RunSpec {
   balance?: TrainConfig["balance"];
   size?: number;
   channels?: 1 | 3;
+  /** 3: normal / bacteria / virus (default 2). */
+  classes?: 2 | 3;
+  /** Crop or mask every image to the chest box (default "none"). */
+  chestRegion?: ChestRegionMode;
   basePath?: string;
 }
 
@@ -45,9 +49,15 @@ export function chapterConfig(s: ReportSettings, spec: RunSpec): TrainConfig {
     // The profile's size, raised to what the architecture can pool down (cnn_reg needs 46).
     size: spec.size ?? Math.max(s.profile.size, getModelSpec(spec.model).minSize),
     channels: spec.channels,
+    classes: spec.classes,
+    chestRegion: spec.chestRegion,
     epochs: spec.epochs ?? s.profile.epochs,
     earlyStopping: { metric: "val_accuracy", patience: s.profile.patience },
-    balance: spec.balance ?? "none",
+    batchSize: s.train?.batchSize,
+    optimizer: s.train?.optimizer,
+    learningRate: s.train?.learningRate,
+    augment: s.train?.augment,
+    balance: spec.balance ?? s.train?.balance ?? "none",
     fraction: spec.fraction ?? s.profile.modelFraction,
     seed: s.seed,
     basePath: spec.basePath,
@@ -67,9 +77,8 @@ export async function trainOrReuse(
 ): Promise<RunRecord> {
   const cfg = chapterConfig(s, spec);
   if (!s.fresh && (await isFinishedRun(cfg.out))) {
-    const saved = await readJson<TrainConfig>(join(cfg.out, "config.json")).catch(() => null);
     // sameConfig: a config saved before a field existed counts at that field's old meaning.
-    if (sameConfig(saved, cfg)) {
+    if (sameConfig(await readRunConfig(cfg.out), cfg)) {
       log(`${spec.name}: reusing the finished run in ${cfg.out} (same config)`);
       return await readRunRecord(cfg.out);
     }
@@ -80,15 +89,78 @@ export async function trainOrReuse(
 
 const CURVE_METRICS = ["loss", "accuracy", "recall", "precision", "f1"] as const;
 
-/** Train and validation curves per epoch of loss, accuracy, recall, precision and F1. */
-export function runCurves(run: RunRecord): string[] {
-  return CURVE_METRICS.map((m) =>
-    trainingCurve(
-      run.history.map((h) => ({ epoch: h.epoch, train: h.train[m], val: h.val[m] })),
-      m,
-      { title: `${run.name}: ${m}` },
-    )
+/**
+ * Train and validation curves per epoch of loss, accuracy, recall, precision and F1, side by
+ * side as small multiples, the kept epoch marked.
+ */
+export function runCurves(run: RunRecord): string {
+  return trainingGrid(
+    run.history.map((h) => ({
+      epoch: h.epoch,
+      train: h.train as unknown as Record<string, number>,
+      val: h.val as unknown as Record<string, number>,
+    })),
+    {
+      title: `${run.name}: training curves`,
+      metrics: [...CURVE_METRICS],
+      keptEpoch: run.summary.bestEpoch,
+      caption: `Each panel has its own y range (zoomed to the data). The kept model is the ` +
+        `weights of epoch ${run.summary.bestEpoch} (best validation accuracy); ` +
+        `${run.history.length} epoch(s) ran.`,
+    },
   );
+}
+
+/** What a run's curves say about fitting: the numbers and two verdicts. */
+export interface TrainingDiagnosis {
+  epochsRun: number;
+  maxEpochs: number;
+  lastEpoch: number;
+  /** Train minus validation accuracy at the last epoch. */
+  accuracyGap: number;
+  trainAccuracy: number;
+  valAccuracy: number;
+  /** Epoch of the lowest validation loss and that loss. */
+  bestLossEpoch: number;
+  bestValLoss: number;
+  lastValLoss: number;
+  /** Train accuracy ahead of validation by more than 0.05, or validation loss rising >10% past its low while train loss fell. */
+  overfitting: boolean;
+  /** Stopped by the epoch limit while validation loss or accuracy was still at its best in the last epoch. */
+  undertrained: boolean;
+}
+
+/** Accuracy gap above which a run counts as overfitting. */
+export const OVERFIT_GAP = 0.05;
+
+/** Reads overfitting and undertraining off a run's per-epoch history. */
+export function trainingDiagnosis(run: RunRecord): TrainingDiagnosis {
+  const h = run.history;
+  const last = h[h.length - 1];
+  const finiteLoss = h.filter((e) => Number.isFinite(e.val.loss));
+  const lowest = finiteLoss.reduce(
+    (a, b) => (b.val.loss < a.val.loss ? b : a),
+    finiteLoss[0] ?? last,
+  );
+  const gap = last.train.accuracy - last.val.accuracy;
+  const lossRose = lowest.epoch < last.epoch && last.val.loss > 1.1 * lowest.val.loss &&
+    last.train.loss < lowest.train.loss;
+  const maxEpochs = run.config.epochs;
+  const bestAcc = Math.max(...h.map((e) => e.val.accuracy).filter(Number.isFinite));
+  const stillImproving = lowest.epoch === last.epoch || last.val.accuracy >= bestAcc;
+  return {
+    epochsRun: h.length,
+    maxEpochs,
+    lastEpoch: last.epoch,
+    accuracyGap: gap,
+    trainAccuracy: last.train.accuracy,
+    valAccuracy: last.val.accuracy,
+    bestLossEpoch: lowest.epoch,
+    bestValLoss: lowest.val.loss,
+    lastValLoss: last.val.loss,
+    overfitting: gap > OVERFIT_GAP || lossRose,
+    undertrained: !run.summary.stoppedEarly && h.length >= maxEpochs && stillImproving,
+  };
 }
 
 /** Validation confusion counts of the kept model at `threshold` (default 0.5, as Keras). */
@@ -125,11 +197,14 @@ export function runFacts(run: RunRecord): Record<string, string | number> {
   };
 }
 
-/** Everything a model chapter shows for a run: facts, five curves, the confusion heatmap. */
+/**
+ * Everything a model chapter shows for a run: facts, the five curves in one row, the confusion
+ * heatmap (the architecture is shown before training, by `describeModel`).
+ */
 export function runReport(run: RunRecord): string[] {
   return [
     rowsToHtml([runFacts(run)], { caption: `Run ${run.name}` }),
-    ...runCurves(run),
+    runCurves(run),
     runConfusion(run),
   ];
 }

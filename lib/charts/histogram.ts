@@ -4,6 +4,7 @@
  */
 import * as Plot from "@observablehq/plot";
 import { type ChartFrame, frame, plotSvg } from "./_render.ts";
+import { legendHtml } from "./lines.ts";
 
 /** One distribution to bin. */
 export interface HistSeries {
@@ -21,6 +22,8 @@ export interface HistogramOptions extends ChartFrame {
   xLabel?: string;
   /** Plot shares of each series instead of counts (default true when several series). */
   normalize?: boolean;
+  /** Vertical dashed reference lines (e.g. a baseline value), named in the legend. */
+  rules?: { x: number; name: string }[];
 }
 
 const PALETTE = ["#4269d0", "#ff725c", "#3ca951", "#efb118"];
@@ -29,7 +32,10 @@ const PALETTE = ["#4269d0", "#ff725c", "#3ca951", "#efb118"];
  * Histogram(s) binned here (equal-width bins over `domain`) and drawn as Plot rect marks; several
  * series are drawn as step outlines over each other so that both stay visible.
  */
-export function histogram(series: HistSeries[], opts: HistogramOptions = {}): string {
+export function histogram(
+  series: HistSeries[],
+  opts: HistogramOptions = {},
+): string {
   if (series.length === 0) throw new Error("histogram: no series");
   const nBins = opts.bins ?? 32;
   let lo = Infinity, hi = -Infinity;
@@ -75,25 +81,23 @@ export function histogram(series: HistSeries[], opts: HistogramOptions = {}): st
     }),
   ];
   if (!single) {
-    marks.push(Plot.line(rows.flatMap((r) => [{ ...r, x: r.x1 }, { ...r, x: r.x2 }]), {
-      x: "x",
-      y: "y",
-      z: "name",
-      stroke: (r: Row) => r.color,
-      strokeWidth: 1.5,
-    }));
-    // The series names, stacked at the top right, in their colours (a legend that stays SVG).
-    series.forEach((s, i) => {
-      marks.push(Plot.text([s.name], {
-        frameAnchor: "top-right",
-        dy: 4 + 14 * i,
-        text: (d: string) => d,
-        fill: s.color ?? PALETTE[i % PALETTE.length],
-        fontWeight: "bold",
-      }));
-    });
+    marks.push(
+      Plot.line(rows.flatMap((r) => [{ ...r, x: r.x1 }, { ...r, x: r.x2 }]), {
+        x: "x",
+        y: "y",
+        z: "name",
+        stroke: (r: Row) => r.color,
+        strokeWidth: 1.5,
+      }),
+    );
   }
   marks.push(Plot.ruleY([0]));
+  const rules = opts.rules ?? [];
+  if (rules.length) {
+    marks.push(
+      Plot.ruleX(rules, { x: "x", stroke: "#333", strokeDasharray: "4,3" }),
+    );
+  }
   const svg = plotSvg({
     width: opts.width ?? 640,
     height: opts.height ?? 260,
@@ -101,5 +105,20 @@ export function histogram(series: HistSeries[], opts: HistogramOptions = {}): st
     y: { label: normalize ? "share of pixels" : "count", grid: true },
     marks,
   });
-  return frame("histogram", svg, opts);
+  // Several series and reference lines: named in a legend above the plot (outside it, so never
+  // over the bars).
+  const entries = [
+    ...(single ? [] : series.map((s, i) => ({
+      name: s.name,
+      color: s.color ?? PALETTE[i % PALETTE.length],
+      kind: "line" as const,
+    }))),
+    ...rules.map((r) => ({
+      name: r.name,
+      color: "#333",
+      kind: "rule" as const,
+    })),
+  ];
+  const legend = entries.length ? legendHtml(entries) : "";
+  return frame("histogram", legend + svg, opts);
 }

@@ -1,10 +1,12 @@
 /**
  * Line charts: per-epoch training curves (train vs validation) and ROC / precision-recall curves.
- * Series are labelled at their last point instead of a legend, so the output stays plain SVG.
+ * Series are named in a legend above the plot area (HTML, outside the SVG), so names never sit on
+ * the curves or on each other; marked points (an operating point) and vertical rules (the kept
+ * epoch) are named there too.
  * @module
  */
 import * as Plot from "@observablehq/plot";
-import { type ChartFrame, COLORS, frame, plotSvg } from "./_render.ts";
+import { type ChartFrame, COLORS, escapeHtml, frame, plotSvg } from "./_render.ts";
 
 /** One named series of (x, y) points. */
 export interface Series {
@@ -14,6 +16,8 @@ export interface Series {
   color?: string;
   /** Dashed line (e.g. a chance diagonal). */
   dashed?: boolean;
+  /** Leave out of the legend (a second line already named by another entry). */
+  unlisted?: boolean;
 }
 
 /** Options of {@link lineChart}. */
@@ -28,6 +32,51 @@ export interface LineOptions extends ChartFrame {
   square?: boolean;
   /** Explicit x tick values (e.g. every epoch). */
   xTicks?: number[];
+  /** Points to mark with a ringed dot (e.g. the operating point on a ROC curve). */
+  marked?: MarkedPoint[];
+  /** Vertical dashed rules (e.g. the kept epoch). */
+  rules?: { x: number; name: string }[];
+}
+
+/** A point marked on a line chart and named in its legend. */
+export interface MarkedPoint {
+  x: number;
+  y: number;
+  /** Legend text, e.g. "operating point: threshold 0.61 (validation sensitivity >= 0.95)". */
+  name: string;
+  color?: string;
+}
+
+/** One legend entry: a line swatch (dashed or not), a ringed dot or a rule. */
+export interface LegendEntry {
+  name: string;
+  color: string;
+  kind: "line" | "dashed" | "point" | "rule";
+}
+
+/** A legend as HTML (a row of swatches with names), shown above a chart's plot area. */
+export function legendHtml(entries: LegendEntry[]): string {
+  const swatch = (e: LegendEntry) => {
+    const c = escapeHtml(e.color);
+    if (e.kind === "point") {
+      return `<svg width="14" height="12" aria-hidden="true"><circle cx="7" cy="6" r="4" ` +
+        `fill="white" stroke="${c}" stroke-width="2.5"/></svg>`;
+    }
+    if (e.kind === "rule") {
+      return `<svg width="10" height="12" aria-hidden="true"><line x1="5" y1="0" x2="5" y2="12" ` +
+        `stroke="${c}" stroke-width="1.5" stroke-dasharray="3,2"/></svg>`;
+    }
+    return `<svg width="20" height="12" aria-hidden="true"><line x1="0" y1="6" x2="20" y2="6" ` +
+      `stroke="${c}" stroke-width="2.5"${
+        e.kind === "dashed" ? ' stroke-dasharray="4,3"' : ""
+      }/></svg>`;
+  };
+  return `<div class="xr-legend" style="font:12px system-ui,sans-serif;display:flex;` +
+    `flex-wrap:wrap;gap:2px 14px;margin:2px 0 4px">` +
+    entries.map((e) =>
+      `<span style="display:inline-flex;align-items:center;gap:4px">${swatch(e)}` +
+      `${escapeHtml(e.name)}</span>`
+    ).join("") + `</div>`;
 }
 
 /**
@@ -40,7 +89,7 @@ export function referenceLine(name: string, y0: number, y1: number = y0): Series
 
 const PALETTE = ["#4269d0", "#ff725c", "#3ca951", "#efb118", "#6cc5b0", "#a463f2", "#9c6b4e"];
 
-/** A multi-series line chart, each series named at its end, as an SVG figure. */
+/** A multi-series line chart with its legend above the plot, as an SVG figure. */
 export function lineChart(series: Series[], opts: LineOptions = {}): string {
   const rows = series.flatMap((s, i) =>
     s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).map((p) => ({
@@ -67,22 +116,37 @@ export function lineChart(series: Series[], opts: LineOptions = {}): string {
     }));
   }
   if (dots) marks.push(Plot.dot(rows, { x: "x", y: "y", fill: (r) => r.color, r: 2.5 }));
-  marks.push(Plot.text(
-    rows,
-    Plot.selectLast({
+  const rules = opts.rules ?? [];
+  if (rules.length) {
+    marks.push(Plot.ruleX(rules, { x: "x", stroke: "#555", strokeDasharray: "3,2" }));
+  }
+  const marked = (opts.marked ?? []).map((m, i) => ({
+    ...m,
+    color: m.color ?? PALETTE[i % PALETTE.length],
+  }));
+  if (marked.length) {
+    marks.push(Plot.dot(marked, {
       x: "x",
       y: "y",
-      z: "name",
-      text: "name",
-      fill: (r: (typeof rows)[number]) => r.color,
-      dx: 6,
-      textAnchor: "start",
-    }),
-  ));
+      r: 5,
+      fill: "white",
+      stroke: (m: (typeof marked)[number]) => m.color,
+      strokeWidth: 2.5,
+    }));
+  }
+  const legend: LegendEntry[] = [
+    ...series.map((s, i) => ({
+      name: s.name,
+      color: s.color ?? PALETTE[i % PALETTE.length],
+      kind: s.dashed ? "dashed" as const : "line" as const,
+    })).filter((e, i) => !series[i].unlisted && rows.some((r) => r.name === e.name)),
+    ...rules.map((r) => ({ name: r.name, color: "#555", kind: "rule" as const })),
+    ...marked.map((m) => ({ name: m.name, color: m.color, kind: "point" as const })),
+  ];
   const svg = plotSvg({
     width,
-    height: opts.height ?? (opts.square ? width - 60 : 300),
-    marginRight: 90,
+    height: opts.height ?? (opts.square ? width - 40 : 300),
+    marginRight: 20,
     x: {
       label: opts.xLabel ?? null,
       domain: opts.xDomain,
@@ -93,7 +157,7 @@ export function lineChart(series: Series[], opts: LineOptions = {}): string {
     y: { label: opts.yLabel ?? null, domain: opts.yDomain, grid: true },
     marks,
   });
-  return frame("line", svg, opts);
+  return frame("line", legendHtml(legend) + svg, opts);
 }
 
 /** One epoch of a training history: metric values for train and validation. */

@@ -18,10 +18,15 @@ export interface TableOptions {
   maxRows?: number;
 }
 
+/** What an undefined number (NaN) says in a table cell, with the reason on hover. */
+export const NOT_AVAILABLE = '<span title="undefined: the metric needs cases this data does ' +
+  'not have (for example no positive prediction, or one class only)">n/a</span>';
+
 function cell(v: unknown, digits: number): string {
   if (v === null || v === undefined) return "";
   if (typeof v === "number") {
-    if (!Number.isFinite(v)) return String(v);
+    if (Number.isNaN(v)) return NOT_AVAILABLE;
+    if (!Number.isFinite(v)) return v > 0 ? "∞" : "-∞";
     return Number.isInteger(v) ? String(v) : v.toFixed(digits);
   }
   if (typeof v === "bigint") return v.toString();
@@ -52,9 +57,15 @@ export function rowsToHtml(rows: Record<string, unknown>[], opts: TableOptions =
         : `<td${style}>${text}</td>`;
     }).join("") + "</tr>"
   ).join("");
-  const more = rows.length > maxRows
-    ? `<p class="xr-caption">${rows.length - maxRows} more rows not shown</p>`
-    : "";
+  const hasNaN = rows.slice(0, maxRows).some((r) => columns.some((c) => Number.isNaN(r[c])));
+  const more =
+    (rows.length > maxRows
+      ? `<p class="xr-caption">${rows.length - maxRows} more rows not shown</p>`
+      : "") +
+    (hasNaN
+      ? '<p class="xr-caption">n/a: the metric is undefined on these images (for example ' +
+        "precision with no positive prediction, or AUC with one class only).</p>"
+      : "");
   const caption = opts.caption ? `<caption>${escapeHtml(opts.caption)}</caption>` : "";
   return `<div class="xr-table-wrap" style="overflow-x:auto"><table class="xr-table" ` +
     `style="border-collapse:collapse;font:12px system-ui,sans-serif">${caption}` +

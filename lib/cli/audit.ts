@@ -9,39 +9,58 @@
  * reported, not fatal), 1 when it could not run, 2 for bad arguments.
  * @module
  */
-import { parseArgs } from "node:util";
 import pl from "nodejs-polars";
 import { auditDataset, DEFAULT_CONCURRENCY, DEFAULT_PROBE_CACHE } from "../data/audit.ts";
 import { auditToJson, DEFAULT_AUDIT_DIR, formatAudit, writeAudit } from "../data/audit_output.ts";
 import { DEFAULT_SEED } from "../data/split.ts";
 import { shortPath } from "../util/project.ts";
+import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
 /** Folders tried, in order, when no `--data` is given. */
 export const DEFAULT_DATA_DIRS = ["data/chest_xray", "../shared/data/chest_xray"];
 
-const USAGE =
-  `usage: deno task audit [--data DIR] [--json] [--out DIR] [--seed N] [--concurrency N] [--no-cache]
-  --data DIR         dataset root: DIR/{train,val,test}/{NORMAL,PNEUMONIA}/ or DIR/{NORMAL,PNEUMONIA}/
-                     (default: the first of ${DEFAULT_DATA_DIRS.join(", ")} that exists)
-  --json             print one JSON object on stdout instead of tables
-  --out DIR          where audit.json and the CSVs go (default ${shortPath(DEFAULT_AUDIT_DIR)})
-  --seed N           seed of the planned train/val/test split (default ${DEFAULT_SEED})
-  --concurrency N    files read at once (default ${DEFAULT_CONCURRENCY})
-  --no-cache         probe every file, neither reading nor writing ${
-    shortPath(DEFAULT_PROBE_CACHE)
-  }`;
-
-/** A positive integer option, or an error naming the option. */
-function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer >= ${min}, got "${value}"`);
-  }
-  return n;
-}
-
-class UsageError extends Error {}
+/** The audit command's flags. */
+export const AUDIT_CLI = {
+  name: "audit",
+  synopsis: ["[--data DIR] [--json] [--out DIR] [--seed N] [--concurrency N] [--no-cache]"],
+  about: "Audits a chest X-ray dataset: counts, image sizes, unreadable files, the planned split.",
+  flags: {
+    data: {
+      type: "string",
+      arg: "DIR",
+      help: "dataset root: DIR/{train,val,test}/{NORMAL,PNEUMONIA}/ or DIR/{NORMAL,PNEUMONIA}/ " +
+        `(default: the first of ${DEFAULT_DATA_DIRS.join(", ")} that exists)`,
+    },
+    json: { type: "boolean", help: "print one JSON object on stdout instead of tables" },
+    out: {
+      type: "string",
+      arg: "DIR",
+      default: DEFAULT_AUDIT_DIR,
+      shownDefault: shortPath(DEFAULT_AUDIT_DIR),
+      help: "where audit.json and the CSVs go",
+    },
+    seed: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 0,
+      default: DEFAULT_SEED,
+      help: "seed of the planned train/val/test split",
+    },
+    concurrency: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      default: DEFAULT_CONCURRENCY,
+      help: "files read at once",
+    },
+    "no-cache": {
+      type: "boolean",
+      help: `probe every file, neither reading nor writing ${shortPath(DEFAULT_PROBE_CACHE)}`,
+    },
+  },
+} as const satisfies CliSpec;
 
 /** Picks the dataset folder: `--data`, else the first default that exists. */
 function pickData(data: string | undefined): string {
@@ -59,70 +78,43 @@ function pickData(data: string | undefined): string {
   );
 }
 
-/** Runs the audit CLI with `args`; returns the exit status. */
+/** Runs the audit CLI with `args`; returns the exit status (throws a UsageError for bad ones). */
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        data: { type: "string" },
-        json: { type: "boolean", default: false },
-        out: { type: "string", default: DEFAULT_AUDIT_DIR },
-        seed: { type: "string" },
-        concurrency: { type: "string" },
-        "no-cache": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
+  const { values, help } = parseCli(AUDIT_CLI, args);
+  if (help) {
+    console.log(helpText(AUDIT_CLI));
     return 0;
   }
-  try {
-    const seed = intOption("seed", values.seed, DEFAULT_SEED, 0);
-    const concurrency = intOption("concurrency", values.concurrency, DEFAULT_CONCURRENCY, 1);
-    const out = values.out!;
-    if (Deno.permissions.querySync({ name: "write", path: out }).state !== "granted") {
-      throw new UsageError(
-        `cannot write to ${out}: the audit task may only write under outputs/ (pick --out there)`,
-      );
-    }
-    const data = pickData(values.data);
-    const showProgress = !values.json && Deno.stderr.isTerminal();
-    const report = await auditDataset(data, {
-      seed,
-      concurrency,
-      probeCache: values["no-cache"] ? null : DEFAULT_PROBE_CACHE,
-      onProgress: showProgress
-        ? (done, total) => {
-          if (done % 250 === 0 || done === total) {
-            Deno.stderr.writeSync(new TextEncoder().encode(`\rread ${done}/${total} files`));
-            if (done === total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-          }
+  const { seed, concurrency, out } = values;
+  if (Deno.permissions.querySync({ name: "write", path: out }).state !== "granted") {
+    throw new UsageError(
+      `cannot write to ${out}: the audit task may only write under outputs/ (pick --out there)`,
+    );
+  }
+  const data = pickData(values.data);
+  const showProgress = !values.json && Deno.stderr.isTerminal();
+  const report = await auditDataset(data, {
+    seed,
+    concurrency,
+    probeCache: values["no-cache"] ? null : DEFAULT_PROBE_CACHE,
+    onProgress: showProgress
+      ? (done, total) => {
+        if (done % 250 === 0 || done === total) {
+          Deno.stderr.writeSync(new TextEncoder().encode(`\rread ${done}/${total} files`));
+          if (done === total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
         }
-        : undefined,
-    });
-    const written = await writeAudit(report, out);
-    if (values.json) {
-      console.log(JSON.stringify(auditToJson(report)));
-    } else {
-      pl.Config.setTblRows(25).setTblWidthChars(160);
-      console.log(formatAudit(report));
-      console.log(`\nWrote ${written.map(shortPath).join(", ")}`);
-    }
-    return 0;
-  } catch (err) {
-    console.error(`audit: ${(err as Error).message}`);
-    if (err instanceof UsageError) console.error(USAGE);
-    return err instanceof UsageError ? 2 : 1;
+      }
+      : undefined,
+  });
+  const written = await writeAudit(report, out);
+  if (values.json) {
+    console.log(JSON.stringify(auditToJson(report)));
+  } else {
+    pl.Config.setTblRows(25).setTblWidthChars(160);
+    console.log(formatAudit(report));
+    console.log(`\nWrote ${written.map(shortPath).join(", ")}`);
   }
+  return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runCli("audit", () => main(Deno.args), AUDIT_CLI);

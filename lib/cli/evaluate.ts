@@ -17,29 +17,110 @@
  * `--pick-target 0.98` picks the threshold for that sensitivity on the sample, a margin).
  * @module
  */
-import { parseArgs } from "node:util";
 import { projectPath } from "../util/project.ts";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
 import type { SplitName } from "../data/types.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
-import { loadRun, predictRecords } from "../train/run.ts";
+import { loadRun } from "../train/run.ts";
+import { predictRecords } from "../train/score.ts";
 import { splitRecords } from "./_eval_data.ts";
 import type { AdaptMode } from "../eval/adapt.ts";
+import { formatCalibrationCurve, siteCalibrationCurve } from "../eval/calibration_curve.ts";
 import { evaluateSite, type Evaluation, type SiteEvaluation } from "../eval/site_eval.ts";
 import { formatInterval } from "../metrics/bootstrap.ts";
-import { formatCalibrationCurve, siteCalibrationCurve } from "../eval/calibration_curve.ts";
+import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
 /** The committed reference run, in the project root (works from any working directory). */
 export const DEFAULT_RUN = projectPath("outputs/reference");
 
-const USAGE =
-  "usage: deno task evaluate [--run DIR[,DIR...]] --data DIR [--split test|val] [--json] [--perturb SEED]\n" +
-  "         [--adapt none|bn|prior|bn+prior] [--tta N] [--calibrate SITE_DIR] [--ci] [--n-boot N] [--val-data DIR]\n" +
-  "       deno task evaluate [--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json]\n" +
-  "       deno task evaluate [--run DIR[,DIR...]] --calibrate SITE_DIR --curve 25,50,100,all [--draws N]\n" +
-  "         [--pick-target X] [--adapt none|bn|prior|bn+prior] [--tta N] [--seed S] [--json]";
-
 export type { Evaluation };
+
+/** The evaluate command's flags. */
+export const EVALUATE_CLI = {
+  name: "evaluate",
+  synopsis: [
+    "[--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]",
+    "[--run DIR[,DIR...]] --data DIR [--adapt none|bn|prior|bn+prior] [--tta N] " +
+    "[--calibrate SITE_DIR] [--ci] [--n-boot N] [--val-data DIR] [--json]",
+    "[--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json] [--save]",
+    "[--run DIR[,DIR...]] --calibrate SITE_DIR --curve 25,50,100,all [--draws N] " +
+    "[--pick-target X] [--adapt MODE] [--tta N] [--seed S] [--json]",
+  ],
+  about: "Scores a run (default: the committed reference model) on a split at its stored " +
+    "threshold, or re-picks the threshold on a labelled sample of a new site (--calibrate).",
+  flags: {
+    run: {
+      type: "string",
+      arg: "DIR[,DIR...]",
+      help: "run folder (default outputs/reference); several, comma-separated: an ensemble",
+    },
+    data: { type: "string", arg: "DIR", help: "dataset root" },
+    split: {
+      type: "string",
+      choices: ["train", "val", "test"],
+      default: "test",
+      help: "split scored",
+    },
+    json: { type: "boolean", help: "print one JSON object" },
+    perturb: {
+      type: "number",
+      arg: "SEED",
+      integer: true,
+      help: "stress test: every image augmented with this seed first",
+    },
+    calibrate: {
+      type: "string",
+      arg: "SITE_DIR",
+      help: "labelled site folder: with --data, the threshold comes from its labels; without, " +
+        "calibration on a sample of it, reported on the rest",
+    },
+    adapt: {
+      type: "string",
+      choices: ["none", "bn", "prior", "bn+prior"],
+      help: "adaptation to --data's images without their labels: AdaBN (bn), EM prior " +
+        "correction (prior), or both",
+    },
+    tta: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 0,
+      help: "test-time augmentation: each image averaged with N seeded augmented copies",
+    },
+    ci: { type: "boolean", help: "patient-bootstrap 95% intervals in the output" },
+    "n-boot": { type: "number", arg: "N", integer: true, min: 1, help: "bootstrap resamples" },
+    "val-data": {
+      type: "string",
+      arg: "DIR",
+      help: "where the runs' validation images are, when their config's data folder moved",
+    },
+    curve: {
+      type: "string",
+      arg: "25,50,100,all",
+      help: "with --calibrate alone: the few-label calibration curve at these sample sizes",
+    },
+    draws: { type: "number", arg: "N", integer: true, min: 1, help: "draws per curve size" },
+    "pick-target": {
+      type: "number",
+      arg: "X",
+      help: "curve: sensitivity the threshold keeps on the sample (default the run's target)",
+    },
+    "sample-size": {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      help: "labelled images sampled from the site",
+    },
+    seed: { type: "number", arg: "S", integer: true, help: "seed of the site sample" },
+    save: {
+      type: "boolean",
+      help: "with --calibrate: keep the site threshold in the run's calibration.json " +
+        "(predict and serve then use it)",
+    },
+    backend: { type: "string", arg: "NAME", help: "TF.js backend (wasm, cpu, ...)" },
+  },
+} as const satisfies CliSpec;
 
 /** Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). */
 export async function evaluateRun(
@@ -73,68 +154,47 @@ export async function evaluateRun(
 
 /** Runs the evaluate command with `args`. */
 export async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      run: { type: "string" },
-      data: { type: "string" },
-      split: { type: "string" },
-      json: { type: "boolean" },
-      backend: { type: "string" },
-      help: { type: "boolean" },
-      calibrate: { type: "string" },
-      perturb: { type: "string" },
-      "sample-size": { type: "string" },
-      seed: { type: "string" },
-      adapt: { type: "string" },
-      tta: { type: "string" },
-      ci: { type: "boolean" },
-      "n-boot": { type: "string" },
-      "val-data": { type: "string" },
-      curve: { type: "string" },
-      draws: { type: "string" },
-      "pick-target": { type: "string" },
-    },
-  });
-  if (v.help) return console.log(USAGE);
+  const { values: v, help } = parseCli(EVALUATE_CLI, args);
+  if (help) return console.log(helpText(EVALUATE_CLI));
+  const runs = (v.run ?? DEFAULT_RUN).split(",").map((r) => r.trim()).filter(Boolean);
   if (v.calibrate && !v.data && v.curve) {
     await initBackend({ prefer: v.backend as BackendChoice | undefined });
     const rows = await siteCalibrationCurve(v.calibrate, {
-      runs: (v.run ?? DEFAULT_RUN).split(","),
+      runs,
       adapt: (v.adapt ?? "none") as AdaptMode,
-      tta: v.tta === undefined ? 0 : Number(v.tta),
+      tta: v.tta ?? 0,
       sizes: v.curve.split(",").map((x) => (x === "all" ? "all" : Number(x))),
-      draws: v.draws === undefined ? undefined : Number(v.draws),
-      pickTarget: v["pick-target"] === undefined ? undefined : Number(v["pick-target"]),
-      seed: v.seed === undefined ? undefined : Number(v.seed),
+      draws: v.draws,
+      pickTarget: v["pick-target"],
+      seed: v.seed,
+      valData: v["val-data"],
     });
     return console.log(v.json ? JSON.stringify(rows) : formatCalibrationCurve(rows));
   }
   if (v.calibrate && !v.data) {
-    // Site calibration: re-pick the threshold on a labelled sample of SITE_DIR, report on the rest.
+    // Site calibration: re-pick the threshold on a labelled sample of a new site.
     await initBackend({ prefer: v.backend as BackendChoice | undefined });
     const { calibrateSiteFolder } = await import("../eval/site_folder.ts");
     const { formatSiteCalibration } = await import("../eval/site_calibration.ts");
     const res = await calibrateSiteFolder(v.run ?? DEFAULT_RUN, v.calibrate, {
-      sampleSize: v["sample-size"] ? Number(v["sample-size"]) : undefined,
-      seed: v.seed ? Number(v.seed) : undefined,
+      sampleSize: v["sample-size"],
+      seed: v.seed,
     });
+    if (v.save) {
+      const { saveSiteThreshold } = await import("../eval/decision_io.ts");
+      console.error(
+        `evaluate: site threshold saved in ${await saveSiteThreshold(res.runDir, res)}`,
+      );
+    }
     return console.log(v.json ? JSON.stringify(res) : formatSiteCalibration(res));
   }
-  if (!v.data) throw new Error(`--data DIR is required\n${USAGE}`);
-  const split = (v.split ?? "test") as SplitName;
-  if (!["train", "val", "test"].includes(split)) throw new Error(`--split ${split}? ${USAGE}`);
+  if (!v.data) throw new UsageError("--data DIR is required");
+  const split: SplitName = v.split;
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
-  const runs = (v.run ?? DEFAULT_RUN).split(",").map((r) => r.trim()).filter(Boolean);
   const siteOptions = runs.length > 1 || v.adapt !== undefined || v.tta !== undefined ||
     v.calibrate !== undefined || v.ci === true;
   if (siteOptions) {
-    if (v.perturb !== undefined) throw new Error(`--perturb goes alone\n${USAGE}`);
-    const num = (x: string | undefined, what: string) => {
-      const n = Number(x);
-      if (x !== undefined && !Number.isFinite(n)) throw new Error(`--${what} expects a number`);
-      return x === undefined ? undefined : n;
-    };
+    if (v.perturb !== undefined) throw new UsageError("--perturb goes alone");
     const { records, source, fromManifest } = await splitRecords(v.data, split);
     if (fromManifest) console.error(`evaluate: ${v.data} has no ${split}/ folder; using ${source}`);
     const e = await evaluateSite({
@@ -142,12 +202,12 @@ export async function main(args: string[]): Promise<void> {
       records,
       source,
       adapt: (v.adapt ?? "none") as AdaptMode,
-      tta: num(v.tta, "tta"),
+      tta: v.tta,
       calibrate: v.calibrate ?? null,
       valData: v["val-data"],
       ci: v.ci,
-      nBoot: num(v["n-boot"], "n-boot"),
-      seed: num(v.seed, "seed"),
+      nBoot: v["n-boot"],
+      seed: v.seed,
       details: true,
     });
     return console.log(
@@ -155,7 +215,7 @@ export async function main(args: string[]): Promise<void> {
     );
   }
   const runDir = runs[0];
-  const perturb = v.perturb === undefined ? undefined : Number(v.perturb);
+  const perturb = v.perturb;
   if (perturb !== undefined) {
     console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
   }
@@ -196,11 +256,4 @@ export function formatEvaluation(
   return lines.join("\n");
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (err) {
-    console.error(`evaluate: ${(err as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runCli("evaluate", () => main(Deno.args), EVALUATE_CLI);

@@ -1,15 +1,34 @@
 /**
  * `deno task predict [--run DIR] FILE... [--json]`: P(pneumonia) and the label at the run's
- * stored threshold for each image (default run: the committed reference model).
+ * decision threshold for each image (JPEG, PNG or DICOM; default run: the committed reference
+ * model), with out-of-scope warnings (`lib/images/scope.ts`): a flagged image is scored, and the
+ * warnings are printed with its score.
  * @module
  */
-import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
-import { loadRun, predictRecords } from "../train/run.ts";
+import { loadRun } from "../train/run.ts";
+import { predictRecords } from "../train/score.ts";
+import { readDecision } from "../eval/decision_io.ts";
+import { readOod } from "../train/ood.ts";
+import type { ScopeWarning } from "../images/scope.ts";
+import { screenFiles } from "../eval/screen.ts";
 import { DEFAULT_RUN } from "./evaluate.ts";
+import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
-const USAGE = "usage: deno task predict [--run DIR] FILE... [--json]";
+/** The predict command's flags. */
+export const PREDICT_CLI = {
+  name: "predict",
+  synopsis: ["[--run DIR] FILE... [--json]"],
+  about: "P(pneumonia), the label at the run's threshold (or the site threshold kept in its " +
+    "calibration.json) and out-of-scope warnings for each image (JPEG, PNG or DICOM).",
+  positionals: "FILE...",
+  flags: {
+    run: { type: "string", arg: "DIR", help: "run folder (default outputs/reference)" },
+    json: { type: "boolean", help: "print one JSON array" },
+    backend: { type: "string", arg: "NAME", help: "TF.js backend (wasm, cpu, ...)" },
+  },
+} as const satisfies CliSpec;
 
 /** One row of the prediction output. */
 export interface FilePrediction {
@@ -17,58 +36,70 @@ export interface FilePrediction {
   /** P(pneumonia); null when the image could not be read. */
   prob: number | null;
   label: "NORMAL" | "PNEUMONIA" | null;
+  /** The threshold the label used, and whether it is the run's or a site's. */
+  threshold: number;
+  thresholdSource: "run" | "site";
+  /** Out-of-scope warnings; empty when the image looks like what the model was built for. */
+  warnings: ScopeWarning[];
+  /** Feature distance from the training images (null when the run has no ood.json). */
+  distance?: number | null;
   error?: string;
 }
 
 /** Predicts every file with the run in `runDir`. */
 export async function predictFiles(runDir: string, files: string[]): Promise<FilePrediction[]> {
   const run = await loadRun(runDir);
-  const { prob, failures } = await predictRecords(run, files.map((f) => resolve(f)));
-  const why = new Map(failures.map((f) => [f.path, f.reason]));
-  run.model.dispose();
-  return files.map((file, i) => {
-    const p = prob[i];
-    if (!Number.isFinite(p)) {
-      return { file, prob: null, label: null, error: why.get(resolve(file)) ?? "not readable" };
-    }
-    return { file, prob: p, label: p >= run.threshold ? "PNEUMONIA" : "NORMAL" };
-  });
+  const decision = await readDecision(runDir);
+  const ood = await readOod(runDir);
+  try {
+    const { prob, failures } = await predictRecords(run, files.map((f) => resolve(f)));
+    const screened = await screenFiles(run, files.map((f) => resolve(f)), ood);
+    const why = new Map(failures.map((f) => [f.path, f.reason]));
+    const { threshold, source: thresholdSource } = decision;
+    return files.map((file, i) => {
+      const p = prob[i], s = screened[i];
+      if (!Number.isFinite(p)) {
+        const error = why.get(resolve(file)) ?? "not readable";
+        return { file, prob: null, label: null, threshold, thresholdSource, warnings: [], error };
+      }
+      return {
+        file,
+        prob: p,
+        label: p >= threshold ? "PNEUMONIA" : "NORMAL",
+        threshold,
+        thresholdSource,
+        warnings: s?.warnings ?? [],
+        distance: s?.distance ?? null,
+      };
+    });
+  } finally {
+    run.model.dispose();
+  }
 }
 
 /** Runs the predict command with `args`. */
 export async function main(args: string[]): Promise<void> {
-  const { values: v, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      run: { type: "string" },
-      json: { type: "boolean" },
-      backend: { type: "string" },
-      help: { type: "boolean" },
-    },
-  });
-  if (v.help) return console.log(USAGE);
-  if (positionals.length === 0) throw new Error(`no image files given\n${USAGE}`);
+  const { values: v, positionals, help } = parseCli(PREDICT_CLI, args);
+  if (help) return console.log(helpText(PREDICT_CLI));
+  if (positionals.length === 0) throw new UsageError("no image files given");
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
   const rows = await predictFiles(v.run ?? DEFAULT_RUN, positionals);
   if (v.json) return console.log(JSON.stringify(rows));
   const w = Math.max(4, ...rows.map((r) => r.file.length));
+  if (rows.length) {
+    console.log(`threshold ${rows[0].threshold.toFixed(4)} (${rows[0].thresholdSource})`);
+  }
   console.log(`${"file".padEnd(w)}  prob    label`);
   for (const r of rows) {
     console.log(
       r.prob === null
         ? `${r.file.padEnd(w)}  -       error: ${r.error}`
-        : `${r.file.padEnd(w)}  ${r.prob.toFixed(4)}  ${r.label}`,
+        : `${r.file.padEnd(w)}  ${r.prob.toFixed(4)}  ${r.label}` +
+          (r.warnings.length ? "  OUT OF SCOPE, check before use:" : ""),
     );
+    for (const wn of r.warnings) console.log(`${" ".repeat(w)}    - ${wn.message}`);
   }
   if (rows.some((r) => r.prob === null)) Deno.exitCode = 1;
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (err) {
-    console.error(`predict: ${(err as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runCli("predict", () => main(Deno.args), PREDICT_CLI);

@@ -11,82 +11,133 @@
  * central chest box right after loading; stored in the run's preprocessing.json),
  * --intensity none|standardize|equalize|clahe (per-image intensity normalisation after loading,
  * also stored there and applied by every prediction), --augmentation standard|strong,
- * --backend wasm|cpu, --workers N (data-parallel worker replicas, lib/train/parallel/trainer.ts; default
- * 2 on a multi-core machine, 0 = this thread, which --resume needs for a bit-identical result),
+ * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
+ * lib/train/parallel/trainer.ts; default 2 on a multi-core machine, 0 = this thread, which
+ * --resume needs for a bit-identical result; always 0 on the GPU backends),
  * --list (the registered models).
  * @module
  */
-import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
 import { type BackendChoice, describeBackend, initBackend } from "../backend/select.ts";
 import { listModels } from "../models/registry.ts";
 import type { Preprocessing } from "../models/types.ts";
-import { resolveConfig, type StopMetric, type TrainConfig } from "../train/config.ts";
+import { resolveConfig, type TrainConfig } from "../train/config.ts";
 import { train } from "../train/train.ts";
 import { readJson } from "../util/atomic.ts";
+import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
-const USAGE = "usage: deno task train --model NAME --data DIR [--size N] [--epochs N] " +
-  "[--balance none|down|up|weights] [--fraction F] [--seed S] [--out DIR] [--resume]";
+/** The train command's flags. */
+export const TRAIN_CLI = {
+  name: "train",
+  synopsis: [
+    "--model NAME --data DIR [--size N] [--epochs N] [--balance none|down|up|weights] " +
+    "[--fraction F] [--seed S] [--out DIR] [--resume] [more flags: --help]",
+    "--resume --out DIR",
+    "--list",
+  ],
+  about: "Trains a registered model on the manifest's patient-level split and writes the run " +
+    "folder (default outputs/runs/<model>-s<seed>).",
+  flags: {
+    model: { type: "string", arg: "NAME", help: "registered model (--list lists them)" },
+    data: { type: "string", arg: "DIR", help: "dataset root (Kaggle layout or class folders)" },
+    size: { type: "number", arg: "N", integer: true, min: 1, help: "input side in pixels" },
+    epochs: { type: "number", arg: "N", integer: true, min: 1, help: "most epochs" },
+    balance: {
+      type: "string",
+      choices: ["none", "down", "up", "weights"],
+      help: "class balancing of the training split",
+    },
+    fraction: { type: "number", arg: "F", help: "share of the training split used, in (0, 1]" },
+    seed: { type: "number", arg: "S", integer: true, help: "seed of everything random" },
+    out: { type: "string", arg: "DIR", help: "run folder" },
+    resume: { type: "boolean", help: "continue the run in --out from its last checkpoint" },
+    channels: { type: "number", arg: "1|3", integer: true, help: "grayscale or RGB input" },
+    classes: {
+      type: "number",
+      arg: "2|3",
+      integer: true,
+      help: "NORMAL/PNEUMONIA, or normal/bacteria/virus",
+    },
+    batch: { type: "number", arg: "N", integer: true, min: 1, help: "batch size" },
+    lr: { type: "number", arg: "X", help: "learning rate" },
+    "lr-decay": { type: "number", arg: "X", help: "learning rate factor per epoch, in (0, 1]" },
+    optimizer: {
+      type: "string",
+      choices: ["adam", "sgd", "rmsprop"],
+      help: "optimizer (sgd has momentum 0.9)",
+    },
+    patience: { type: "number", arg: "N", integer: true, min: 1, help: "early-stopping patience" },
+    "stop-metric": {
+      type: "string",
+      choices: ["val_accuracy", "val_auc", "val_loss", "val_f1"],
+      help: "early-stopping metric",
+    },
+    augment: { type: "boolean", help: "seeded augmentation while training" },
+    "no-augment": { type: "boolean", help: "no augmentation" },
+    "target-sensitivity": {
+      type: "number",
+      arg: "X",
+      help: "the stored threshold keeps validation sensitivity >= X (default 0.95)",
+    },
+    "threshold-perturbed": {
+      type: "number",
+      arg: "K",
+      integer: true,
+      min: 0,
+      help: "threshold with a margin: sensitivity >= target also on val pooled with K augmented " +
+        "copies",
+    },
+    base: { type: "string", arg: "DIR", help: "frozen base of the transfer model" },
+    name: { type: "string", arg: "NAME", help: "run name (default: the --out folder's name)" },
+    "chest-region": {
+      type: "string",
+      choices: ["none", "crop", "mask"],
+      help: "crop or mask every image to the central chest box right after loading (stored in " +
+        "the run's preprocessing.json)",
+    },
+    intensity: {
+      type: "string",
+      choices: ["none", "standardize", "equalize", "clahe"],
+      help: "per-image intensity normalisation right after loading (stored in the run's " +
+        "preprocessing.json, applied by every prediction)",
+    },
+    augmentation: {
+      type: "string",
+      choices: ["standard", "strong"],
+      help: "training augmentation ranges (strong: wider, plus aspect, gamma and noise)",
+    },
+    backend: { type: "string", arg: "NAME", help: "TF.js backend (webgpu, wasm, cpu, ...)" },
+    workers: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 0,
+      help: "data-parallel worker replicas (default 2 on a multi-core machine; 0 = this thread, " +
+        "which --resume needs for a bit-identical result)",
+    },
+    list: { type: "boolean", help: "list the registered models" },
+  },
+} as const satisfies CliSpec;
 
 /**
  * Data-parallel workers when --workers is not given: 2 on a machine with 2 or more cores when the
- * optimizer setting allows it
- * (measured on this 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
- * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread).
+ * model allows it (measured on this 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
+ * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread). On a GPU backend
+ * (`backend` "webgpu" or "tfjs-node-gpu") 0: the device is the parallel part, and each worker
+ * would open its own.
  */
-export function defaultWorkers(cfg: TrainConfig): number {
-  // The workers run adam or sgd at a constant learning rate, on models they can rebuild from
-  // JSON (not `transfer` or `finetune`: see lib/train/parallel/epoch.ts).
-  const supported = cfg.optimizer !== "rmsprop" && cfg.lrDecay === 1 &&
-    cfg.model !== "transfer" && cfg.model !== "finetune";
+export function defaultWorkers(cfg: TrainConfig, backend = "wasm"): number {
+  if (backend === "webgpu" || backend === "tfjs-node-gpu") return 0;
+  // The workers run the in-process step (lib/train/step.ts) on models they can rebuild from
+  // JSON (not `transfer` or `finetune`, whose base is nested: see lib/train/parallel/start.ts).
+  const supported = cfg.model !== "transfer" && cfg.model !== "finetune";
   return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
 }
 
-const num = (v: string | undefined, what: string): number | undefined => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`--${what} expects a number, got "${v}"\n${USAGE}`);
-  return n;
-};
-
 /** Runs the train command with `args` (without the program name). */
 export async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      model: { type: "string" },
-      data: { type: "string" },
-      size: { type: "string" },
-      epochs: { type: "string" },
-      balance: { type: "string" },
-      fraction: { type: "string" },
-      seed: { type: "string" },
-      out: { type: "string" },
-      resume: { type: "boolean" },
-      channels: { type: "string" },
-      classes: { type: "string" },
-      batch: { type: "string" },
-      lr: { type: "string" },
-      "lr-decay": { type: "string" },
-      optimizer: { type: "string" },
-      patience: { type: "string" },
-      "stop-metric": { type: "string" },
-      augment: { type: "boolean" },
-      "no-augment": { type: "boolean" },
-      "target-sensitivity": { type: "string" },
-      base: { type: "string" },
-      name: { type: "string" },
-      backend: { type: "string" },
-      list: { type: "boolean" },
-      help: { type: "boolean" },
-      workers: { type: "string" },
-      "threshold-perturbed": { type: "string" },
-      "chest-region": { type: "string" },
-      intensity: { type: "string" },
-      augmentation: { type: "string" },
-    },
-  });
-  if (v.help) return console.log(USAGE);
+  const { values: v, help } = parseCli(TRAIN_CLI, args);
+  if (help) return console.log(helpText(TRAIN_CLI));
   if (v.list) {
     for (const m of listModels()) {
       console.log(
@@ -98,62 +149,55 @@ export async function main(args: string[]): Promise<void> {
   const info = await initBackend({ prefer: v.backend as BackendChoice | undefined });
   console.log(describeBackend(info));
   if (v.resume) {
-    if (!v.out) throw new Error(`--resume needs --out DIR (the run folder to continue)\n${USAGE}`);
+    if (!v.out) throw new UsageError("--resume needs --out DIR (the run folder to continue)");
     const cfg = await readJson<TrainConfig>(join(v.out, "config.json"));
-    await train(cfg, { resume: true, workers: num(v.workers, "workers") ?? defaultWorkers(cfg) });
+    await train(cfg, { resume: true, workers: v.workers ?? defaultWorkers(cfg, info.name) });
     return;
   }
-  if (!v.model || !v.data) throw new Error(`--model and --data are required\n${USAGE}`);
-  const seed = num(v.seed, "seed");
+  if (!v.model || !v.data) throw new UsageError("--model and --data are required");
+  const seed = v.seed;
   // A pretrained base saved by extract_base.ts says which input size and pixel scaling it expects.
   const basePre = v.base
     ? await readJson<Preprocessing>(join(v.base.replace(/model\.json$/, ""), "preprocessing.json"))
       .catch(() => null)
     : null;
-  const patience = num(v.patience, "patience");
+  const patience = v.patience;
   const cfg = resolveConfig({
     model: v.model,
     data: v.data,
     out: v.out,
     name: v.name ?? (v.out ? basename(v.out) : undefined),
-    size: num(v.size, "size") ?? basePre?.size,
+    size: v.size ?? basePre?.size,
     scaling: basePre ? { scale: basePre.scale, mean: basePre.mean, std: basePre.std } : undefined,
-    epochs: num(v.epochs, "epochs"),
-    balance: v.balance as TrainConfig["balance"] | undefined,
-    fraction: num(v.fraction, "fraction"),
+    epochs: v.epochs,
+    balance: v.balance,
+    fraction: v.fraction,
     seed,
-    channels: num(v.channels, "channels") as 1 | 3 | undefined,
-    classes: num(v.classes, "classes") as 2 | 3 | undefined,
-    batchSize: num(v.batch, "batch"),
-    learningRate: num(v.lr, "lr"),
-    lrDecay: num(v["lr-decay"], "lr-decay"),
-    optimizer: v.optimizer as TrainConfig["optimizer"] | undefined,
+    channels: v.channels as 1 | 3 | undefined,
+    classes: v.classes as 2 | 3 | undefined,
+    batchSize: v.batch,
+    learningRate: v.lr,
+    lrDecay: v["lr-decay"],
+    optimizer: v.optimizer,
     earlyStopping: v["stop-metric"] || patience !== undefined
       ? {
-        metric: (v["stop-metric"] ?? "val_accuracy") as StopMetric,
+        metric: v["stop-metric"] ?? "val_accuracy",
         patience: patience ?? 8,
       }
       : undefined,
     augment: v["no-augment"] ? false : v.augment ? true : undefined,
     threshold: v["target-sensitivity"] || v["threshold-perturbed"]
       ? {
-        targetSensitivity: num(v["target-sensitivity"], "target-sensitivity") ?? 0.95,
-        perturbedCopies: num(v["threshold-perturbed"], "threshold-perturbed") ?? 0,
+        targetSensitivity: v["target-sensitivity"] ?? 0.95,
+        perturbedCopies: v["threshold-perturbed"] ?? 0,
       }
       : undefined,
     basePath: v.base,
-    chestRegion: v["chest-region"] as TrainConfig["chestRegion"] | undefined,
-    intensity: v.intensity as TrainConfig["intensity"] | undefined,
-    augmentation: v.augmentation as TrainConfig["augmentation"] | undefined,
+    chestRegion: v["chest-region"],
+    intensity: v.intensity,
+    augmentation: v.augmentation,
   });
-  await train(cfg, { workers: num(v.workers, "workers") ?? defaultWorkers(cfg) });
+  await train(cfg, { workers: v.workers ?? defaultWorkers(cfg, info.name) });
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (err) {
-    console.error(`train: ${(err as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runCli("train", () => main(Deno.args), TRAIN_CLI);

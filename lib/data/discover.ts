@@ -6,8 +6,8 @@
  * - **kaggle**: `ROOT/{train,val,test}/{NORMAL,PNEUMONIA}/*` (any subset of the three splits);
  * - **flat**: `ROOT/{NORMAL,PNEUMONIA}/*` (one folder of class folders, no official split).
  *
- * Images are files ending in .jpeg, .jpg or .png (any case); dotfiles are ignored, other files
- * and nested folders are listed in `warnings`. The records are sorted by `relPath`, so the
+ * Images are files ending in .jpeg, .jpg, .png or .dcm (DICOM), in any case; dotfiles are
+ * ignored, other files and nested folders are listed in `warnings`. The records are sorted by `relPath`, so the
  * output is the same on every run and machine.
  *
  * @example

@@ -36,10 +36,10 @@ export interface ParsedName {
   patientId: string | null;
 }
 
-/** Image file extensions the data layer accepts (lowercase, with the dot). */
-export const IMAGE_EXTENSIONS: readonly string[] = [".jpeg", ".jpg", ".png"] as const;
+/** Image file extensions the data layer accepts (lowercase, with the dot); .dcm is DICOM. */
+export const IMAGE_EXTENSIONS: readonly string[] = [".jpeg", ".jpg", ".png", ".dcm"] as const;
 
-const EXT = String.raw`\.(?:jpe?g|png)`;
+const EXT = String.raw`\.(?:jpe?g|png|dcm)`;
 /** `personN_bacteria_M[_K].ext` and `personN_virus_M[_K].ext`. */
 const PERSON = new RegExp(String.raw`^(person\d+)_(bacteria|virus)_\d+(?:_\d+)?${EXT}$`, "i");
 /** `[NORMALk-]IM-XXXX-YYYY[-ZZZZ].ext`. */

@@ -26,10 +26,9 @@ import { discoverDataset } from "../data/discover.ts";
 import type { ImageRecord, SplitRecord } from "../data/types.ts";
 import { type BootMetric, bootstrapMetrics, type Interval } from "../metrics/bootstrap.ts";
 import { binaryMetrics, rocAuc, thresholdForSensitivity } from "../metrics/classification.ts";
-import { Buffer } from "node:buffer";
-import pl from "nodejs-polars";
 import { loadRunImages, type SplitData } from "../train/data.ts";
-import { predictSplit } from "../train/predict.ts";
+import { predictSplit } from "../train/score.ts";
+import { readCsv } from "../util/csv.ts";
 import { type LoadedRun, loadRun } from "../train/run.ts";
 import { projectPath } from "../util/project.ts";
 import {
@@ -113,7 +112,12 @@ export interface SiteScoring {
 const TTA_SEED = 7001;
 
 /** P(pneumonia) of `n` loaded images (uint8 at the run's preprocessing), TTA-averaged. */
-export function scorePixels(run: LoadedRun, pixels: Uint8Array, n: number, tta = 0): number[] {
+export async function scorePixels(
+  run: LoadedRun,
+  pixels: Uint8Array,
+  n: number,
+  tta = 0,
+): Promise<number[]> {
   const pre = run.preprocessing;
   const split: SplitData = {
     records: Array.from({ length: n }, () => ({}) as SplitRecord),
@@ -123,9 +127,9 @@ export function scorePixels(run: LoadedRun, pixels: Uint8Array, n: number, tta =
     imageBytes: pre.size * pre.size * pre.channels,
   };
   const classes = run.config.classes ?? 2;
-  const sum = predictSplit(run.model, split, pre, classes);
+  const sum = await predictSplit(run.model, split, pre, classes);
   for (let k = 1; k <= tta; k++) {
-    const p = predictSplit(run.model, split, pre, classes, 64, TTA_SEED + k);
+    const p = await predictSplit(run.model, split, pre, classes, 64, TTA_SEED + k);
     for (let i = 0; i < n; i++) sum[i] += p[i];
   }
   return sum.map((v) => v / (tta + 1));
@@ -134,9 +138,7 @@ export function scorePixels(run: LoadedRun, pixels: Uint8Array, n: number, tta =
 /** The run's validation images (val_predictions.csv) with labels, patients and stored scores. */
 async function validationOf(run: LoadedRun, valData?: string) {
   const path = join(run.dir, "val_predictions.csv");
-  const rows = pl.readCSV(Buffer.from(await Deno.readFile(path)), { inferSchemaLength: 0 })
-    .toRecords()
-    .map((r) => r as Record<string, string>);
+  const rows = await readCsv(path);
   if (rows.length === 0 || !("relPath" in rows[0] && "prob" in rows[0])) {
     throw new Error(`${path}: expected a header relPath,patient,y,prob and one row per image`);
   }
@@ -160,7 +162,7 @@ async function scorePaths(
   cacheDir?: string,
 ): Promise<{ prob: number[]; failures: { path: string; reason: string }[] }> {
   const loaded = await loadImagesFor(run, paths, cacheDir);
-  const p = scorePixels(run, loaded.data, paths.length, tta);
+  const p = await scorePixels(run, loaded.data, paths.length, tta);
   return { prob: p.map((v, i) => (loaded.ok[i] ? v : NaN)), failures: loaded.failures };
 }
 
@@ -250,7 +252,7 @@ export async function scoreForSite(o: SiteScoringOptions): Promise<SiteScoring> 
         );
         adaptBatchNorm(run.model, px, okIdx.length, run.preprocessing);
       }
-      const p = scorePixels(run, loaded.data, records.length, tta);
+      const p = await scorePixels(run, loaded.data, records.length, tta);
       dataP.push(p.map((v, i) => (loaded.ok[i] ? v : NaN)));
       if (o.calibrate) {
         const c = await scorePaths(run, calRecords.map((r) => r.path), tta, o.cacheDir);

@@ -18,7 +18,7 @@
 
 import { discoverDataset } from "../data/discover.ts";
 import { loadRun } from "../train/run.ts";
-import { scoreRecords } from "./predict.ts";
+import { scoreRecords } from "../train/score.ts";
 import type { ThresholdPolicy } from "./operating_points.ts";
 import { siteCalibrate, type SiteCalibrationResult } from "./site_calibration.ts";
 

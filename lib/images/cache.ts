@@ -4,7 +4,7 @@
  *
  * Cache layout under `cacheDir` (default `outputs/cache/images` in the project root):
  * ```
- * v1/<size>x<size>x<channels>-<kernel>/
+ * v2/<size>x<size>x<channels>-<kernel>/
  *   index.json           path -> {mtimeMs, bytes, hash, error?}: lets a warm run skip hashing
  *   ab/abcdef....u8      decoded pixels of the file whose content SHA-256 is abcdef...
  * ```
@@ -31,8 +31,11 @@ import type { ResizeKernel } from "./load.ts";
 /** Default cache folder: `outputs/cache/images` in the project root (not the working dir). */
 export const DEFAULT_CACHE_DIR = projectPath("outputs/cache/images");
 
-/** Bump when decoding changes in a way that changes pixels, to invalidate old entries. */
-const CACHE_VERSION = "v1";
+/**
+ * Bump when decoding changes in a way that changes pixels, to invalidate old entries (v2: large
+ * JPEGs decoded at full size, no shrink-on-load).
+ */
+const CACHE_VERSION = "v2";
 
 /** Options of {@link loadImages}. */
 export interface LoadImagesOptions {

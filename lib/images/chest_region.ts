@@ -21,7 +21,7 @@
  * @module
  */
 
-import sharp from "sharp";
+import { enlargeBilinear } from "./resize.ts";
 
 /** A box in fractions of width (x) and height (y), 0..1. */
 export interface ChestBox {
@@ -66,8 +66,11 @@ export function boxPixels(
 
 /**
  * One image (uint8 HWC, size x size x channels) cropped or masked to the chest box; returns a new
- * array of the same length. "crop" resizes the box back to size x size (bilinear, by sharp).
+ * array of the same length. "crop" resizes the box back to size x size (bilinear, as sharp's
+ * `kernel: "linear"` does). Plain TypeScript: the browser page runs it too. Async (errors reject)
+ * for the callers that await it.
  */
+// deno-lint-ignore require-await
 export async function applyChestRegion(
   pixels: Uint8Array,
   size: number,
@@ -96,16 +99,14 @@ export async function applyChestRegion(
     }
     return out;
   }
-  const buf = await sharp(pixels, { raw: { width: size, height: size, channels } })
-    .extract({ left, top, width, height })
-    .resize(size, size, { kernel: "linear", fit: "fill" })
-    .toColourspace(channels === 1 ? "b-w" : "srgb")
-    .raw()
-    .toBuffer();
-  if (buf.length !== bytes) {
-    throw new Error(`applyChestRegion: sharp returned ${buf.length} bytes, expected ${bytes}`);
+  // Bilinear enlargement written to be byte-identical to sharp's (tests/eval/chest_region_test),
+  // in plain TypeScript so that the browser page crops exactly like the command line.
+  const inside = new Uint8Array(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    const start = ((top + y) * size + left) * channels;
+    inside.set(pixels.subarray(start, start + width * channels), y * width * channels);
   }
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  return enlargeBilinear(inside, width, height, channels, size, size);
 }
 
 /**

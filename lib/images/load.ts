@@ -1,15 +1,21 @@
 /**
  * Decode one image file (JPEG or PNG; 8 or 16 bit; gray, gray+alpha, RGB, RGBA, palette, CMYK;
- * any EXIF orientation) into a fixed-size uint8 HWC array, with sharp (libvips).
+ * any EXIF orientation; or DICOM, see `dicom.ts`) into a fixed-size uint8 HWC array.
  *
  * Preprocessing, in order:
- * 1. EXIF orientation is applied (the image is rotated/flipped upright).
+ * 1. The file is decoded at full size: JPEG and PNG by sharp (libvips), EXIF orientation applied,
+ *    colour converted to sRGB (CMYK and palette included), 16-bit samples scaled to 8 bit;
+ *    DICOM rendered as a viewer shows it (`dicom.ts`).
  * 2. Alpha is flattened onto **black** (transparent = no signal, as on an X-ray film), then dropped.
- * 3. Colour is converted to sRGB (CMYK and palette included) and to 1 channel (luma, as
- *    PIL `convert("L")`) or 3 channels (gray is replicated to R=G=B).
- * 4. The image is resized to `size x size` ignoring the aspect ratio (fit "fill"), as Keras
+ * 3. The image is resized to `size x size` ignoring the aspect ratio (fit "fill"), as Keras
  *    `target_size` does; the default kernel is `nearest`, Keras `load_img`'s default.
- * 5. Sample depth becomes 8 bit (16-bit inputs are scaled, 65535 -> 255).
+ * 4. Colour becomes 1 channel (libvips' sRGB -> B_W luminance) or 3 channels (gray replicated to
+ *    R=G=B).
+ *
+ * Steps 2-4 (with the nearest kernel) are the plain TypeScript of `prepare.ts`, byte-identical to
+ * sharp's own resize and conversion, so that the browser page, which decodes with the browser,
+ * computes the same input. Decoding at full size (no JPEG shrink-on-load) is what makes that
+ * possible for large JPEGs.
  *
  * @example
  * ```ts
@@ -19,7 +25,10 @@
  * @module
  */
 import sharp from "sharp";
-import type { Metadata, OutputInfo } from "sharp";
+import type { Metadata } from "sharp";
+import { decodeDicom, DicomError, type DicomInfo, isDicom, readDicomInfo } from "./dicom.ts";
+import { flattenAlpha, type RawImage, toModelInput } from "./prepare.ts";
+import dicomParser from "dicom-parser";
 
 /** An image that could not be read, with the file and what was expected. */
 export class ImageError extends Error {
@@ -66,8 +75,8 @@ export interface ProbeResult {
 export const DEFAULT_KERNEL: ResizeKernel = "nearest";
 
 /** Formats we accept; everything else is rejected with an error naming the file. */
-const ACCEPTED_FORMATS = new Set(["jpeg", "png"]);
-const EXPECTED = "expected a JPEG or PNG image";
+const ACCEPTED_FORMATS = new Set(["jpeg", "png", "dicom"]);
+const EXPECTED = "expected a JPEG or PNG image or a DICOM file";
 
 /**
  * sharp's `failOn` level: `error` makes truncated and corrupt pixel data an error (libjpeg would
@@ -85,11 +94,13 @@ function describeMagic(bytes: Uint8Array): string {
     return `it looks like text (starts with ${JSON.stringify(new TextDecoder().decode(head))})`;
   }
   const hex = Array.from(head, (b) => b.toString(16).padStart(2, "0")).join(" ");
-  return `its first bytes are ${hex}, not a JPEG (ff d8 ff) or PNG (89 50 4e 47) signature`;
+  return `its first bytes are ${hex}, not a JPEG (ff d8 ff) or PNG (89 50 4e 47) signature, ` +
+    'nor "DICM" at byte 128 (DICOM)';
 }
 
 /** The sniffed format from magic bytes, or null. */
-function sniff(bytes: Uint8Array): "jpeg" | "png" | null {
+function sniff(bytes: Uint8Array): "jpeg" | "png" | "dicom" | null {
+  if (isDicom(bytes)) return "dicom";
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
     return "jpeg";
   }
@@ -136,6 +147,66 @@ function sharpReason(err: unknown): string {
   return `cannot decode (${msg}); ${EXPECTED}`;
 }
 
+/** An image decoded at full size, before resizing (see {@link decodeRaw}). */
+export interface DecodedImage {
+  /** 8-bit pixels, 1-4 channels, upright, sRGB. */
+  raw: RawImage;
+  /** The DICOM tags the rendering used, for DICOM files; null otherwise. */
+  dicom: DicomInfo | null;
+}
+
+/** sharp as the JPEG decoder of encapsulated DICOM frames. */
+async function sharpJpeg(jpeg: Uint8Array): Promise<RawImage> {
+  const { data, info } = await sharp(jpeg, { failOn: FAIL_ON }).raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    width: info.width,
+    height: info.height,
+    channels: info.channels as RawImage["channels"],
+  };
+}
+
+/**
+ * Decodes image bytes at full size: JPEG and PNG upright in sRGB, 8 bit, alpha kept; DICOM as
+ * rendered by `dicom.ts`. `path` is only used in error messages. Throws {@link ImageError}.
+ */
+export async function decodeRaw(bytes: Uint8Array, path: string): Promise<DecodedImage> {
+  checkBytes(path, bytes);
+  if (isDicom(bytes)) {
+    try {
+      const { image, info } = await decodeDicom(bytes, sharpJpeg);
+      return { raw: image, dicom: info };
+    } catch (err) {
+      if (err instanceof DicomError) throw new ImageError(path, `DICOM: ${err.reason}`);
+      throw err;
+    }
+  }
+  try {
+    const { data, info } = await sharp(bytes, { failOn: FAIL_ON, autoOrient: true })
+      .toColourspace("srgb")
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true });
+    const raw: RawImage = {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      width: info.width,
+      height: info.height,
+      channels: info.channels as RawImage["channels"],
+    };
+    if (
+      ![1, 2, 3, 4].includes(raw.channels) ||
+      data.length !== info.width * info.height * info.channels
+    ) {
+      throw new Error(
+        `decoder returned ${info.width}x${info.height}x${info.channels} (${data.length} bytes)`,
+      );
+    }
+    return { raw, dicom: null };
+  } catch (err) {
+    throw new ImageError(path, sharpReason(err));
+  }
+}
+
 /**
  * Decodes image bytes already in memory (see {@link loadImage} for the preprocessing).
  * `path` is only used in error messages. Throws {@link ImageError}.
@@ -152,44 +223,28 @@ export async function decodeImage(
   if (channels !== 1 && channels !== 3) {
     throw new RangeError(`channels must be 1 or 3, got ${channels}`);
   }
-  checkBytes(path, bytes);
-  let out: { data: Buffer; info: OutputInfo };
-  try {
-    let img = sharp(bytes, { failOn: FAIL_ON, autoOrient: true })
-      // Flatten alpha onto black; a no-op without alpha.
-      .flatten({ background: { r: 0, g: 0, b: 0 } });
-    img = channels === 1 ? img.toColourspace("b-w") : img.toColourspace("srgb");
-    out = await img
-      .resize(size, size, { fit: "fill", kernel: opts.kernel ?? DEFAULT_KERNEL })
-      .removeAlpha()
-      .raw({ depth: "uchar" })
-      .toBuffer({ resolveWithObject: true });
-  } catch (err) {
-    throw new ImageError(path, sharpReason(err));
+  const { raw } = await decodeRaw(bytes, path);
+  const kernel = opts.kernel ?? DEFAULT_KERNEL;
+  if (kernel === "nearest") return toModelInput(raw, size, channels);
+  // Other kernels: sharp resizes the flattened full-size pixels.
+  const flat = flattenAlpha(raw);
+  const buf = await sharp(flat.data, {
+    raw: { width: flat.width, height: flat.height, channels: flat.channels as 1 | 3 },
+  })
+    .resize(size, size, { fit: "fill", kernel })
+    .toColourspace(channels === 1 ? "b-w" : "srgb")
+    .raw()
+    .toBuffer();
+  if (buf.length === size * size * channels) {
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
   }
-  const { data, info } = out;
-  const expected = size * size * channels;
-  if (
-    info.width !== size || info.height !== size ||
-    data.length !== info.width * info.height * info.channels
-  ) {
-    throw new ImageError(
-      path,
-      `decoder returned ${info.width}x${info.height}x${info.channels} (${data.length} bytes), expected ${size}x${size}x${channels}`,
-    );
+  if (buf.length === size * size && channels === 3) {
+    return toModelInput({ data: buf, width: size, height: size, channels: 1 }, size, 3);
   }
-  if (info.channels === channels) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.length);
-  }
-  // libvips keeps a single band for gray sources even when asked for sRGB: replicate it.
-  if (info.channels === 1 && channels === 3) {
-    const rgb = new Uint8Array(expected);
-    for (let i = 0, j = 0; i < data.length; i++, j += 3) {
-      rgb[j] = rgb[j + 1] = rgb[j + 2] = data[i];
-    }
-    return rgb;
-  }
-  throw new ImageError(path, `decoder returned ${info.channels} channels, expected ${channels}`);
+  throw new ImageError(
+    path,
+    `decoder returned ${buf.length} bytes, expected ${size}x${size}x${channels}`,
+  );
 }
 
 /**
@@ -214,6 +269,7 @@ export async function probeImage(
   opts: { verify?: boolean } = {},
 ): Promise<ProbeResult> {
   const bytes = await readImageBytes(path);
+  if (isDicom(bytes)) return await probeDicom(path, bytes, opts.verify ?? true);
   let meta: Metadata;
   try {
     const img = sharp(bytes, { failOn: FAIL_ON });
@@ -233,4 +289,24 @@ export async function probeImage(
   const height = meta.autoOrient?.height ?? meta.height;
   if (!width || !height) throw new ImageError(path, `no image size in header; ${EXPECTED}`);
   return { width, height, channels: meta.channels ?? 0, format, bytes: bytes.length };
+}
+
+/** probeImage for a DICOM file: header facts, and a full render when `verify`. */
+async function probeDicom(path: string, bytes: Uint8Array, verify: boolean): Promise<ProbeResult> {
+  let width: number, height: number, channels: number;
+  try {
+    if (verify) {
+      const { image } = await decodeDicom(bytes, sharpJpeg);
+      [width, height, channels] = [image.width, image.height, image.channels];
+    } else {
+      const info = readDicomInfo(dicomParser.parseDicom(bytes, { untilTag: "x7fe00010" }));
+      width = info.columns;
+      height = Math.max(1, Math.round(info.rows * info.pixelAspect));
+      channels = info.photometric.startsWith("MONOCHROME") ? 1 : 3;
+    }
+  } catch (err) {
+    const reason = err instanceof DicomError ? err.reason : (err as Error).message ?? String(err);
+    throw new ImageError(path, `DICOM: ${reason}`);
+  }
+  return { width, height, channels, format: "dicom", bytes: bytes.length };
 }

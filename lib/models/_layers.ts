@@ -18,3 +18,13 @@ export function outputLayer(classes: 2 | 3, seed: number, k: number): tfl.layers
     name: "output",
   });
 }
+
+/**
+ * Smallest input side a stack of `blocks` Conv 3x3 ('valid') + 2x2 max-pool blocks accepts:
+ * each block takes 2 pixels off and halves, and the last must leave at least 1 pixel.
+ */
+export function validConvMinSize(blocks: number): number {
+  let s = 1;
+  for (let i = 0; i < blocks; i++) s = 2 * s + 2;
+  return s;
+}

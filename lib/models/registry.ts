@@ -16,18 +16,23 @@ import { compact } from "./compact.ts";
 import { denseBaseline } from "./dense_baseline.ts";
 import { finetune } from "./finetune.ts";
 import { transfer } from "./transfer.ts";
+import { architectureTable } from "./describe.ts";
 import type { ModelSpec, Preprocessing } from "./types.ts";
 
 export type { BuildOptions, ModelSpec, Preprocessing, TrainDefaults } from "./types.ts";
 
 const REGISTRY = new Map<string, ModelSpec>();
 
-/** Adds a model to the registry; a second model with the same name is an error. */
-export function registerModel(spec: ModelSpec): void {
-  if (REGISTRY.has(spec.name)) {
-    throw new Error(`A model named "${spec.name}" is already registered`);
+/**
+ * Adds a model to the registry, replacing any model of the same name, so that a notebook cell
+ * that registers an edited architecture can be run again. Returns the spec.
+ */
+export function registerModel(spec: ModelSpec): ModelSpec {
+  if (!spec?.name || typeof spec.build !== "function") {
+    throw new Error("registerModel expects a ModelSpec with a name and a build() function");
   }
   REGISTRY.set(spec.name, spec);
+  return spec;
 }
 
 for (const spec of [denseBaseline, cnn, cnnReg, transfer, compact, finetune]) registerModel(spec);
@@ -100,4 +105,33 @@ export async function createModel(
     classes: opts.classes ?? 2,
     basePath: opts.basePath,
   });
+}
+
+/**
+ * The layer table (name, type, output shape, parameters) of the registered model `name` built
+ * for `inputShape` ([size, size, channels]; default the model's own), as HTML. `basePath` is the
+ * frozen base of `transfer`.
+ */
+export async function describeModel(
+  name: string,
+  inputShape?: [number, number, number],
+  opts: { basePath?: string; seed?: number } = {},
+): Promise<string> {
+  const spec = getModelSpec(name);
+  const size = inputShape?.[0] ?? spec.defaultSize;
+  const channels = (inputShape?.[2] ?? spec.channels) as 1 | 3;
+  if (channels !== 1 && channels !== 3) {
+    throw new Error(`describeModel("${name}"): channels must be 1 or 3, got ${inputShape?.[2]}`);
+  }
+  const model = await createModel(name, {
+    size,
+    channels,
+    seed: opts.seed,
+    basePath: opts.basePath,
+  });
+  try {
+    return architectureTable(model, `${name} (${size}x${size}x${channels}): ${spec.description}`);
+  } finally {
+    model.dispose();
+  }
 }

@@ -7,6 +7,7 @@
 import { parseHTML } from "linkedom";
 import { basename } from "node:path";
 import { escapeHtml } from "../charts/_render.ts";
+import { formatDuration, PAGE_CSS, PAGE_SCRIPT } from "./page_assets.ts";
 
 /** The dataset's citation, shown in the report header and footer. */
 export const DATA_CREDIT =
@@ -60,6 +61,8 @@ export interface ReportMeta {
   failure?: string;
   /** Extra lines for the header (e.g. where the test split came from). */
   notes?: string[];
+  /** The reproducibility panel (lib/report/provenance.ts), shown under the header's lines. */
+  provenance?: string;
 }
 
 interface TocEntry {
@@ -104,6 +107,13 @@ export function processFragment(ch: Chapter): { html: string; toc: TocEntry[] } 
       text: (h.textContent ?? "").trim(),
     });
   }
+  const h1 = root.querySelector("h1");
+  if (h1 && ch.seconds !== undefined) {
+    const time = document.createElement("span");
+    time.setAttribute("class", "xr-time");
+    time.textContent = formatDuration(ch.seconds);
+    h1.appendChild(time);
+  }
   return { html: root.innerHTML, toc };
 }
 
@@ -127,7 +137,10 @@ figure.xr-chart{display:inline-block;vertical-align:top;margin:.4em .6em .4em 0}
 figure.xr-chart figcaption{font-weight:600;font-size:13px}
 .xr-caption{font-size:12px;color:#555}
 .output_area{overflow-x:auto}
-`;
+details.xr-provenance{background:#f6f8fb;border:1px solid #d5dbe5;border-radius:4px;padding:.4em .8em;
+ margin:.6em 0;font-size:13px} details.xr-provenance summary{cursor:pointer}
+.xr-command{overflow-wrap:anywhere} .xr-scroll{overflow-x:auto;max-height:22em;overflow-y:auto}
+` + PAGE_CSS;
 
 /** Assembles the report page: header, table of contents, chapters, timings, credit. */
 export function reportHtml(chapters: Chapter[], meta: ReportMeta): string {
@@ -142,7 +155,7 @@ export function reportHtml(chapters: Chapter[], meta: ReportMeta): string {
   }).join("");
   const timing = chapters.map((c) =>
     `<tr><td>${escapeHtml(c.file)}</td><td style="text-align:right">` +
-    `${c.seconds === undefined ? "" : c.seconds.toFixed(0)}</td></tr>`
+    `${c.seconds === undefined ? "" : formatDuration(c.seconds)}</td></tr>`
   ).join("");
   const notes = (meta.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join("");
   const failure = meta.failure
@@ -162,13 +175,13 @@ export function reportHtml(chapters: Chapter[], meta: ReportMeta): string {
     escapeHtml(meta.data)
   }</code>,
 made ${escapeHtml(meta.created)}${
-    meta.totalSeconds === undefined ? "" : `, in ${meta.totalSeconds.toFixed(0)} s`
+    meta.totalSeconds === undefined ? "" : `, in ${formatDuration(meta.totalSeconds)}`
   }.</p>
-${notes}${failure}<p class="credit">${DATA_CREDIT}</p></header>
+${notes}${failure}${meta.provenance ?? ""}<p class="credit">${DATA_CREDIT}</p></header>
 ${body}
 <section id="run-info"><h2>Run information</h2>
-<table class="xr-table"><thead><tr><th>notebook</th><th>seconds</th></tr></thead><tbody>${timing}</tbody></table>
-<p class="credit">${DATA_CREDIT}</p></section></main></body></html>
+<table class="xr-table"><thead><tr><th>notebook</th><th>time</th></tr></thead><tbody>${timing}</tbody></table>
+<p class="credit">${DATA_CREDIT}</p></section></main>${PAGE_SCRIPT}</body></html>
 `;
 }
 

@@ -5,25 +5,38 @@
  * partial report (marked incomplete) are kept.
  * @module
  */
+import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { PROJECT_ROOT } from "../util/project.ts";
+import { collectProvenance, parameterDefaults, provenanceHtml } from "./provenance.ts";
 import { writeSyntheticDataset } from "../images/synthetic.ts";
-import { writeFileAtomic } from "../util/atomic.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { type Chapter, chapterId, notebookFragment, reportHtml } from "./html.ts";
-import { executeNotebook, listNotebooks, NotebookError } from "./runner.ts";
 import {
-  PROFILES,
-  REPORT_ENV,
-  type ReportSettings,
-  reportSettings,
-  settingsEnv,
-} from "./settings.ts";
+  executeNotebook,
+  listNotebooks,
+  type Notebook,
+  NotebookError,
+  readNotebook,
+} from "./runner.ts";
+import { PROFILES, REPORT_ENV, type ReportSettings, reportSettings } from "./settings.ts";
+import {
+  cellTags,
+  injectParameters,
+  notebookOverrides,
+  notebookParameterNames,
+  PARAMETERS_TAG,
+  type Params,
+  parseSets,
+  type SetOverride,
+} from "./params.ts";
 
 /** Options of {@link runReport}. */
 export interface ReportOptions {
   profile: keyof typeof PROFILES;
   /** Dataset root; with `synthetic`, where the synthetic dataset is written. */
   data?: string;
-  /** Make a synthetic dataset (H2's generator) and report on it. */
+  /** Make a synthetic dataset (lib/images/synthetic.ts) and report on it. */
   synthetic?: boolean;
   seed?: number;
   /** Output folder of executed notebooks and runs (default outputs/report); the HTML is `<out>.html`. */
@@ -32,7 +45,10 @@ export interface ReportOptions {
   notebooksDir?: string;
   /** Only notebooks whose file name starts with one of these prefixes (e.g. ["01", "02"]). */
   only?: string[];
-  /** Local TF.js base model for the transfer chapter. */
+  /**
+   * Local TF.js base model for the transfer chapter. Default on real data: the offline base the
+   * set-up builds from the pinned nsfwjs package ({@link DEFAULT_TRANSFER_BASE}), when it exists.
+   */
   transferBase?: string;
   /**
    * A labelled second-site sample for the "second site" chapter ("none": no sample; default: the
@@ -45,6 +61,16 @@ export interface ReportOptions {
    * trained in this report; within the report, later chapters still reuse earlier chapters' runs.
    */
   fresh?: boolean;
+  /**
+   * Overrides of the notebooks' parameters cells, `name=value` or `NN.name=value` (see
+   * lib/report/params.ts); they win over the profile's values.
+   */
+  sets?: string[];
+  /**
+   * The command that made the report, shown in the page's reproducibility panel (the CLI passes
+   * what was typed; default: this call's options).
+   */
+  command?: string;
   /** Progress lines (default console.error). */
   log?: (line: string) => void;
 }
@@ -60,6 +86,26 @@ export interface ReportResult {
   failure: NotebookError | null;
 }
 
+/**
+ * The transfer chapter's base when none is given: the MobileNetV2 trunk `.ci/setup` cuts from the
+ * npm package nsfwjs@4.4.0 (ImageNet-initialised, then fine-tuned on a non-medical task; its
+ * base.json says so and the chapter shows it). Relative to the project root.
+ */
+export const DEFAULT_TRANSFER_BASE = join("outputs", "bases", "mobilenet_v2_128");
+
+/**
+ * The base the transfer chapter uses: the one given, else on real data the default base when it
+ * was built; synthetic runs (the tests) get none unless given, so they stay small.
+ */
+export function transferBaseFor(
+  o: Pick<ReportOptions, "transferBase" | "synthetic">,
+): string | undefined {
+  if (o.transferBase) return o.transferBase;
+  if (o.synthetic) return undefined;
+  const path = join(PROJECT_ROOT, DEFAULT_TRANSFER_BASE);
+  return existsSync(join(path, "model.json")) ? path : undefined;
+}
+
 /** The report's settings from the CLI options (same resolution as a notebook's). */
 export function resolveReportSettings(o: ReportOptions): ReportSettings {
   const env = new Map<string, string>();
@@ -67,7 +113,8 @@ export function resolveReportSettings(o: ReportOptions): ReportSettings {
   if (o.data) env.set(REPORT_ENV.data, o.data);
   if (o.seed !== undefined) env.set(REPORT_ENV.seed, String(o.seed));
   if (o.out) env.set(REPORT_ENV.out, o.out);
-  if (o.transferBase) env.set(REPORT_ENV.base, o.transferBase);
+  const base = transferBaseFor(o);
+  if (base) env.set(REPORT_ENV.base, base);
   if (o.site) env.set(REPORT_ENV.site, o.site);
   if (o.synthetic && !o.data) {
     env.set(REPORT_ENV.data, join("outputs", "synthetic", `${o.profile}-s${o.seed ?? 42}`));
@@ -81,6 +128,14 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
   const log = o.log ?? ((l: string) => console.error(l));
   const s = resolveReportSettings(o);
   const t0 = performance.now();
+  // Notebooks and overrides are checked before anything is written or removed.
+  const dir = o.notebooksDir ?? join(s.root, "notebooks");
+  let notebooks = await listNotebooks(dir);
+  if (o.only?.length) {
+    notebooks = notebooks.filter((n) => o.only!.some((p) => basename(n).startsWith(p)));
+  }
+  const sets = parseSets(o.sets ?? []);
+  const prepared = await prepareNotebooks(notebooks, s, sets, transferBaseFor(o) !== undefined);
   if (o.synthetic) {
     const done = await Deno.stat(join(s.data, "train")).then(() => true, () => false);
     if (!done) {
@@ -114,12 +169,6 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     }
     log(`report: --fresh: removed ${s.runsDir} and ${join(s.out, "results")}`);
   }
-  const dir = o.notebooksDir ?? join(s.root, "notebooks");
-  let notebooks = await listNotebooks(dir);
-  if (o.only?.length) {
-    notebooks = notebooks.filter((n) => o.only!.some((p) => basename(n).startsWith(p)));
-  }
-  const env = settingsEnv(s);
   const executed: string[] = [];
   const seconds: Record<string, number> = {};
   let failure: NotebookError | null = null;
@@ -130,8 +179,8 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
       executed.push(
         await executeNotebook(nb, {
           outDir: s.out,
-          env,
           cellTimeoutS: s.profile.notebookTimeoutS,
+          notebook: prepared.get(nb)?.notebook,
         }),
       );
     } catch (err) {
@@ -155,7 +204,17 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     });
   }
   const totalSeconds = (performance.now() - t0) / 1000;
+  const provenance = await collectProvenance({
+    command: o.command ?? `runReport(${JSON.stringify({ ...o, log: undefined })})`,
+    runsDir: join(s.out, "runs"),
+    settings: Object.fromEntries(
+      [...prepared].map((
+        [nb, p],
+      ) => [basename(nb), { ...parameterDefaults(p.notebook), ...p.values }]),
+    ),
+  });
   const html = reportHtml(chapters, {
+    provenance: provenanceHtml(provenance),
     title: "Pneumonia detection in pediatric chest X-rays",
     profile: s.profile.name,
     data: s.data,
@@ -163,15 +222,87 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     created: new Date().toISOString(),
     totalSeconds,
     failure: failure?.message,
-    notes: o.synthetic
-      ? [
-        "This report was made on a synthetic dataset (lib/images/synthetic.ts): its numbers say nothing about X-rays.",
-      ]
-      : [],
+    notes: [
+      ...(o.synthetic
+        ? [
+          "This report was made on a synthetic dataset (lib/images/synthetic.ts): its numbers say nothing about X-rays.",
+        ]
+        : []),
+      ...(sets.length ? [`Settings changed with --set: ${setsText(sets)}.`] : []),
+    ],
+  });
+  await writeJsonAtomic(join(s.out, "settings.json"), {
+    schema: "xray-report-settings/1",
+    profile: s.profile.name,
+    data: s.data,
+    seed: s.seed,
+    out: s.out,
+    html: `${s.out.replace(/\/+$/, "")}.html`,
+    sets: o.sets ?? [],
+    created: new Date().toISOString(),
+    totalSeconds,
+    failure: failure?.message ?? null,
+    command: provenance.command,
+    commit: provenance.commit,
+    dirty: provenance.dirty,
+    versions: provenance.versions,
+    backends: provenance.backends,
+    notebooks: provenance.settings,
   });
   const htmlPath = `${s.out.replace(/\/+$/, "")}.html`;
   await Deno.mkdir(dirname(htmlPath), { recursive: true });
   await writeFileAtomic(htmlPath, html);
   log(`report: wrote ${htmlPath} (${chapters.length} chapters, ${totalSeconds.toFixed(0)} s)`);
   return { html: htmlPath, executed, settings: s, seconds, totalSeconds, failure };
+}
+
+/** `name: value` of each override, as the page states them. */
+export function setsText(sets: readonly SetOverride[]): string {
+  return sets.map((x) =>
+    `${x.notebook ? `${x.notebook}.` : ""}${x.name}: ${
+      typeof x.value === "string" ? x.value : JSON.stringify(x.value)
+    }`
+  ).join(", ");
+}
+
+/**
+ * Each notebook with its parameters cell's overrides injected (notebooks without a parameters
+ * cell run as they are). An override that no notebook declares is an error naming it.
+ */
+export async function prepareNotebooks(
+  paths: readonly string[],
+  s: ReportSettings,
+  sets: readonly SetOverride[],
+  withBase: boolean,
+): Promise<Map<string, { notebook: Notebook; values: Params }>> {
+  const out = new Map<string, { notebook: Notebook; values: Params }>();
+  const declared = new Set<string>();
+  const report: Params = { data: s.data, out: s.out, seed: s.seed, site: s.site ?? "none" };
+  if (withBase) report.base = s.transferBase;
+  for (const path of paths) {
+    const file = basename(path);
+    const nb = await readNotebook(path);
+    if (!nb.cells.some((c) => cellTags(c).includes(PARAMETERS_TAG))) continue;
+    const names = notebookParameterNames(nb, file);
+    names.forEach((n) => declared.add(`${file.slice(0, 2)}.${n}`));
+    const values = notebookOverrides(names, {
+      profile: s.profile,
+      notebookId: file.slice(0, 2),
+      report,
+      sets,
+    });
+    out.set(path, { notebook: injectParameters(nb, values, file), values });
+  }
+  for (const x of sets) {
+    const hit = [...declared].some((d) =>
+      x.notebook ? d === `${x.notebook}.${x.name}` : d.endsWith(`.${x.name}`)
+    );
+    if (!hit && out.size > 0) {
+      throw new Error(
+        `--set ${x.notebook ? `${x.notebook}.` : ""}${x.name}: no notebook run here has ` +
+          `a parameter "${x.name}" in its parameters cell`,
+      );
+    }
+  }
+  return out;
 }

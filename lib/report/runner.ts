@@ -3,7 +3,7 @@
  * and turns a failing cell into an error that names the notebook, the cell and the error.
  * @module
  */
-import { basename, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 /** A notebook cell as stored in .ipynb JSON. */
 export interface NotebookCell {
@@ -123,6 +123,11 @@ export interface ExecuteOptions {
   kernel?: string;
   /** Called with each stderr line of nbconvert (progress). */
   onLine?: (line: string) => void;
+  /**
+   * The notebook to execute in place of the file's content (the copy with injected parameters);
+   * it runs from the file's folder, so its relative imports resolve as the file's would.
+   */
+  notebook?: Notebook;
 }
 
 /**
@@ -141,16 +146,19 @@ export async function executeNotebook(path: string, opts: ExecuteOptions): Promi
     `--ExecutePreprocessor.kernel_name=${opts.kernel ?? "deno"}`,
     `--ExecutePreprocessor.timeout=${Math.round(opts.cellTimeoutS)}`,
     "--output-dir",
-    opts.outDir,
+    resolve(opts.outDir),
     "--output",
     name,
-    path,
+    // From stdin, nbconvert starts the kernel in its own working directory: the notebook's folder.
+    ...(opts.notebook ? ["--stdin"] : [path]),
   ];
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("jupyter", {
       args,
+      cwd: opts.notebook ? dirname(resolve(path)) : undefined,
       env: { ...opts.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" },
+      stdin: opts.notebook ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -163,10 +171,17 @@ export async function executeNotebook(path: string, opts: ExecuteOptions): Promi
         "`apt-get install jupyter-nbconvert python3-ipykernel` and the kernel with `deno jupyter --install`",
     );
   }
+  const feed = async (nb: Notebook) => {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(JSON.stringify(nb)));
+    await w.close();
+  };
   const [out, err, status] = await Promise.all([
     new Response(child.stdout).text(),
     readLines(child.stderr, opts.onLine),
     child.status,
+    // A jupyter that exits before reading stdin is reported by its status and stderr below.
+    opts.notebook ? feed(opts.notebook).catch(() => {}) : null,
   ]);
   if (!status.success) {
     const nb = await readNotebook(path).catch(() => null);

@@ -6,6 +6,7 @@
  */
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { PROJECT_ROOT } from "../util/project.ts";
+import type { ChapterTraining, Params } from "./params.ts";
 
 /** The three report profiles. */
 export type ProfileName = "ci" | "quick" | "full";
@@ -106,25 +107,35 @@ export interface ReportSettings {
   transferBase: string | null;
   /** Retrain even when a finished run with the same config exists. */
   fresh: boolean;
+  /** The parameters cell's values these settings were made from (lib/report/params.ts). */
+  params?: Params;
+  /** Training options every run of the chapter takes (unset: the model's own). */
+  train?: ChapterTraining;
   /**
    * A labelled sample of a second site (class folders or the Kaggle layout), for the "second
-   * site" chapter; null when there is none (see {@link SITE_FOLDER}).
+   * site" chapter; null when there is none (see {@link siteFor}).
    */
-  site: string | null;
+  site?: string | null;
 }
 
 /**
- * The site sample's folder name beside the data folder, used when `XRAY_REPORT_SITE` is unset
- * (`../shared/data/chest_xray_site` beside `../shared/data/chest_xray`). `XRAY_REPORT_SITE=none`
- * means no site sample.
+ * The site sample's folder name beside the data folder, used when no site is given
+ * (`../shared/data/chest_xray_site` beside `../shared/data/chest_xray`).
  */
 export const SITE_FOLDER = "chest_xray_site";
 
-function isDir(path: string): boolean {
+/**
+ * The second-site sample: `given` ("none": none; a path: that folder, relative to the project),
+ * else (null or unset) the {@link SITE_FOLDER} folder beside `data` when it exists, else null.
+ */
+export function siteFor(given: string | null | undefined, data: string): string | null {
+  if (given === "none") return null;
+  if (given) return isAbsolute(given) ? given : resolve(PROJECT_ROOT, given);
+  const beside = join(dirname(data), SITE_FOLDER);
   try {
-    return Deno.statSync(path).isDirectory;
+    return Deno.statSync(beside).isDirectory ? beside : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -164,15 +175,6 @@ export function reportSettings(
   const out = abs(env.get(REPORT_ENV.out) ?? join("outputs", "report"), root);
   const base = env.get(REPORT_ENV.base);
   const data = abs(env.get(REPORT_ENV.data) ?? DEFAULT_DATA, root);
-  const siteEnv = env.get(REPORT_ENV.site);
-  const beside = join(dirname(data), SITE_FOLDER);
-  const site = siteEnv === "none"
-    ? null
-    : siteEnv
-    ? abs(siteEnv, root)
-    : isDir(beside)
-    ? beside
-    : null;
   return {
     root,
     data,
@@ -183,7 +185,7 @@ export function reportSettings(
     outputsDir: join(root, "outputs"),
     transferBase: base ? abs(base, root) : null,
     fresh: env.get(REPORT_ENV.fresh) === "1",
-    site,
+    site: siteFor(env.get(REPORT_ENV.site), data),
   };
 }
 

@@ -10,11 +10,8 @@
  * ```
  * @module
  */
-import { join } from "node:path";
-import { readJson } from "../util/atomic.ts";
-import type { TrainConfig } from "./config.ts";
-import type { RunSummary } from "./train.ts";
 import type { EpochMetrics } from "./epoch_metrics.ts";
+import { readRunSummary } from "./run.ts";
 
 /** One row of the comparison: the run, and its kept model's validation metrics (at 0.5). */
 export interface ComparisonRow extends EpochMetrics {
@@ -34,8 +31,7 @@ export interface ComparisonRow extends EpochMetrics {
 export async function compareRuns(dirs: string[]): Promise<ComparisonRow[]> {
   const rows: ComparisonRow[] = [];
   for (const dir of dirs) {
-    const s = await readJson<RunSummary>(join(dir, "summary.json"));
-    const c = await readJson<TrainConfig>(join(dir, "config.json"));
+    const { summary: s, config: c } = await readRunSummary(dir);
     rows.push({
       run: c.name,
       model: s.model,
@@ -93,25 +89,4 @@ export function comparisonMarkdown(rows: ComparisonRow[]): string {
     `|${head.map(() => "---").join("|")}|`,
     ...lines.map((l) => `| ${l} |`),
   ].join("\n") + "\n";
-}
-
-/**
- * `deno run --allow-read --allow-write=outputs lib/train/compare.ts [--out FILE] [--command CMD] RUN...`:
- * prints the table and writes it (with the command that produced the runs) as markdown.
- */
-if (import.meta.main) {
-  const { parseArgs } = await import("node:util");
-  const { writeFileAtomic } = await import("../util/atomic.ts");
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: { out: { type: "string" }, command: { type: "string" }, title: { type: "string" } },
-  });
-  const md = comparisonMarkdown(await compareRuns(positionals));
-  console.log(md);
-  if (values.out) {
-    const text = `# ${values.title ?? "Model comparison (validation split)"}\n\n${md}\n` +
-      (values.command ? `Produced with:\n\n\`\`\`sh\n${values.command}\n\`\`\`\n` : "");
-    await writeFileAtomic(values.out, text);
-  }
 }

@@ -1,5 +1,6 @@
 /**
- * Training data: the patient-level split from the manifest (H1), the uint8 image cache (H2), and
+ * Training data: the patient-level split from the manifest (lib/data/split.ts), the uint8 image
+ * cache (lib/images/cache.ts), and
  * float32 batches made on the fly (never a float32 copy of the whole dataset).
  * @module
  */

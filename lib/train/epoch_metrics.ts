@@ -1,5 +1,6 @@
 /**
- * Per-epoch metrics and the decision threshold, computed with H6's plain metric functions.
+ * Per-epoch metrics and the decision threshold, computed with the plain metric functions of
+ * lib/metrics/.
  * @module
  */
 import {

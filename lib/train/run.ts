@@ -1,39 +1,50 @@
 /**
- * A saved run, rebuilt from what it saved: model, preprocessing, classes, threshold, config.
- * Evaluation and prediction read these and never re-derive them.
+ * The one reader of a run folder, rebuilt from what the run saved: {@link readRunRecord} reads
+ * what a finished run records without loading the model (config, preprocessing, classes,
+ * threshold, summary, per-epoch metrics, validation predictions); {@link loadRun} adds the model
+ * (from a folder, or from a record already read). Chapters, CLIs and evaluation read runs here
+ * and never re-derive what a run saved.
+ *
+ * @example
+ * ```ts
+ * import { loadRun, readRunRecord } from "./run.ts";
+ * const record = await readRunRecord("outputs/reference"); // metadata only
+ * const run = await loadRun(record); // the model, on demand
+ * run.model.dispose();
+ * ```
  * @module
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { join } from "node:path";
-import type { SplitRecord } from "../data/types.ts";
+import { basename, join, resolve } from "node:path";
 import type { ChestRegionMode } from "../images/chest_region.ts";
 import type { IntensityMode } from "../images/intensity.ts";
 import { loadModel } from "../models/io.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { readJson } from "../util/atomic.ts";
 import type { TrainConfig } from "./config.ts";
-import type { ThresholdRecord } from "./epoch_metrics.ts";
-import { loadRunImages, makeSplitData } from "./data.ts";
-import { checkModelInput, predictSplit } from "./predict.ts";
+import type { EpochMetrics, ThresholdRecord } from "./epoch_metrics.ts";
+import type { EpochRow, RunSummary } from "./train.ts";
+import { readCsv } from "../util/csv.ts";
+import { checkModelInput } from "./score.ts";
+import { readRunChestRegion, type RunPreprocessing } from "./run_files.ts";
 
-/** The project's committed reference model. */
-export const REFERENCE_RUN = "outputs/reference";
+export { readRunChestRegion, type RunPreprocessing };
 
 /**
- * A run's preprocessing.json: the pixel scaling plus the chest-region mode and the intensity
- * normalisation applied right after loading (runs saved before the fields existed mean "none").
+ * A run's preprocessing as loaded: the chest-region mode and the intensity normalisation always
+ * filled in ("none" for runs saved before the fields existed).
  */
-export type RunPreprocessing = Preprocessing & {
-  chestRegion?: ChestRegionMode;
-  intensity?: IntensityMode;
+export type LoadedPreprocessing = Preprocessing & {
+  chestRegion: ChestRegionMode;
+  intensity: IntensityMode;
 };
 
 /** A run folder loaded for evaluation or prediction. */
 export interface LoadedRun {
   dir: string;
   model: tfl.LayersModel;
-  /** As saved, with `chestRegion` and `intensity` always filled in. */
-  preprocessing: Preprocessing & { chestRegion: ChestRegionMode; intensity: IntensityMode };
+  /** As saved, with `chestRegion` (see {@link readRunChestRegion}) and `intensity` filled in. */
+  preprocessing: LoadedPreprocessing;
   classes: string[];
   /** The stored decision threshold on P(pneumonia). */
   threshold: number;
@@ -41,82 +52,131 @@ export interface LoadedRun {
   config: TrainConfig;
 }
 
-/**
- * The chest-region mode a run folder was trained with: preprocessing.json's `chestRegion`, else
- * config.json's, else `chest_region.json` (written by chapter 13 before the engine had the
- * option), else "none" (older runs).
- */
-export async function readRunChestRegion(dir: string): Promise<ChestRegionMode> {
-  const pre = await readJson<RunPreprocessing>(join(dir, "preprocessing.json"));
-  if (pre.chestRegion) return pre.chestRegion;
-  const cfg = await readJson<TrainConfig>(join(dir, "config.json")).catch(() => null);
-  if (cfg?.chestRegion) return cfg.chestRegion;
-  const legacy = await readJson<{ mode: ChestRegionMode }>(join(dir, "chest_region.json"))
-    .catch(() => null);
-  return legacy?.mode ?? "none";
+/** What every run folder saves for inference: config, preprocessing, classes and threshold. */
+interface RunBasics {
+  dir: string;
+  config: TrainConfig;
+  preprocessing: LoadedPreprocessing;
+  classes: string[];
+  thresholdRecord: ThresholdRecord;
 }
 
-/** Loads a run folder; a missing file is an error that names it. */
-export async function loadRun(dir: string): Promise<LoadedRun> {
-  const saved = await readJson<RunPreprocessing>(join(dir, "preprocessing.json"));
-  const classes = await readJson<string[]>(join(dir, "classes.json"));
-  const thresholdRecord = await readJson<ThresholdRecord>(join(dir, "threshold.json"));
-  const config = await readJson<TrainConfig>(join(dir, "config.json"));
-  const model = await loadModel(join(dir, "model"));
+async function readRunBasics(dir: string): Promise<RunBasics> {
+  const [saved, classes, thresholdRecord, config] = await Promise.all([
+    readJson<RunPreprocessing>(join(dir, "preprocessing.json")),
+    readJson<string[]>(join(dir, "classes.json")),
+    readJson<ThresholdRecord>(join(dir, "threshold.json")),
+    readJson<TrainConfig>(join(dir, "config.json")),
+  ]);
   const preprocessing = {
     ...saved,
     chestRegion: await readRunChestRegion(dir),
     intensity: saved.intensity ?? "none",
   };
-  checkModelInput(model, preprocessing);
-  return {
-    dir,
-    model,
-    preprocessing,
-    classes,
-    threshold: thresholdRecord.threshold,
-    thresholdRecord,
-    config,
-  };
-}
-
-/** Result of {@link predictRecords}: P(pneumonia) per input, NaN where the image failed. */
-export interface Predictions {
-  prob: number[];
-  failures: { path: string; reason: string }[];
+  return { dir, config, preprocessing, classes, thresholdRecord };
 }
 
 /**
- * P(pneumonia) for image files (paths or records), read at the run's preprocessing (chest region
- * and intensity normalisation included) through the image cache (`cacheDir`, default outputs/cache/images). `perturbSeed`: apply the seeded
- * training augmentation to every image first (a robustness stress test).
+ * Loads a run folder with its model (or the model of a record read by {@link readRunRecord},
+ * without reading its files again); a missing file is an error that names it. The caller
+ * disposes `model`.
  */
-export async function predictRecords(
-  run: LoadedRun,
-  records: readonly (string | { path: string })[],
-  opts: { cacheDir?: string; perturbSeed?: number } = {},
-): Promise<Predictions> {
-  const paths = records.map((r) => (typeof r === "string" ? r : r.path));
-  const { size, channels } = run.preprocessing;
-  const loaded = await loadRunImages(paths, {
-    size,
-    channels,
-    chestRegion: run.preprocessing.chestRegion,
-    intensity: run.preprocessing.intensity,
-    cacheDir: opts.cacheDir,
-  });
-  const slotOf = new Map<string, number>();
-  paths.forEach((p, i) => loaded.ok[i] && slotOf.set(p, i));
-  const recs = paths.map((p) => ({ path: p, relPath: p, y: 0 }) as unknown as SplitRecord);
-  const split = makeSplitData(recs, 2, loaded.data, slotOf, size * size * channels);
-  const probs = predictSplit(
-    run.model,
-    split,
-    run.preprocessing,
-    run.config.classes ?? 2,
-    64,
-    opts.perturbSeed,
-  );
-  const byPath = new Map(split.records.map((r, i) => [r.path, probs[i]]));
-  return { prob: paths.map((p) => byPath.get(p) ?? NaN), failures: loaded.failures };
+export async function loadRun(from: string | RunRecord): Promise<LoadedRun> {
+  const basics = typeof from === "string"
+    ? await readRunBasics(from)
+    : { ...from, thresholdRecord: from.threshold };
+  const model = await loadModel(join(basics.dir, "model"));
+  checkModelInput(model, basics.preprocessing);
+  return {
+    dir: basics.dir,
+    model,
+    preprocessing: basics.preprocessing,
+    classes: basics.classes,
+    threshold: basics.thresholdRecord.threshold,
+    thresholdRecord: basics.thresholdRecord,
+    config: basics.config,
+  };
 }
+
+/** Everything a finished run folder records, read without loading the model. */
+export interface RunRecord {
+  /** Run name (the folder's name). */
+  name: string;
+  dir: string;
+  config: TrainConfig;
+  /** As saved, with `chestRegion` (see {@link readRunChestRegion}) and `intensity` filled in. */
+  preprocessing: LoadedPreprocessing;
+  classes: string[];
+  summary: RunSummary;
+  threshold: ThresholdRecord;
+  /** Per-epoch metrics from metrics.csv. */
+  history: EpochRow[];
+  /** Validation labels and P(pneumonia) of the kept model (val_predictions.csv). */
+  val: { y: number[]; prob: number[]; patient: string[]; relPath: string[] };
+}
+
+/** True when `dir` holds a finished run (summary.json written last by the engine). */
+export async function isFinishedRun(dir: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(join(dir, "summary.json"))).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The config a run folder was trained with, its chest-region mode filled in as
+ * {@link readRunChestRegion} finds it; null when the folder has no readable config.json.
+ */
+export async function readRunConfig(dir: string): Promise<TrainConfig | null> {
+  const cfg = await readJson<TrainConfig>(join(dir, "config.json")).catch(() => null);
+  if (cfg === null) return null;
+  const chestRegion = await readRunChestRegion(dir).catch(() => cfg.chestRegion ?? "none");
+  return { ...cfg, chestRegion };
+}
+
+/** A finished run's summary.json and config.json (the comparison table needs no more). */
+export async function readRunSummary(
+  dir: string,
+): Promise<{ config: TrainConfig; summary: RunSummary }> {
+  const [config, summary] = await Promise.all([
+    readJson<TrainConfig>(join(dir, "config.json")),
+    readJson<RunSummary>(join(dir, "summary.json")),
+  ]);
+  return { config, summary };
+}
+
+const KEYS = ["loss", "accuracy", "recall", "precision", "f1", "auc"] as const;
+
+/** Reads a finished run folder without loading the model; a missing file is an error naming it. */
+export async function readRunRecord(dir: string): Promise<RunRecord> {
+  const [basics, { summary }] = await Promise.all([readRunBasics(dir), readRunSummary(dir)]);
+  const num = (v: string) => (v === "" || v === "NaN" ? NaN : Number(v));
+  const history = (await readCsv(join(dir, "metrics.csv"))).map((r) => ({
+    epoch: num(r.epoch),
+    train: Object.fromEntries(KEYS.map((k) => [k, num(r[k])])) as unknown as EpochMetrics,
+    val: Object.fromEntries(KEYS.map((k) => [k, num(r[`val_${k}`])])) as unknown as EpochMetrics,
+    lr: num(r.lr),
+    timeS: num(r.time_s),
+  }));
+  const preds = await readCsv(join(dir, "val_predictions.csv"));
+  return {
+    name: basename(resolve(dir)),
+    dir,
+    config: basics.config,
+    preprocessing: basics.preprocessing,
+    classes: basics.classes,
+    summary,
+    threshold: basics.thresholdRecord,
+    history,
+    val: {
+      y: preds.map((p) => Number(p.y)),
+      prob: preds.map((p) => Number(p.prob)),
+      patient: preds.map((p) => p.patient),
+      relPath: preds.map((p) => p.relPath),
+    },
+  };
+}
+
+/** Scoring image files with a loaded run lives in `score.ts`; re-exported for existing callers. */
+export { type Predictions, predictRecords } from "./score.ts";

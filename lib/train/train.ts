@@ -21,19 +21,18 @@ import { CLASS_NAMES } from "../data/types.ts";
 import { loadModel, saveModel } from "../models/io.ts";
 import { createModel, preprocessingFor } from "../models/registry.ts";
 import type { Preprocessing } from "../models/types.ts";
-import { makeAdam } from "../backend/fused_adam.ts";
 import { readJson, writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
-import { makeRng, shuffle } from "../util/rng.ts";
+import { makeRng } from "../util/rng.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
-import { augmentOptionsFor } from "./augment.ts";
 import {
   fitTemperature,
   probsToLogits,
   type TemperatureFit,
   writeCalibration,
 } from "../metrics/calibration.ts";
-import { fillBatch, loadTrainData, type SplitData, type TrainData } from "./data.ts";
+import { storeOod } from "./ood.ts";
+import { loadTrainData, type SplitData, type TrainData } from "./data.ts";
 import {
   chooseThreshold,
   chooseThresholdWithMargin,
@@ -41,8 +40,16 @@ import {
   epochMetrics,
   type ThresholdRecord,
 } from "./epoch_metrics.ts";
-import { predictSplit, toBinary } from "./predict.ts";
-import { startWorkers, trainEpochParallel } from "./parallel/epoch.ts";
+import { predictSplit } from "./score.ts";
+import { startWorkers, workerStep } from "./parallel/start.ts";
+import {
+  localStep,
+  lossNameFor,
+  makeOptimizer,
+  optimizerSpecOf,
+  setLearningRate,
+  trainEpoch,
+} from "./step.ts";
 import { recalibrateBatchNorm } from "./batchnorm.ts";
 
 /** One row of metrics.csv. */
@@ -103,7 +110,8 @@ export interface TrainOptions {
   /** Stop (as if interrupted) after this many epochs, leaving the checkpoint: for tests. */
   interruptAfter?: number;
   /**
-   * Data-parallel worker replicas (H7's DataParallelTrainer); 0 (default) trains in this thread.
+   * Data-parallel worker replicas (`DataParallelTrainer`, same step as in this thread); 0
+   * (default) trains in this thread.
    * With workers, dropout is seeded per worker for the whole run rather than per epoch, so a
    * resumed run is not bit-identical to an uninterrupted one.
    */
@@ -142,96 +150,17 @@ function stopValue(cfg: TrainConfig, v: EpochMetrics): number {
   return cfg.earlyStopping.metric === "val_loss" ? -v.loss : v[key];
 }
 
-function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
-  if (cfg.optimizer === "sgd") return tf.train.momentum(cfg.learningRate, 0.9);
-  if (cfg.optimizer === "rmsprop") return tf.train.rmsprop(cfg.learningRate);
-  return makeAdam(cfg.learningRate); // tf.train.adam's maths in one fused pass per variable
-}
-
 function countParams(vars: tfl.LayerVariable[]): number {
   return vars.reduce((s, v) => s + v.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
 }
 
-/** Per-sample loss (weighted cross-entropy) plus the model's regularisation losses. */
-function lossOf(
-  model: tfl.LayersModel,
-  out: tf.Tensor,
-  y: tf.Tensor,
-  w: tf.Tensor,
-  classes: 2 | 3,
-) {
-  const p = tf.clipByValue(out, 1e-7, 1 - 1e-7);
-  const ce = classes === 2
-    ? tf.reshape(tf.neg(tf.add(tf.mul(y, tf.log(p)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p))))), [
-      -1,
-    ])
-    : tf.neg(tf.sum(tf.mul(y, tf.log(p)), 1));
-  let loss = tf.mean(tf.mul(ce, w)) as tf.Scalar;
-  for (const r of model.calculateLosses()) loss = tf.add(loss, r);
-  return loss;
-}
-
-/** One epoch of training; returns binary labels, training-mode probabilities and mean loss. */
-function trainEpoch(
-  model: tfl.LayersModel,
-  opt: tf.Optimizer,
-  data: TrainData,
-  cfg: TrainConfig,
-  pre: Preprocessing,
-  epoch: number,
-): { y: number[]; p: number[]; loss: number } {
-  const split = data.train;
-  const n = split.records.length;
-  const order = shuffle(Array.from({ length: n }, (_, i) => i), makeRng(cfg.seed * 7919 + epoch));
-  const augRng = cfg.augment ? makeRng(cfg.seed * 104729 + epoch) : null;
-  const bytes = split.imageBytes;
-  const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
-  const ys: number[] = [], ps: number[] = [];
-  let lossSum = 0;
-  for (let start = 0; start < n; start += cfg.batchSize) {
-    const idx = order.slice(start, start + cfg.batchSize);
-    const b = idx.length;
-    const xBuf = new Float32Array(b * bytes);
-    fillBatch(split, idx, pre, xBuf, augRng, augmentOptionsFor(cfg.augmentation));
-    const labels = idx.map((i) => split.labels[i]);
-    const weights = labels.map((l) => data.classWeights?.[l] ?? 1);
-    let kept: tf.Tensor | null = null;
-    const cost = tf.tidy(() => {
-      const x = tf.tensor4d(xBuf, [b, pre.size, pre.size, pre.channels]);
-      const y = cfg.classes === 2
-        ? tf.tensor2d(labels, [b, 1])
-        : tf.cast(tf.oneHot(tf.tensor1d(labels, "int32"), 3), "float32");
-      const w = tf.tensor1d(weights);
-      return opt.minimize(
-        () => {
-          const out = model.apply(x, { training: true }) as tf.Tensor;
-          kept = tf.keep(out);
-          return lossOf(model, out, y, w, cfg.classes);
-        },
-        true,
-        vars,
-      )!;
-    });
-    const out = (kept as tf.Tensor | null)!;
-    const probs = toBinary(out.dataSync() as Float32Array, cfg.classes);
-    out.dispose();
-    lossSum += cost.dataSync()[0] * b;
-    cost.dispose();
-    for (let k = 0; k < b; k++) {
-      ys.push(split.labels[idx[k]] > 0 ? 1 : 0);
-      ps.push(probs[k]);
-    }
-  }
-  return { y: ys, p: ps, loss: lossSum / n };
-}
-
-function valMetrics(
+async function valMetrics(
   model: tfl.LayersModel,
   split: SplitData,
   cfg: TrainConfig,
   pre: Preprocessing,
 ) {
-  const p = predictSplit(model, split, pre, cfg.classes);
+  const p = await predictSplit(model, split, pre, cfg.classes);
   const y = Array.from(split.labels, (l) => (l > 0 ? 1 : 0));
   return { y, p, metrics: epochMetrics(y, p) };
 }
@@ -268,7 +197,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     classes: cfg.classes,
     basePath: cfg.basePath ?? undefined,
   });
-  const opt = makeOptimizer(cfg);
+  const opt = makeOptimizer(optimizerSpecOf(cfg));
   let st: TrainerState = {
     epoch: 0,
     best: -Infinity,
@@ -304,26 +233,26 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     for (const t of state) if (!(t.tensor instanceof tf.Variable)) t.tensor.dispose();
   }
   const optState = trainer ? { getWeights: () => trainer!.optimizerWeights() } : opt;
+  const step = trainer ? workerStep(trainer) : localStep(model, opt, lossNameFor(cfg.classes));
   const random = Math.random;
   let interrupted = false;
   try {
     while (st.epoch < cfg.epochs && st.wait < cfg.earlyStopping.patience) {
       const epoch = st.epoch + 1;
       const lr = cfg.learningRate * cfg.lrDecay ** (epoch - 1);
-      (opt as unknown as { learningRate: number }).learningRate = lr;
+      setLearningRate(opt, lr);
+      await trainer?.setLearningRate(lr);
       // Dropout draws from Math.random; a per-epoch seed makes it reproducible and resumable.
       Math.random = makeRng(cfg.seed * 31337 + epoch);
       const t0 = performance.now();
-      const tr = trainer
-        ? await trainEpochParallel(trainer, data, cfg, pre, epoch)
-        : trainEpoch(model, opt, data, cfg, pre, epoch);
+      const tr = await trainEpoch(step, data, cfg, pre, epoch);
       if (trainer) await trainer.syncTo(model);
       if (cfg.recalibrateBatchNorm === true) {
         recalibrateBatchNorm(model, data.train, pre, cfg.batchSize, cfg.seed * 613 + epoch);
       }
       Math.random = random;
       const trainM = epochMetrics(tr.y, tr.p, tr.loss);
-      const val = valMetrics(model, data.val, cfg, pre).metrics;
+      const val = (await valMetrics(model, data.val, cfg, pre)).metrics;
       const timeS = (performance.now() - t0) / 1000;
       st.history.push({ epoch, train: trainM, val, lr, timeS });
       st.elapsedS += timeS;
@@ -367,20 +296,34 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   // The kept model is the best epoch's; rebuild it from disk exactly as evaluation will.
   model.dispose();
   const best = await loadModel(join(dir, "model"));
-  const v = valMetrics(best, data.val, cfg, pre);
+  const v = await valMetrics(best, data.val, cfg, pre);
   const copies = cfg.threshold.perturbedCopies ?? 0;
+  const perturbed: number[][] = [];
+  for (let k = 0; k < copies; k++) {
+    perturbed.push(
+      await predictSplit(best, data.val, pre, cfg.classes, 64, cfg.seed * 9973 + k + 1),
+    );
+  }
   const threshold = copies > 0
-    ? chooseThresholdWithMargin(
-      v.y,
-      v.p,
-      Array.from({ length: copies }, (_, k) =>
-        predictSplit(best, data.val, pre, cfg.classes, 64, cfg.seed * 9973 + k + 1)),
-      cfg.threshold.targetSensitivity,
-    )
+    ? chooseThresholdWithMargin(v.y, v.p, perturbed, cfg.threshold.targetSensitivity)
     : chooseThreshold(v.y, v.p, cfg.threshold.targetSensitivity);
   await writeFileAtomic(join(dir, "val_predictions.csv"), valPredictionsCsv(data.val, v.p));
   await writeJsonAtomic(join(dir, "threshold.json"), threshold);
   const calibration = await storeCalibration(dir, cfg, v.y, v.p, log);
+  try {
+    const ood = await storeOod(dir, best, data.train, data.val, pre, {
+      data: cfg.data,
+      manifest: data.manifestPath,
+    });
+    log(
+      `out-of-scope reference: feature threshold ${ood.features.threshold.toFixed(2)} (ood.json)`,
+    );
+  } catch (err) {
+    // The model is trained and saved; only the out-of-scope checks lack their reference.
+    log(
+      `warning: no ood.json (${(err as Error).message}); make it with deno task ood --run ${dir}`,
+    );
+  }
   const summary: RunSummary = {
     model: cfg.model,
     trainableParams,

@@ -19,6 +19,24 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
 }
 
+/**
+ * Writes a value as pretty JSON atomically, synchronously: for the few places that record a
+ * result from inside a synchronous function (chapter summaries that also record their numbers).
+ */
+export function writeJsonAtomicSync(path: string, value: unknown): void {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    Deno.writeTextFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
+    Deno.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* nothing to clean */ }
+    throw err;
+  }
+}
+
 /** Writes a value as pretty JSON, atomically. */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");

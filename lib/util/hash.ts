@@ -8,8 +8,3 @@ import { createHash } from "node:crypto";
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
-
-/** SHA-256 of a file's content, as lowercase hex. */
-export async function hashFile(path: string): Promise<string> {
-  return sha256Hex(await Deno.readFile(path));
-}

@@ -38,11 +38,6 @@ export function shuffle<T>(items: readonly T[], rng: Rng): T[] {
   return out;
 }
 
-/** Integer in [0, n). */
-export function randInt(rng: Rng, n: number): number {
-  return Math.floor(rng() * n);
-}
-
 /** Standard normal sample (Box-Muller). */
 export function randNormal(rng: Rng): number {
   const u = Math.max(rng(), 1e-12);

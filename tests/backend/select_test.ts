@@ -19,7 +19,7 @@ async function withEnv<T>(
   }
 }
 
-Deno.test("initBackend picks wasm here and says why tfjs-node(-gpu) were skipped", async () => {
+Deno.test("initBackend picks wasm here and says why tfjs-node(-gpu) and webgpu were skipped", async () => {
   await withEnv("XRAY_BACKEND", undefined, async () => {
     const info = await initBackend();
     assert.equal(info.name, "wasm");
@@ -28,8 +28,12 @@ Deno.test("initBackend picks wasm here and says why tfjs-node(-gpu) were skipped
     assert.ok(info.threads >= 1);
     assert.equal(info.wasmKernels, "fast");
     assert.equal(wasmKernelMode(), "fast");
-    assert.deepEqual(info.skipped.map((s) => s.name), ["tfjs-node-gpu", "tfjs-node"]);
-    for (const s of info.skipped) assert.match(s.reason, /not installed/);
+    assert.deepEqual(info.skipped.map((s) => s.name), ["tfjs-node-gpu", "webgpu", "tfjs-node"]);
+    assert.equal(info.adapter, null);
+    for (const s of info.skipped) {
+      // This machine has no GPU: webgpu finds no adapter or only a software one (lavapipe).
+      assert.match(s.reason, s.name === "webgpu" ? /no WebGPU adapter|software/ : /not installed/);
+    }
     // Idempotent: same request, same object, backend unchanged.
     assert.equal(await initBackend(), info);
     const line = describeBackend(info);
@@ -45,7 +49,12 @@ Deno.test("initBackend: prefer and XRAY_BACKEND force a backend; bad names fail 
     assert.equal(tf.getBackend(), "cpu");
     assert.equal(cpu.forcedBy, "prefer");
     assert.equal(cpu.threads, 1);
-    assert.deepEqual(cpu.skipped.map((s) => s.name), ["tfjs-node-gpu", "tfjs-node", "wasm"]);
+    assert.deepEqual(cpu.skipped.map((s) => s.name), [
+      "tfjs-node-gpu",
+      "webgpu",
+      "tfjs-node",
+      "wasm",
+    ]);
     await assert.rejects(initBackend({ prefer: "tfjs-node" }), /forced .* not installed/);
     await assert.rejects(initBackend({ prefer: "gpu" as never }), /unknown backend "gpu"/);
   });

@@ -72,7 +72,13 @@ Deno.test({
       const site = o.siteCalibration(ctx, 1, 80);
       const html12 = [o.policyTable(ctx), o.tradeoffFigure(ctx), o.tradeoffRows(ctx, 0.3)].join("");
       assert.equal(count(html12, "line"), 1);
-      assert.equal(tables(html12), 2);
+      assert.equal(tables(html12), 3); // policies, per 1,000 at 5/10/20% and the data's, trade-off
+      assert.match(html12, /referred \/ 1,000/);
+      assert.match(html12, /WHO TB-triage targets/);
+      // Every chapter records the numbers behind its sentences for the conclusions.
+      for (const f of ["honest_evaluation", "operating_points"]) {
+        await Deno.stat(join(s.out, "results", `${f}.json`));
+      }
       assert.ok(site.result ? tables(o.siteTable(site.result)) === 1 : /skipped/.test(site.note));
 
       // 13: Grad-CAM grid and outside share

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
-import { readCsv } from "../../lib/chapters/_context.ts";
+import { readCsv } from "../../lib/util/csv.ts";
 import { chooseFinal, type ComparisonRow } from "../../lib/chapters/06_comparison.ts";
 import { pickExamples } from "../../lib/chapters/07_evaluation.ts";
 import {
@@ -80,15 +80,17 @@ Deno.test("activationLayers picks convolutions (after BN + ReLU) and pooling; ar
   m.add(tfl.layers.dense({ units: 1 }));
   const picked = activationLayers(m);
   assert.equal(picked.length, 2);
-  assert.match(picked[0].label, /Conv2D \+ BatchNormalization \+ Activation/);
+  assert.equal(picked[0].label, "conv 1, 2 filters 3x3 (after batch norm + relu)");
   assert.equal(picked[0].layer, m.layers[2]);
-  assert.match(picked[1].label, /MaxPooling2D/);
+  assert.equal(picked[1].label, "max pool 1, 2x2");
   const rows = architectureRows(m);
   assert.equal(rows.length, 6);
   assert.deepEqual(rows[0], {
-    layer: m.layers[0].name,
+    layer: "conv 1",
+    detail: "2 filters 3x3",
     type: "Conv2D",
-    "output shape": "[None,6,6,2]",
+    "TF.js name": m.layers[0].name,
+    "output shape": "6x6x2",
     params: 20,
     trainable: true,
   });

@@ -160,7 +160,7 @@ Deno.test("discover: an empty class folder names the folder and the extensions",
     await assert.rejects(discoverDataset(root), (err: Error) => {
       assert.equal(
         err.message,
-        `Found 0 images under ${join(root, "train/NORMAL")} (looked for .jpeg .jpg .png)`,
+        `Found 0 images under ${join(root, "train/NORMAL")} (looked for .jpeg .jpg .png .dcm)`,
       );
       return true;
     });
@@ -184,7 +184,7 @@ Deno.test("discover: non-image files, dotfiles and nested folders", async () => 
     const w = d.warnings.join("\n");
     assert.match(
       w,
-      /Skipped 2 non-image file\(s\) \(looked for \.jpeg \.jpg \.png\): train\/NORMAL\/notes\.txt, train\/PNEUMONIA\/scan\.gif/,
+      /Skipped 2 non-image file\(s\) \(looked for \.jpeg \.jpg \.png \.dcm\): train\/NORMAL\/notes\.txt, train\/PNEUMONIA\/scan\.gif/,
     );
     assert.match(w, /Skipped 1 nested folder\(s\).*train\/PNEUMONIA\/sub\//);
     assert.match(w, /Ignored in .*: 1 file/);

@@ -55,9 +55,13 @@ Deno.test("parseFileName: unknown names give nulls", () => {
   }
 });
 
-Deno.test("isImageName: .jpeg .jpg .png in any case, nothing else", () => {
-  for (const n of ["a.jpeg", "a.JPG", "a.png", "a.PnG", "a.jpg"]) assert.ok(isImageName(n), n);
-  for (const n of ["a.txt", "a.gif", "a.jpeg.txt", "jpeg", "a.dcm"]) assert.ok(!isImageName(n), n);
+Deno.test("isImageName: .jpeg .jpg .png .dcm in any case, nothing else", () => {
+  for (const n of ["a.jpeg", "a.JPG", "a.png", "a.PnG", "a.jpg", "a.dcm", "a.DCM"]) {
+    assert.ok(isImageName(n), n);
+  }
+  for (const n of ["a.txt", "a.gif", "a.jpeg.txt", "jpeg", "a.dicom"]) {
+    assert.ok(!isImageName(n), n);
+  }
 });
 
 Deno.test("classSubtype and knownSubtype", () => {

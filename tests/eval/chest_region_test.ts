@@ -50,3 +50,23 @@ Deno.test("batch version works in place on RGB blocks", async () => {
     /not a whole number/,
   );
 });
+
+Deno.test("crop is byte-identical to sharp's extract + linear resize (1 and 3 channels)", async () => {
+  const sharp = (await import("sharp")).default;
+  for (const size of [16, 20, 32, 64, 128, 150, 224]) {
+    for (const channels of [1, 3] as const) {
+      const img = new Uint8Array(size * size * channels).map((_, i) =>
+        (Math.imul(i + size, 2654435761) >>> 24) & 255
+      );
+      const [left, top, width, height] = boxPixels(size, CHEST_BOX);
+      const ref = await sharp(img, { raw: { width: size, height: size, channels } })
+        .extract({ left, top, width, height })
+        .resize(size, size, { kernel: "linear", fit: "fill" })
+        .toColourspace(channels === 1 ? "b-w" : "srgb")
+        .raw()
+        .toBuffer();
+      const got = await applyChestRegion(img, size, channels, "crop");
+      assert.deepEqual([...got], [...ref], `size ${size}, ${channels} channel(s)`);
+    }
+  }
+});

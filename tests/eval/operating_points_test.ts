@@ -4,6 +4,7 @@ import {
   chooseThreshold,
   meetsWhoMinimum,
   policiesOnTest,
+  screeningProjection,
   STANDARD_POLICIES,
   tradeoffTable,
 } from "../../lib/eval/operating_points.ts";
@@ -86,4 +87,17 @@ Deno.test("policiesOnTest applies validation thresholds to test", () => {
     1,
     1,
   ]);
+});
+
+Deno.test("screeningProjection: per 1,000 children, PPV and NPV by Bayes' rule", () => {
+  const [q] = screeningProjection(0.9, 0.8, [0.1]);
+  assert.ok(Math.abs(q.truePositivesPer1000 - 90) < 1e-9);
+  assert.ok(Math.abs(q.falseAlarmsPer1000 - 180) < 1e-9);
+  assert.ok(Math.abs(q.referredPer1000 - 270) < 1e-9);
+  assert.ok(Math.abs(q.missedPer1000 - 10) < 1e-9);
+  assert.ok(Math.abs(q.ppv - 1 / 3) < 1e-12);
+  assert.ok(Math.abs(q.npv - 720 / 730) < 1e-12);
+  assert.deepEqual(screeningProjection(0.9, 0.8).map((r) => r.prevalence), [0.05, 0.1, 0.2]);
+  assert.ok(Number.isNaN(screeningProjection(0, 1, [0.1])[0].ppv)); // nobody referred
+  assert.throws(() => screeningProjection(0.9, 0.8, [1.5]), /prevalence 1.5/);
 });

@@ -6,12 +6,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { initBackend } from "../../lib/backend/select.ts";
 import { applyChestRegion, boxPixels } from "../../lib/images/chest_region.ts";
-import { scoreRecords } from "../../lib/eval/predict.ts";
+import { predictRecords, scoreRecords } from "../../lib/train/score.ts";
 import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
 import { loadImages } from "../../lib/images/cache.ts";
 import { resolveConfig } from "../../lib/train/config.ts";
 import { loadTrainData } from "../../lib/train/data.ts";
-import { loadRun, predictRecords, readRunChestRegion } from "../../lib/train/run.ts";
+import { loadRun, readRunChestRegion } from "../../lib/train/run.ts";
 import { train } from "../../lib/train/train.ts";
 import { readJson, writeJsonAtomic } from "../../lib/util/atomic.ts";
 

@@ -41,7 +41,9 @@ Deno.test("reportHtml: one page with contents, chapters, timings, credit and no 
   assert.equal((html.match(/<section class="chapter"/g) ?? []).length, 2);
   assert.ok(html.includes(DATA_CREDIT));
   assert.ok(html.includes("10.17632/rscbjbr9sj.2") && html.includes("CC BY 4.0"));
-  assert.ok(!/<script|<link /.test(html), "no scripts or linked stylesheets");
+  assert.ok(!/<script[^>]*\ssrc=|<link /.test(html), "no external scripts or stylesheets");
+  assert.equal((html.match(/<script>/g) ?? []).length, 1, "one inline script: click to enlarge");
+  assert.match(html, /<span class="xr-time">3\.0 s<\/span>/, "the chapter's time in its heading");
   assert.ok(!/src="https?:/.test(html), "no remote images");
   assert.ok(!html.includes("incomplete"));
 });

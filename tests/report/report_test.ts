@@ -1,8 +1,11 @@
 /**
  * End to end: `runReport` on a tiny synthetic dataset with the `ci` profile and a small
- * transfer base made here, then checks that the HTML has every chapter, chart and table.
- * Takes about a minute on 2 cores (48 s measured, notebooks 1-16). Runs when `jupyter` and the
- * Deno kernel are installed (.ci/setup installs both); REPORT_TEST=0 skips it.
+ * transfer base made here, then checks that the HTML has every chapter, chart and table, and
+ * opens the page in headless Chromium at 1400 px: no sideways scrolling, no overlapping text in
+ * any SVG, every image loaded; full-page screenshots are kept in outputs/browser/ for people to
+ * look at. Takes one to two minutes on 2 cores. Runs when `jupyter` and the Deno kernel are
+ * installed (.ci/setup installs both); REPORT_TEST=0 skips it; the browser part is skipped with
+ * the reason printed when Chromium is absent.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -12,6 +15,11 @@ import { saveModel } from "../../lib/models/io.ts";
 import { runReport } from "../../lib/report/report.ts";
 import { listNotebooks } from "../../lib/report/runner.ts";
 import { PROFILES, PROJECT_ROOT } from "../../lib/report/settings.ts";
+import {
+  checkReportPageInSubprocess,
+  findChromium,
+  pageProblems,
+} from "../../lib/report/browser_check.ts";
 import { hasDenoKernel } from "./_kernel.ts";
 
 /** Charts (by data-chart kind) and tables each chapter must show at least. */
@@ -20,24 +28,52 @@ const EXPECTED: Record<
   { charts: Record<string, number>; tables: number; text?: RegExp[] }
 > = {
   "01": { charts: { bar: 2, histogram: 1, images: 1 }, tables: 2 },
-  "02": { charts: { line: 10, confusion: 2 }, tables: 2 },
-  "03": { charts: { line: 5, confusion: 1 }, tables: 1 },
-  "04": { charts: { line: 5, confusion: 1 }, tables: 1 },
-  "05": { charts: { line: 5, confusion: 1 }, tables: 1, text: [/Trained <code>transfer<\/code>/] },
-  "06": { charts: { line: 5, confusion: 1, bar: 2 }, tables: 2, text: [/Final model: <code>/] },
+  "02": { charts: { "training-curves": 2, architecture: 2, confusion: 2 }, tables: 2 },
+  "03": {
+    charts: { "training-curves": 1, architecture: 1, confusion: 1 },
+    tables: 1,
+    text: [/overfit|Undertrained/],
+  },
+  "04": { charts: { "training-curves": 1, architecture: 1, confusion: 1 }, tables: 1 },
+  "05": {
+    charts: { "training-curves": 1, architecture: 1, confusion: 1 },
+    tables: 1,
+    text: [/Trained <code>transfer<\/code>/],
+  },
+  "06": {
+    charts: { "training-curves": 1, confusion: 1, bar: 2 },
+    tables: 2,
+    text: [/Final model: <code>/, /policy: highest threshold/],
+  },
   "07": {
     charts: { bar: 1, confusion: 1, images: 1 },
     tables: 1,
     text: [/evaluated on the data folder/],
   },
-  "08": { charts: { images: 3 }, tables: 1, text: [/Activations of/] },
-  "09": { charts: { bar: 1 }, tables: 1, text: [/Best F1/] },
+  "08": { charts: { images: 3, architecture: 1 }, tables: 1, text: [/Activations of conv 1/] },
+  "09": {
+    charts: { bar: 1 },
+    tables: 2,
+    text: [/Best F1/, /same number of training images/, /down - none, same images and steps/],
+  },
+  "10": { charts: { line: 3 }, tables: 2, text: [/operating point/] },
+  "11": { charts: { line: 1 }, tables: 3, text: [/referred \/ 1,000/, /tuberculosis/] },
+  "12": { charts: { images: 1, histogram: 1 }, tables: 1, text: [/uniform|even spread/] },
   "16": {
     charts: { histogram: 3, images: 1 },
     tables: 5,
     text: [/second site/, /Strict protocol/, /--adapt bn\+prior/],
   },
-  "17": { charts: {}, tables: 0, text: [/Findings/, /Recommendations/, /generated from this run/] },
+  "17": {
+    charts: {},
+    tables: 0,
+    text: [
+      /Findings/,
+      /seed&#39;s four recommendations|seed's four recommendations/,
+      /Published results/,
+      /generated from this run/,
+    ],
+  },
 };
 
 Deno.test({
@@ -79,8 +115,13 @@ Deno.test({
       assert.equal(r.executed.length, notebooks.length);
       assert.equal(r.html, join(tmp, "report.html"));
       const html = await Deno.readTextFile(r.html);
-      assert.ok(!/<script|<link /.test(html) && !/src="https?:/.test(html), "self-contained");
+      assert.ok(
+        !/<script[^>]*\ssrc=|<link /.test(html) && !/src="https?:/.test(html),
+        "self-contained",
+      );
       assert.ok(html.includes("doi.org/10.17632/rscbjbr9sj.2") && html.includes("CC BY 4.0"));
+      assert.ok(html.includes('id="reproduce"'), "the page has its reproducibility panel");
+      assert.match(html, /class="xr-command">runReport\(/, "the panel names the command");
       const sections = html.split('<section class="chapter"').slice(1);
       assert.equal(sections.length, notebooks.length);
       for (const nb of notebooks) {
@@ -89,9 +130,13 @@ Deno.test({
         const sec = sections.find((s) => s.includes(`data-notebook="${file}"`));
         assert.ok(sec, `chapter ${file} is in the report`);
         assert.match(sec, /<h1 /, `${file} has a title`);
+        assert.match(
+          sec,
+          /class="xr-settings"[^>]*><strong>Settings used<\/strong> \(profile ci\)/,
+        );
         assert.ok(html.includes(`href="#ch${id}-`), `${file} is in the table of contents`);
         const exp = EXPECTED[id];
-        if (!exp) continue; // chapters 10-15 are checked by tests/chapters/
+        if (!exp) continue; // the other chapters are checked by their own tests
         for (const [kind, n] of Object.entries(exp.charts)) {
           const got = (sec.match(new RegExp(`data-chart="${kind}"`, "g")) ?? []).length;
           assert.ok(got >= n, `${file}: ${got} ${kind} chart(s), expected at least ${n}`);
@@ -103,8 +148,37 @@ Deno.test({
         );
         for (const re of exp.text ?? []) assert.match(sec, re, `${file} says ${re}`);
       }
-      for (const f of ["choice.json", "test.json", "balance.json", "test_predictions.csv"]) {
+      for (
+        const f of [
+          "choice.json",
+          "test.json",
+          "balance.json",
+          "test_predictions.csv",
+          "honest_evaluation.json",
+          "operating_points.json",
+          "where_the_model_looks.json",
+          "chest_region.json",
+          "three_classes.json",
+          "leakage_audit.json",
+        ]
+      ) {
         await Deno.stat(join(tmp, "report", "results", f));
+      }
+      const chromium = await findChromium();
+      if ("reason" in chromium) {
+        console.log(`browser check skipped: ${chromium.reason}`);
+      } else {
+        const page = await checkReportPageInSubprocess(r.html, {
+          width: 1400,
+          screenshotDir: join(PROJECT_ROOT, "outputs", "browser"),
+          name: "report-ci",
+        });
+        console.log(
+          `browser check: ${page.svgs} SVGs, ${page.images} images, ${page.height} px tall; ` +
+            `screenshots ${page.screenshots.join(", ")}`,
+        );
+        assert.ok(page.svgs > 20 && page.images > 5, "the page has its charts and images");
+        assert.deepEqual(pageProblems(page), []);
       }
     } finally {
       await Deno.remove(tmp, { recursive: true });

@@ -49,6 +49,7 @@ Deno.test("a run writes every file of the run folder, and loadRun rebuilds it", 
         "threshold.json",
         "summary.json",
         "calibration.json",
+        "ood.json",
       ]
     ) {
       await Deno.stat(join(out, f));

@@ -1,5 +1,5 @@
 /**
- * Fast convolution gradients for the wasm backend (issue 3), built from the primitives the wasm
+ * Fast convolution gradients for the wasm backend, built from the primitives the wasm
  * backend runs fast: XNNPACK's Conv2D and its untransposed BatchMatMul. Data movement (im2col,
  * col2im, layout changes) is done in TypeScript on the wasm heap. Written by hand because
  * tfjs-backend-wasm 4.22 ships no `Conv2DBackpropFilter` and a slow scalar `Conv2DBackpropInput`.
@@ -115,11 +115,7 @@ export function conv2dBackpropFilterFast({ inputs, backend, attrs }: Args): Tens
  * rows). Measured (CPU ms, one product vs chunks of 8000): 144x131072x32 80 vs 44,
  * 576x41472x32 51 vs 43, 288x32768x64 54 vs 44.
  */
-export let COLT_CHUNK = 8000;
-/** For experiments (bench/): changes {@link COLT_CHUNK}. */
-export function setColTChunk(n: number): void {
-  COLT_CHUNK = n;
-}
+const COLT_CHUNK = 8000;
 
 /**
  * Filter gradient when K = KH·KW·CI is smaller than CO (e.g. a first layer on RGB input): XNNPACK

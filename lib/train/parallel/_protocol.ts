@@ -1,11 +1,12 @@
 /**
- * Messages between {@link ../train/parallel.ts}'s `DataParallelTrainer` (main thread) and its
- * workers (`_worker.ts`), plus the backend set-up both sides share. Every request has an
- * `id`; the worker answers each with a reply of the same `id` (or an `error`), in order.
+ * Messages between `DataParallelTrainer` (`trainer.ts`, main thread) and its workers
+ * (`_worker.ts`), plus the backend set-up both sides share. Every request has an `id`; the
+ * worker answers each with a reply of the same `id` (or an `error`), in order.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { LossName, OptimizerSpec, PixelScaling } from "./step.ts";
+import type { LossName, OptimizerSpec } from "../step.ts";
+import type { PixelScaling } from "./_input.ts";
 
 /** A weight tensor in transit: its values, shape and dtype. */
 export interface WireTensor {
@@ -52,6 +53,7 @@ export type Request =
     n: number;
   }
   | { type: "apply"; id: number; grads: Float32Array }
+  | { type: "setLearningRate"; id: number; learningRate: number }
   | { type: "getWeights"; id: number }
   | { type: "getOptimizerWeights"; id: number }
   | { type: "close"; id: number }

@@ -1,8 +1,9 @@
 /**
  * A data-parallel training replica, run as a Deno Web Worker by `DataParallelTrainer`
- * (`parallel.ts`). It rebuilds the model from its JSON topology and weights, computes loss and
+ * (`trainer.ts`). It rebuilds the model from its JSON topology and weights, computes loss and
  * gradients on the shards it is sent, and applies the averaged gradients it gets back with its
- * own optimizer (every replica applies the same bytes, so all stay bit-identical).
+ * own optimizer (every replica applies the same bytes, so all stay bit-identical). Loss, gradient
+ * and optimizer are the ones of the in-process step (`../step.ts`).
  *
  * Dropout draws from `Math.random` (TF.js seeds its random ops from it), which is replaced here by
  * a generator seeded with the trainer's seed and this worker's index.
@@ -16,11 +17,11 @@ import {
   flatSize,
   type LossName,
   makeOptimizer,
-  type PixelScaling,
-  pixelsToTensor,
+  setLearningRate,
   shardGradients,
   trainableVariables,
-} from "./step.ts";
+} from "../step.ts";
+import { type PixelScaling, pixelsToTensor } from "./_input.ts";
 import {
   buffersOf,
   fromWire,
@@ -123,6 +124,10 @@ async function handle(req: Request): Promise<void> {
     case "apply": {
       const s = need();
       applyFlatGradients(s.optimizer, s.vars, req.grads);
+      return reply({ type: "applied", id: req.id });
+    }
+    case "setLearningRate": {
+      setLearningRate(need().optimizer, req.learningRate);
       return reply({ type: "applied", id: req.id });
     }
     case "getWeights": {

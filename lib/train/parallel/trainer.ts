@@ -1,6 +1,5 @@
 /**
- * Use both cores for training (issue 3): synchronous data-parallel training over Deno Web
- * Workers, {@link DataParallelTrainer}, and the record of making tfjs' threaded wasm build run.
+ * Use both cores for training: synchronous data-parallel training over Deno Web Workers, {@link DataParallelTrainer}, and the record of making tfjs' threaded wasm build run.
  *
  * ## Threaded wasm under Deno (investigated first)
  * tfjs-backend-wasm 4.22.0 ships `tfjs-backend-wasm-threaded-simd.wasm` but never uses it under
@@ -65,17 +64,19 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import {
-  applyFlatGradients,
-  DEFAULT_SCALING,
+  type BatchStep,
+  localStep,
   type LossName,
   makeOptimizer,
   type OptimizerSpec,
+  setLearningRate,
+} from "../step.ts";
+import {
+  DEFAULT_SCALING,
   type PixelScaling,
-  pixelsToTensor,
+  pixelsToFloat,
   sampleWeightsFromClasses,
-  shardGradients,
-  trainableVariables,
-} from "./step.ts";
+} from "./_input.ts";
 import {
   buffersOf,
   fromWire,
@@ -90,7 +91,8 @@ import {
 import { Replica } from "./replica.ts";
 
 export { enableWasmThreads } from "./threads.ts";
-export type { LossName, OptimizerSpec, PixelScaling } from "./step.ts";
+export type { LossName, OptimizerSpec } from "../step.ts";
+export type { PixelScaling } from "./_input.ts";
 export type { NamedTensor } from "./_protocol.ts";
 
 /** Options of {@link DataParallelTrainer.create}. */
@@ -157,7 +159,7 @@ export class DataParallelTrainer {
     readonly backend: string,
     private readonly inputShape: number[],
     private readonly outDim: number,
-    private readonly local: { vars: tf.Variable[]; optimizer: tf.Optimizer } | null,
+    private readonly local: { step: BatchStep; optimizer: tf.Optimizer } | null,
   ) {}
 
   /** Number of worker replicas (0 = in-process). */
@@ -194,7 +196,8 @@ export class DataParallelTrainer {
     };
     makeOptimizer(opts.optimizer).dispose(); // validates the spec here rather than in each worker
     if (opts.workers === 0) {
-      const local = { vars: trainableVariables(model), optimizer: makeOptimizer(opts.optimizer) };
+      const optimizer = makeOptimizer(opts.optimizer);
+      const local = { step: localStep(model, optimizer, opts.loss), optimizer };
       if (opts.optimizerWeights) await local.optimizer.setWeights(opts.optimizerWeights);
       return new DataParallelTrainer(full, [], tf.getBackend(), inShape as number[], outDim, local);
     }
@@ -277,7 +280,7 @@ export class DataParallelTrainer {
         `DataParallelTrainer.trainBatch: ${sw.length} sample weights for ${n} samples`,
       );
     }
-    if (this.local) return this.localStep(x, y, n, sw);
+    if (this.local) return this.stepInProcess(x, y, n, sw);
 
     const bounds = shardBounds(n, this.replicas.length);
     const jobs: Promise<Reply>[] = [];
@@ -319,30 +322,24 @@ export class DataParallelTrainer {
     return { loss, outputs };
   }
 
-  private localStep(
+  private async stepInProcess(
     x: Uint8Array | Float32Array,
     y: Float32Array,
     n: number,
     sw: Float32Array | null,
-  ): TrainBatchResult {
-    const { vars, optimizer } = this.local!;
-    const xt = pixelsToTensor(x, n, this.inputShape, this.opts.scaling);
-    const yt = tf.tensor(y, [n, this.outDim], "float32");
-    const wt = sw ? tf.tensor1d(sw, "float32") : null;
-    try {
-      const { loss, grads, outputs } = shardGradients(
-        this.opts.model,
-        vars,
-        xt,
-        yt,
-        wt,
-        this.opts.loss,
-      );
-      applyFlatGradients(optimizer, vars, grads);
-      return { loss, outputs };
-    } finally {
-      tf.dispose([xt, yt, ...(wt ? [wt] : [])]);
-    }
+  ): Promise<TrainBatchResult> {
+    const xf = pixelsToFloat(x, n, this.inputShape, this.opts.scaling);
+    return await this.local!.step(xf, y, n, sw ?? new Float32Array(n).fill(1));
+  }
+
+  /** Sets the learning rate of every replica's optimizer (or of the in-process one). */
+  async setLearningRate(lr: number): Promise<void> {
+    this.assertOpen();
+    await this.settleApplies();
+    if (this.local) return setLearningRate(this.local.optimizer, lr);
+    await Promise.all(
+      this.replicas.map((r) => r.request({ type: "setLearningRate", id: 0, learningRate: lr })),
+    );
   }
 
   /**

@@ -4,7 +4,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import sharp from "sharp";
 import { initBackend } from "../../lib/backend/select.ts";
-import { scoreRecords } from "../../lib/eval/predict.ts";
+import type { SplitRecord } from "../../lib/data/types.ts";
+import { loadRunImages, makeSplitData } from "../../lib/train/data.ts";
+import { predictRecords, predictSplit, scoreRecords } from "../../lib/train/score.ts";
 
 /** A model whose output is known: mean pixel (in [0, 1]) through a fixed sigmoid or softmax. */
 function meanModel(units: 1 | 3): tfl.LayersModel {
@@ -56,6 +58,39 @@ Deno.test("scoreRecords returns every output, P(pneumonia), pixels and failures"
     });
     const whiteShare = masked.pixels.filter((v) => v === 255).length / 64;
     assert.ok(whiteShare > 0.4 && whiteShare < 0.7, `white share ${whiteShare}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("files and in-memory splits go through one scoring loop: same P, perturbed or not", async () => {
+  await initBackend({ prefer: "cpu" });
+  const dir = await Deno.makeTempDir();
+  try {
+    const paths: string[] = [];
+    for (const [i, grey] of [40, 120, 200].entries()) {
+      const p = join(dir, `g${i}.png`);
+      await sharp({
+        create: { width: 16, height: 16, channels: 3, background: { r: grey, g: grey, b: grey } },
+      })
+        .png().toFile(p);
+      paths.push(p);
+    }
+    const pre = { size: 8, channels: 1 as const, scale: 1 / 255, mean: 0, std: 1 };
+    const run = { model: meanModel(1), preprocessing: pre };
+    const cacheDir = join(dir, "cache");
+    const loaded = await loadRunImages(paths, { size: 8, channels: 1, cacheDir });
+    const recs = paths.map((p) => ({ path: p, y: 0 }) as unknown as SplitRecord);
+    const split = makeSplitData(recs, 2, loaded.data, new Map(paths.map((p, i) => [p, i])), 64);
+    for (const perturbSeed of [undefined, 7]) {
+      const files = await predictRecords(run, paths, { cacheDir, perturbSeed, batch: 2 });
+      const inMemory = await predictSplit(run.model, split, pre, 2, 2, perturbSeed);
+      assert.deepEqual(files.prob, inMemory, `perturbSeed ${perturbSeed}`);
+    }
+    const clean = await predictRecords(run, paths, { cacheDir });
+    const perturbed = await predictRecords(run, paths, { cacheDir, perturbSeed: 7 });
+    assert.notDeepEqual(clean.prob, perturbed.prob, "the perturbation changes the scores");
+    run.model.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

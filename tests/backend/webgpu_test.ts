@@ -1,0 +1,178 @@
+/**
+ * The webgpu backend against the cpu reference. Runs wherever Deno finds a WebGPU adapter; on a
+ * machine without a GPU, Mesa's lavapipe (`apt-get install mesa-vulkan-drivers`; optionally
+ * `DENO_WEBGPU_BACKEND=vulkan`) is one, a software renderer: correct but slow, so sizes are tiny.
+ * Without any adapter the GPU tests are skipped and the reason is printed.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { describeBackend, initBackend } from "../../lib/backend/select.ts";
+import {
+  describeAdapter,
+  probeWebGpu,
+  softwareRenderer,
+  summariseAdapter,
+} from "../../lib/backend/webgpu.ts";
+import { LAYER_CASES, LAYER_TOLERANCE, layerParity } from "../../lib/backend/parity.ts";
+import { FIT_TOLERANCE, fitParity, fitPasses } from "../../lib/train/fit_parity.ts";
+import { saveModel } from "../../lib/models/io.ts";
+import { resolveConfig } from "../../lib/train/config.ts";
+import { syntheticTrainData } from "../../lib/train/synthetic_data.ts";
+import { train } from "../../lib/train/train.ts";
+
+const probe = await probeWebGpu();
+const noGpu = probe.adapter === null;
+if (noGpu) console.log(`webgpu tests skipped: ${probe.reason}`);
+else console.log(`webgpu tests on ${describeAdapter(probe.adapter!)}`);
+const gpuTest = (name: string, fn: () => Promise<void>) => Deno.test({ name, ignore: noGpu, fn });
+
+async function withEnv<T>(name: string, value: string | undefined, fn: () => Promise<T>) {
+  const old = Deno.env.get(name);
+  if (value === undefined) Deno.env.delete(name);
+  else Deno.env.set(name, value);
+  try {
+    return await fn();
+  } finally {
+    if (old === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, old);
+  }
+}
+
+Deno.test("software adapters are recognised by name or by isFallbackAdapter", () => {
+  const lavapipe = summariseAdapter({
+    vendor: "65541",
+    device: "0",
+    description: "llvmpipe (LLVM 15.0.6, 256 bits)",
+  });
+  assert.equal(lavapipe.software, true);
+  assert.equal(softwareRenderer(lavapipe), "llvmpipe");
+  assert.equal(describeAdapter(lavapipe), "llvmpipe (LLVM 15.0.6, 256 bits) [software]");
+  assert.equal(summariseAdapter({ description: "SwiftShader Device (Subzero)" }).software, true);
+  assert.equal(summariseAdapter({ description: "Microsoft Basic Render Driver" }).software, true);
+  const flagged = summariseAdapter({ vendor: "x", description: "" }, true);
+  assert.equal(flagged.isFallbackAdapter, true);
+  assert.equal(softwareRenderer(flagged), "fallback adapter");
+  const h100 = summariseAdapter({
+    vendor: "nvidia",
+    architecture: "hopper",
+    description: "NVIDIA H100 80GB HBM3",
+    isFallbackAdapter: false,
+  });
+  assert.equal(h100.software, false);
+  assert.equal(describeAdapter(h100), "NVIDIA H100 80GB HBM3");
+  assert.equal(describeAdapter(summariseAdapter({})), "unnamed adapter");
+});
+
+gpuTest(
+  "automatic selection skips a software adapter with its reason; forcing uses it",
+  async () => {
+    await withEnv("XRAY_BACKEND", undefined, async () => {
+      const auto = await initBackend();
+      const skip = auto.skipped.find((s) => s.name === "webgpu");
+      if (probe.adapter!.software) {
+        assert.equal(auto.name, "wasm");
+        assert.match(skip!.reason, /software \(CPU\) renderer.*XRAY_BACKEND=webgpu/);
+      } else {
+        assert.equal(auto.name, "webgpu");
+      }
+    });
+    await withEnv("XRAY_BACKEND", "webgpu", async () => {
+      const info = await initBackend();
+      assert.equal(info.name, "webgpu");
+      assert.equal(tf.getBackend(), "webgpu");
+      assert.deepEqual(info.adapter, probe.adapter);
+      assert.match(describeBackend(info), /webgpu \(forced by XRAY_BACKEND\).*adapter /);
+    });
+  },
+);
+
+gpuTest("gradients of every layer type the models use match the cpu backend", async () => {
+  await initBackend({ prefer: "cpu" });
+  await initBackend({ prefer: "webgpu" });
+  for (const c of LAYER_CASES) {
+    const r = await layerParity(c, "webgpu", "cpu");
+    assert.ok(r.maxError < LAYER_TOLERANCE, `${c.name}: ${JSON.stringify(r)}`);
+    assert.ok(Object.keys(r.gradientErrors).includes("input"), c.name);
+  }
+});
+
+gpuTest("seeded 6-step Adam fits (compact, dense_baseline) match the cpu backend", async () => {
+  await initBackend({ prefer: "cpu" });
+  await initBackend({ prefer: "webgpu" });
+  // compact: batch norm, dropout (seeded) and a 1x1 feature map at 16 px, the hardest case.
+  const c = await fitParity("compact", "webgpu", "cpu", { size: 16, batch: 2, steps: 6 });
+  assert.ok(c.lossError < FIT_TOLERANCE.loss, JSON.stringify(c.losses));
+  assert.ok(c.losses.ref[5] < c.losses.ref[0], "the fit learns");
+  assert.ok(c.predictionError < FIT_TOLERANCE.prediction, `predictions: ${c.predictionError}`);
+  // Adam turns rounding noise on a zero gradient into whole steps (see FitParity.weightError).
+  assert.ok(c.weightError < FIT_TOLERANCE.weights, `weights: ${c.weightError}`);
+  assert.equal(fitPasses(c), true);
+  const d = await fitParity("dense_baseline", "webgpu", "cpu", { size: 8, batch: 4, steps: 6 });
+  assert.ok(d.lossError < 1e-6, JSON.stringify(d.losses));
+  assert.ok(d.weightError < 1e-5, `weights: ${d.weightError}`);
+});
+
+/** A MobileNetV2-like frozen base: conv, batch norm, ReLU6, depthwise conv, 1x1 conv. */
+async function tinyBase(dir: string): Promise<string> {
+  const base = tfl.sequential();
+  base.add(tfl.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, inputShape: [16, 16, 3] }));
+  base.add(tfl.layers.batchNormalization({}));
+  base.add(tfl.layers.reLU({ maxValue: 6 }));
+  base.add(tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: "same" }));
+  base.add(tfl.layers.conv2d({ filters: 6, kernelSize: 1 }));
+  await saveModel(base, dir);
+  base.dispose();
+  return dir;
+}
+
+gpuTest("every registered model trains and predicts on webgpu as on wasm", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    await initBackend({ prefer: "wasm" });
+    const basePath = await tinyBase(join(tmp, "base"));
+    await initBackend({ prefer: "webgpu" });
+    for (const model of ["dense_baseline", "cnn", "cnn_reg", "compact", "transfer"]) {
+      const size = model === "transfer" ? 16 : undefined;
+      const r = await fitParity(model, "webgpu", "wasm", { size, batch: 2, steps: 2, basePath });
+      assert.ok(r.lossError < 1e-4, `${model}: ${JSON.stringify(r.losses)}`);
+      assert.ok(r.predictionError < 1e-3, `${model}: predictions ${r.predictionError}`);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+gpuTest("a tiny training run through the training engine on webgpu matches cpu", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const data = syntheticTrainData({ trainPerClass: 4, valPerClass: 2, size: 16, channels: 1 });
+    const runs = [];
+    for (const backend of ["cpu", "webgpu"] as const) {
+      await initBackend({ prefer: backend });
+      const cfg = resolveConfig({
+        model: "compact",
+        data: "(in memory)",
+        size: 16,
+        epochs: 2,
+        batchSize: 4,
+        out: join(tmp, backend),
+      });
+      runs.push(await train(cfg, { data, workers: 0, log: () => {} }));
+    }
+    const [cpu, gpu] = runs;
+    assert.equal(gpu.summary.backend, "webgpu");
+    assert.equal(gpu.history.length, 2);
+    for (const [i, row] of gpu.history.entries()) {
+      assert.ok(Math.abs(row.train.loss - cpu.history[i].train.loss) < 1e-4, `epoch ${i + 1}`);
+      assert.ok(Math.abs(row.val.loss - cpu.history[i].val.loss) < 1e-3, `epoch ${i + 1} val`);
+    }
+    assert.ok(Math.abs(gpu.threshold.threshold - cpu.threshold.threshold) < 1e-3);
+    for (const f of ["model/model.json", "metrics.csv", "summary.json", "threshold.json"]) {
+      await Deno.stat(join(tmp, "webgpu", f));
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

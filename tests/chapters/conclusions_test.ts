@@ -1,0 +1,171 @@
+/**
+ * The conclusions follow the numbers: each sentence is checked against inputs made here where the
+ * verdict flips (overfitting or not, undertrained or not, an interval including 0 or not, the same
+ * test images as the published figures or not, chapter 16 run or not).
+ */
+import assert from "node:assert/strict";
+import {
+  type ConclusionInputs,
+  conclusionsMarkdown,
+  findings,
+  publishedNote,
+  recommendations,
+  seedRecommendations,
+} from "../../lib/chapters/17_conclusions.ts";
+import type { RunRecord } from "../../lib/chapters/_context.ts";
+import type { BinaryMetrics } from "../../lib/metrics/classification.ts";
+
+const metrics = (sens: number, spec: number, fn: number, fp: number): BinaryMetrics =>
+  ({
+    sensitivity: sens,
+    specificity: spec,
+    precision: 0.9,
+    f1: 0.9,
+    accuracy: 0.9,
+    tp: 100 - fn,
+    fn,
+    tn: 50 - fp,
+    fp,
+  }) as unknown as BinaryMetrics;
+
+/** A run whose train/val accuracy per epoch are given; validation images shared by all runs. */
+function run(name: string, trainAcc: number[], valAcc: number[], auc: number, maxEpochs = 10) {
+  const y = Array.from({ length: 40 }, (_, i) => i % 2);
+  const prob = y.map((v, i) => (v ? 0.5 + auc / 2 : 0.5 - auc / 2) + (i % 7) * 0.01);
+  return {
+    name,
+    dir: "/x",
+    config: { epochs: maxEpochs },
+    summary: {
+      stoppedEarly: trainAcc.length < maxEpochs,
+      bestEpoch: 1,
+      trainImages: 100,
+      val: { auc },
+    },
+    history: trainAcc.map((a, i) => ({
+      epoch: i + 1,
+      train: { accuracy: a, loss: 1 - a },
+      val: { accuracy: valAcc[i], loss: 1 - valAcc[i] },
+    })),
+    val: { y, prob, patient: y.map((_, i) => `p${i}`), relPath: y.map((_, i) => `f${i}`) },
+  } as unknown as RunRecord;
+}
+
+function inputs(over: Partial<ConclusionInputs> = {}): ConclusionInputs {
+  return {
+    profile: "quick",
+    maxEpochs: 10,
+    seed: 1,
+    choice: { run: "compact", model: "compact", reasons: [], rule: "highest AUC", rows: [] },
+    test: {
+      run: "compact",
+      model: "compact",
+      source: "the manifest's patient-level test part",
+      officialTest: false,
+      n: 150,
+      threshold: 0.6,
+      atThreshold: metrics(0.96, 0.8, 4, 10),
+      at05: metrics(0.98, 0.7, 2, 15),
+      auc: 0.97,
+      examples: { TN: null, FP: null, FN: null, TP: null },
+      failures: [],
+    },
+    balance: null,
+    runs: {
+      // Converged runs (stopped early), no gap: no overfitting.
+      cnn: run("cnn", [0.8, 0.9, 0.92], [0.8, 0.9, 0.91], 0.9),
+      cnnReg: run("cnn_reg", [0.8, 0.88, 0.9], [0.8, 0.88, 0.9], 0.9),
+    },
+    honest: null,
+    operating: null,
+    looks: {
+      mean: { estimate: 0.39, lo: 0.37, hi: 0.41, nValid: 1000, nSkipped: 0 },
+      normal: 0.4,
+      pneumonia: 0.38,
+      uniform: 0.44,
+      verdict: "slightly-less",
+    },
+    chestCrop: { estimate: 0.01, lo: -0.02, hi: 0.04, nValid: 1000, nSkipped: 0 },
+    three: null,
+    leakage: null,
+    secondSite: null,
+    ...over,
+  };
+}
+
+Deno.test("regularisation: no overfitting means nothing to fix; overfitting cured is said so", () => {
+  const text = seedRecommendations(inputs()).join("\n");
+  assert.match(text, /cnn shows no overfitting/);
+  assert.match(text, /nothing for regularisation to fix/);
+  assert.doesNotMatch(text, /closed the gap/);
+  const cured = inputs({
+    runs: {
+      cnn: run("cnn", [0.8, 0.95, 0.99], [0.8, 0.85, 0.86], 0.9),
+      cnnReg: run("cnn_reg", [0.8, 0.88, 0.9], [0.8, 0.88, 0.9], 0.9),
+    },
+  });
+  assert.match(seedRecommendations(cured).join("\n"), /regularisation closed the gap/);
+});
+
+Deno.test("undertrained runs are called undertrained, not compared as a cure", () => {
+  const short = inputs({
+    runs: {
+      cnn: run("cnn", [0.7, 0.8], [0.7, 0.8], 0.9, 2),
+      cnnReg: run("cnn_reg", [0.6, 0.7], [0.6, 0.7], 0.8, 2),
+    },
+  });
+  const text = seedRecommendations(short).join("\n");
+  assert.match(text, /cnn is undertrained/);
+  assert.match(text, /too short to judge/);
+  assert.match(recommendations(short).join("\n"), /Train longer: cnn, cnn_reg/);
+});
+
+Deno.test("differences are read against their intervals; the missing chapters are named", () => {
+  const f = findings(inputs()).join("\n");
+  assert.match(f, /crop minus whole image, \+0\.010 \(95% CI -0\.020 to \+0\.040\): no reliable/);
+  assert.match(f, /only slightly less than an even spread/);
+  assert.match(f, /misses more pneumonias than 0\.5 \(4 against 2/);
+  assert.match(f, /no result in results\/second_site\.json/);
+  const s = seedRecommendations(inputs()).join("\n");
+  assert.match(s, /Use transfer learning.*not tested/);
+  assert.match(s, /downsampling.*not run/);
+});
+
+Deno.test("second site: its numbers when chapter 16 wrote results/second_site.json", () => {
+  const f = findings(inputs({
+    secondSite: {
+      n: 267,
+      auc: { estimate: 0.93, lo: 0.9, hi: 0.96 },
+      sensitivity: 0.97,
+      specificity: { estimate: 0.6, lo: 0.5, hi: 0.7 },
+    },
+  })).join("\n");
+  assert.match(f, /A second site\*\* \(chapter 16, 267 images\): ROC-AUC 0\.930 \(95% CI 0\.900/);
+  assert.match(f, /sensitivity 0\.970, specificity 0\.600 \(95% CI 0\.500 to 0\.700\)/);
+});
+
+Deno.test("published figures: a note when not on the same images, compared when they are", () => {
+  assert.match(publishedNote(inputs()), /not on the same images.*no difference is computed/s);
+  const same = inputs();
+  same.test = { ...same.test, officialTest: true, n: 624, source: "the official test split" };
+  assert.match(publishedNote(same), /same test images/);
+  const md = conclusionsMarkdown(inputs());
+  assert.doesNotMatch(md, /WHO minimum/);
+  assert.match(md, /tuberculosis triage test/);
+  assert.doesNotMatch(md, /predicted the test result well/);
+});
+
+Deno.test("downsampling is answered at the same budget when chapter 9 trained that run", () => {
+  const base = inputs();
+  const text = seedRecommendations({
+    ...base,
+    runs: {
+      ...base.runs,
+      balanceDown: run("balance_down", [0.8, 0.9], [0.8, 0.9], 0.9),
+      sameSize: run("balance_none_same_size", [0.8, 0.9], [0.8, 0.9], 0.9),
+    },
+  }).join("\n");
+  assert.match(text, /at the same budget: 100 images downsampled against 100 without balancing/);
+  assert.match(text, /no balancing -> downsampling: validation ROC-AUC 0\.900 -> 0\.900/);
+  assert.match(text, /no reliable difference/);
+});

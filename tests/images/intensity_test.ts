@@ -6,6 +6,7 @@ import {
   equalizeInPlace,
   standardizeInPlace,
 } from "../../lib/images/intensity.ts";
+import { intensityInPlace } from "../../lib/images/intensity_core.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
 /** A dim, low-contrast 16x16 image (values 40..80). */
@@ -77,4 +78,16 @@ Deno.test("applyIntensityBatch: every image, channels kept equal, none is a no-o
     /not a whole/,
   );
   assert.throws(() => checkIntensityMode("gamma"), /none, standardize, equalize, clahe/);
+});
+
+Deno.test("intensityInPlace (no native code, the page's path) matches the batch path; CLAHE refused", async () => {
+  const grey = dim(5);
+  for (const mode of ["standardize", "equalize"] as const) {
+    const one = intensityInPlace(grey.slice(), 16, 1, mode);
+    const batch = grey.slice();
+    await applyIntensityBatch(batch, 16, 1, mode);
+    assert.deepEqual(one, batch, mode);
+  }
+  assert.deepEqual(intensityInPlace(grey.slice(), 16, 1, "none"), grey);
+  assert.throws(() => intensityInPlace(grey.slice(), 16, 1, "clahe"), /CLAHE, which needs sharp/);
 });

@@ -127,6 +127,21 @@ export const RECIPES: Recipe[] = [
     train: { budget: SCREEN, with: { size: 224 } },
   },
   {
+    name: "f-strong-s7",
+    what: "f-strong with seed 7 (for the ensemble)",
+    train: { budget: FULL, with: { augmentation: "strong", seed: 7 } },
+  },
+  {
+    name: "f-ensemble",
+    what: "ensemble of f-strong and f-strong-s7",
+    score: { members: ["f-strong", "f-strong-s7"] },
+  },
+  {
+    name: "f-ensemble-bn",
+    what: "f-ensemble, AdaBN on the scored images (no labels)",
+    score: { members: ["f-strong", "f-strong-s7"], adapt: "bn" },
+  },
+  {
     name: "s-tta",
     what: "s-base, TTA (8 augmented copies)",
     score: { members: ["s-base"], tta: 8 },

@@ -1,9 +1,20 @@
 /**
- * `deno task evaluate [--run DIR] --data DIR [--split test|val] [--json]`: scores a run (default:
- * the committed reference model, outputs/reference) on a split, at the run's stored threshold.
- * With --json, one object on stdout:
+ * `deno task evaluate [--run DIR[,DIR...]] --data DIR [--split test|val] [--adapt none|bn|prior|bn+prior]
+ * [--tta N] [--calibrate SITE_DIR] [--ci] [--json]`: scores a run (default: the committed
+ * reference model, outputs/reference) on a split, at the run's stored threshold (chosen on
+ * validation: the strict protocol). With --json, one object on stdout:
  * `{"auc","accuracy","sensitivity","specificity","precision","f1","threshold","confusion":[[tn,fp],[fn,tp]],"n"}`.
- * With `--calibrate SITE_DIR`: site calibration of the run's threshold (lib/eval/site_folder.ts).
+ *
+ * Options for a new site (lib/eval/site_eval.ts): several runs are an ensemble; `--tta N`
+ * averages each image with N augmented copies; `--adapt` adapts to DIR's images without their
+ * labels (AdaBN, EM prior correction); `--calibrate SITE_DIR` with `--data` takes the threshold
+ * from SITE_DIR's labels (never DIR's); `--ci` adds patient-bootstrap 95% intervals. With any of
+ * them the JSON object also says how it was made (`runs`, `adapt`, `tta`, `thresholdFrom`, ...).
+ * `--calibrate SITE_DIR` without `--data`: site calibration on a labelled sample of SITE_DIR,
+ * reported on the rest of it (lib/eval/site_folder.ts); with `--curve 25,50,100,all`: how often
+ * a threshold picked on that many labelled site images keeps sensitivity >= 0.95 on the others,
+ * and the spread of specificity, over `--draws` seeded draws (lib/eval/calibration_curve.ts;
+ * `--pick-target 0.98` picks the threshold for that sensitivity on the sample, a margin).
  * @module
  */
 import { projectPath } from "../util/project.ts";
@@ -13,22 +24,36 @@ import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
 import { loadRun } from "../train/run.ts";
 import { predictRecords } from "../train/score.ts";
 import { splitRecords } from "./_eval_data.ts";
+import type { AdaptMode } from "../eval/adapt.ts";
+import { formatCalibrationCurve, siteCalibrationCurve } from "../eval/calibration_curve.ts";
+import { evaluateSite, type Evaluation, type SiteEvaluation } from "../eval/site_eval.ts";
+import { formatInterval } from "../metrics/bootstrap.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
 /** The committed reference run, in the project root (works from any working directory). */
 export const DEFAULT_RUN = projectPath("outputs/reference");
+
+export type { Evaluation };
 
 /** The evaluate command's flags. */
 export const EVALUATE_CLI = {
   name: "evaluate",
   synopsis: [
     "[--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]",
+    "[--run DIR[,DIR...]] --data DIR [--adapt none|bn|prior|bn+prior] [--tta N] " +
+    "[--calibrate SITE_DIR] [--ci] [--n-boot N] [--val-data DIR] [--json]",
     "[--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json] [--save]",
+    "[--run DIR[,DIR...]] --calibrate SITE_DIR --curve 25,50,100,all [--draws N] " +
+    "[--pick-target X] [--adapt MODE] [--tta N] [--seed S] [--json]",
   ],
   about: "Scores a run (default: the committed reference model) on a split at its stored " +
     "threshold, or re-picks the threshold on a labelled sample of a new site (--calibrate).",
   flags: {
-    run: { type: "string", arg: "DIR", help: "run folder (default outputs/reference)" },
+    run: {
+      type: "string",
+      arg: "DIR[,DIR...]",
+      help: "run folder (default outputs/reference); several, comma-separated: an ensemble",
+    },
     data: { type: "string", arg: "DIR", help: "dataset root" },
     split: {
       type: "string",
@@ -43,7 +68,43 @@ export const EVALUATE_CLI = {
       integer: true,
       help: "stress test: every image augmented with this seed first",
     },
-    calibrate: { type: "string", arg: "SITE_DIR", help: "site folder to calibrate on" },
+    calibrate: {
+      type: "string",
+      arg: "SITE_DIR",
+      help: "labelled site folder: with --data, the threshold comes from its labels; without, " +
+        "calibration on a sample of it, reported on the rest",
+    },
+    adapt: {
+      type: "string",
+      choices: ["none", "bn", "prior", "bn+prior"],
+      help: "adaptation to --data's images without their labels: AdaBN (bn), EM prior " +
+        "correction (prior), or both",
+    },
+    tta: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 0,
+      help: "test-time augmentation: each image averaged with N seeded augmented copies",
+    },
+    ci: { type: "boolean", help: "patient-bootstrap 95% intervals in the output" },
+    "n-boot": { type: "number", arg: "N", integer: true, min: 1, help: "bootstrap resamples" },
+    "val-data": {
+      type: "string",
+      arg: "DIR",
+      help: "where the runs' validation images are, when their config's data folder moved",
+    },
+    curve: {
+      type: "string",
+      arg: "25,50,100,all",
+      help: "with --calibrate alone: the few-label calibration curve at these sample sizes",
+    },
+    draws: { type: "number", arg: "N", integer: true, min: 1, help: "draws per curve size" },
+    "pick-target": {
+      type: "number",
+      arg: "X",
+      help: "curve: sensitivity the threshold keeps on the sample (default the run's target)",
+    },
     "sample-size": {
       type: "number",
       arg: "N",
@@ -60,19 +121,6 @@ export const EVALUATE_CLI = {
     backend: { type: "string", arg: "NAME", help: "TF.js backend (wasm, cpu, ...)" },
   },
 } as const satisfies CliSpec;
-
-/** The evaluation result (the --json object). */
-export interface Evaluation {
-  auc: number;
-  accuracy: number;
-  sensitivity: number;
-  specificity: number;
-  precision: number;
-  f1: number;
-  threshold: number;
-  confusion: [[number, number], [number, number]];
-  n: number;
-}
 
 /** Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). */
 export async function evaluateRun(
@@ -108,7 +156,22 @@ export async function evaluateRun(
 export async function main(args: string[]): Promise<void> {
   const { values: v, help } = parseCli(EVALUATE_CLI, args);
   if (help) return console.log(helpText(EVALUATE_CLI));
-  if (v.calibrate) {
+  const runs = (v.run ?? DEFAULT_RUN).split(",").map((r) => r.trim()).filter(Boolean);
+  if (v.calibrate && !v.data && v.curve) {
+    await initBackend({ prefer: v.backend as BackendChoice | undefined });
+    const rows = await siteCalibrationCurve(v.calibrate, {
+      runs,
+      adapt: (v.adapt ?? "none") as AdaptMode,
+      tta: v.tta ?? 0,
+      sizes: v.curve.split(",").map((x) => (x === "all" ? "all" : Number(x))),
+      draws: v.draws,
+      pickTarget: v["pick-target"],
+      seed: v.seed,
+      valData: v["val-data"],
+    });
+    return console.log(v.json ? JSON.stringify(rows) : formatCalibrationCurve(rows));
+  }
+  if (v.calibrate && !v.data) {
     // Site calibration: re-pick the threshold on a labelled sample of a new site.
     await initBackend({ prefer: v.backend as BackendChoice | undefined });
     const { calibrateSiteFolder } = await import("../eval/site_folder.ts");
@@ -128,25 +191,69 @@ export async function main(args: string[]): Promise<void> {
   if (!v.data) throw new UsageError("--data DIR is required");
   const split: SplitName = v.split;
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
-  const runDir = v.run ?? DEFAULT_RUN;
+  const siteOptions = runs.length > 1 || v.adapt !== undefined || v.tta !== undefined ||
+    v.calibrate !== undefined || v.ci === true;
+  if (siteOptions) {
+    if (v.perturb !== undefined) throw new UsageError("--perturb goes alone");
+    const { records, source, fromManifest } = await splitRecords(v.data, split);
+    if (fromManifest) console.error(`evaluate: ${v.data} has no ${split}/ folder; using ${source}`);
+    const e = await evaluateSite({
+      runs,
+      records,
+      source,
+      adapt: (v.adapt ?? "none") as AdaptMode,
+      tta: v.tta,
+      calibrate: v.calibrate ?? null,
+      valData: v["val-data"],
+      ci: v.ci,
+      nBoot: v["n-boot"],
+      seed: v.seed,
+      details: true,
+    });
+    return console.log(
+      v.json ? JSON.stringify(e) : formatEvaluation(e, runs.join(","), split, v.data),
+    );
+  }
+  const runDir = runs[0];
   const perturb = v.perturb;
   if (perturb !== undefined) {
     console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
   }
   const e = await evaluateRun(runDir, v.data, split, undefined, perturb);
   if (v.json) return console.log(JSON.stringify(e));
+  console.log(formatEvaluation(e, runDir, split, v.data));
+}
+
+/** The human-readable form of an evaluation (intervals and how it was made, when present). */
+export function formatEvaluation(
+  e: SiteEvaluation,
+  run: string,
+  split: string,
+  data: string,
+): string {
   const pct = (x: number) => (100 * x).toFixed(1) + "%";
-  console.log(
-    `run ${runDir} on ${split} of ${v.data}: n = ${e.n}, threshold ${e.threshold.toFixed(4)}`,
-  );
-  console.log(`  ROC-AUC     ${e.auc.toFixed(4)}`);
-  console.log(`  accuracy    ${pct(e.accuracy)}`);
-  console.log(`  sensitivity ${pct(e.sensitivity)}   specificity ${pct(e.specificity)}`);
-  console.log(`  precision   ${pct(e.precision)}   F1 ${e.f1.toFixed(4)}`);
-  console.log(
+  const ci = (k: keyof NonNullable<SiteEvaluation["intervals"]>) =>
+    e.intervals ? `  95% CI ${formatInterval(e.intervals[k])}` : "";
+  const lines = [
+    `run ${run} on ${split} of ${data}: n = ${e.n}, threshold ${e.threshold.toFixed(4)}`,
+    `  ROC-AUC     ${e.auc.toFixed(4)}${ci("auc")}`,
+    `  accuracy    ${pct(e.accuracy)}`,
+    `  sensitivity ${pct(e.sensitivity)}${ci("sensitivity")}`,
+    `  specificity ${pct(e.specificity)}${ci("specificity")}`,
+    `  precision   ${pct(e.precision)}   F1 ${e.f1.toFixed(4)}`,
     `  confusion   [[tn ${e.confusion[0][0]}, fp ${e.confusion[0][1]}], ` +
-      `[fn ${e.confusion[1][0]}, tp ${e.confusion[1][1]}]]`,
-  );
+    `[fn ${e.confusion[1][0]}, tp ${e.confusion[1][1]}]]`,
+  ];
+  if (e.thresholdFrom) lines.push(`  threshold   ${e.thresholdFrom}`);
+  if (e.adapt && e.adapt !== "none") lines.push(`  adaptation  ${e.adapt}`);
+  if (e.prior) {
+    lines.push(
+      `  prior       EM estimate ${e.prior.site.prior.toFixed(3)} at the site vs ` +
+        `${e.prior.validation.prior.toFixed(3)} on validation (base ${e.prior.base.toFixed(3)})`,
+    );
+  }
+  if (e.tta) lines.push(`  TTA         ${e.tta} augmented copies per image`);
+  return lines.join("\n");
 }
 
 if (import.meta.main) await runCli("evaluate", () => main(Deno.args), EVALUATE_CLI);

@@ -1,7 +1,7 @@
 /**
  * `deno task report [--profile ci|quick|full] [--data DIR | --synthetic] [--seed N] [--out DIR]
- * [--only 01,02] [--base DIR] [--fresh] [--set name=value ...]`: executes every notebook in notebooks/ headless (Jupyter
- * nbconvert with the Deno kernel) and writes the executed notebooks to `outputs/report/` and the
+ * [--only 01,02] [--base DIR] [--site DIR|none] [--fresh] [--set name=value ...]`: executes every
+ * notebook in notebooks/ headless (Jupyter nbconvert with the Deno kernel) and writes the executed notebooks to `outputs/report/` and the
  * self-contained `outputs/report.html`. Exits 1 naming the notebook, cell and error when a
  * notebook fails (what ran before it is kept, and the HTML is marked incomplete).
  *
@@ -22,7 +22,7 @@ export const REPORT_CLI = {
   name: "report",
   synopsis: [
     "[--profile ci|quick|full] [--data DIR | --synthetic] [--seed N] [--out DIR] " +
-    "[--only 01,02] [--base DIR] [--fresh] [--set NAME=VALUE ...]",
+    "[--only 01,02] [--base DIR] [--site DIR|none] [--fresh] [--set NAME=VALUE ...]",
   ],
   about: "Executes every notebook headless and writes the executed notebooks and one HTML page.",
   flags: {
@@ -33,6 +33,11 @@ export const REPORT_CLI = {
     out: { type: "string", arg: "DIR", help: "report folder" },
     only: { type: "string", arg: "01,02", help: "run only these notebooks (by number)" },
     base: { type: "string", arg: "DIR", help: "frozen base of the transfer chapter" },
+    site: {
+      type: "string",
+      arg: "DIR|none",
+      help: "labelled second-site sample of chapter 16 (default: chest_xray_site beside the data)",
+    },
     fresh: { type: "boolean", help: "retrain runs instead of reusing finished ones" },
     set: {
       type: "string",
@@ -61,6 +66,7 @@ export async function main(args: string[]): Promise<number> {
     out: v.out,
     only: v.only?.split(",").map((x) => x.trim()).filter(Boolean),
     transferBase: v.base,
+    site: v.site,
     fresh: v.fresh,
     sets: v.set,
     command: ["deno task report", ...args.map(shellQuote)].join(" "),

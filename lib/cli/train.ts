@@ -9,6 +9,8 @@
  * margin: sensitivity >= target also on val pooled with K augmented copies), --base DIR
  * (transfer), --name NAME, --chest-region none|crop|mask (crop or mask every image to the
  * central chest box right after loading; stored in the run's preprocessing.json),
+ * --intensity none|standardize|equalize|clahe (per-image intensity normalisation after loading,
+ * also stored there and applied by every prediction), --augmentation standard|strong,
  * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
  * lib/train/parallel/trainer.ts; default 2 on a multi-core machine, 0 = this thread, which
  * --resume needs for a bit-identical result; always 0 on the GPU backends),
@@ -93,6 +95,17 @@ export const TRAIN_CLI = {
       help: "crop or mask every image to the central chest box right after loading (stored in " +
         "the run's preprocessing.json)",
     },
+    intensity: {
+      type: "string",
+      choices: ["none", "standardize", "equalize", "clahe"],
+      help: "per-image intensity normalisation right after loading (stored in the run's " +
+        "preprocessing.json, applied by every prediction)",
+    },
+    augmentation: {
+      type: "string",
+      choices: ["standard", "strong"],
+      help: "training augmentation ranges (strong: wider, plus aspect, gamma and noise)",
+    },
     backend: { type: "string", arg: "NAME", help: "TF.js backend (webgpu, wasm, cpu, ...)" },
     workers: {
       type: "number",
@@ -116,8 +129,8 @@ export const TRAIN_CLI = {
 export function defaultWorkers(cfg: TrainConfig, backend = "wasm"): number {
   if (backend === "webgpu" || backend === "tfjs-node-gpu") return 0;
   // The workers run the in-process step (lib/train/step.ts) on models they can rebuild from
-  // JSON (not `transfer`: see lib/train/parallel/start.ts).
-  const supported = cfg.model !== "transfer";
+  // JSON (not `transfer` or `finetune`, whose base is nested: see lib/train/parallel/start.ts).
+  const supported = cfg.model !== "transfer" && cfg.model !== "finetune";
   return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
 }
 
@@ -181,6 +194,8 @@ export async function main(args: string[]): Promise<void> {
       : undefined,
     basePath: v.base,
     chestRegion: v["chest-region"],
+    intensity: v.intensity,
+    augmentation: v.augmentation,
   });
   await train(cfg, { workers: v.workers ?? defaultWorkers(cfg, info.name) });
 }

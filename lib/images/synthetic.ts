@@ -37,6 +37,38 @@ export interface SyntheticOptions {
   layout?: "kaggle" | "flat";
   /** Draw ribs; default true. */
   ribs?: boolean;
+  /** A second site's acquisition, applied to every image (see {@link SiteShift}); default none. */
+  shift?: SiteShift;
+}
+
+/**
+ * How a second site's images differ: a gamma curve, then gain and offset on the 0..255 values,
+ * and a bright frame `border` (a fraction of the side) like a collimation edge or film border.
+ */
+export interface SiteShift {
+  /** Gamma of u -> u^gamma on [0, 1] values (default 1). */
+  gamma?: number;
+  /** Multiplier of the values (default 1). */
+  gain?: number;
+  /** Added to the values (default 0). */
+  offset?: number;
+  /** Width of a bright (value 235) frame, as a fraction of the side (default 0: none). */
+  border?: number;
+}
+
+/** Applies a site shift to one grey size x size image in place. */
+export function shiftImage(px: Uint8Array, size: number, shift: SiteShift): Uint8Array {
+  const g = shift.gamma ?? 1, gain = shift.gain ?? 1, off = shift.offset ?? 0;
+  const edge = Math.round((shift.border ?? 0) * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const i = y * size + x;
+      const inFrame = x < edge || y < edge || x >= size - edge || y >= size - edge;
+      const v = inFrame ? 235 : 255 * (px[i] / 255) ** g * gain + off;
+      px[i] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+    }
+  }
+  return px;
 }
 
 /** Anatomy of one patient, in fractions of the image size (each image jitters it slightly). */
@@ -220,6 +252,7 @@ export async function writeSyntheticDataset(
         anatomy: job.anatomy,
         ribs: opts.ribs,
       });
+      if (opts.shift) shiftImage(px, size, opts.shift);
       await sharp(px, { raw: { width: size, height: size, channels: 1 } })
         .toColourspace("b-w")
         .jpeg({ quality: 92 })

@@ -14,6 +14,7 @@ import { cnn } from "./cnn.ts";
 import { cnnReg } from "./cnn_reg.ts";
 import { compact } from "./compact.ts";
 import { denseBaseline } from "./dense_baseline.ts";
+import { finetune } from "./finetune.ts";
 import { transfer } from "./transfer.ts";
 import { architectureTable } from "./describe.ts";
 import type { ModelSpec, Preprocessing } from "./types.ts";
@@ -34,7 +35,7 @@ export function registerModel(spec: ModelSpec): ModelSpec {
   return spec;
 }
 
-for (const spec of [denseBaseline, cnn, cnnReg, transfer, compact]) registerModel(spec);
+for (const spec of [denseBaseline, cnn, cnnReg, transfer, compact, finetune]) registerModel(spec);
 
 /** The registered models with their default input. */
 export function listModels(): {

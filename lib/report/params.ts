@@ -28,7 +28,7 @@ import {
   PROFILES,
   PROJECT_ROOT,
 } from "./settings.ts";
-import type { ReportSettings } from "./settings.ts";
+import { type ReportSettings, siteFor } from "./settings.ts";
 
 /** A parameter value as a parameters cell writes it. */
 export type ParamValue = string | number | boolean | null | number[];
@@ -61,6 +61,8 @@ export const PARAMETER_DOCS: Readonly<Record<string, string>> = {
   augment: "seeded augmentation while training (null: the model's own)",
   base: "frozen TF.js base of the transfer model (null: none)",
   trainVariant: "also train the edited architecture of the chapter",
+  site: 'labelled second-site sample, class folders or Kaggle layout ("none": none; null: the ' +
+    "chest_xray_site folder beside the data when there is one)",
 };
 
 /** Index of the notebook's parameters cell; none or several is an error naming the file. */
@@ -257,6 +259,9 @@ export function chapterSettings(params: Params): ReportSettings {
   if (p.base !== undefined && p.base !== null && typeof p.base !== "string") {
     bad("base", p.base, "a path or null");
   }
+  if (p.site !== undefined && p.site !== null && typeof p.site !== "string") {
+    bad("site", p.site, "a path or null");
+  }
   const train: ChapterTraining = {
     balance: oneOf(p, "balance", ["none", "down", "up", "weights"] as const) ?? "none",
     optimizer: oneOf(p, "optimizer", ["adam", "sgd", "rmsprop"] as const),
@@ -281,6 +286,7 @@ export function chapterSettings(params: Params): ReportSettings {
     fresh: false,
     params: { ...params },
     train,
+    site: siteFor(p.site as string | null | undefined, abs(p.data as string)),
   };
 }
 

@@ -51,6 +51,12 @@ export interface ReportOptions {
    */
   transferBase?: string;
   /**
+   * A labelled second-site sample for the "second site" chapter ("none": no sample; default: the
+   * chest_xray_site folder beside the data when it exists; with `synthetic`, a shifted synthetic
+   * site written beside the synthetic data).
+   */
+  site?: string;
+  /**
    * Start from an empty runs folder (`<out>/runs`) and results folder, so that every model is
    * trained in this report; within the report, later chapters still reuse earlier chapters' runs.
    */
@@ -109,9 +115,11 @@ export function resolveReportSettings(o: ReportOptions): ReportSettings {
   if (o.out) env.set(REPORT_ENV.out, o.out);
   const base = transferBaseFor(o);
   if (base) env.set(REPORT_ENV.base, base);
+  if (o.site) env.set(REPORT_ENV.site, o.site);
   if (o.synthetic && !o.data) {
     env.set(REPORT_ENV.data, join("outputs", "synthetic", `${o.profile}-s${o.seed ?? 42}`));
   }
+  if (o.synthetic && !o.site) env.set(REPORT_ENV.site, `${env.get(REPORT_ENV.data)}-site`);
   return reportSettings({ get: (k) => env.get(k) });
 }
 
@@ -139,6 +147,18 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
         seed: s.seed,
       });
       log(`wrote a synthetic dataset of ${r.files.length} images to ${s.data}`);
+    }
+    if (s.site && !(await Deno.stat(s.site).then(() => true, () => false))) {
+      // A second site: other exposure and contrast, a bright frame, and 65% pneumonia.
+      const n = s.profile.syntheticPerClass;
+      const r = await writeSyntheticDataset(s.site, {
+        perClass: { NORMAL: Math.round(0.7 * n), PNEUMONIA: Math.round(1.3 * n) },
+        size: 64,
+        seed: s.seed + 1,
+        splits: ["test"],
+        shift: { gamma: 0.8, gain: 0.85, offset: 30, border: 0.06 },
+      });
+      log(`wrote a shifted synthetic site of ${r.files.length} images to ${s.site}`);
     }
   }
   if (o.fresh) {
@@ -257,7 +277,7 @@ export async function prepareNotebooks(
 ): Promise<Map<string, { notebook: Notebook; values: Params }>> {
   const out = new Map<string, { notebook: Notebook; values: Params }>();
   const declared = new Set<string>();
-  const report: Params = { data: s.data, out: s.out, seed: s.seed };
+  const report: Params = { data: s.data, out: s.out, seed: s.seed, site: s.site ?? "none" };
   if (withBase) report.base = s.transferBase;
   for (const path of paths) {
     const file = basename(path);

@@ -4,7 +4,7 @@
  * interactively gets the same defaults as `deno task report`.
  * @module
  */
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { PROJECT_ROOT } from "../util/project.ts";
 import type { ChapterTraining, Params } from "./params.ts";
 
@@ -86,6 +86,7 @@ export const REPORT_ENV = {
   seed: "XRAY_REPORT_SEED",
   base: "XRAY_TRANSFER_BASE",
   fresh: "XRAY_REPORT_FRESH",
+  site: "XRAY_REPORT_SITE",
 } as const;
 
 /** Everything a chapter needs to know about this report run; all paths absolute. */
@@ -110,6 +111,32 @@ export interface ReportSettings {
   params?: Params;
   /** Training options every run of the chapter takes (unset: the model's own). */
   train?: ChapterTraining;
+  /**
+   * A labelled sample of a second site (class folders or the Kaggle layout), for the "second
+   * site" chapter; null when there is none (see {@link siteFor}).
+   */
+  site?: string | null;
+}
+
+/**
+ * The site sample's folder name beside the data folder, used when no site is given
+ * (`../shared/data/chest_xray_site` beside `../shared/data/chest_xray`).
+ */
+export const SITE_FOLDER = "chest_xray_site";
+
+/**
+ * The second-site sample: `given` ("none": none; a path: that folder, relative to the project),
+ * else (null or unset) the {@link SITE_FOLDER} folder beside `data` when it exists, else null.
+ */
+export function siteFor(given: string | null | undefined, data: string): string | null {
+  if (given === "none") return null;
+  if (given) return isAbsolute(given) ? given : resolve(PROJECT_ROOT, given);
+  const beside = join(dirname(data), SITE_FOLDER);
+  try {
+    return Deno.statSync(beside).isDirectory ? beside : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The project root (re-exported from lib/util/project.ts). */
@@ -124,7 +151,8 @@ function abs(p: string, root: string): string {
 
 /**
  * Reads the report settings from environment variables ({@link REPORT_ENV}); unset ones default
- * to the quick profile, seed 42, `data/chest_xray` and `outputs/report`. An unknown profile or a
+ * to the quick profile, seed 42, `data/chest_xray` and `outputs/report`, and the site sample to
+ * the {@link SITE_FOLDER} folder beside the data when there is one. An unknown profile or a
  * non-integer seed is an error naming the variable.
  */
 export function reportSettings(
@@ -146,9 +174,10 @@ export function reportSettings(
   }
   const out = abs(env.get(REPORT_ENV.out) ?? join("outputs", "report"), root);
   const base = env.get(REPORT_ENV.base);
+  const data = abs(env.get(REPORT_ENV.data) ?? DEFAULT_DATA, root);
   return {
     root,
-    data: abs(env.get(REPORT_ENV.data) ?? DEFAULT_DATA, root),
+    data,
     profile: PROFILES[profileName as ProfileName],
     seed,
     out,
@@ -156,6 +185,7 @@ export function reportSettings(
     outputsDir: join(root, "outputs"),
     transferBase: base ? abs(base, root) : null,
     fresh: env.get(REPORT_ENV.fresh) === "1",
+    site: siteFor(env.get(REPORT_ENV.site), data),
   };
 }
 
@@ -169,5 +199,6 @@ export function settingsEnv(s: ReportSettings): Record<string, string> {
   };
   if (s.transferBase) env[REPORT_ENV.base] = s.transferBase;
   if (s.fresh) env[REPORT_ENV.fresh] = "1";
+  env[REPORT_ENV.site] = s.site ?? "none";
   return env;
 }

@@ -1,13 +1,16 @@
 /**
  * Seeded image augmentation on uint8 HWC pixels: small rotation, shift, zoom (one affine warp,
  * bilinear, edges clamped), then brightness and contrast, written straight into the float batch.
+ * The `strong` set ({@link STRONG_AUGMENT}) widens every range and adds an aspect change (zoom
+ * differs between the axes), a gamma curve and pixel noise: the differences in positioning,
+ * exposure and detector between sites.
  *
  * Written by hand because tfjs-layers has no augmentation layers, and doing it on the uint8
  * cache in plain JS keeps it identical on every backend, seedable and cheap (one pass per image).
  * @module
  */
 import type { Preprocessing } from "../models/types.ts";
-import type { Rng } from "../util/rng.ts";
+import { randNormal, type Rng } from "../util/rng.ts";
 
 /** Ranges of the random transforms (each drawn uniformly in [-r, r] or [lo, hi]). */
 export interface AugmentOptions {
@@ -21,7 +24,16 @@ export interface AugmentOptions {
   brightness: number;
   /** Contrast factor range [1 - contrast, 1 + contrast] around the image mean. */
   contrast: number;
+  /** Aspect change: x zoom times and y zoom divided by 1 + a, a in [-aspect, aspect] (optional). */
+  aspect?: number;
+  /** Gamma curve u -> u^g, log g uniform in [-log(1 + gamma), log(1 + gamma)] (optional). */
+  gamma?: number;
+  /** Maximum standard deviation of Gaussian pixel noise, in [0, 1] pixel units (optional). */
+  noise?: number;
 }
+
+/** The training augmentation settings a run can ask for (`augmentation` in its config). */
+export type AugmentationStrength = "standard" | "strong";
 
 /** Defaults: small changes that keep an X-ray plausible. */
 export const DEFAULT_AUGMENT: AugmentOptions = {
@@ -32,11 +44,29 @@ export const DEFAULT_AUGMENT: AugmentOptions = {
   contrast: 0.15,
 };
 
+/** Wider ranges plus aspect, gamma and noise, for robustness to another site's acquisition. */
+export const STRONG_AUGMENT: AugmentOptions = {
+  rotateDeg: 15,
+  shift: 0.12,
+  zoom: 0.2,
+  brightness: 0.2,
+  contrast: 0.35,
+  aspect: 0.12,
+  gamma: 0.4,
+  noise: 0.03,
+};
+
+/** The options of a strength name (absent: standard). */
+export function augmentOptionsFor(strength: AugmentationStrength | undefined): AugmentOptions {
+  return strength === "strong" ? STRONG_AUGMENT : DEFAULT_AUGMENT;
+}
+
 const sym = (rng: Rng, r: number) => (rng() * 2 - 1) * r;
 
 /**
  * Writes an augmented, normalised copy of one image (`src`, size*size*channels uint8) into
- * `out` at `offset`. Draws exactly five numbers from `rng`.
+ * `out` at `offset`. Draws six numbers from `rng`, one more for each of `aspect` and `gamma`
+ * that is set, and with `noise` one for its level plus two per pixel value.
  */
 export function augmentInto(
   src: Uint8Array,
@@ -52,8 +82,12 @@ export function augmentInto(
   const tx = sym(rng, opts.shift) * s, ty = sym(rng, opts.shift) * s;
   const bright = sym(rng, opts.brightness);
   const contrast = 1 + sym(rng, opts.contrast);
+  const aspect = opts.aspect ? 1 + sym(rng, opts.aspect) : 1;
+  const gamma = opts.gamma ? Math.exp(sym(rng, Math.log(1 + opts.gamma))) : 1;
+  const noise = opts.noise ? rng() * opts.noise : 0;
   // Inverse map: output pixel -> source coordinates (rotate and scale about the centre).
   const cos = Math.cos(angle) / zoom, sin = Math.sin(angle) / zoom, mid = (s - 1) / 2;
+  const ax = 1 / aspect, ay = aspect;
   let mean = 0;
   for (let i = 0; i < src.length; i++) mean += src[i];
   mean = mean / src.length / 255;
@@ -61,7 +95,7 @@ export function augmentInto(
   for (let y = 0; y < s; y++) {
     for (let x = 0; x < s; x++) {
       const dx = x - mid - tx, dy = y - mid - ty;
-      let sx = cos * dx + sin * dy + mid, sy = -sin * dx + cos * dy + mid;
+      let sx = (cos * dx + sin * dy) * ax + mid, sy = (-sin * dx + cos * dy) * ay + mid;
       sx = sx < 0 ? 0 : sx > s - 1 ? s - 1 : sx;
       sy = sy < 0 ? 0 : sy > s - 1 ? s - 1 : sy;
       const x0 = Math.floor(sx), y0 = Math.floor(sy);
@@ -72,7 +106,9 @@ export function augmentInto(
         const v10 = src[(y1 * s + x0) * c + ch], v11 = src[(y1 * s + x1) * c + ch];
         const v = ((v00 * (1 - fx) + v01 * fx) * (1 - fy) + (v10 * (1 - fx) + v11 * fx) * fy) / 255;
         let u = (v - mean) * contrast + mean + bright;
+        if (noise > 0) u += noise * randNormal(rng);
         u = u < 0 ? 0 : u > 1 ? 1 : u;
+        if (gamma !== 1) u = u ** gamma;
         out[offset + (y * s + x) * c + ch] = (u * a - pre.mean) * inv;
       }
     }

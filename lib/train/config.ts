@@ -6,7 +6,9 @@
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { CHEST_REGION_MODES, type ChestRegionMode } from "../images/chest_region.ts";
+import { checkIntensityMode, type IntensityMode } from "../images/intensity.ts";
 import { getModelSpec } from "../models/registry.ts";
+import type { AugmentationStrength } from "./augment.ts";
 
 /** Metrics early stopping can watch (validation). */
 export type StopMetric = "val_accuracy" | "val_auc" | "val_loss" | "val_f1";
@@ -57,6 +59,14 @@ export interface TrainConfig {
    * in configs saved before it existed, which then count as "none").
    */
   chestRegion?: ChestRegionMode;
+  /**
+   * Per-image intensity normalisation right after loading (lib/images/intensity.ts), for
+   * training, validation and every prediction from the run (default "none"; absent in configs
+   * saved before it existed, which then count as "none").
+   */
+  intensity?: IntensityMode;
+  /** Training augmentation ranges (lib/train/augment.ts; default "standard", also when absent). */
+  augmentation?: AugmentationStrength;
   /** Folder for the manifest (patient-level split) and the image cache. */
   outputsDir: string;
 }
@@ -92,6 +102,8 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
     scaling: input.scaling ?? null,
     recalibrateBatchNorm: input.recalibrateBatchNorm ?? true,
     chestRegion: input.chestRegion ?? "none",
+    intensity: input.intensity ?? "none",
+    augmentation: input.augmentation ?? "standard",
     outputsDir: input.outputsDir ?? "outputs",
   };
   const bad = (what: string) => {
@@ -116,6 +128,14 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
   if (!CHEST_REGION_MODES.includes(cfg.chestRegion!)) {
     bad(`chestRegion "${cfg.chestRegion}" (expected ${CHEST_REGION_MODES.join(", ")})`);
   }
+  try {
+    checkIntensityMode(cfg.intensity!);
+  } catch (err) {
+    bad((err as Error).message);
+  }
+  if (!["standard", "strong"].includes(cfg.augmentation!)) {
+    bad(`augmentation "${cfg.augmentation}" (expected standard or strong)`);
+  }
   const t = cfg.threshold.targetSensitivity;
   if (!(t > 0 && t <= 1)) bad(`threshold target sensitivity ${t} must be in (0, 1]`);
   return cfg;
@@ -126,12 +146,22 @@ export function chestRegionOf(cfg: Pick<TrainConfig, "chestRegion">): ChestRegio
   return cfg.chestRegion ?? "none";
 }
 
+/** The intensity normalisation of a config; configs saved before the field existed mean "none". */
+export function intensityOf(cfg: Pick<TrainConfig, "intensity">): IntensityMode {
+  return cfg.intensity ?? "none";
+}
+
 /**
  * Whether two configs describe the same run, counting fields added later at their old meaning
  * (a saved config without `chestRegion` equals one with "none"), so finished runs stay reusable.
  */
 export function sameConfig(a: TrainConfig | null, b: TrainConfig | null): boolean {
   if (a === null || b === null) return a === b;
-  const norm = (c: TrainConfig) => ({ ...c, chestRegion: chestRegionOf(c) });
+  const norm = (c: TrainConfig) => ({
+    ...c,
+    chestRegion: chestRegionOf(c),
+    intensity: intensityOf(c),
+    augmentation: c.augmentation ?? "standard",
+  });
   return isDeepStrictEqual(norm(a), norm(b));
 }

@@ -10,11 +10,12 @@ import { loadOrCreateManifest } from "../data/split.ts";
 import type { SplitRecord } from "../data/types.ts";
 import { applyChestRegionBatch, type ChestRegionMode } from "../images/chest_region.ts";
 import { loadImages } from "../images/cache.ts";
+import { applyIntensityBatch, type IntensityMode } from "../images/intensity.ts";
 import { normalisePixels } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { makeRng, type Rng, shuffle } from "../util/rng.ts";
-import { augmentInto } from "./augment.ts";
-import { chestRegionOf, type TrainConfig } from "./config.ts";
+import { augmentInto, type AugmentOptions } from "./augment.ts";
+import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
 
 /** Records of one split with their pixels: record i's image is slot `slot[i]` of `pixels`. */
 export interface SplitData {
@@ -82,13 +83,20 @@ export function makeSplitData(
 
 /**
  * The run's image path: reads `paths` through the image cache at size x size x channels, then
- * crops or masks them to the chest region (`chestRegion`, default "none") in place. Training,
+ * crops or masks them to the chest region (`chestRegion`, default "none") and normalises their
+ * intensity (`intensity`, default "none"; lib/images/intensity.ts) in place. Training,
  * validation and every prediction from a run read images through this, so a run sees the same
  * pixels when it is rebuilt. Failed images stay zero (`ok[i]` false), as in `loadImages`.
  */
 export async function loadRunImages(
   paths: string[],
-  opts: { size: number; channels: 1 | 3; chestRegion?: ChestRegionMode; cacheDir?: string },
+  opts: {
+    size: number;
+    channels: 1 | 3;
+    chestRegion?: ChestRegionMode;
+    intensity?: IntensityMode;
+    cacheDir?: string;
+  },
 ): ReturnType<typeof loadImages> {
   const loaded = await loadImages(paths, {
     size: opts.size,
@@ -98,6 +106,10 @@ export async function loadRunImages(
   const mode = opts.chestRegion ?? "none";
   // loadImages returns a fresh block per call, so the cache itself is never altered.
   if (mode !== "none") await applyChestRegionBatch(loaded.data, opts.size, opts.channels, mode);
+  const intensity = opts.intensity ?? "none";
+  if (intensity !== "none") {
+    await applyIntensityBatch(loaded.data, opts.size, opts.channels, intensity);
+  }
   return loaded;
 }
 
@@ -131,16 +143,18 @@ export async function loadTrainData(
     : [cw[0], cw[1], cw[1]];
   const paths = [...new Set([...train, ...val].map((r) => r.path))];
   const t0 = performance.now();
-  const chestRegion = chestRegionOf(cfg);
+  const chestRegion = chestRegionOf(cfg), intensity = intensityOf(cfg);
   const loaded = await loadRunImages(paths, {
     size: cfg.size,
     channels: cfg.channels,
     chestRegion,
+    intensity,
     cacheDir: join(cfg.outputsDir, "cache", "images"),
   });
   log(
     `loaded ${paths.length} images at ${cfg.size}x${cfg.size}x${cfg.channels}` +
       (chestRegion === "none" ? "" : ` (chest region: ${chestRegion})`) +
+      (intensity === "none" ? "" : ` (intensity: ${intensity})`) +
       ` in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   const slotOf = new Map<string, number>();
@@ -158,7 +172,8 @@ export async function loadTrainData(
 
 /**
  * Fills `x` (batch*size*size*channels floats) with the images at `idx` of `split`, normalised
- * and, when `rng` is given, augmented. Returns the number of images written.
+ * and, when `rng` is given, augmented (with `aug`, default the standard ranges). Returns the
+ * number of images written.
  */
 export function fillBatch(
   split: SplitData,
@@ -166,12 +181,13 @@ export function fillBatch(
   pre: Preprocessing,
   x: Float32Array,
   rng: Rng | null,
+  aug?: AugmentOptions,
 ): number {
   const b = split.imageBytes;
   for (let k = 0; k < idx.length; k++) {
     const s = split.slot[idx[k]];
     const img = split.pixels.subarray(s * b, (s + 1) * b);
-    if (rng) augmentInto(img, pre, rng, x, k * b);
+    if (rng) augmentInto(img, pre, rng, x, k * b, aug);
     else normalisePixels(pre, img, x, k * b);
   }
   return idx.length;

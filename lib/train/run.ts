@@ -17,6 +17,7 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { basename, join, resolve } from "node:path";
 import type { ChestRegionMode } from "../images/chest_region.ts";
+import type { IntensityMode } from "../images/intensity.ts";
 import { loadModel } from "../models/io.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { readJson } from "../util/atomic.ts";
@@ -29,12 +30,21 @@ import { readRunChestRegion, type RunPreprocessing } from "./run_files.ts";
 
 export { readRunChestRegion, type RunPreprocessing };
 
+/**
+ * A run's preprocessing as loaded: the chest-region mode and the intensity normalisation always
+ * filled in ("none" for runs saved before the fields existed).
+ */
+export type LoadedPreprocessing = Preprocessing & {
+  chestRegion: ChestRegionMode;
+  intensity: IntensityMode;
+};
+
 /** A run folder loaded for evaluation or prediction. */
 export interface LoadedRun {
   dir: string;
   model: tfl.LayersModel;
-  /** As saved, with `chestRegion` always filled in (see {@link readRunChestRegion}). */
-  preprocessing: Preprocessing & { chestRegion: ChestRegionMode };
+  /** As saved, with `chestRegion` (see {@link readRunChestRegion}) and `intensity` filled in. */
+  preprocessing: LoadedPreprocessing;
   classes: string[];
   /** The stored decision threshold on P(pneumonia). */
   threshold: number;
@@ -46,7 +56,7 @@ export interface LoadedRun {
 interface RunBasics {
   dir: string;
   config: TrainConfig;
-  preprocessing: Preprocessing & { chestRegion: ChestRegionMode };
+  preprocessing: LoadedPreprocessing;
   classes: string[];
   thresholdRecord: ThresholdRecord;
 }
@@ -58,7 +68,11 @@ async function readRunBasics(dir: string): Promise<RunBasics> {
     readJson<ThresholdRecord>(join(dir, "threshold.json")),
     readJson<TrainConfig>(join(dir, "config.json")),
   ]);
-  const preprocessing = { ...saved, chestRegion: await readRunChestRegion(dir) };
+  const preprocessing = {
+    ...saved,
+    chestRegion: await readRunChestRegion(dir),
+    intensity: saved.intensity ?? "none",
+  };
   return { dir, config, preprocessing, classes, thresholdRecord };
 }
 
@@ -90,8 +104,8 @@ export interface RunRecord {
   name: string;
   dir: string;
   config: TrainConfig;
-  /** As saved, with `chestRegion` always filled in (see {@link readRunChestRegion}). */
-  preprocessing: Preprocessing & { chestRegion: ChestRegionMode };
+  /** As saved, with `chestRegion` (see {@link readRunChestRegion}) and `intensity` filled in. */
+  preprocessing: LoadedPreprocessing;
   classes: string[];
   summary: RunSummary;
   threshold: ThresholdRecord;

@@ -5,15 +5,19 @@
  */
 import { join } from "node:path";
 import type { ChestRegionMode } from "../images/chest_region.ts";
+import type { IntensityMode } from "../images/intensity.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { readJson } from "../util/atomic.ts";
 import type { TrainConfig } from "./config.ts";
 
 /**
- * A run's preprocessing.json: the pixel scaling plus the chest-region mode applied right after
- * loading (runs saved before the field existed mean "none").
+ * A run's preprocessing.json: the pixel scaling plus the chest-region mode and the intensity
+ * normalisation applied right after loading (runs saved before the fields existed mean "none").
  */
-export type RunPreprocessing = Preprocessing & { chestRegion?: ChestRegionMode };
+export type RunPreprocessing = Preprocessing & {
+  chestRegion?: ChestRegionMode;
+  intensity?: IntensityMode;
+};
 
 /**
  * The chest-region mode a run folder was trained with: preprocessing.json's `chestRegion`, else

@@ -3,7 +3,8 @@
  * batch by batch. Training scores its validation split with {@link predictSplit}; evaluation,
  * prediction and the chapters score image files with a run through {@link scoreRecords} (every
  * output, the pixels the model saw, failures named) or {@link predictRecords} (P(pneumonia) only).
- * Both read images at the run's stored preprocessing, chest region included, and can apply the
+ * Both read images at the run's stored preprocessing, chest region and intensity normalisation
+ * included, and can apply the
  * seeded training augmentation first (`perturbSeed`, a robustness stress test).
  *
  * @example
@@ -19,6 +20,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { ChestRegionMode } from "../images/chest_region.ts";
+import type { IntensityMode } from "../images/intensity.ts";
 import { checkInputShape, normalisePixels } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { makeRng } from "../util/rng.ts";
@@ -104,8 +106,8 @@ export async function predictSplit(
 /** What scoring needs of a run (`LoadedRun` of `run.ts` fits). */
 export interface ScorableRun {
   model: tfl.LayersModel;
-  /** With the run's chest-region mode (loadRun fills it in; absent = "none"). */
-  preprocessing: Preprocessing & { chestRegion?: ChestRegionMode };
+  /** With the run's chest-region mode and intensity normalisation (absent = "none"). */
+  preprocessing: Preprocessing & { chestRegion?: ChestRegionMode; intensity?: IntensityMode };
 }
 
 /** Scores of N images. */
@@ -148,6 +150,7 @@ export async function scoreRecords(
     size: pre.size,
     channels: pre.channels,
     chestRegion: opts.chestRegion ?? pre.chestRegion ?? "none",
+    intensity: pre.intensity ?? "none",
     cacheDir: opts.cacheDir,
   });
   const bytes = pre.size * pre.size * pre.channels;

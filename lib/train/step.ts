@@ -25,6 +25,7 @@ import type { Preprocessing } from "../models/types.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import type { TrainConfig } from "./config.ts";
 import { fillBatch, type TrainData } from "./data.ts";
+import { augmentOptionsFor } from "./augment.ts";
 import { toBinary } from "./score.ts";
 
 /** Loss functions supported (the Keras names). */
@@ -259,7 +260,7 @@ export async function trainEpoch(
     const idx = order.slice(start, start + cfg.batchSize);
     const b = idx.length;
     const x = new Float32Array(b * split.imageBytes);
-    fillBatch(split, idx, pre, x, augRng);
+    fillBatch(split, idx, pre, x, augRng, augmentOptionsFor(cfg.augmentation));
     const labels = idx.map((i) => split.labels[i]);
     const weights = Float32Array.from(labels, (l) => data.classWeights?.[l] ?? 1);
     const res = await step(x, batchTargets(labels, cfg.classes), b, weights);

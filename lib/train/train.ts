@@ -24,7 +24,7 @@ import type { Preprocessing } from "../models/types.ts";
 import { readJson, writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { makeRng } from "../util/rng.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { chestRegionOf, type TrainConfig } from "./config.ts";
+import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
 import {
   fitTemperature,
   probsToLogits,
@@ -217,6 +217,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   await writeJsonAtomic(join(dir, "preprocessing.json"), {
     ...pre,
     chestRegion: chestRegionOf(cfg),
+    intensity: intensityOf(cfg),
   });
   await writeJsonAtomic(join(dir, "classes.json"), classes);
   log(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { basename, dirname, join, relative } from "node:path";
-import { renderChest, writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { renderChest, shiftImage, writeSyntheticDataset } from "../../lib/images/synthetic.ts";
 import { loadImage, probeImage } from "../../lib/images/load.ts";
 import { parseFileName } from "../../lib/data/names.ts";
 import { sha256Hex } from "../../lib/util/hash.ts";
@@ -119,4 +119,23 @@ Deno.test("renderChest: lungs darker than the body, values in range", () => {
   const at = (u: number, v: number) => px[Math.floor(v * s) * s + Math.floor(u * s)];
   assert.ok(at(0.31, 0.45) + 40 < at(0.5, 0.85), "lung field darker than lower body");
   assert.ok(at(0.02, 0.02) < 60, "dark background outside the body");
+});
+
+Deno.test("shiftImage: gamma, gain, offset and a bright frame; writeSyntheticDataset applies it", async () => {
+  const px = new Uint8Array(64).fill(100);
+  shiftImage(px, 8, { gain: 0.5, offset: 10, border: 0.125 });
+  assert.equal(px[0], 235, "frame");
+  assert.equal(px[9], 60, "inside: 100 * 0.5 + 10");
+  const g = shiftImage(new Uint8Array([64]), 1, { gamma: 0.5 })[0];
+  assert.equal(g, Math.round(255 * Math.sqrt(64 / 255)));
+  const root = join(tmp, "shifted");
+  const { files } = await writeSyntheticDataset(root, {
+    perClass: 2,
+    size: 32,
+    seed: 4,
+    splits: ["test"],
+    shift: { border: 0.1 },
+  });
+  const img = await loadImage(files[0], { size: 32, channels: 1 });
+  assert.ok(img[0] > 200, `corner ${img[0]} is the bright frame`);
 });

@@ -21,6 +21,7 @@ const TINY: Record<string, number> = {
   cnn_reg: 48,
   transfer: 16,
   compact: 32,
+  finetune: 32,
 };
 
 async function tinyBase(dir: string): Promise<string> {
@@ -73,12 +74,62 @@ Deno.test("transfer takes a base that ends pooled (2-D output) without a flatten
   }
 });
 
-Deno.test("registry lists the five models and rejects unknown names with the list", () => {
+/** A base shaped like MobileNetV2's end: a frozen block, then layers finetune trains. */
+async function tinyFinetuneBase(dir: string): Promise<string> {
+  const base = tfl.sequential();
+  base.add(tfl.layers.conv2d({
+    filters: 4,
+    kernelSize: 3,
+    inputShape: [32, 32, 3],
+    name: "block_14_expand",
+  }));
+  base.add(tfl.layers.batchNormalization({ name: "block_15_expand_BN" }));
+  base.add(tfl.layers.conv2d({ filters: 4, kernelSize: 1, name: "Conv_1" }));
+  base.add(tfl.layers.globalAveragePooling2d({ name: "base_gap" }));
+  await saveModel(base, dir);
+  return dir;
+}
+
+Deno.test("finetune trains the top layers only; the base's batch norm keeps its statistics", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const m = await createModel("finetune", {
+      size: 32,
+      seed: 2,
+      basePath: await tinyFinetuneBase(join(tmp, "b")),
+    });
+    const names = m.trainableWeights.map((w) => w.originalName);
+    assert.ok(names.some((n) => n.startsWith("Conv_1")), names.join());
+    assert.ok(names.some((n) => n.startsWith("block_15_expand_BN/gamma")), names.join());
+    assert.ok(!names.some((n) => n.startsWith("block_14")), names.join());
+    const byName = (n: string) => m.weights.find((w) => w.originalName.startsWith(n))!;
+    const frozen = byName("block_14_expand/kernel").read().dataSync().slice();
+    const movingMean = byName("block_15_expand_BN/moving_mean").read().dataSync().slice();
+    m.compile({ optimizer: tf.train.adam(0.05), loss: "binaryCrossentropy" });
+    const x = tf.randomUniform([4, 32, 32, 3], 0, 1, "float32", 1);
+    await m.trainOnBatch(x, tf.tensor2d([0, 1, 0, 1], [4, 1]));
+    assert.deepEqual(byName("block_14_expand/kernel").read().dataSync(), frozen);
+    assert.deepEqual(byName("block_15_expand_BN/moving_mean").read().dataSync(), movingMean);
+    m.dispose();
+    const plain = tfl.sequential();
+    plain.add(tfl.layers.conv2d({ filters: 2, kernelSize: 3, inputShape: [32, 32, 3] }));
+    await saveModel(plain, join(tmp, "plain"));
+    await assert.rejects(
+      createModel("finetune", { size: 32, basePath: join(tmp, "plain") }),
+      /has no layer named block_15_, block_16_, Conv_1/,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("registry lists the six models and rejects unknown names with the list", () => {
   assert.deepEqual(listModels().map((m) => m.name).sort(), [
     "cnn",
     "cnn_reg",
     "compact",
     "dense_baseline",
+    "finetune",
     "transfer",
   ]);
   assert.throws(() => getModelSpec("resnet"), /Unknown model "resnet"; known models: .*compact/);
@@ -138,7 +189,11 @@ for (const { name, channels } of listModels()) {
     const tmp = await Deno.makeTempDir();
     try {
       const size = TINY[name];
-      const basePath = name === "transfer" ? await tinyBase(join(tmp, "base")) : undefined;
+      const basePath = name === "transfer"
+        ? await tinyBase(join(tmp, "base"))
+        : name === "finetune"
+        ? await tinyFinetuneBase(join(tmp, "base"))
+        : undefined;
       const model = await createModel(name, { size, channels, seed: 3, basePath });
       const x = tf.randomUniform([4, size, size, channels], 0, 1, "float32", 5);
       const y = tf.tensor2d([0, 1, 0, 1], [4, 1]);

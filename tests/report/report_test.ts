@@ -59,6 +59,11 @@ const EXPECTED: Record<
   "10": { charts: { line: 3 }, tables: 2, text: [/operating point/] },
   "11": { charts: { line: 1 }, tables: 3, text: [/referred \/ 1,000/, /tuberculosis/] },
   "12": { charts: { images: 1, histogram: 1 }, tables: 1, text: [/uniform|even spread/] },
+  "16": {
+    charts: { histogram: 3, images: 1 },
+    tables: 5,
+    text: [/second site/, /Strict protocol/, /--adapt bn\+prior/],
+  },
   "17": {
     charts: {},
     tables: 0,

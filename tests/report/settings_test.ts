@@ -55,3 +55,22 @@ Deno.test("the full profile keeps the seed's settings", () => {
   assert.equal(PROFILES.full.patience, 8);
   assert.deepEqual(PROFILES.full.baselineFractions, [0.25, 0.75]);
 });
+
+Deno.test("reportSettings: the site sample is XRAY_REPORT_SITE, else chest_xray_site beside the data", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const data = join(tmp, "chest_xray");
+    assert.equal(reportSettings(envOf({ [REPORT_ENV.data]: data })).site, null);
+    await Deno.mkdir(join(tmp, "chest_xray_site"));
+    const s = reportSettings(envOf({ [REPORT_ENV.data]: data }));
+    assert.equal(s.site, join(tmp, "chest_xray_site"));
+    assert.deepEqual(reportSettings(envOf(settingsEnv(s))), s);
+    const none = reportSettings(envOf({ [REPORT_ENV.data]: data, [REPORT_ENV.site]: "none" }));
+    assert.equal(none.site, null);
+    assert.equal(settingsEnv(none)[REPORT_ENV.site], "none");
+    const other = reportSettings(envOf({ [REPORT_ENV.site]: "outputs/site" }));
+    assert.equal(other.site, join(PROJECT_ROOT, "outputs", "site"));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -61,6 +61,19 @@ Deno.test("CLI: train 2 epochs at size 32, evaluate --json, predict", async () =
     assert.equal(j.n, 20);
     assert.equal(j.confusion.flat().reduce((a: number, b: number) => a + b, 0), 20);
 
+    const a = await task("evaluate", [
+      ...["--run", out, "--data", data, "--adapt", "bn+prior", "--calibrate", data],
+      ...["--ci", "--n-boot", "20", "--json"],
+    ]);
+    assert.equal(a.code, 0, a.stderr);
+    const ja = JSON.parse(a.stdout);
+    assert.equal(ja.adapt, "bn+prior");
+    assert.match(ja.thresholdFrom, /calibrated on the labels of/);
+    assert.ok(ja.intervals.auc.nValid > 0 && ja.prior.site.prior > 0);
+    const bad = await task("evaluate", ["--run", out, "--data", data, "--adapt", "x"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--adapt "x" is not one of/);
+
     const files = [join(data, "test", "NORMAL"), join(data, "test", "PNEUMONIA")];
     const one = [...Deno.readDirSync(files[1])][0].name;
     const p = await task("predict", ["--run", out, join(files[1], one), "--json"]);
@@ -70,9 +83,9 @@ Deno.test("CLI: train 2 epochs at size 32, evaluate --json, predict", async () =
     assert.ok(rows[0].prob >= 0 && rows[0].prob <= 1);
     assert.ok(["NORMAL", "PNEUMONIA"].includes(rows[0].label));
 
-    const bad = await task("predict", ["--run", out, join(data, "nope.jpeg")]);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stdout, /nope\.jpeg.*error/);
+    const badPredict = await task("predict", ["--run", out, join(data, "nope.jpeg")]);
+    assert.equal(badPredict.code, 1);
+    assert.match(badPredict.stdout, /nope\.jpeg.*error/);
   } finally {
     await Deno.remove(data, { recursive: true });
     await Deno.remove(out, { recursive: true }).catch(() => {});

@@ -74,6 +74,7 @@ Deno.test("a run writes every file of the run folder, and loadRun rebuilds it", 
       mean: 0,
       std: 1,
       chestRegion: "none",
+      intensity: "none",
     });
     assert.deepEqual(run.classes, ["NORMAL", "PNEUMONIA"]);
     assert.equal(run.threshold, res.threshold.threshold);

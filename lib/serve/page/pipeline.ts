@@ -2,7 +2,7 @@
  * The screening page's pipeline for one file, in the browser: decode (the browser's own image
  * decoder for JPEG and PNG and for JPEG-encapsulated DICOM frames; `dicom.ts` for DICOM), the
  * model's input exactly as the command line computes it (`prepare.ts`, `chest_region.ts`,
- * `normalisePixels`), P(pneumonia), penultimate features and their distance (`ood.ts`), the
+ * `intensity_core.ts`, `normalisePixels`), P(pneumonia), penultimate features and their distance (`ood.ts`), the
  * out-of-scope checks (`scope.ts`) and Grad-CAM (`gradcam_core.ts`). TF.js is the page's global
  * `tf` (the dist bundles served next to the page), passed in.
  * @module
@@ -12,6 +12,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { decodeDicom, type DicomInfo, isDicom } from "../../images/dicom.ts";
 import { type RawImage, toModelInput } from "../../images/prepare.ts";
 import { applyChestRegion, type ChestRegionMode } from "../../images/chest_region.ts";
+import { intensityInPlace, type IntensityMode } from "../../images/intensity_core.ts";
 import { blendHeatmap, gradCamWith, penultimateWith, turboLut } from "../../eval/gradcam_core.ts";
 import { mahalanobis } from "../../metrics/ood.ts";
 import { imageStats, type OodFile, type ScopeWarning, scopeWarnings } from "../../images/scope.ts";
@@ -22,7 +23,8 @@ import type { Preprocessing } from "../../models/types.ts";
 /** `run.json`, written next to the page by `lib/serve/site.ts`. */
 export interface RunInfo {
   name: string;
-  preprocessing: Preprocessing & { chestRegion: ChestRegionMode };
+  /** With the chest-region mode and (absent in runs made before it existed: "none") intensity. */
+  preprocessing: Preprocessing & { chestRegion: ChestRegionMode; intensity?: IntensityMode };
   classes: string[];
   decision: Decision;
   ood: OodFile | null;
@@ -114,11 +116,11 @@ export async function screenBytes(
   const { size, channels } = pre;
   try {
     const { raw, dicom } = await decodeFile(bytes);
-    const input = await applyChestRegion(
-      toModelInput(raw, size, channels),
+    const input = intensityInPlace(
+      await applyChestRegion(toModelInput(raw, size, channels), size, channels, pre.chestRegion),
       size,
       channels,
-      pre.chestRegion,
+      pre.intensity ?? "none",
     );
     const x = tf.tensor4d(normalisePixels(pre, input), [1, size, size, channels]);
     try {

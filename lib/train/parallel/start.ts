@@ -17,11 +17,11 @@ export function startWorkers(
   workers: number,
   optimizerWeights?: NamedTensor[],
 ): Promise<DataParallelTrainer> {
-  if (cfg.model === "transfer") {
+  if (cfg.model === "transfer" || cfg.model === "finetune") {
     // Workers rebuild the model from its JSON, which does not keep the nested base frozen, so
     // their weight order differs ("Layer weight shape ... not compatible").
     throw new Error(
-      `--workers does not support the transfer model (run "${cfg.name}"); use --workers 0`,
+      `--workers does not support the ${cfg.model} model (run "${cfg.name}"); use --workers 0`,
     );
   }
   return DataParallelTrainer.create({

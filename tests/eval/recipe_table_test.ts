@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { recipeRow, recipeTableMarkdown, recipeTableRows } from "../../lib/eval/recipe_table.ts";
+import type { SiteScoring } from "../../lib/eval/site_eval.ts";
+import type { ImageRecord } from "../../lib/data/types.ts";
+
+/** A scoring of 40 images of 20 patients: positives score 0.6-0.99, negatives 0.0-0.7. */
+function scoring(withValidation: boolean): SiteScoring {
+  const y = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 0 : 1));
+  const prob = y.map((v, i) => (v ? 0.6 + (i % 10) * 0.04 : (i % 8) * 0.1));
+  const patient = y.map((_, i) => `p${Math.floor(i / 2)}`);
+  return {
+    runs: ["a", "b"],
+    adapt: "none",
+    tta: 2,
+    source: "site",
+    scored: { records: [] as ImageRecord[], y, prob, patient },
+    calibration: null,
+    threshold: 0.62,
+    thresholdFrom: "re-chosen on validation",
+    targetSensitivity: 0.95,
+    prior: null,
+    validation: withValidation ? { y, prob } : null,
+    failures: [],
+  };
+}
+
+Deno.test("recipeRow: validation, test part and site at the strict threshold, with intervals", () => {
+  const row = recipeRow(
+    { name: "r", what: "w" },
+    scoring(true),
+    scoring(false),
+    { trainS: 12.4, epochs: 8, trainImages: 100 },
+    200,
+  );
+  assert.equal(row.threshold, 0.62);
+  assert.equal(row.site.n, 40);
+  assert.equal(row.validation!.n, 40);
+  assert.equal(row.test!.sensitivity, row.site.sensitivity.estimate);
+  // 0.62 misses the positives at 0.60 only (images 10 and 20): 24 of 26.
+  assert.ok(Math.abs(row.site.sensitivity.estimate - 24 / 26) < 1e-12);
+  assert.ok(row.site.auc.lo <= row.site.auc.estimate && row.site.auc.estimate <= row.site.auc.hi);
+  assert.deepEqual(row.runs, ["a", "b"]);
+  const [t] = recipeTableRows([row]);
+  assert.equal(t["train time (s)"], 12);
+  assert.match(String(t["site spec (95% CI)"]), /^\d\.\d{3} \(\d\.\d{3}-\d\.\d{3}\)$/);
+  const md = recipeTableMarkdown([row]).split("\n");
+  assert.equal(md.length, 3);
+  assert.match(md[0], /^\| recipe \| what \| val AUC/);
+  assert.equal(recipeTableMarkdown([]), "(no recipes)");
+  const noVal = recipeRow({ name: "r", what: "w" }, scoring(false), null, {
+    trainS: 1,
+    epochs: 1,
+    trainImages: 1,
+  }, 20);
+  assert.equal(noVal.validation, null);
+  assert.equal(recipeTableRows([noVal])[0]["val AUC"], "-");
+});

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { initBackend } from "../../lib/backend/select.ts";
+import { discoverDataset } from "../../lib/data/discover.ts";
+import { scoreForSite, summariseScoring } from "../../lib/eval/site_eval.ts";
+import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { saveModel } from "../../lib/models/io.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../lib/util/atomic.ts";
+
+await initBackend({ prefer: "cpu" });
+
+/**
+ * A run folder by hand: batch norm, then a mean-brightness score; val_predictions.csv lists the
+ * data folder's val/ images with the scores the model gives them.
+ */
+async function writeRun(dir: string, data: string, bias = -8): Promise<void> {
+  const m = tfl.sequential();
+  m.add(tfl.layers.batchNormalization({ inputShape: [32, 32, 1] }));
+  m.add(tfl.layers.globalAveragePooling2d({}));
+  m.add(tfl.layers.dense({ units: 1, activation: "sigmoid" }));
+  m.layers[2].setWeights([tf.tensor2d([20], [1, 1]), tf.tensor1d([bias])]);
+  await saveModel(m, join(dir, "model"));
+  await writeJsonAtomic(join(dir, "preprocessing.json"), {
+    size: 32,
+    channels: 1,
+    scale: 1 / 255,
+    mean: 0,
+    std: 1,
+  });
+  await writeJsonAtomic(join(dir, "classes.json"), ["NORMAL", "PNEUMONIA"]);
+  await writeJsonAtomic(join(dir, "threshold.json"), { threshold: 0.01, policy: "test" });
+  await writeJsonAtomic(join(dir, "config.json"), {
+    classes: 2,
+    data,
+    balance: "weights",
+    threshold: { targetSensitivity: 0.95 },
+  });
+  const val = (await discoverDataset(data)).records.filter((r) => r.officialSplit === "val");
+  const rows = val.map((r, i) =>
+    `${r.relPath},${r.patientId},${r.y},${0.2 + 0.6 * r.y + i * 1e-4}`
+  );
+  await writeFileAtomic(
+    join(dir, "val_predictions.csv"),
+    ["relPath,patient,y,prob", ...rows].join("\n") + "\n",
+  );
+}
+
+Deno.test("scoreForSite: stored threshold, ensemble, TTA, calibration and adaptation", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const data = join(dir, "data"), site = join(dir, "site");
+    await writeSyntheticDataset(data, { perClass: 10, size: 40, seed: 5 });
+    await writeSyntheticDataset(site, { perClass: 12, size: 40, seed: 6, splits: ["test"] });
+    await writeRun(join(dir, "a"), data);
+    await writeRun(join(dir, "b"), data, -7);
+    const { records } = await discoverDataset(site);
+    const base = { records, source: site, cacheDir: join(dir, "cache") };
+
+    const plain = await scoreForSite({ ...base, runs: [join(dir, "a")] });
+    assert.equal(plain.threshold, 0.01);
+    assert.match(plain.thresholdFrom, /stored/);
+    assert.equal(plain.scored.y.length, 24);
+    assert.equal(plain.prior, null);
+    const e = summariseScoring(plain);
+    assert.deepEqual(Object.keys(e), [
+      "auc",
+      "accuracy",
+      "sensitivity",
+      "specificity",
+      "precision",
+      "f1",
+      "threshold",
+      "confusion",
+      "n",
+    ]);
+
+    const ens = await scoreForSite({ ...base, runs: [join(dir, "a"), join(dir, "b")] });
+    assert.match(ens.thresholdFrom, /re-chosen on the runs' validation split/);
+    // The stored val scores of both runs are the same, so the ensemble's val threshold is the
+    // 95%-sensitivity threshold of those scores (positives 0.8 + i * 1e-4).
+    assert.ok(ens.threshold > 0.79 && ens.threshold < 0.81, `threshold ${ens.threshold}`);
+    const pa = plain.scored.prob[0];
+    const pb = (await scoreForSite({ ...base, runs: [join(dir, "b")] })).scored.prob[0];
+    assert.ok(Math.abs(ens.scored.prob[0] - (pa + pb) / 2) < 1e-6);
+
+    const tta = await scoreForSite({ ...base, runs: [join(dir, "a")], tta: 2 });
+    assert.equal(tta.tta, 2);
+    assert.match(tta.thresholdFrom, /TTA 2/);
+    assert.notEqual(tta.scored.prob[0], plain.scored.prob[0]);
+
+    const cal = await scoreForSite({ ...base, runs: [join(dir, "a")], calibrate: site });
+    assert.equal(cal.calibration!.y.length, 24);
+    assert.match(cal.thresholdFrom, /calibrated on the labels of/);
+    assert.notEqual(cal.threshold, 0.01);
+
+    const bn = await scoreForSite({ ...base, runs: [join(dir, "a")], adapt: "bn+prior" });
+    assert.notEqual(bn.scored.prob[0], plain.scored.prob[0]);
+    assert.equal(bn.prior!.base, 0.5);
+    assert.ok(bn.prior!.site.prior > 0 && bn.prior!.site.prior < 1);
+    const withCi = summariseScoring(bn, { ci: true, nBoot: 50, details: true });
+    assert.equal(withCi.adapt, "bn+prior");
+    assert.ok(withCi.intervals!.auc.nValid > 0);
+
+    await assert.rejects(
+      () => scoreForSite({ ...base, runs: [join(dir, "a")], adapt: "tent" as never }),
+      /not one of none, bn/,
+    );
+    await assert.rejects(
+      () => scoreForSite({ ...base, runs: [join(dir, "a")], tta: 1, valData: join(dir, "nope") }),
+      /pass --val-data DIR/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

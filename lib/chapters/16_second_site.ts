@@ -33,9 +33,10 @@ import { loadImages } from "../images/cache.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { bootstrapMetrics, formatInterval, type MetricIntervals } from "../metrics/bootstrap.ts";
 import type { ReportSettings } from "../report/settings.ts";
-import { readJson } from "../util/atomic.ts";
+import { readJson, writeJsonAtomic } from "../util/atomic.ts";
 import { projectPath } from "../util/project.ts";
-import { splits } from "./_context.ts";
+import { resultPath, splits } from "./_context.ts";
+import type { SecondSiteResult } from "./_conclusion_inputs.ts";
 import { type EvalContext, evalContext, type ScoredSplit, scoreSplit } from "./_eval_context.ts";
 
 /** Bootstrap resamples of the chapter's intervals. */
@@ -360,6 +361,36 @@ export function recipeTableHtml(r: { table: RecipeTable; path: string } | null):
 }
 
 const met = (ok: boolean) => (ok ? "met" : "**not met**");
+
+/**
+ * Records the chapter's numbers in `results/second_site.json` for the conclusions (chapter 17):
+ * site metrics with intervals at the stored threshold, the training-distribution side, and the
+ * threshold calibrated on the site's labels. Returns what it wrote.
+ */
+export async function saveSecondSite(
+  s: ReportSettings,
+  c: SiteChapter,
+  calibrated: SiteEvaluation,
+): Promise<SecondSiteResult> {
+  const st = c.intervals.site.metrics, h = c.intervals.home.metrics;
+  const result: SecondSiteResult = {
+    n: c.site.y.length,
+    run: c.ctx.record.name,
+    threshold: c.ctx.run.threshold,
+    auc: st.auc,
+    sensitivity: st.sensitivity,
+    specificity: st.specificity,
+    reference: { auc: h.auc, sensitivity: h.sensitivity, specificity: h.specificity },
+    calibrated: {
+      sensitivity: calibrated.sensitivity,
+      specificity: calibrated.specificity,
+      threshold: calibrated.threshold,
+      labelled: c.site.y.length,
+    },
+  };
+  await writeJsonAtomic(resultPath(s, "second_site"), result);
+  return result;
+}
 
 /** The chapter's conclusions, from its numbers and the issue's targets. */
 export function siteSummary(

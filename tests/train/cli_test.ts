@@ -71,8 +71,8 @@ Deno.test("CLI: train 2 epochs at size 32, evaluate --json, predict", async () =
     assert.match(ja.thresholdFrom, /calibrated on the labels of/);
     assert.ok(ja.intervals.auc.nValid > 0 && ja.prior.site.prior > 0);
     const bad = await task("evaluate", ["--run", out, "--data", data, "--adapt", "x"]);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /--adapt "x" is not one of/);
+    assert.equal(bad.code, 2, "a bad --adapt value is a usage error (exit 2)");
+    assert.match(bad.stderr, /--adapt must be one of none, bn, prior, bn\+prior, got "x"/);
 
     const files = [join(data, "test", "NORMAL"), join(data, "test", "PNEUMONIA")];
     const one = [...Deno.readDirSync(files[1])][0].name;

@@ -85,3 +85,10 @@ export function assertNHWC(kernel: string, dataFormat: string | undefined): void
     );
   }
 }
+
+/** The byte address of `info`'s data in the wasm memory (for the SIMD kernels of `simd/`). */
+export function addr(backend: WasmBackendLike, info: TensorInfo): number {
+  const d = backend.dataIdMap.get(info.dataId);
+  if (!d) throw new Error(`wasm kernel: tensor [${info.shape}] is not on the wasm backend`);
+  return d.memoryOffset;
+}

@@ -15,11 +15,21 @@
 import {
   backend_util,
   BatchMatMul,
-  Conv2D,
   Conv2DBackpropInput,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { alloc, f32, free, heapF32, releaseView, viewAt, type WasmBackendLike } from "./_heap.ts";
+import {
+  addr,
+  alloc,
+  f32,
+  free,
+  heapF32,
+  releaseView,
+  viewAt,
+  type WasmBackendLike,
+} from "./_heap.ts";
+import { simdKernels } from "./simd/mod.ts";
+import { conv2dFast } from "./conv.ts";
 import { type Args, callStock, transposeInto, transposeLast2, view } from "./_ops.ts";
 import { conv2dInfoNHWC, convDims } from "./_conv_geometry.ts";
 
@@ -37,6 +47,10 @@ export function conv2dBackpropFilterFast({ inputs, backend, attrs }: Args): Tens
   const info = conv2dInfoNHWC("Conv2DBackpropFilter", x.shape, attrs.filterShape, attrs);
   const { B, H, W, OH, OW, KH, KW, CI, CO, sh, sw, top, left } = convDims(info);
   const K = KH * KW * CI, N = B * OH * OW;
+  const simd = simdKernels(be);
+  if (simd && CO % 4 === 0 && info.dilationHeight === 1 && info.dilationWidth === 1) {
+    return filterGradSimd(be, simd, x, dy, info);
+  }
   if (K < CO) return filterGradByCol(be, x, dy, info);
   const xT = alloc(be, [B, CI, H, W]);
   const colT = alloc(be, [K, N]);
@@ -100,6 +114,54 @@ export function conv2dBackpropFilterFast({ inputs, backend, attrs }: Args): Tens
   const out = alloc(be, info.filterShape as number[]);
   f32(be, out).set(acc);
   return out;
+}
+
+/**
+ * Filter gradient by the SIMD kernel of `simd/kernels.c`: no im2col, no layout change; a f64
+ * accumulator on the heap, rounded to float32 at the end.
+ */
+function filterGradSimd(
+  be: WasmBackendLike,
+  simd: NonNullable<ReturnType<typeof simdKernels>>,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { B, H, W, OH, OW, KH, KW, CI, CO, sh, sw, top, left } = convDims(info);
+  const n = KH * KW * CI * CO;
+  const acc = alloc(be, [2 * n]); // n float64 values
+  const out = alloc(be, info.filterShape as number[]);
+  f32(be, acc).fill(0);
+  const rows = Math.max(1, Math.round(FILTER_GRAD_TILE / OW));
+  simd.conv_filter_grad(
+    addr(be, x),
+    addr(be, dy),
+    addr(be, acc),
+    B,
+    H,
+    W,
+    CI,
+    OH,
+    OW,
+    CO,
+    KH,
+    KW,
+    sh,
+    sw,
+    top,
+    left,
+    rows,
+  );
+  simd.f64_to_f32(addr(be, acc), addr(be, out), n);
+  free(be, acc);
+  return out;
+}
+
+/** Output pixels per tile of {@link filterGradSimd} (whole output rows). */
+export let FILTER_GRAD_TILE = 512;
+/** For experiments (bench/): changes {@link FILTER_GRAD_TILE}. */
+export function setFilterGradTile(n: number): void {
+  FILTER_GRAD_TILE = n;
 }
 
 /**
@@ -310,11 +372,15 @@ export function conv2dBackpropInputFast(args: Args): TensorInfo {
       }
     }
   }
-  const out = callStock(Conv2D, { x: dyd ?? dy, filter: wT }, be, {
-    strides: [1, 1],
-    pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]],
-    dataFormat: "NHWC",
-    dilations: [1, 1],
+  const out = conv2dFast({
+    inputs: { x: dyd ?? dy, filter: wT },
+    backend: be,
+    attrs: {
+      strides: [1, 1],
+      pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]],
+      dataFormat: "NHWC",
+      dilations: [1, 1],
+    },
   });
   free(be, wT);
   if (dyd) free(be, dyd);

@@ -2,12 +2,14 @@
  * Fast kernels for the wasm backend, registered by `mod.ts` in "fast" mode.
  * Measured on this 2-core machine, the stock wasm kernels they replace are slow or wrong:
  *
+ * - `Conv2D`: a SIMD kernel with fused multiply-add (see `conv.ts`), faster than XNNPACK's. *
  * - `Conv2DBackpropFilter` (missing in wasm) and `Conv2DBackpropInput` (a scalar loop): see
  *   `conv_grads.ts`.
  * - `MaxPoolGrad`: recomputes each window's argmax from x (first maximum, as the cpu backend) and
- *   scatters dy there; the stock kernel drops gradients of negative maxima (see the tests).
- * - `Sum` and `Mean` over leading axes (bias gradients, batch-norm statistics): one pass with
- *   float64 accumulators (stock wasm transposes the input first).
+ *   scatters dy there; the stock kernel drops gradients of negative maxima (see the tests). The
+ *   2x2 stride-2 case with C % 4 == 0 runs as SIMD (`simd/kernels.c`).
+ * - `Sum` and `Mean` over leading axes (bias gradients, batch-norm statistics): one pass, float64
+ *   accumulators (stock wasm transposes the input first); SIMD (`simd/kernels.c`) where C % 4 == 0.
  * - `Tile`: block copies inside the heap (batch-norm gradients tile per-channel statistics).
  * - `Identity`, and `Cast` to the same dtype: share the input's data instead of copying it (as
  *   the cpu backend does).
@@ -20,6 +22,7 @@ import {
   backend_util,
   BatchMatMul,
   Cast,
+  Conv2D,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   Identity,
@@ -32,9 +35,11 @@ import {
   Tile,
   util,
 } from "@tensorflow/tfjs-core";
-import { alloc, f32, free, heapF32, type WasmBackendLike } from "./_heap.ts";
+import { addr, alloc, f32, free, heapF32, type WasmBackendLike } from "./_heap.ts";
+import { simdKernels } from "./simd/mod.ts";
 import { type Args, callStock, transposeLast2 } from "./_ops.ts";
 import { conv2dBackpropFilterFast, conv2dBackpropInputFast } from "./conv_grads.ts";
+import { conv2dFast } from "./conv.ts";
 export { COL2IM_MAX_CHANNELS, setCol2imMaxChannels } from "./conv_grads.ts";
 
 function maxPoolGradFast({ inputs, backend, attrs }: Args): TensorInfo {
@@ -56,6 +61,11 @@ function maxPoolGradFast({ inputs, backend, attrs }: Args): TensorInfo {
   const xv = f32(be, input), dyv = f32(be, dy), dx = f32(be, out);
   if (FH === 2 && FW === 2 && sh === 2 && sw === 2 && top === 0 && left === 0) {
     if (H !== 2 * OH || W !== 2 * OW) dx.fill(0); // odd sizes: the last row/column is not written
+    const simd = C % 4 === 0 ? simdKernels(be) : null;
+    if (simd) {
+      simd.max_pool_2x2_grad(addr(be, input), addr(be, dy), addr(be, out), B, H, W, C, OH, OW);
+      return out;
+    }
     maxPool2x2Grad(xv, dyv, dx, B, H, W, C, OH, OW);
     return out;
   }
@@ -194,6 +204,19 @@ function reduceLeading(
   const M = util.sizeFromShape(x.shape) / C;
   const outShape = attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept;
   const out = alloc(be, outShape);
+  const simd = C % 4 === 0 ? simdKernels(be) : null;
+  if (simd) {
+    const acc = alloc(be, [2 * C]); // C float64 values
+    f32(be, acc).fill(0);
+    simd.sum_rows(addr(be, x), addr(be, acc), M, C);
+    if (kernel === Mean) {
+      const a = new Float64Array(be.wasm.HEAPF32.buffer, addr(be, acc), C);
+      for (let c = 0; c < C; c++) a[c] /= M;
+    }
+    simd.f64_to_f32(addr(be, acc), addr(be, out), C);
+    free(be, acc);
+    return out;
+  }
   const xv = f32(be, x), ov = f32(be, out);
   const acc = new Float64Array(C);
   for (let i = 0, p = 0; i < M; i++) {
@@ -269,6 +292,7 @@ function config(kernelName: string, fn: (a: Args) => TensorInfo): KernelConfig {
 /** The fast kernels (built on demand, after the stock kernels they call are registered). */
 export function fastKernels(): KernelConfig[] {
   return [
+    config(Conv2D, conv2dFast),
     config(Conv2DBackpropFilter, conv2dBackpropFilterFast),
     config(Conv2DBackpropInput, conv2dBackpropInputFast),
     config(MaxPoolGrad, maxPoolGradFast),

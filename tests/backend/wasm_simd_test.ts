@@ -1,0 +1,218 @@
+/**
+ * The SIMD kernels of lib/backend/wasm/simd (kernels.c): each against the cpu backend, on shapes
+ * that reach every code path (register blocks of 8 and 4 channels, 1-4 leftover filter rows,
+ * padding borders, strides, odd pooling sizes, ties), with the SIMD kernels on and off; plus the
+ * safety of running the module on tfjs' memory: it defines no data and writes nothing outside its
+ * output, and the committed bytes are what kernels.c builds to (where clang 16 is installed).
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../../lib/backend/select.ts";
+import { setWasmKernels } from "../../lib/backend/wasm/mod.ts";
+import {
+  setSimdKernelsEnabled,
+  simdKernels,
+  simdKernelsSupported,
+} from "../../lib/backend/wasm/simd/mod.ts";
+import { KERNELS_WASM_BASE64 } from "../../lib/backend/wasm/simd/kernels_wasm.ts";
+import type { WasmBackendLike } from "../../lib/backend/wasm/_heap.ts";
+import { makeRng, randNormal } from "../../lib/util/rng.ts";
+
+const TOL = 1e-5;
+type Arr = { shape: number[]; data: Float32Array };
+
+function rand(shape: number[], seed: number): Arr {
+  const rng = makeRng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { shape, data: Float32Array.from({ length: n }, () => randNormal(rng)) };
+}
+
+function run(kernel: string, inputs: Record<string, Arr>, attrs: object): Arr {
+  const ts: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.data, v.shape);
+  const out = tf.engine().runKernel(kernel, ts as never, attrs as never) as tf.Tensor;
+  const res = { shape: out.shape, data: out.dataSync() as Float32Array };
+  tf.dispose([out, ...Object.values(ts)]);
+  return res;
+}
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+/** The kernel on cpu, then on wasm with SIMD on and off: both within TOL of cpu. */
+async function compare(kernel: string, inputs: Record<string, Arr>, attrs: object) {
+  await initBackend({ prefer: "cpu" });
+  const want = run(kernel, inputs, attrs);
+  await initBackend({ prefer: "wasm" });
+  setWasmKernels("fast");
+  for (const on of [true, false]) {
+    setSimdKernelsEnabled(on);
+    const got = run(kernel, inputs, attrs);
+    assert.deepEqual(got.shape, want.shape);
+    const e = relErr(got.data, want.data);
+    assert.ok(e <= TOL, `${kernel} simd=${on} ${JSON.stringify(attrs)}: rel err ${e}`);
+  }
+  setSimdKernelsEnabled(true);
+}
+
+const available = simdKernelsSupported();
+if (!available) {
+  console.log("SIMD kernel tests skipped: this engine has no wasm relaxed SIMD");
+}
+
+/** Convolution cases: every channel-block remainder, padding, strides. */
+const convCases: { x: number[]; f: number[]; s: number | [number, number]; pad: unknown }[] = [
+  { x: [2, 12, 11, 8], f: [3, 3, 8, 16], s: 1, pad: "valid" }, // blocks of 8 channels
+  { x: [2, 12, 11, 3], f: [3, 3, 3, 20], s: 1, pad: "valid" }, // 9 filter rows: 4 + 4 + 1; 8+8+4
+  { x: [1, 9, 10, 5], f: [3, 2, 5, 12], s: 1, pad: "same" }, // 10 rows: 4 + 4 + 2; borders
+  { x: [2, 13, 9, 7], f: [3, 3, 7, 4], s: 2, pad: "same" }, // 21 rows: ... + 1; stride 2
+  { x: [1, 11, 14, 6], f: [5, 5, 6, 8], s: [2, 1], pad: "valid" }, // 30 rows: ... + 2
+  { x: [1, 8, 8, 1], f: [3, 3, 1, 4], s: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] }, // explicit
+  { x: [3, 7, 7, 4], f: [1, 1, 4, 8], s: 1, pad: "valid" }, // pointwise
+  { x: [1, 5, 5, 2], f: [5, 5, 2, 4], s: 1, pad: "valid" }, // one output pixel
+];
+
+Deno.test({
+  name: "SIMD Conv2D and its filter and input gradients match cpu",
+  ignore: !available,
+  async fn() {
+    for (const [i, c] of convCases.entries()) {
+      const x = rand(c.x, 10 + i), f = rand(c.f, 20 + i);
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: "NHWC", dilations: 1 };
+      await compare("Conv2D", { x, filter: f }, attrs);
+      await initBackend({ prefer: "cpu" });
+      const y = tf.conv2d(
+        tf.tensor4d(x.data, c.x as [number, number, number, number]),
+        tf.tensor4d(f.data, c.f as [number, number, number, number]),
+        c.s,
+        c.pad as "valid",
+      );
+      const dy = rand(y.shape, 30 + i);
+      y.dispose();
+      await compare("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: c.f });
+      await compare("Conv2DBackpropInput", { dy, filter: f }, { ...attrs, inputShape: c.x });
+    }
+  },
+});
+
+Deno.test({
+  name: "SIMD 2x2 MaxPoolGrad matches cpu: ties go to the first maximum, odd sizes, negatives",
+  ignore: !available,
+  async fn() {
+    for (const shape of [[2, 6, 8, 4], [1, 7, 5, 8], [2, 4, 4, 12]]) {
+      const x = rand(shape, 5);
+      // Values on a coarse grid make ties inside windows common (the first in scan order must
+      // win); every fifth value negative makes all-negative windows.
+      for (let i = 0; i < x.data.length; i++) x.data[i] = Math.round(x.data[i] * 1.5) / 1.5;
+      for (let i = 0; i < x.data.length; i += 5) x.data[i] = -Math.abs(x.data[i]);
+      await initBackend({ prefer: "cpu" });
+      const pooled = tf.maxPool(tf.tensor4d(x.data, shape as never), 2, 2, "valid");
+      const y = { shape: pooled.shape, data: pooled.dataSync() as Float32Array };
+      pooled.dispose();
+      const dy = rand(y.shape, 6);
+      await compare("MaxPoolGrad", { dy, input: x, output: y }, {
+        filterSize: 2,
+        strides: 2,
+        pad: "valid",
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "SIMD Sum and Mean over leading axes match cpu (4, 16 and 20 channels, long columns)",
+  ignore: !available,
+  async fn() {
+    for (const shape of [[3, 5, 4], [600, 16], [2, 300, 20], [1, 7, 8, 64]]) {
+      const x = rand(shape, 8);
+      await compare("Sum", { x }, { axis: shape.slice(0, -1).map((_, i) => i), keepDims: false });
+      await compare("Mean", { x }, { axis: [0], keepDims: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "SIMD kernels write only their output: tensors around it keep their values",
+  ignore: !available,
+  async fn() {
+    await initBackend({ prefer: "wasm" });
+    setWasmKernels("fast");
+    setSimdKernelsEnabled(true);
+    assert.ok(simdKernels(tf.backend() as unknown as WasmBackendLike), "kernels load on wasm");
+    const guards = Array.from({ length: 8 }, (_, i) => tf.fill([1024], i + 0.25));
+    const x = tf.tensor4d(rand([2, 10, 10, 8], 1).data, [2, 10, 10, 8]);
+    const w = tf.tensor4d(rand([3, 3, 8, 12], 2).data, [3, 3, 8, 12]);
+    const g = tf.grad((k: tf.Tensor) => tf.sum(tf.conv2d(x, k as tf.Tensor4D, 1, "same")))(w);
+    const pooled = tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid")))(
+      x,
+    );
+    const s = tf.sum(x, [0, 1, 2]);
+    for (const [i, t] of guards.entries()) {
+      assert.ok(t.dataSync().every((v) => v === i + 0.25), `guard tensor ${i} unchanged`);
+    }
+    tf.dispose([...guards, x, w, g, pooled, s]);
+  },
+});
+
+Deno.test("the kernels module defines no data and imports only a memory", () => {
+  const bin = atob(KERNELS_WASM_BASE64);
+  const bytes = Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+  // Section ids after the 8-byte header: 11 (data) and 12 (data count) must be absent.
+  const ids: number[] = [];
+  for (let p = 8; p < bytes.length;) {
+    const id = bytes[p++];
+    let size = 0, shift = 0, b;
+    do {
+      b = bytes[p++];
+      size |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80);
+    ids.push(id);
+    p += size;
+  }
+  assert.ok(!ids.includes(11) && !ids.includes(12), `sections ${ids}`);
+  if (!available) return;
+  const mod = new WebAssembly.Module(bytes);
+  assert.deepEqual(WebAssembly.Module.imports(mod), [
+    { module: "env", name: "memory", kind: "memory" },
+  ]);
+});
+
+Deno.test({
+  name: "kernels_wasm.ts is what kernels.c builds to (where clang 16 is installed)",
+  async fn(t) {
+    let hasClang = false;
+    try {
+      hasClang = (await new Deno.Command("clang-16", { args: ["--version"], stdout: "null" })
+        .output()).success;
+    } catch { /* not installed */ }
+    if (!hasClang) {
+      console.log("skipped: clang-16 is not installed (apt-get install -y clang-16 lld-16)");
+      return;
+    }
+    const dir = await Deno.makeTempDir();
+    const committed = await Deno.readTextFile("lib/backend/wasm/simd/kernels_wasm.ts");
+    try {
+      await Deno.copyFile("lib/backend/wasm/simd/kernels.c", `${dir}/kernels.c`);
+      await Deno.copyFile("lib/backend/wasm/simd/build.ts", `${dir}/build.ts`);
+      const res = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-read", "--allow-write", "--allow-run", `${dir}/build.ts`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(res.success, new TextDecoder().decode(res.stderr));
+      const rebuilt = await Deno.readTextFile(`${dir}/kernels_wasm.ts`);
+      assert.equal(rebuilt, committed, "rebuild with `deno task build-kernels` and commit");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+    await t.step("done", () => {});
+  },
+});

@@ -77,16 +77,23 @@ const convCases: { x: number[]; f: number[]; s: number | [number, number]; pad: 
   { x: [1, 8, 8, 1], f: [3, 3, 1, 4], s: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] }, // explicit
   { x: [3, 7, 7, 4], f: [1, 1, 4, 8], s: 1, pad: "valid" }, // pointwise
   { x: [1, 5, 5, 2], f: [5, 5, 2, 4], s: 1, pad: "valid" }, // one output pixel
+  { x: [2, 3, 3, 8], f: [3, 3, 8, 8], s: 1, pad: "same" }, // no interior column: all border
+  { x: [1, 2, 6, 4], f: [5, 5, 4, 4], s: 1, pad: [[0, 0], [2, 2], [4, 4], [0, 0]] }, // empty cols
 ];
 
 Deno.test({
-  name: "SIMD Conv2D and its filter and input gradients match cpu",
+  name: "SIMD Conv2D, FusedConv2D (bias, ReLU) and the conv gradients match cpu",
   ignore: !available,
   async fn() {
     for (const [i, c] of convCases.entries()) {
       const x = rand(c.x, 10 + i), f = rand(c.f, 20 + i);
       const attrs = { strides: c.s, pad: c.pad, dataFormat: "NHWC", dilations: 1 };
       await compare("Conv2D", { x, filter: f }, attrs);
+      const bias = rand([c.f[3]], 40 + i);
+      for (const activation of ["linear", "relu", "elu"]) {
+        await compare("FusedConv2D", { x, filter: f, bias }, { ...attrs, activation });
+      }
+      await compare("FusedConv2D", { x, filter: f }, { ...attrs, activation: "relu" });
       await initBackend({ prefer: "cpu" });
       const y = tf.conv2d(
         tf.tensor4d(x.data, c.x as [number, number, number, number]),

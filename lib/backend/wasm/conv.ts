@@ -6,7 +6,7 @@
  * gradient's 8x72x72x32 -> 64 with padding 2: 69 vs 59 (`bench/profile.ts`, XRAY_WASM_SIMD=off/on).
  * @module
  */
-import { Conv2D, type TensorInfo } from "@tensorflow/tfjs-core";
+import { Conv2D, FusedConv2D, type TensorInfo } from "@tensorflow/tfjs-core";
 import { addr, alloc, type WasmBackendLike } from "./_heap.ts";
 import { type Args, callStock } from "./_ops.ts";
 import { conv2dInfoNHWC, convDims } from "./_conv_geometry.ts";
@@ -14,18 +14,44 @@ import { simdKernels } from "./simd/mod.ts";
 
 /** `Conv2D` (inputs x, filter): SIMD where it applies, else stock. */
 export function conv2dFast(args: Args): TensorInfo {
+  return convSimd(args, null, false) ?? callStock(Conv2D, args.inputs, args.backend, args.attrs);
+}
+
+/**
+ * `FusedConv2D` (tfjs-layers' convolutions; inputs x, filter, bias?): SIMD with the bias and a
+ * linear or ReLU activation folded into the output stores; other activations, PReLU weights or a
+ * bias that is not one value per output channel go to the stock kernel.
+ */
+export function fusedConv2dFast(args: Args): TensorInfo {
+  const { inputs, attrs } = args;
+  const act = attrs.activation ?? "linear";
+  const { bias, preluActivationWeights } = inputs;
+  const co = inputs.filter.shape[3];
+  const biasOk = bias === undefined ||
+    (bias.dtype === "float32" && bias.shape.reduce((a, b) => a * b, 1) === co &&
+      bias.shape[bias.shape.length - 1] === co);
+  if ((act === "linear" || act === "relu") && !preluActivationWeights && biasOk) {
+    const out = convSimd(args, bias ?? null, act === "relu");
+    if (out) return out;
+  }
+  return callStock(FusedConv2D, inputs, args.backend, attrs);
+}
+
+/** The SIMD convolution, or null where it does not apply (the caller runs the stock kernel). */
+function convSimd(args: Args, bias: TensorInfo | null, relu: boolean): TensorInfo | null {
   const { inputs, backend, attrs } = args;
   const be = backend as WasmBackendLike;
   const { x, filter } = inputs;
   const simd = simdKernels(be);
   const nhwc = attrs.dataFormat === undefined || attrs.dataFormat === "NHWC";
-  if (!simd || !nhwc || x.dtype !== "float32" || filter.shape[3] % 4 !== 0) {
-    return callStock(Conv2D, inputs, be, attrs);
+  if (
+    !simd || !nhwc || x.dtype !== "float32" || filter.dtype !== "float32" ||
+    filter.shape[3] % 4 !== 0
+  ) {
+    return null;
   }
   const info = conv2dInfoNHWC("Conv2D", x.shape, filter.shape, attrs);
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) {
-    return callStock(Conv2D, inputs, be, attrs);
-  }
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
   const { B, H, W, OH, OW, KH, KW, CI, CO, sh, sw, top, left } = convDims(info);
   const out = alloc(be, [B, OH, OW, CO]);
   if (B * OH * OW * CO === 0) return out;
@@ -46,6 +72,8 @@ export function conv2dFast(args: Args): TensorInfo {
     sw,
     top,
     left,
+    bias ? addr(be, bias) : 0,
+    relu ? 1 : 0,
   );
   return out;
 }

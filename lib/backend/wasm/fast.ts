@@ -2,7 +2,8 @@
  * Fast kernels for the wasm backend, registered by `mod.ts` in "fast" mode.
  * Measured on this 2-core machine, the stock wasm kernels they replace are slow or wrong:
  *
- * - `Conv2D`: a SIMD kernel with fused multiply-add (see `conv.ts`), faster than XNNPACK's. *
+ * - `Conv2D` and `FusedConv2D` (bias, linear or ReLU): a SIMD kernel with fused multiply-add (see
+ *   `conv.ts`), faster than XNNPACK's. *
  * - `Conv2DBackpropFilter` (missing in wasm) and `Conv2DBackpropInput` (a scalar loop): see
  *   `conv_grads.ts`.
  * - `MaxPoolGrad`: recomputes each window's argmax from x (first maximum, as the cpu backend) and
@@ -25,6 +26,7 @@ import {
   Conv2D,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
+  FusedConv2D,
   Identity,
   type KernelConfig,
   type KernelFunc,
@@ -39,7 +41,7 @@ import { addr, alloc, f32, free, heapF32, type WasmBackendLike } from "./_heap.t
 import { simdKernels } from "./simd/mod.ts";
 import { type Args, callStock, transposeLast2 } from "./_ops.ts";
 import { conv2dBackpropFilterFast, conv2dBackpropInputFast } from "./conv_grads.ts";
-import { conv2dFast } from "./conv.ts";
+import { conv2dFast, fusedConv2dFast } from "./conv.ts";
 export { COL2IM_MAX_CHANNELS, setCol2imMaxChannels } from "./conv_grads.ts";
 
 function maxPoolGradFast({ inputs, backend, attrs }: Args): TensorInfo {
@@ -293,6 +295,7 @@ function config(kernelName: string, fn: (a: Args) => TensorInfo): KernelConfig {
 export function fastKernels(): KernelConfig[] {
   return [
     config(Conv2D, conv2dFast),
+    config(FusedConv2D, fusedConv2dFast),
     config(Conv2DBackpropFilter, conv2dBackpropFilterFast),
     config(Conv2DBackpropInput, conv2dBackpropInputFast),
     config(MaxPoolGrad, maxPoolGradFast),

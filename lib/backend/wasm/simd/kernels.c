@@ -30,9 +30,10 @@ static inline void add_f64(double *acc, v128_t v) {
 
 /*
  * One register block of the filter gradient: RJ filter rows (j = kw * CI + ci within one kernel
- * row kh) by 4 * RC output channels, summed over the output pixels of rows oy0..oy1 of image b
- * whose whole window lies inside the input (ox in [oxa, oxb)). For those pixels the KW * CI input
- * values of a kernel row are contiguous in NHWC, so x[.., j] is one load at a fixed offset.
+ * row kh) by 4 * RC output channels, summed over output columns [pa, pb) of rows oy0..oy1 of
+ * image b. The filter rows [ja, jb) given to FG_RANGE must be inside the input for every column of
+ * the range (all of them for interior columns, fewer at a padded border): then the KW * CI input
+ * values of a kernel row are contiguous in NHWC, and x[.., j] is one load at a fixed offset.
  * f32 sums per tile of rows, added to the f64 accumulator acc [KH * KW * CI, CO].
  */
 #define FG_BLOCK(RJ, RC)                                                                        \
@@ -42,9 +43,9 @@ static inline void add_f64(double *acc, v128_t v) {
     for (int oy = oy0; oy < oy1; oy++) {                                                        \
       int iy = oy * sh + kh - top;                                                              \
       if (iy < 0 || iy >= H) continue;                                                          \
-      const float *xp = x + ((b * H + iy) * W + oxa * sw - left) * CI + j;                      \
-      const float *dp = dy + ((b * OH + oy) * OW + oxa) * CO + co;                              \
-      for (int ox = oxa; ox < oxb; ox++, xp += xstep, dp += CO) {                               \
+      const float *xp = x + ((b * H + iy) * W + pa * sw - left) * CI + j;                       \
+      const float *dp = dy + ((b * OH + oy) * OW + pa) * CO + co;                               \
+      for (int ox = pa; ox < pb; ox++, xp += xstep, dp += CO) {                                 \
         v128_t d0 = LD(dp), d1 = RC > 1 ? LD(dp + 4) : d0;                                      \
         v128_t s = SPLAT(xp);                                                                   \
         a00 = FMA(s, d0, a00);                                                                  \
@@ -90,6 +91,25 @@ static inline void add_f64(double *acc, v128_t v) {
     if (co < CO) FG_BLOCK(RJ, 1);                                                               \
   } while (0)
 
+#define FG_RANGE(JA, JB)                                                                        \
+  do {                                                                                          \
+    int j = (JA);                                                                               \
+    const int jend = (JB);                                                                      \
+    for (; j + 4 <= jend; j += 4) FG_ROWS(4);                                                   \
+    if (jend - j == 3) FG_ROWS(3);                                                              \
+    else if (jend - j == 2) FG_ROWS(2);                                                         \
+    else if (jend - j == 1) FG_ROWS(1);                                                         \
+  } while (0)
+
+/* Output columns [*oxa, *oxb) whose whole window lies inside the input (the rest is border). */
+static inline void interior(int W, int KW, int sw, int left, int OW, int *oxa, int *oxb) {
+  int a = (left + sw - 1) / sw, b = W - KW + left < 0 ? 0 : (W - KW + left) / sw + 1;
+  if (b > OW) b = OW;
+  if (a > b) a = b;
+  *oxa = a;
+  *oxb = b;
+}
+
 /*
  * Conv2DBackpropFilter, NHWC, dilation 1: acc [KH, KW, CI, CO] (f64, zeroed by the caller) +=
  * sum over b, oy, ox of x[b, oy*sh + kh - top, ox*sw + kw - left, ci] * dy[b, oy, ox, co]
@@ -101,45 +121,24 @@ void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H
                       int OH, int OW, int CO, int KH, int KW, int sh, int sw, int top, int left,
                       int rows) {
   const int KWCI = KW * CI, xstep = sw * CI;
-  /* Output columns whose whole window is inside the input: ox*sw - left >= 0, + KW <= W. */
-  int oxa = (left + sw - 1) / sw, oxb = (W - KW + left) / sw + 1;
-  if (oxb > OW) oxb = OW;
-  if (oxa > oxb) oxa = oxb;
+  int oxa, oxb;
+  interior(W, KW, sw, left, OW, &oxa, &oxb);
   for (int b = 0; b < B; b++) {
     for (int oy0 = 0; oy0 < OH; oy0 += rows) {
       int oy1 = oy0 + rows < OH ? oy0 + rows : OH;
-      if (oxa < oxb) {
-        for (int kh = 0; kh < KH; kh++) {
-          int j = 0;
-          for (; j + 4 <= KWCI; j += 4) FG_ROWS(4);
-          if (KWCI - j == 3) FG_ROWS(3);
-          else if (KWCI - j == 2) FG_ROWS(2);
-          else if (KWCI - j == 1) FG_ROWS(1);
-        }
-      }
-      /* Border columns (padding): one window position at a time, scalar in x, SIMD in co. */
-      for (int oy = oy0; oy < oy1; oy++) {
+      for (int kh = 0; kh < KH; kh++) {
+        int pa = oxa, pb = oxb;
+        if (pa < pb) FG_RANGE(0, KWCI);
+        /* Border columns, one at a time: only the kernel columns inside the input. */
         for (int ox = 0; ox < OW; ox++) {
-          if (ox == oxa && oxa < oxb) ox = oxb;
+          if (ox == oxa) ox = oxb;
           if (ox >= OW) break;
-          const float *dp = dy + ((b * OH + oy) * OW + ox) * CO;
-          for (int kh = 0; kh < KH; kh++) {
-            int iy = oy * sh + kh - top;
-            if (iy < 0 || iy >= H) continue;
-            for (int kw = 0; kw < KW; kw++) {
-              int ix = ox * sw + kw - left;
-              if (ix < 0 || ix >= W) continue;
-              const float *xp = x + ((b * H + iy) * W + ix) * CI;
-              for (int ci = 0; ci < CI; ci++) {
-                v128_t s = SPLAT(xp + ci);
-                double *o = acc + ((kh * KW + kw) * CI + ci) * CO;
-                for (int co = 0; co < CO; co += 4) {
-                  v128_t p = wasm_f32x4_mul(s, LD(dp + co));
-                  add_f64(o + co, p);
-                }
-              }
-            }
-          }
+          int kwa = left - ox * sw > 0 ? left - ox * sw : 0;
+          int kwb = W + left - ox * sw < KW ? W + left - ox * sw : KW;
+          if (kwa >= kwb) continue;
+          pa = ox;
+          pb = ox + 1;
+          FG_RANGE(kwa * CI, kwb * CI);
         }
       }
     }
@@ -148,8 +147,9 @@ void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H
 
 /*
  * One register block of a convolution: RP output pixels (ox .. ox + RP - 1 of one output row) by
- * 4 * RC output channels, summed over the kernel rows and the KW * CI contiguous input values of
- * each (all windows inside the input along x; rows outside the input are skipped).
+ * 4 * RC output channels, summed over the kernel rows (rows outside the input skipped) and, in
+ * each, the contiguous input values j in [ja, jb) of the KW * CI (all of them inside the input for
+ * these pixels); plus the bias, then ReLU if asked.
  */
 #define CV_BLOCK(RP, RC)                                                                        \
   do {                                                                                          \
@@ -158,9 +158,9 @@ void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H
     for (int kh = 0; kh < KH; kh++) {                                                           \
       int iy = oy * sh + kh - top;                                                              \
       if (iy < 0 || iy >= H) continue;                                                          \
-      const float *xp = x + ((b * H + iy) * W + ox * sw - left) * CI;                           \
-      const float *wp = w + kh * KWCI * CO + co;                                                \
-      for (int j = 0; j < KWCI; j++, xp++, wp += CO) {                                          \
+      const float *xp = x + ((b * H + iy) * W + ox * sw - left) * CI + ja;                      \
+      const float *wp = w + (kh * KWCI + ja) * CO + co;                                         \
+      for (int j = ja; j < jb; j++, xp++, wp += CO) {                                           \
         v128_t w0 = LD(wp), w1 = RC > 1 ? LD(wp + 4) : w0;                                      \
         v128_t s = SPLAT(xp);                                                                   \
         a00 = FMA(s, w0, a00);                                                                  \
@@ -183,19 +183,21 @@ void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H
       }                                                                                         \
     }                                                                                           \
     float *o = y + ((b * OH + oy) * OW + ox) * CO + co;                                         \
-    ST(o, a00);                                                                                 \
-    if (RC > 1) ST(o + 4, a01);                                                                 \
+    v128_t b0 = bias ? LD(bias + co) : wasm_f32x4_splat(0);                                     \
+    v128_t b1 = bias && RC > 1 ? LD(bias + co + 4) : b0;                                        \
+    ST(o, OUT(a00, b0));                                                                        \
+    if (RC > 1) ST(o + 4, OUT(a01, b1));                                                        \
     if (RP > 1) {                                                                               \
-      ST(o + CO, a10);                                                                          \
-      if (RC > 1) ST(o + CO + 4, a11);                                                          \
+      ST(o + CO, OUT(a10, b0));                                                                 \
+      if (RC > 1) ST(o + CO + 4, OUT(a11, b1));                                                 \
     }                                                                                           \
     if (RP > 2) {                                                                               \
-      ST(o + 2 * CO, a20);                                                                      \
-      if (RC > 1) ST(o + 2 * CO + 4, a21);                                                      \
+      ST(o + 2 * CO, OUT(a20, b0));                                                             \
+      if (RC > 1) ST(o + 2 * CO + 4, OUT(a21, b1));                                             \
     }                                                                                           \
     if (RP > 3) {                                                                               \
-      ST(o + 3 * CO, a30);                                                                      \
-      if (RC > 1) ST(o + 3 * CO + 4, a31);                                                      \
+      ST(o + 3 * CO, OUT(a30, b0));                                                             \
+      if (RC > 1) ST(o + 3 * CO + 4, OUT(a31, b1));                                             \
     }                                                                                           \
   } while (0)
 
@@ -206,42 +208,37 @@ void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H
     if (co < CO) CV_BLOCK(RP, 1);                                                               \
   } while (0)
 
+/* a + bias, then max(., 0) when relu is set (relu is 0 or 1) */
+#define OUT(a, bv) (relu ? wasm_f32x4_max(wasm_f32x4_add((a), (bv)), wasm_f32x4_splat(0))        \
+                         : wasm_f32x4_add((a), (bv)))
+
 /*
  * Conv2D, NHWC, dilation 1: y [B, OH, OW, CO] = sum over kh, kw, ci of x[b, oy*sh + kh - top,
- * ox*sw + kw - left, ci] * w[kh, kw, ci, co] (0 outside the input). CO a multiple of 4.
+ * ox*sw + kw - left, ci] * w[kh, kw, ci, co] (0 outside the input), + bias[co] when bias is not 0,
+ * then ReLU when relu is 1. CO a multiple of 4.
  */
 EXPORT("conv2d")
 void conv2d(const float *x, const float *w, float *y, int B, int H, int W, int CI, int OH, int OW,
-            int CO, int KH, int KW, int sh, int sw, int top, int left) {
+            int CO, int KH, int KW, int sh, int sw, int top, int left, const float *bias,
+            int relu) {
   const int KWCI = KW * CI, xstep = sw * CI;
-  int oxa = (left + sw - 1) / sw, oxb = (W - KW + left) / sw + 1;
-  if (oxb > OW) oxb = OW;
-  if (oxa > oxb) oxa = oxb;
+  int oxa, oxb;
+  interior(W, KW, sw, left, OW, &oxa, &oxb);
   for (int b = 0; b < B; b++) {
     for (int oy = 0; oy < OH; oy++) {
-      int ox = oxa;
+      int ja = 0, jb = KWCI, ox = oxa;
       for (; ox + 4 <= oxb; ox += 4) CV_PIXELS(4);
       for (; ox < oxb; ox++) CV_PIXELS(1);
-      /* Border columns: windows partly outside the input. */
+      /* Border columns: only the kernel columns inside the input. */
       for (ox = 0; ox < OW; ox++) {
-        if (ox == oxa && oxa < oxb) ox = oxb;
+        if (ox == oxa) ox = oxb;
         if (ox >= OW) break;
-        float *o = y + ((b * OH + oy) * OW + ox) * CO;
-        for (int co = 0; co < CO; co += 4) {
-          v128_t a = wasm_f32x4_splat(0);
-          for (int kh = 0; kh < KH; kh++) {
-            int iy = oy * sh + kh - top;
-            if (iy < 0 || iy >= H) continue;
-            for (int kw = 0; kw < KW; kw++) {
-              int ix = ox * sw + kw - left;
-              if (ix < 0 || ix >= W) continue;
-              const float *xp = x + ((b * H + iy) * W + ix) * CI;
-              const float *wp = w + ((kh * KW + kw) * CI) * CO + co;
-              for (int ci = 0; ci < CI; ci++, wp += CO) a = FMA(SPLAT(xp + ci), LD(wp), a);
-            }
-          }
-          ST(o + co, a);
-        }
+        int kwa = left - ox * sw > 0 ? left - ox * sw : 0;
+        int kwb = W + left - ox * sw < KW ? W + left - ox * sw : KW;
+        if (kwb < kwa) kwb = kwa; /* no column inside: bias (and ReLU) only */
+        ja = kwa * CI;
+        jb = kwb * CI;
+        CV_PIXELS(1);
       }
     }
   }

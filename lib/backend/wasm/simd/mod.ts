@@ -60,6 +60,8 @@ export interface SimdKernels {
     sw: number,
     top: number,
     left: number,
+    bias: number,
+    relu: number,
   ): void;
   sum_rows(x: number, acc: number, M: number, C: number): void;
   f64_to_f32(acc: number, out: number, n: number): void;

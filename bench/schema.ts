@@ -87,6 +87,8 @@ export interface BackendEntry {
   name: string;
   threads: number | null;
   simd: boolean | null;
+  /** On wasm: whether our relaxed-SIMD kernels ran the convolutions (lib/backend/wasm/simd). */
+  simdKernels?: boolean | null;
   /** On webgpu: the adapter (description, vendor, whether it renders in software); else null. */
   adapter: AdapterSummary | null;
   skipped: { name: string; reason: string }[];
@@ -113,6 +115,7 @@ export interface BenchJson {
     name: string;
     threads: number;
     simd: boolean | null;
+    simdKernels?: boolean | null;
     skipped: { name: string; reason: string }[];
     /** On webgpu: the adapter; else null. */
     adapter?: AdapterSummary | null;

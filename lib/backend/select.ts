@@ -21,6 +21,8 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-layers";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { setWasmKernels, type WasmKernelMode } from "./wasm/mod.ts";
+import { simdKernels } from "./wasm/simd/mod.ts";
+import type { WasmBackendLike } from "./wasm/_heap.ts";
 import { type AdapterSummary, describeAdapter, initWebGpu } from "./webgpu.ts";
 import { initNodeBackend, nodeSkipReason } from "./node.ts";
 
@@ -50,6 +52,12 @@ export interface BackendInfo {
   wasmKernels: WasmKernelMode | null;
   /** On wasm: whether the SIMD build is in use; else null. */
   simd: boolean | null;
+  /**
+   * On wasm: whether our relaxed-SIMD (fused multiply-add) kernels of `wasm/simd/` run the
+   * convolutions, pooling gradients and sums (fast kernels, an engine with relaxed SIMD, not
+   * switched off by `XRAY_WASM_SIMD=off`); else null.
+   */
+  simdKernels: boolean | null;
 }
 
 /** Options of {@link initBackend}. */
@@ -178,6 +186,9 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
       forcedBy,
       wasmKernels: isWasm ? mode : null,
       simd: isWasm ? tf.env().getBool("WASM_HAS_SIMD_SUPPORT") as boolean : null,
+      simdKernels: isWasm
+        ? mode === "fast" && simdKernels(tf.backend() as unknown as WasmBackendLike) !== null
+        : null,
     };
     cached = { key, info };
     return info;
@@ -192,7 +203,9 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
 /** One human line: the backend in use, its threads, and why the others were skipped. */
 export function describeBackend(info: BackendInfo): string {
   const extra = info.name === "wasm"
-    ? `, ${info.simd ? "SIMD" : "no SIMD"}, ${info.wasmKernels} gradient kernels`
+    ? `, ${info.simd ? "SIMD" : "no SIMD"}, ${info.wasmKernels} gradient kernels${
+      info.simdKernels ? ", relaxed-SIMD FMA convolutions" : ""
+    }`
     : info.adapter
     ? `, adapter ${describeAdapter(info.adapter)}`
     : "";

@@ -28,76 +28,87 @@ static inline void add_f64(double *acc, v128_t v) {
                                               wasm_i32x4_shuffle(v, v, 2, 3, 0, 1))));
 }
 
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("clang loop unroll(full)")
+
+/*
+ * Register blocks: FG_J filter rows (or CV_P pixels) by FG_C (CV_C) groups of 4 channels. V8 has
+ * 15 vector registers for wasm on x64 (the 16th is its scratch), so accumulators + loaded vectors
+ * + one splat must stay within 15. Measured on the 2-core AVX-512 Xeon (CPU ms of the forward,
+ * filter-gradient and input-gradient convolutions of cnn_reg's and compact's big layers, two
+ * rounds, build-kernels -D...): 2x4 606/579, 4x2 686/703, 3x4 688/675 (spills), 5x2 760/727,
+ * 6x2 738/684.
+ */
+#ifndef FG_J
+#define FG_J 2
+#endif
+#ifndef FG_C
+#define FG_C 4
+#endif
+#ifndef CV_P
+#define CV_P 2
+#endif
+#ifndef CV_C
+#define CV_C 4
+#endif
+
 /*
  * One register block of the filter gradient: RJ filter rows (j = kw * CI + ci within one kernel
  * row kh) by 4 * RC output channels, summed over output columns [pa, pb) of rows oy0..oy1 of
- * image b. The filter rows [ja, jb) given to FG_RANGE must be inside the input for every column of
- * the range (all of them for interior columns, fewer at a padded border): then the KW * CI input
- * values of a kernel row are contiguous in NHWC, and x[.., j] is one load at a fixed offset.
- * f32 sums per tile of rows, added to the f64 accumulator acc [KH * KW * CI, CO].
+ * image b. Filter rows j .. j + RJ - 1 must be inside the input for every column of the range
+ * (all of them for interior columns, fewer at a padded border): then the KW * CI input values of
+ * a kernel row are contiguous in NHWC, and x[.., j] is one load at a fixed offset. f32 sums per
+ * tile of rows, added to the f64 accumulator acc [KH * KW * CI, CO].
  */
-#define FG_BLOCK(RJ, RC)                                                                        \
-  do {                                                                                          \
-    v128_t a00 = wasm_f32x4_splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,   \
-           a30 = a00, a31 = a00;                                                                \
-    for (int oy = oy0; oy < oy1; oy++) {                                                        \
-      int iy = oy * sh + kh - top;                                                              \
-      if (iy < 0 || iy >= H) continue;                                                          \
-      const float *xp = x + ((b * H + iy) * W + pa * sw - left) * CI + j;                       \
-      const float *dp = dy + ((b * OH + oy) * OW + pa) * CO + co;                               \
-      for (int ox = pa; ox < pb; ox++, xp += xstep, dp += CO) {                                 \
-        v128_t d0 = LD(dp), d1 = RC > 1 ? LD(dp + 4) : d0;                                      \
-        v128_t s = SPLAT(xp);                                                                   \
-        a00 = FMA(s, d0, a00);                                                                  \
-        if (RC > 1) a01 = FMA(s, d1, a01);                                                      \
-        if (RJ > 1) {                                                                           \
-          s = SPLAT(xp + 1);                                                                    \
-          a10 = FMA(s, d0, a10);                                                                \
-          if (RC > 1) a11 = FMA(s, d1, a11);                                                    \
-        }                                                                                       \
-        if (RJ > 2) {                                                                           \
-          s = SPLAT(xp + 2);                                                                    \
-          a20 = FMA(s, d0, a20);                                                                \
-          if (RC > 1) a21 = FMA(s, d1, a21);                                                    \
-        }                                                                                       \
-        if (RJ > 3) {                                                                           \
-          s = SPLAT(xp + 3);                                                                    \
-          a30 = FMA(s, d0, a30);                                                                \
-          if (RC > 1) a31 = FMA(s, d1, a31);                                                    \
-        }                                                                                       \
-      }                                                                                         \
-    }                                                                                           \
-    double *o = acc + (kh * KWCI + j) * CO + co;                                                \
-    add_f64(o, a00);                                                                            \
-    if (RC > 1) add_f64(o + 4, a01);                                                            \
-    if (RJ > 1) {                                                                               \
-      add_f64(o + CO, a10);                                                                     \
-      if (RC > 1) add_f64(o + CO + 4, a11);                                                     \
-    }                                                                                           \
-    if (RJ > 2) {                                                                               \
-      add_f64(o + 2 * CO, a20);                                                                 \
-      if (RC > 1) add_f64(o + 2 * CO + 4, a21);                                                 \
-    }                                                                                           \
-    if (RJ > 3) {                                                                               \
-      add_f64(o + 3 * CO, a30);                                                                 \
-      if (RC > 1) add_f64(o + 3 * CO + 4, a31);                                                 \
-    }                                                                                           \
-  } while (0)
+INLINE void fg_block(const int RJ, const int RC, const float *x, const float *dy, double *acc,
+                     int b, int H, int W, int CI, int OH, int OW, int CO, int KWCI, int sh, int sw,
+                     int top, int left, int kh, int oy0, int oy1, int pa, int pb, int j, int co) {
+  v128_t a[FG_J][FG_C];
+  UNROLL for (int r = 0; r < RJ; r++) UNROLL for (int c = 0; c < RC; c++) a[r][c] =
+      wasm_f32x4_splat(0);
+  const int xstep = sw * CI;
+  for (int oy = oy0; oy < oy1; oy++) {
+    int iy = oy * sh + kh - top;
+    if (iy < 0 || iy >= H) continue;
+    const float *xp = x + ((b * H + iy) * W + pa * sw - left) * CI + j;
+    const float *dp = dy + ((b * OH + oy) * OW + pa) * CO + co;
+    for (int ox = pa; ox < pb; ox++, xp += xstep, dp += CO) {
+      v128_t d[FG_C];
+      UNROLL for (int c = 0; c < RC; c++) d[c] = LD(dp + 4 * c);
+      UNROLL for (int r = 0; r < RJ; r++) {
+        v128_t s = SPLAT(xp + r);
+        UNROLL for (int c = 0; c < RC; c++) a[r][c] = FMA(s, d[c], a[r][c]);
+      }
+    }
+  }
+  double *o = acc + (kh * KWCI + j) * CO + co;
+  UNROLL for (int r = 0; r < RJ; r++) UNROLL for (int c = 0; c < RC; c++)
+      add_f64(o + r * CO + 4 * c, a[r][c]);
+}
 
+/* Filter rows j .. j + RJ - 1 for every output channel: blocks of 4 * FG_C, then of 4. */
 #define FG_ROWS(RJ)                                                                             \
   do {                                                                                          \
     int co = 0;                                                                                 \
-    for (; co + 8 <= CO; co += 8) FG_BLOCK(RJ, 2);                                              \
-    if (co < CO) FG_BLOCK(RJ, 1);                                                               \
+    for (; co + 4 * FG_C <= CO; co += 4 * FG_C)                                                 \
+      fg_block(RJ, FG_C, x, dy, acc, b, H, W, CI, OH, OW, CO, KWCI, sh, sw, top, left, kh, oy0,  \
+               oy1, pa, pb, j, co);                                                             \
+    for (; co < CO; co += 4)                                                                    \
+      fg_block(RJ, 1, x, dy, acc, b, H, W, CI, OH, OW, CO, KWCI, sh, sw, top, left, kh, oy0,    \
+               oy1, pa, pb, j, co);                                                             \
   } while (0)
 
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* Filter rows [JA, JB): blocks of FG_J rows, then of 4, then the 1 .. 3 left over. */
 #define FG_RANGE(JA, JB)                                                                        \
   do {                                                                                          \
     int j = (JA);                                                                               \
     const int jend = (JB);                                                                      \
-    for (; j + 4 <= jend; j += 4) FG_ROWS(4);                                                   \
-    if (jend - j == 3) FG_ROWS(3);                                                              \
-    else if (jend - j == 2) FG_ROWS(2);                                                         \
+    for (; j + FG_J <= jend; j += FG_J) FG_ROWS(FG_J);                                          \
+    for (; j + 4 <= jend; j += 4) FG_ROWS(MIN(4, FG_J));                                        \
+    if (jend - j == 3) FG_ROWS(MIN(3, FG_J));                                                   \
+    else if (jend - j == 2) FG_ROWS(MIN(2, FG_J));                                              \
     else if (jend - j == 1) FG_ROWS(1);                                                         \
   } while (0)
 
@@ -120,7 +131,7 @@ EXPORT("conv_filter_grad")
 void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H, int W, int CI,
                       int OH, int OW, int CO, int KH, int KW, int sh, int sw, int top, int left,
                       int rows) {
-  const int KWCI = KW * CI, xstep = sw * CI;
+  const int KWCI = KW * CI;
   int oxa, oxb;
   interior(W, KW, sw, left, OW, &oxa, &oxb);
   for (int b = 0; b < B; b++) {
@@ -151,66 +162,50 @@ void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H
  * each, the contiguous input values j in [ja, jb) of the KW * CI (all of them inside the input for
  * these pixels); plus the bias, then ReLU if asked.
  */
-#define CV_BLOCK(RP, RC)                                                                        \
-  do {                                                                                          \
-    v128_t a00 = wasm_f32x4_splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,   \
-           a30 = a00, a31 = a00;                                                                \
-    for (int kh = 0; kh < KH; kh++) {                                                           \
-      int iy = oy * sh + kh - top;                                                              \
-      if (iy < 0 || iy >= H) continue;                                                          \
-      const float *xp = x + ((b * H + iy) * W + ox * sw - left) * CI + ja;                      \
-      const float *wp = w + (kh * KWCI + ja) * CO + co;                                         \
-      for (int j = ja; j < jb; j++, xp++, wp += CO) {                                           \
-        v128_t w0 = LD(wp), w1 = RC > 1 ? LD(wp + 4) : w0;                                      \
-        v128_t s = SPLAT(xp);                                                                   \
-        a00 = FMA(s, w0, a00);                                                                  \
-        if (RC > 1) a01 = FMA(s, w1, a01);                                                      \
-        if (RP > 1) {                                                                           \
-          s = SPLAT(xp + xstep);                                                                \
-          a10 = FMA(s, w0, a10);                                                                \
-          if (RC > 1) a11 = FMA(s, w1, a11);                                                    \
-        }                                                                                       \
-        if (RP > 2) {                                                                           \
-          s = SPLAT(xp + 2 * xstep);                                                            \
-          a20 = FMA(s, w0, a20);                                                                \
-          if (RC > 1) a21 = FMA(s, w1, a21);                                                    \
-        }                                                                                       \
-        if (RP > 3) {                                                                           \
-          s = SPLAT(xp + 3 * xstep);                                                            \
-          a30 = FMA(s, w0, a30);                                                                \
-          if (RC > 1) a31 = FMA(s, w1, a31);                                                    \
-        }                                                                                       \
-      }                                                                                         \
-    }                                                                                           \
-    float *o = y + ((b * OH + oy) * OW + ox) * CO + co;                                         \
-    v128_t b0 = bias ? LD(bias + co) : wasm_f32x4_splat(0);                                     \
-    v128_t b1 = bias && RC > 1 ? LD(bias + co + 4) : b0;                                        \
-    ST(o, OUT(a00, b0));                                                                        \
-    if (RC > 1) ST(o + 4, OUT(a01, b1));                                                        \
-    if (RP > 1) {                                                                               \
-      ST(o + CO, OUT(a10, b0));                                                                 \
-      if (RC > 1) ST(o + CO + 4, OUT(a11, b1));                                                 \
-    }                                                                                           \
-    if (RP > 2) {                                                                               \
-      ST(o + 2 * CO, OUT(a20, b0));                                                             \
-      if (RC > 1) ST(o + 2 * CO + 4, OUT(a21, b1));                                             \
-    }                                                                                           \
-    if (RP > 3) {                                                                               \
-      ST(o + 3 * CO, OUT(a30, b0));                                                             \
-      if (RC > 1) ST(o + 3 * CO + 4, OUT(a31, b1));                                             \
-    }                                                                                           \
-  } while (0)
+INLINE void cv_block(const int RP, const int RC, const float *x, const float *w, float *y,
+                     const float *bias, int relu, int b, int H, int W, int CI, int OH, int OW,
+                     int CO, int KH, int KWCI, int sh, int sw, int top, int left, int oy, int ox,
+                     int ja, int jb, int co) {
+  v128_t a[CV_P][CV_C];
+  UNROLL for (int p = 0; p < RP; p++) UNROLL for (int c = 0; c < RC; c++) a[p][c] =
+      wasm_f32x4_splat(0);
+  const int xstep = sw * CI;
+  for (int kh = 0; kh < KH; kh++) {
+    int iy = oy * sh + kh - top;
+    if (iy < 0 || iy >= H) continue;
+    const float *xp = x + ((b * H + iy) * W + ox * sw - left) * CI + ja;
+    const float *wp = w + (kh * KWCI + ja) * CO + co;
+    for (int j = ja; j < jb; j++, xp++, wp += CO) {
+      v128_t wv[CV_C];
+      UNROLL for (int c = 0; c < RC; c++) wv[c] = LD(wp + 4 * c);
+      UNROLL for (int p = 0; p < RP; p++) {
+        v128_t s = SPLAT(xp + p * xstep);
+        UNROLL for (int c = 0; c < RC; c++) a[p][c] = FMA(s, wv[c], a[p][c]);
+      }
+    }
+  }
+  float *o = y + ((b * OH + oy) * OW + ox) * CO + co;
+  const v128_t zero = wasm_f32x4_splat(0);
+  UNROLL for (int c = 0; c < RC; c++) {
+    v128_t bv = bias ? LD(bias + co + 4 * c) : zero;
+    UNROLL for (int p = 0; p < RP; p++) {
+      v128_t v = wasm_f32x4_add(a[p][c], bv);
+      ST(o + p * CO + 4 * c, relu ? wasm_f32x4_max(v, zero) : v);
+    }
+  }
+}
 
+/* Pixels ox .. ox + RP - 1 for every output channel: blocks of 4 * CV_C, then of 4. */
 #define CV_PIXELS(RP)                                                                           \
   do {                                                                                          \
     int co = 0;                                                                                 \
-    for (; co + 8 <= CO; co += 8) CV_BLOCK(RP, 2);                                              \
-    if (co < CO) CV_BLOCK(RP, 1);                                                               \
+    for (; co + 4 * CV_C <= CO; co += 4 * CV_C)                                                 \
+      cv_block(RP, CV_C, x, w, y, bias, relu, b, H, W, CI, OH, OW, CO, KH, KWCI, sh, sw, top,   \
+               left, oy, ox, ja, jb, co);                                                       \
+    for (; co < CO; co += 4)                                                                    \
+      cv_block(RP, 1, x, w, y, bias, relu, b, H, W, CI, OH, OW, CO, KH, KWCI, sh, sw, top,      \
+               left, oy, ox, ja, jb, co);                                                       \
   } while (0)
-
-/* a + bias, then max(., 0) when relu is set (relu is 0 or 1) */
-#define OUT(a, bv) (relu ? wasm_f32x4_max(wasm_f32x4_add((a), (bv)), wasm_f32x4_splat(0))        \
-                         : wasm_f32x4_add((a), (bv)))
 
 /*
  * Conv2D, NHWC, dilation 1: y [B, OH, OW, CO] = sum over kh, kw, ci of x[b, oy*sh + kh - top,
@@ -221,13 +216,13 @@ EXPORT("conv2d")
 void conv2d(const float *x, const float *w, float *y, int B, int H, int W, int CI, int OH, int OW,
             int CO, int KH, int KW, int sh, int sw, int top, int left, const float *bias,
             int relu) {
-  const int KWCI = KW * CI, xstep = sw * CI;
+  const int KWCI = KW * CI;
   int oxa, oxb;
   interior(W, KW, sw, left, OW, &oxa, &oxb);
   for (int b = 0; b < B; b++) {
     for (int oy = 0; oy < OH; oy++) {
       int ja = 0, jb = KWCI, ox = oxa;
-      for (; ox + 4 <= oxb; ox += 4) CV_PIXELS(4);
+      for (; ox + CV_P <= oxb; ox += CV_P) CV_PIXELS(CV_P);
       for (; ox < oxb; ox++) CV_PIXELS(1);
       /* Border columns: only the kernel columns inside the input. */
       for (ox = 0; ox < OW; ox++) {

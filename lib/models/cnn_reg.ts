@@ -6,6 +6,7 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { dropout } from "./dropout.ts";
 import { glorot, outputLayer, validConvMinSize } from "./_layers.ts";
 import type { BuildOptions, ModelSpec } from "./types.ts";
 
@@ -53,7 +54,7 @@ export function cnnRegSpec(arch: Partial<CnnRegArchitecture> = {}): ModelSpec {
       // No per-layer seed: TF.js reuses a fixed dropout seed on every call (the same mask each
       // step). The trainer seeds Math.random per epoch instead, which dropout then draws from.
       if (i < a.filters.length - 1 && a.dropout > 0) {
-        m.add(tfl.layers.dropout({ rate: a.dropout }));
+        m.add(dropout({ rate: a.dropout }));
       }
     });
     m.add(tfl.layers.flatten());

@@ -9,6 +9,7 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { dropout } from "./dropout.ts";
 import { outputLayer } from "./_layers.ts";
 import type { BuildOptions, ModelSpec } from "./types.ts";
 
@@ -56,7 +57,7 @@ export function compactSpec(arch: Partial<CompactArchitecture> = {}): ModelSpec 
       if (i >= 1 && i <= n - 2) m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
     });
     m.add(tfl.layers.globalAveragePooling2d({}));
-    m.add(tfl.layers.dropout({ rate: a.dropout }));
+    m.add(dropout({ rate: a.dropout }));
     m.add(outputLayer(classes, seed, 9));
     return m;
   };

@@ -13,6 +13,7 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { dropout } from "./dropout.ts";
 import { outputLayer } from "./_layers.ts";
 import { loadModel, modelJsonPath } from "./io.ts";
 import { NO_BASE_HELP } from "./transfer.ts";
@@ -85,7 +86,7 @@ async function build(opts: BuildOptions): Promise<tfl.LayersModel> {
   if (x.shape.length > 2) {
     x = tfl.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
   }
-  x = tfl.layers.dropout({ rate: 0.3, seed: opts.seed }).apply(x) as tfl.SymbolicTensor;
+  x = dropout({ rate: 0.3 }).apply(x) as tfl.SymbolicTensor;
   const out = outputLayer(opts.classes, opts.seed, 9).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out, name: "finetune" });
 }

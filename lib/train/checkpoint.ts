@@ -32,6 +32,34 @@ async function decode(stored: StoredTensors, file: string): Promise<NamedTensor[
   return stored.names.map((name, i) => ({ name, tensor: map[`t${i}`] }));
 }
 
+/**
+ * JSON has no NaN or infinities (JSON.stringify writes null): the trainer's state holds both (a
+ * metric undefined for an epoch, e.g. precision with no positive prediction; the best score before
+ * any epoch). They are stored as {"$number": "NaN" | "Infinity" | "-Infinity"} and restored.
+ */
+export function encodeNonFinite(v: unknown): unknown {
+  if (typeof v === "number") return Number.isFinite(v) ? v : { $number: String(v) };
+  if (Array.isArray(v)) return v.map(encodeNonFinite);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encodeNonFinite(x)]));
+  }
+  return v;
+}
+
+/** The inverse of {@link encodeNonFinite}. */
+export function decodeNonFinite(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(decodeNonFinite);
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1 && keys[0] === "$number" && typeof o.$number === "string") {
+      return Number(o.$number);
+    }
+    return Object.fromEntries(keys.map((k) => [k, decodeNonFinite(o[k])]));
+  }
+  return v;
+}
+
 /** Writes a checkpoint into `dir` (files written atomically; state.json last marks it whole). */
 export async function saveCheckpoint<S>(
   dir: string,
@@ -47,7 +75,11 @@ export async function saveCheckpoint<S>(
   const opt = await encode(optNamed, join(dir, "optimizer.bin"));
   // getWeights returns the optimizer's variables plus a fresh scalar for the iteration count.
   for (const t of optNamed) if (!(t.tensor instanceof tf.Variable)) t.tensor.dispose();
-  await writeJsonAtomic(join(dir, "state.json"), { weights, optimizer: opt, state });
+  await writeJsonAtomic(join(dir, "state.json"), {
+    weights,
+    optimizer: opt,
+    state: encodeNonFinite(state),
+  });
 }
 
 /** Restores a checkpoint into `model` and `optimizer`; null when `dir` holds none. */
@@ -76,5 +108,5 @@ export async function loadCheckpoint<S>(
   weights.forEach((w) => w.tensor.dispose());
   const opt = await decode(rec.optimizer, join(dir, "optimizer.bin"));
   if (opt.length > 0) await optimizer.setWeights(opt);
-  return rec.state;
+  return decodeNonFinite(rec.state) as S;
 }

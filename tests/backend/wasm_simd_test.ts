@@ -145,6 +145,29 @@ Deno.test({
   },
 });
 
+Deno.test("the one-pass ReLU gradient matches cpu (fast and reference kernels, SIMD on and off)", async () => {
+  const x = rand([3, 7, 5, 6], 3), w = rand([3, 7, 5, 6], 4); // 630 values: a tail of 2 after SIMD
+  for (let i = 0; i < x.data.length; i += 9) x.data[i] = 0; // relu'(0) is 0
+  const grad = () => {
+    const xt = tf.tensor(x.data, x.shape), wt = tf.tensor(w.data, w.shape);
+    const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), wt)))(xt);
+    // + 0 turns -0 into 0: TF.js' dy * step(x) gives -0 where dy < 0 and x <= 0, ours gives 0.
+    const out = Array.from(g.dataSync(), (v) => v + 0);
+    tf.dispose([xt, wt, g]);
+    return out;
+  };
+  await initBackend({ prefer: "cpu" });
+  const want = grad();
+  await initBackend({ prefer: "wasm" });
+  for (const [mode, on] of [["fast", true], ["fast", false], ["reference", true]] as const) {
+    setWasmKernels(mode);
+    setSimdKernelsEnabled(on);
+    assert.deepEqual(grad(), want, `${mode}, simd ${on}`);
+  }
+  setWasmKernels("fast");
+  setSimdKernelsEnabled(true);
+});
+
 Deno.test({
   name: "SIMD kernels write only their output: tensors around it keep their values",
   ignore: !available,

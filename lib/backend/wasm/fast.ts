@@ -2,6 +2,7 @@
  * Fast kernels for the wasm backend, registered by `mod.ts` in "fast" mode.
  * Measured on this 2-core machine, the stock wasm kernels they replace are slow or wrong:
  *
+ * - `XrayReluGrad`: the ReLU gradient in one pass (see `relu_grad.ts`).
  * - `Conv2D` and `FusedConv2D` (bias, linear or ReLU): a SIMD kernel with fused multiply-add (see
  *   `conv.ts`), faster than XNNPACK's. *
  * - `Conv2DBackpropFilter` (missing in wasm) and `Conv2DBackpropInput` (a scalar loop): see
@@ -42,6 +43,7 @@ import { simdKernels } from "./simd/mod.ts";
 import { type Args, callStock, transposeLast2 } from "./_ops.ts";
 import { conv2dBackpropFilterFast, conv2dBackpropInputFast } from "./conv_grads.ts";
 import { conv2dFast, fusedConv2dFast } from "./conv.ts";
+import { RELU_GRAD, reluGradWasm } from "./relu_grad.ts";
 export { COL2IM_MAX_CHANNELS, setCol2imMaxChannels } from "./conv_grads.ts";
 
 function maxPoolGradFast({ inputs, backend, attrs }: Args): TensorInfo {
@@ -305,5 +307,6 @@ export function fastKernels(): KernelConfig[] {
     config(Tile, tileFast),
     config(Identity, identityFast),
     config(Cast, castFast),
+    config(RELU_GRAD, reluGradWasm),
   ];
 }

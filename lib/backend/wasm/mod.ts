@@ -18,6 +18,7 @@ import {
 import { referenceKernels } from "./reference.ts";
 import { fastKernels } from "./fast.ts";
 import { stock } from "./_stock.ts";
+import { registerReluGradient } from "./relu_grad.ts";
 export { stockWasmKernel } from "./_stock.ts";
 
 /** Which set of wasm gradient kernels is registered. */
@@ -34,6 +35,7 @@ function byName(list: KernelConfig[]): Map<string, KernelConfig> {
  * names). Returns the names of the kernels now provided by this project.
  */
 export function setWasmKernels(mode: WasmKernelMode = "fast"): string[] {
+  registerReluGradient(); // uses XrayReluGrad only while it is registered (fast mode)
   const fast = byName(fastKernels()), ref = byName(referenceKernels);
   const names = new Set([...fast.keys(), ...ref.keys()]);
   const ours: string[] = [];

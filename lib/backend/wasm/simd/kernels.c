@@ -308,6 +308,15 @@ void sum_rows(const float *x, double *acc, int M, int C) {
   }
 }
 
+/* ReLU gradient: dx = dy where x > 0, else 0 (one pass instead of step, cast and multiply). */
+EXPORT("relu_grad")
+void relu_grad(const float *dy, const float *x, float *dx, int n) {
+  const v128_t zero = wasm_f32x4_splat(0);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) ST(dx + i, wasm_v128_and(LD(dy + i), wasm_f32x4_gt(LD(x + i), zero)));
+  for (; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
+}
+
 /* out[i] = (float) acc[i] for n values. */
 EXPORT("f64_to_f32")
 void f64_to_f32(const double *acc, float *out, int n) {

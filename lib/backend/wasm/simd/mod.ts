@@ -64,6 +64,7 @@ export interface SimdKernels {
     relu: number,
   ): void;
   sum_rows(x: number, acc: number, M: number, C: number): void;
+  relu_grad(dy: number, x: number, dx: number, n: number): void;
   f64_to_f32(acc: number, out: number, n: number): void;
 }
 

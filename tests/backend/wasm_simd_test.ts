@@ -90,7 +90,7 @@ Deno.test({
       const attrs = { strides: c.s, pad: c.pad, dataFormat: "NHWC", dilations: 1 };
       await compare("Conv2D", { x, filter: f }, attrs);
       const bias = rand([c.f[3]], 40 + i);
-      for (const activation of ["linear", "relu", "elu"]) {
+      for (const activation of ["linear", "relu", "relu6", "elu"]) {
         await compare("FusedConv2D", { x, filter: f, bias }, { ...attrs, activation });
       }
       await compare("FusedConv2D", { x, filter: f }, { ...attrs, activation: "relu" });

@@ -14,12 +14,12 @@ import { simdKernels } from "./simd/mod.ts";
 
 /** `Conv2D` (inputs x, filter): SIMD where it applies, else stock. */
 export function conv2dFast(args: Args): TensorInfo {
-  return convSimd(args, null, false) ?? callStock(Conv2D, args.inputs, args.backend, args.attrs);
+  return convSimd(args, null, 0) ?? callStock(Conv2D, args.inputs, args.backend, args.attrs);
 }
 
 /**
  * `FusedConv2D` (tfjs-layers' convolutions; inputs x, filter, bias?): SIMD with the bias and a
- * linear or ReLU activation folded into the output stores; other activations, PReLU weights or a
+ * linear, ReLU or ReLU6 (MobileNet) activation folded into the output stores; other activations, PReLU weights or a
  * bias that is not one value per output channel go to the stock kernel.
  */
 export function fusedConv2dFast(args: Args): TensorInfo {
@@ -30,15 +30,19 @@ export function fusedConv2dFast(args: Args): TensorInfo {
   const biasOk = bias === undefined ||
     (bias.dtype === "float32" && bias.shape.reduce((a, b) => a * b, 1) === co &&
       bias.shape[bias.shape.length - 1] === co);
-  if ((act === "linear" || act === "relu") && !preluActivationWeights && biasOk) {
-    const out = convSimd(args, bias ?? null, act === "relu");
+  const code = ACTIVATIONS.get(act);
+  if (code !== undefined && !preluActivationWeights && biasOk) {
+    const out = convSimd(args, bias ?? null, code);
     if (out) return out;
   }
   return callStock(FusedConv2D, inputs, args.backend, attrs);
 }
 
+/** Activations the SIMD kernel applies in its stores (the kernel's `act` codes). */
+const ACTIVATIONS = new Map<string, number>([["linear", 0], ["relu", 1], ["relu6", 2]]);
+
 /** The SIMD convolution, or null where it does not apply (the caller runs the stock kernel). */
-function convSimd(args: Args, bias: TensorInfo | null, relu: boolean): TensorInfo | null {
+function convSimd(args: Args, bias: TensorInfo | null, act: number): TensorInfo | null {
   const { inputs, backend, attrs } = args;
   const be = backend as WasmBackendLike;
   const { x, filter } = inputs;
@@ -73,7 +77,7 @@ function convSimd(args: Args, bias: TensorInfo | null, relu: boolean): TensorInf
     top,
     left,
     bias ? addr(be, bias) : 0,
-    relu ? 1 : 0,
+    act,
   );
   return out;
 }

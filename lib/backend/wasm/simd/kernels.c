@@ -160,10 +160,10 @@ void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H
  * One register block of a convolution: RP output pixels (ox .. ox + RP - 1 of one output row) by
  * 4 * RC output channels, summed over the kernel rows (rows outside the input skipped) and, in
  * each, the contiguous input values j in [ja, jb) of the KW * CI (all of them inside the input for
- * these pixels); plus the bias, then ReLU if asked.
+ * these pixels); plus the bias, then the activation (0 none, 1 ReLU, 2 ReLU6).
  */
 INLINE void cv_block(const int RP, const int RC, const float *x, const float *w, float *y,
-                     const float *bias, int relu, int b, int H, int W, int CI, int OH, int OW,
+                     const float *bias, int act, int b, int H, int W, int CI, int OH, int OW,
                      int CO, int KH, int KWCI, int sh, int sw, int top, int left, int oy, int ox,
                      int ja, int jb, int co) {
   v128_t a[CV_P][CV_C];
@@ -185,12 +185,14 @@ INLINE void cv_block(const int RP, const int RC, const float *x, const float *w,
     }
   }
   float *o = y + ((b * OH + oy) * OW + ox) * CO + co;
-  const v128_t zero = wasm_f32x4_splat(0);
+  const v128_t zero = wasm_f32x4_splat(0), six = wasm_f32x4_splat(6);
   UNROLL for (int c = 0; c < RC; c++) {
     v128_t bv = bias ? LD(bias + co + 4 * c) : zero;
     UNROLL for (int p = 0; p < RP; p++) {
       v128_t v = wasm_f32x4_add(a[p][c], bv);
-      ST(o + p * CO + 4 * c, relu ? wasm_f32x4_max(v, zero) : v);
+      if (act) v = wasm_f32x4_max(v, zero);
+      if (act == 2) v = wasm_f32x4_min(v, six);
+      ST(o + p * CO + 4 * c, v);
     }
   }
 }
@@ -200,22 +202,22 @@ INLINE void cv_block(const int RP, const int RC, const float *x, const float *w,
   do {                                                                                          \
     int co = 0;                                                                                 \
     for (; co + 4 * CV_C <= CO; co += 4 * CV_C)                                                 \
-      cv_block(RP, CV_C, x, w, y, bias, relu, b, H, W, CI, OH, OW, CO, KH, KWCI, sh, sw, top,   \
+      cv_block(RP, CV_C, x, w, y, bias, act, b, H, W, CI, OH, OW, CO, KH, KWCI, sh, sw, top,   \
                left, oy, ox, ja, jb, co);                                                       \
     for (; co < CO; co += 4)                                                                    \
-      cv_block(RP, 1, x, w, y, bias, relu, b, H, W, CI, OH, OW, CO, KH, KWCI, sh, sw, top,      \
+      cv_block(RP, 1, x, w, y, bias, act, b, H, W, CI, OH, OW, CO, KH, KWCI, sh, sw, top,      \
                left, oy, ox, ja, jb, co);                                                       \
   } while (0)
 
 /*
  * Conv2D, NHWC, dilation 1: y [B, OH, OW, CO] = sum over kh, kw, ci of x[b, oy*sh + kh - top,
  * ox*sw + kw - left, ci] * w[kh, kw, ci, co] (0 outside the input), + bias[co] when bias is not 0,
- * then ReLU when relu is 1. CO a multiple of 4.
+ * then the activation act: 0 none, 1 ReLU, 2 ReLU6. CO a multiple of 4.
  */
 EXPORT("conv2d")
 void conv2d(const float *x, const float *w, float *y, int B, int H, int W, int CI, int OH, int OW,
             int CO, int KH, int KW, int sh, int sw, int top, int left, const float *bias,
-            int relu) {
+            int act) {
   const int KWCI = KW * CI;
   int oxa, oxb;
   interior(W, KW, sw, left, OW, &oxa, &oxb);

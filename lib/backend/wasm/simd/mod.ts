@@ -61,7 +61,7 @@ export interface SimdKernels {
     top: number,
     left: number,
     bias: number,
-    relu: number,
+    act: number,
   ): void;
   sum_rows(x: number, acc: number, M: number, C: number): void;
   relu_grad(dy: number, x: number, dx: number, n: number): void;

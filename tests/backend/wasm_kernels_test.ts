@@ -7,40 +7,13 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/backend/select.ts";
 import { setWasmKernels, type WasmKernelMode } from "../../lib/backend/wasm/mod.ts";
-import { makeRng, randNormal } from "../../lib/util/rng.ts";
+import { makeRng } from "../../lib/util/rng.ts";
+import { rand, relErr, run } from "./_kernel_check.ts";
 
 const TOL = 1e-4;
 type Inputs = Record<string, { shape: number[]; data: Float32Array }>;
 
-function rand(shape: number[], seed: number): { shape: number[]; data: Float32Array } {
-  const rng = makeRng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  return { shape, data: Float32Array.from({ length: n }, () => randNormal(rng)) };
-}
-
 /** Runs one kernel on the current backend with fresh tensors; returns its output data. */
-function run(
-  kernel: string,
-  inputs: Inputs,
-  attrs: object,
-): { shape: number[]; data: Float32Array } {
-  const ts: Record<string, tf.Tensor> = {};
-  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.data, v.shape);
-  const out = tf.engine().runKernel(kernel, ts as never, attrs as never) as tf.Tensor;
-  const res = { shape: out.shape, data: out.dataSync() as Float32Array };
-  tf.dispose([out, ...Object.values(ts)]);
-  return res;
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-12);
-}
 
 async function compare(kernel: string, inputs: Inputs, attrs: object, modes: WasmKernelMode[]) {
   await initBackend({ prefer: "cpu" });

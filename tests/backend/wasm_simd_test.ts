@@ -16,35 +16,9 @@ import {
 } from "../../lib/backend/wasm/simd/mod.ts";
 import { KERNELS_WASM_BASE64 } from "../../lib/backend/wasm/simd/kernels_wasm.ts";
 import type { WasmBackendLike } from "../../lib/backend/wasm/_heap.ts";
-import { makeRng, randNormal } from "../../lib/util/rng.ts";
+import { type Arr, rand, relErr, run } from "./_kernel_check.ts";
 
 const TOL = 1e-5;
-type Arr = { shape: number[]; data: Float32Array };
-
-function rand(shape: number[], seed: number): Arr {
-  const rng = makeRng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  return { shape, data: Float32Array.from({ length: n }, () => randNormal(rng)) };
-}
-
-function run(kernel: string, inputs: Record<string, Arr>, attrs: object): Arr {
-  const ts: Record<string, tf.Tensor> = {};
-  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.data, v.shape);
-  const out = tf.engine().runKernel(kernel, ts as never, attrs as never) as tf.Tensor;
-  const res = { shape: out.shape, data: out.dataSync() as Float32Array };
-  tf.dispose([out, ...Object.values(ts)]);
-  return res;
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-12);
-}
 
 /** The kernel on cpu, then on wasm with SIMD on and off: both within TOL of cpu. */
 async function compare(kernel: string, inputs: Record<string, Arr>, attrs: object) {

@@ -10,7 +10,7 @@ import { Conv2D, FusedConv2D, type TensorInfo } from "@tensorflow/tfjs-core";
 import { addr, alloc, type WasmBackendLike } from "./_heap.ts";
 import { type Args, callStock } from "./_ops.ts";
 import { conv2dInfoNHWC, convDims } from "./_conv_geometry.ts";
-import { simdKernels } from "./simd/mod.ts";
+import { convGeometryArgs, simdKernels } from "./simd/mod.ts";
 
 /** `Conv2D` (inputs x, filter): SIMD where it applies, else stock. */
 export function conv2dFast(args: Args): TensorInfo {
@@ -56,28 +56,10 @@ function convSimd(args: Args, bias: TensorInfo | null, act: number): TensorInfo 
   }
   const info = conv2dInfoNHWC("Conv2D", x.shape, filter.shape, attrs);
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
-  const { B, H, W, OH, OW, KH, KW, CI, CO, sh, sw, top, left } = convDims(info);
-  const out = alloc(be, [B, OH, OW, CO]);
-  if (B * OH * OW * CO === 0) return out;
-  simd.conv2d(
-    addr(be, x),
-    addr(be, filter),
-    addr(be, out),
-    B,
-    H,
-    W,
-    CI,
-    OH,
-    OW,
-    CO,
-    KH,
-    KW,
-    sh,
-    sw,
-    top,
-    left,
-    bias ? addr(be, bias) : 0,
-    act,
-  );
+  const d = convDims(info);
+  const out = alloc(be, [d.B, d.OH, d.OW, d.CO]);
+  if (d.B * d.OH * d.OW * d.CO === 0) return out;
+  const g = convGeometryArgs(d);
+  simd.conv2d(addr(be, x), addr(be, filter), addr(be, out), ...g, bias ? addr(be, bias) : 0, act);
   return out;
 }

@@ -28,7 +28,7 @@ import {
   viewAt,
   type WasmBackendLike,
 } from "./_heap.ts";
-import { simdKernels } from "./simd/mod.ts";
+import { convGeometryArgs, simdKernels } from "./simd/mod.ts";
 import { conv2dFast } from "./conv.ts";
 import { type Args, callStock, transposeInto, transposeLast2, view } from "./_ops.ts";
 import { conv2dInfoNHWC, convDims } from "./_conv_geometry.ts";
@@ -127,31 +127,14 @@ function filterGradSimd(
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const { B, H, W, OH, OW, KH, KW, CI, CO, sh, sw, top, left } = convDims(info);
-  const n = KH * KW * CI * CO;
+  const d = convDims(info);
+  const n = d.KH * d.KW * d.CI * d.CO;
   const acc = alloc(be, [2 * n]); // n float64 values
   const out = alloc(be, info.filterShape as number[]);
   f32(be, acc).fill(0);
-  const rows = Math.max(1, Math.round(FILTER_GRAD_TILE / OW));
-  simd.conv_filter_grad(
-    addr(be, x),
-    addr(be, dy),
-    addr(be, acc),
-    B,
-    H,
-    W,
-    CI,
-    OH,
-    OW,
-    CO,
-    KH,
-    KW,
-    sh,
-    sw,
-    top,
-    left,
-    rows,
-  );
+  const rows = Math.max(1, Math.round(FILTER_GRAD_TILE / d.OW));
+  const g = convGeometryArgs(d);
+  simd.conv_filter_grad(addr(be, x), addr(be, dy), addr(be, acc), ...g, rows);
   simd.f64_to_f32(addr(be, acc), addr(be, out), n);
   free(be, acc);
   return out;

@@ -10,27 +10,36 @@
  */
 import { KERNELS_WASM_BASE64 } from "./kernels_wasm.ts";
 import type { WasmBackendLike } from "../_heap.ts";
+import type { ConvDims } from "../_conv_geometry.ts";
+
+/**
+ * The geometry every convolution kernel takes after its three pointers, in kernels.c's order
+ * (see {@link convGeometryArgs}).
+ */
+export type ConvGeometryArgs = [
+  B: number,
+  H: number,
+  W: number,
+  CI: number,
+  OH: number,
+  OW: number,
+  CO: number,
+  KH: number,
+  KW: number,
+  sh: number,
+  sw: number,
+  top: number,
+  left: number,
+];
 
 /** The exported functions (pointers are byte offsets in tfjs' memory). */
 export interface SimdKernels {
-  conv_filter_grad(
+  conv_filter_grad(x: number, dy: number, acc: number, ...g: [...ConvGeometryArgs, number]): void;
+  conv2d(
     x: number,
-    dy: number,
-    acc: number,
-    B: number,
-    H: number,
-    W: number,
-    CI: number,
-    OH: number,
-    OW: number,
-    CO: number,
-    KH: number,
-    KW: number,
-    sh: number,
-    sw: number,
-    top: number,
-    left: number,
-    rows: number,
+    w: number,
+    y: number,
+    ...g: [...ConvGeometryArgs, bias: number, act: number]
   ): void;
   max_pool_2x2_grad(
     x: number,
@@ -43,29 +52,14 @@ export interface SimdKernels {
     OH: number,
     OW: number,
   ): void;
-  conv2d(
-    x: number,
-    w: number,
-    y: number,
-    B: number,
-    H: number,
-    W: number,
-    CI: number,
-    OH: number,
-    OW: number,
-    CO: number,
-    KH: number,
-    KW: number,
-    sh: number,
-    sw: number,
-    top: number,
-    left: number,
-    bias: number,
-    act: number,
-  ): void;
   sum_rows(x: number, acc: number, M: number, C: number): void;
   relu_grad(dy: number, x: number, dx: number, n: number): void;
   f64_to_f32(acc: number, out: number, n: number): void;
+}
+
+/** A convolution's sizes as {@link ConvGeometryArgs}. */
+export function convGeometryArgs(d: ConvDims): ConvGeometryArgs {
+  return [d.B, d.H, d.W, d.CI, d.OH, d.OW, d.CO, d.KH, d.KW, d.sh, d.sw, d.top, d.left];
 }
 
 let moduleCache: WebAssembly.Module | null | undefined;

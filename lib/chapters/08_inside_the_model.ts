@@ -137,13 +137,15 @@ export async function activationGrids(run: LoadedRun, imagePath: string): Promis
     inputs: run.model.inputs,
     outputs: picked.map((p) => p.layer.output as tfl.SymbolicTensor),
   });
-  const outs = tf.tidy(() => {
+  const ts = tf.tidy(() => {
     const r = probe.predict(tf.tensor4d(input, [1, pre.size, pre.size, pre.channels]));
-    return (Array.isArray(r) ? r : [r]).map((t) => ({
-      shape: t.shape,
-      data: t.dataSync() as Float32Array,
-    }));
+    return Array.isArray(r) ? r : [r];
   });
+  // Read back asynchronously: a synchronous read fails on WebGPU under Deno.
+  const outs = await Promise.all(
+    ts.map(async (t) => ({ shape: t.shape, data: await t.data() as Float32Array })),
+  );
+  tf.dispose(ts);
   const gray = pre.channels === 1 ? u8 : u8.filter((_, i) => i % 3 === 0);
   const html = [
     imageGrid([{

@@ -24,19 +24,22 @@ import { N_BOOT } from "./10_honest_evaluation.ts";
  * model predicted at `threshold` (where the model looked for its decision); `classIndex` fixes
  * the explained class instead.
  */
-export function splitHeatmaps(
+export async function splitHeatmaps(
   model: tfl.LayersModel,
   pre: Preprocessing,
   d: ScoredSplit,
   opts: { classIndex?: number; threshold?: number; batch?: number } = {},
-): Float32Array[] {
+): Promise<Float32Array[]> {
   const bytes = pre.size * pre.size * pre.channels, batch = opts.batch ?? 32;
   const out: Float32Array[] = [];
   for (let s = 0; s < d.y.length; s += batch) {
     const n = Math.min(batch, d.y.length - s);
     const x = inputTensor(pre, d.pixels.subarray(s * bytes, (s + n) * bytes), n);
     try {
-      const cams = gradCam(model, x, { classIndex: opts.classIndex, threshold: opts.threshold });
+      const cams = await gradCam(model, x, {
+        classIndex: opts.classIndex,
+        threshold: opts.threshold,
+      });
       for (const c of cams) out.push(c.heatmap);
     } finally {
       x.dispose();
@@ -197,7 +200,7 @@ export async function outcomeGrid(ctx: EvalContext, shares: number[]): Promise<s
   for (const p of picks) {
     const i = p.index!;
     const x = inputTensor(pre, d.pixels.subarray(i * bytes, (i + 1) * bytes), 1);
-    const [cam] = gradCam(ctx.run.model, x, { threshold: ctx.run.threshold });
+    const [cam] = await gradCam(ctx.run.model, x, { threshold: ctx.run.threshold });
     x.dispose();
     tiles.push({
       src: await overlayDataUrl(d, pre, i, cam.heatmap),

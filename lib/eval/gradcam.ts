@@ -18,7 +18,7 @@
  * @example
  * ```ts
  * import { gradCam, overlayHeatmapPng, heatmapMassOutside } from "./gradcam.ts";
- * const [cam] = gradCam(model, x); // x: [1, H, W, C] preprocessed input
+ * const [cam] = await gradCam(model, x); // x: [1, H, W, C] preprocessed input
  * const png = await overlayHeatmapPng(grayPixels, H, W, cam.heatmap, H, W);
  * heatmapMassOutside(cam.heatmap, W, H); // 0..1
  * ```
@@ -47,13 +47,13 @@ export {
 
 /**
  * Grad-CAM heatmaps for a batch `x` ([N, H, W, C], already preprocessed as the model expects).
- * Throws when the model is not a chain of layers (checked against `model.predict`).
+ * Rejects when the model is not a chain of layers (checked against `model.predict`).
  */
 export function gradCam(
   model: tfl.LayersModel,
   x: tf.Tensor4D,
   opts: GradCamOptions = {},
-): CamResult[] {
+): Promise<CamResult[]> {
   return gradCamWith(tf, model, x, opts);
 }
 

@@ -18,7 +18,7 @@
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import { gradCamWith, penultimateWith } from "./gradcam_core.ts";
- * const [cam] = gradCamWith(tf, model, x); // x: [1, H, W, C] preprocessed input
+ * const [cam] = await gradCamWith(tf, model, x); // x: [1, H, W, C] preprocessed input
  * const feats = penultimateWith(tf, model, x); // [N, d]: the input of the last layer
  * ```
  * @module
@@ -101,15 +101,16 @@ function headLogits(tf: Tf, head: readonly Layer[], a: Tensor): Tensor2D {
 
 /**
  * Grad-CAM heatmaps for a batch `x` ([N, H, W, C], already preprocessed as the model expects),
- * computed with the TF.js namespace `tf`. Throws when the model is not a chain of layers
- * (checked against `model.predict`).
+ * computed with the TF.js namespace `tf`. Throws (rejects) when the model is not a chain of layers
+ * (checked against `model.predict`). Values are read back with `await data()`: a synchronous read
+ * fails on WebGPU under Deno (tfjs-backend-webgpu reads through a 2D canvas, which Deno lacks).
  */
-export function gradCamWith(
+export async function gradCamWith(
   tf: Tf,
   model: tfl.LayersModel,
   x: Tensor4D,
   opts: GradCamOptions = {},
-): CamResult[] {
+): Promise<CamResult[]> {
   const layers = flattenLayers(model);
   const idx = opts.layerName !== undefined
     ? layers.findIndex((l) => l.name === opts.layerName)
@@ -124,7 +125,8 @@ export function gradCamWith(
   const [n, h, w] = x.shape;
   const body = layers.slice(0, idx + 1), head = layers.slice(idx + 1);
   if (head.length === 0) throw new Error(`Grad-CAM: layer "${layers[idx].name}" is the output`);
-  return tf.tidy(() => {
+  // 1. The feature map, the probabilities of the split model, and how far they are from predict().
+  const { a, probs, diff } = tf.tidy(() => {
     let a: Tensor, probs: Tensor2D;
     try {
       a = runChain(body, x);
@@ -137,41 +139,52 @@ export function gradCamWith(
           `only models whose layers form a chain are supported (no branches or skips)`,
       );
     }
+    const ref = model.predict(x) as Tensor;
+    const diff = tf.max(tf.abs(tf.sub(probs, tf.reshape(ref, probs.shape))));
+    return { a, probs, diff };
+  });
+  let norm: Tensor | null = null;
+  try {
     if (a.rank !== 4) {
       throw new Error(`Grad-CAM: layer "${layers[idx].name}" output has rank ${a.rank}, need 4`);
     }
-    const ref = model.predict(x) as Tensor;
-    const diff = tf.max(tf.abs(tf.sub(probs, tf.reshape(ref, probs.shape)))).dataSync()[0];
-    if (!(diff < 1e-3)) {
+    const d = (await diff.data())[0];
+    if (!(d < 1e-3)) {
       throw new Error(
         `Grad-CAM: running ${model.name}'s layers one after another differs from predict() by ` +
-          `${diff}; the model is not a chain of layers (branches or skips are not supported)`,
+          `${d}; the model is not a chain of layers (branches or skips are not supported)`,
       );
     }
-    const p = probs.arraySync();
     const units = probs.shape[1];
+    const pv = await probs.data();
+    const p = Array.from(
+      { length: n },
+      (_, i) => Array.from(pv.subarray(i * units, (i + 1) * units)),
+    );
     const classes = Array.from({ length: n }, (_, i) => {
       const c = Array.isArray(opts.classIndex) ? opts.classIndex[i] : opts.classIndex;
       if (c !== undefined) return c;
       if (units === 1) return p[i][0] >= (opts.threshold ?? 0.5) ? 1 : 0;
       return p[i].indexOf(Math.max(...p[i]));
     });
-    // Selector: score = sum_i sign_i * logits[i, col_i]
-    const sel = tf.tensor2d(
-      classes.flatMap((c) =>
-        units === 1
-          ? [c === 1 ? 1 : -1]
-          : Array.from({ length: units }, (_, k) => (k === c ? 1 : 0))
-      ),
-      [n, units],
-    );
-    const grads = tf.grad((feat: Tensor) => tf.sum(tf.mul(headLogits(tf, head, feat), sel)))(a);
-    const weights = tf.mean(grads, [1, 2], true); // [N, 1, 1, K]
-    const cam = tf.relu(tf.sum(tf.mul(weights, a), -1, true)) as Tensor4D; // [N, h', w', 1]
-    const up = tf.image.resizeBilinear(cam, [h, w]);
-    const maxes = tf.max(up, [1, 2, 3], true);
-    const norm = tf.div(up, tf.maximum(maxes, 1e-12));
-    const data = norm.dataSync() as Float32Array;
+    // 2. Selector: score = sum_i sign_i * logits[i, col_i]; its gradient weighs the feature map.
+    norm = tf.tidy(() => {
+      const sel = tf.tensor2d(
+        classes.flatMap((c) =>
+          units === 1
+            ? [c === 1 ? 1 : -1]
+            : Array.from({ length: units }, (_, k) => (k === c ? 1 : 0))
+        ),
+        [n, units],
+      );
+      const grads = tf.grad((feat: Tensor) => tf.sum(tf.mul(headLogits(tf, head, feat), sel)))(a);
+      const weights = tf.mean(grads, [1, 2], true); // [N, 1, 1, K]
+      const cam = tf.relu(tf.sum(tf.mul(weights, a), -1, true)) as Tensor4D; // [N, h', w', 1]
+      const up = tf.image.resizeBilinear(cam, [h, w]);
+      const maxes = tf.max(up, [1, 2, 3], true);
+      return tf.div(up, tf.maximum(maxes, 1e-12));
+    });
+    const data = await norm.data() as Float32Array;
     return classes.map((c, i) => ({
       heatmap: data.slice(i * h * w, (i + 1) * h * w),
       width: w,
@@ -180,7 +193,9 @@ export function gradCamWith(
       probability: units === 1 ? (c === 1 ? p[i][0] : 1 - p[i][0]) : p[i][c],
       layer: layers[idx].name,
     }));
-  });
+  } finally {
+    tf.dispose([a, probs, diff, ...(norm ? [norm] : [])]);
+  }
 }
 
 /**

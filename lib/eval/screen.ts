@@ -65,7 +65,12 @@ export async function screenFiles(
   if (ood && found.length) {
     const packed = new Uint8Array(found.length * bytes);
     found.forEach((f, k) => packed.set(f.input, k * bytes));
-    const { features, dim } = featuresOf(run.model, run.preprocessing, packed, found.length);
+    const { features, dim } = await featuresOf(
+      run.model,
+      run.preprocessing,
+      packed,
+      found.length,
+    );
     distances = found.map((_, k) =>
       mahalanobis(ood.features, features.subarray(k * dim, (k + 1) * dim))
     );

@@ -31,13 +31,13 @@ export { OOD_FILE };
 export const OOD_MAX_TRAIN = 2000;
 
 /** Penultimate features of `n` uint8 images (packed, size x size x channels each), [n * d]. */
-export function featuresOf(
+export async function featuresOf(
   model: tfl.LayersModel,
   pre: Preprocessing,
   pixels: Uint8Array,
   n: number,
   batch = 64,
-): { features: Float32Array; dim: number } {
+): Promise<{ features: Float32Array; dim: number }> {
   const bytes = pre.size * pre.size * pre.channels;
   const parts: Float32Array[] = [];
   let dim = 0;
@@ -49,7 +49,7 @@ export function featuresOf(
       return penultimateWith(tf, model, t);
     });
     dim = f.shape[1];
-    parts.push(f.dataSync() as Float32Array);
+    parts.push(await f.data() as Float32Array); // not dataSync: that fails on WebGPU under Deno
     f.dispose();
   }
   const features = new Float32Array(n * dim);
@@ -75,18 +75,18 @@ function splitPixels(
  * Fits the reference on in-memory training and validation images (as the trainer holds them,
  * chest region already applied) and returns the `ood.json` content.
  */
-export function fitRunOod(
+export async function fitRunOod(
   model: tfl.LayersModel,
   train: SplitData,
   val: SplitData,
   pre: Preprocessing,
   fittedOn: Record<string, unknown> = {},
   opts: { maxTrain?: number; seed?: number } = {},
-): OodFile {
+): Promise<OodFile> {
   const tr = splitPixels(train, opts.maxTrain ?? OOD_MAX_TRAIN, opts.seed ?? 0);
   const va = splitPixels(val, Infinity, 0);
-  const ft = featuresOf(model, pre, tr.pixels, tr.n);
-  const fv = featuresOf(model, pre, va.pixels, va.n);
+  const ft = await featuresOf(model, pre, tr.pixels, tr.n);
+  const fv = await featuresOf(model, pre, va.pixels, va.n);
   const fit = fitOod(ft.features, tr.n, fv.features, va.n, { dim: ft.dim });
   // Seven significant digits keep the file small; distances move by about 1e-7 relative.
   const r7 = (x: number) => Number(x.toPrecision(7));
@@ -117,7 +117,7 @@ export async function storeOod(
   fittedOn: Record<string, unknown> = {},
   opts: { maxTrain?: number; seed?: number } = {},
 ): Promise<OodFile> {
-  const ood = fitRunOod(model, train, val, pre, fittedOn, opts);
+  const ood = await fitRunOod(model, train, val, pre, fittedOn, opts);
   await writeJsonAtomic(join(dir, OOD_FILE), ood);
   return ood;
 }

@@ -21,6 +21,9 @@ import { saveModel } from "../../lib/models/io.ts";
 import { resolveConfig } from "../../lib/train/config.ts";
 import { syntheticTrainData } from "../../lib/train/synthetic_data.ts";
 import { train } from "../../lib/train/train.ts";
+import { gradCam } from "../../lib/eval/gradcam.ts";
+import { featuresOf } from "../../lib/train/ood.ts";
+import type { Preprocessing } from "../../lib/models/types.ts";
 
 const probe = await probeWebGpu();
 const noGpu = probe.adapter === null;
@@ -176,3 +179,51 @@ gpuTest("a tiny training run through the training engine on webgpu matches cpu",
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+gpuTest(
+  "Grad-CAM and the OOD features read GPU-resident tensors back on webgpu (as cpu)",
+  async () => {
+    // tfjs-backend-webgpu's synchronous read goes through a 2D canvas, which Deno lacks: these
+    // paths must read with `await data()`. Sizes are big enough for the tensors to live on the GPU.
+    const build = () =>
+      tfl.sequential({
+        layers: [
+          tfl.layers.conv2d({
+            inputShape: [32, 32, 1],
+            filters: 8,
+            kernelSize: 3,
+            activation: "relu",
+            kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+          }),
+          tfl.layers.globalAveragePooling2d({}),
+          tfl.layers.dense({
+            units: 1,
+            activation: "sigmoid",
+            kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
+          }),
+        ],
+      });
+    const pixels = Uint8Array.from({ length: 3 * 32 * 32 }, (_, i) => (i * 37) % 251);
+    const pre: Preprocessing = { size: 32, channels: 1, scale: 1 / 255, mean: 0, std: 1 };
+    const results = [];
+    for (const backend of ["cpu", "webgpu"] as const) {
+      await initBackend({ prefer: backend });
+      const m = build();
+      const x = tf.tensor4d(Float32Array.from(pixels, (v) => v / 255), [3, 32, 32, 1]);
+      const cams = await gradCam(m, x);
+      const { features, dim } = await featuresOf(m, pre, pixels, 3);
+      results.push({ heat: cams.map((c) => Array.from(c.heatmap)), features, dim });
+      tf.dispose(x);
+      m.dispose();
+    }
+    const [cpu, gpu] = results;
+    assert.equal(gpu.dim, cpu.dim);
+    for (let i = 0; i < cpu.features.length; i++) {
+      assert.ok(Math.abs(gpu.features[i] - cpu.features[i]) < 1e-4, `feature ${i}`);
+    }
+    for (const [k, h] of cpu.heat.entries()) {
+      const e = Math.max(...h.map((v, i) => Math.abs(v - gpu.heat[k][i])));
+      assert.ok(e < 1e-3, `heatmap ${k}: max difference ${e}`);
+    }
+  },
+);

@@ -83,7 +83,7 @@ Deno.test({
 
       // 13: Grad-CAM grid and outside share
       const pre = ctx.run.preprocessing;
-      const maps = l.splitHeatmaps(ctx.run.model, pre, ctx.test);
+      const maps = await l.splitHeatmaps(ctx.run.model, pre, ctx.test);
       assert.equal(maps.length, ctx.test.y.length);
       const shares = l.outsideShares(maps, pre.size);
       const html13 = [

@@ -86,7 +86,7 @@ Deno.test("Grad-CAM lights the only region that carries the signal, not the dist
     assert.equal(layers[defaultCamLayerIndex(layers)].getClassName(), "Activation");
     const data = makeImages(6, 2);
     const x = tf.tensor4d(data.x, [6, S, S, 1]);
-    const cams = gradCam(m, x);
+    const cams = await gradCam(m, x);
     cams.forEach((cam, i) => {
       assert.equal(cam.classIndex, data.y[i], `image ${i} predicted p = ${cam.probability}`);
       assert.equal(cam.heatmap.length, S * S);
@@ -99,13 +99,13 @@ Deno.test("Grad-CAM lights the only region that carries the signal, not the dist
       assert.ok(distractor < 0.02, `heatmap mass near the distractor ${distractor.toFixed(3)}`);
     }
     // Explaining NORMAL on a pneumonia image: evidence for it is negative everywhere -> empty map.
-    const asNormal = gradCam(m, x, { classIndex: 0 });
+    const asNormal = await gradCam(m, x, { classIndex: 0 });
     assert.equal(Math.max(...asNormal[1].heatmap), 0);
     // The first layer's map (filter 0 only matters) is also at the signal.
-    const first = gradCam(m, x, { classIndex: 1, layerName: layers[0].name });
+    const first = await gradCam(m, x, { classIndex: 1, layerName: layers[0].name });
     assert.equal(first[1].layer, layers[0].name);
     assert.ok(massNear(first[1].heatmap, SIGNAL) > 0.8);
-    assert.throws(() => gradCam(m, x, { layerName: "nope" }), /no layer named "nope"/);
+    await assert.rejects(() => gradCam(m, x, { layerName: "nope" }), /no layer named "nope"/);
 
     const png = await overlayHeatmapPng(
       Uint8Array.from(data.x.slice(S * S, 2 * S * S), (v) => Math.round(v * 255)),
@@ -146,7 +146,7 @@ Deno.test("gradCam refuses a model with a branch", async () => {
   ) as tfl.SymbolicTensor;
   const m = tfl.model({ inputs: input, outputs: out });
   const x = tf.randomUniform([1, 8, 8, 1]) as tf.Tensor4D;
-  assert.throws(() => gradCam(m, x, { layerName: m.layers[1].name }), /chain/);
+  await assert.rejects(() => gradCam(m, x, { layerName: m.layers[1].name }), /chain/);
   m.dispose();
   x.dispose();
 });

@@ -183,7 +183,7 @@ Deno.test({
       try {
         const px = await loadImage(join(dir, "chest.png"), { size: 32, channels: 1 });
         const x = inputTensor(loaded.preprocessing, px, 1);
-        const [cam] = gradCam(loaded.model, x, { threshold: loaded.threshold });
+        const [cam] = await gradCam(loaded.model, x, { threshold: loaded.threshold });
         x.dispose();
         const diff = Math.max(
           ...cam.heatmap.map((v, i) => Math.abs(v - byName["chest.png"].heatmap![i])),

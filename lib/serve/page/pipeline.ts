@@ -124,18 +124,20 @@ export async function screenBytes(
     );
     const x = tf.tensor4d(normalisePixels(pre, input), [1, size, size, channels]);
     try {
-      const out = (model.predict(x) as TfCore.Tensor).dataSync();
+      const y = model.predict(x) as TfCore.Tensor;
+      const out = await y.data();
+      y.dispose();
       const prob = out.length === 1 ? out[0] : 1 - out[0];
       let distance: number | null = null;
       if (run.ood) {
         const f = penultimateWith(tf, model, x);
-        distance = mahalanobis(run.ood.features, f.dataSync());
+        distance = mahalanobis(run.ood.features, await f.data() as Float32Array);
         f.dispose();
       }
       const stats = imageStats(raw, input, size, channels);
       const warnings = scopeWarnings({ stats, distance, dicom, size }, run.ood);
       const label = prob >= run.decision.threshold ? "PNEUMONIA" : "NORMAL";
-      const [cam] = gradCamWith(tf, model, x, { threshold: run.decision.threshold });
+      const [cam] = await gradCamWith(tf, model, x, { threshold: run.decision.threshold });
       const heat8 = Uint8Array.from(
         cam.heatmap,
         (v) => Math.round(255 * Math.min(1, Math.max(0, v))),

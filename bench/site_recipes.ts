@@ -142,6 +142,11 @@ export const RECIPES: Recipe[] = [
     score: { members: ["f-strong", "f-strong-s7"], adapt: "bn" },
   },
   {
+    name: "f-long",
+    what: "standard augmentation, full budget (the previous reference's recipe, 8 epochs)",
+    train: { budget: FULL },
+  },
+  {
     name: "s-tta",
     what: "s-base, TTA (8 augmented copies)",
     score: { members: ["s-base"], tta: 8 },

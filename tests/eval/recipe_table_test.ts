@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { recipeRow, recipeTableMarkdown, recipeTableRows } from "../../lib/eval/recipe_table.ts";
 import type { SiteScoring } from "../../lib/eval/site_eval.ts";
 import type { ImageRecord } from "../../lib/data/types.ts";
+import { meetsTargets, SITE_TARGETS } from "../../lib/eval/site_targets.ts";
 
 /** A scoring of 40 images of 20 patients: positives score 0.6-0.99, negatives 0.0-0.7. */
 function scoring(withValidation: boolean): SiteScoring {
@@ -54,4 +55,11 @@ Deno.test("recipeRow: validation, test part and site at the strict threshold, wi
   }, 20);
   assert.equal(noVal.validation, null);
   assert.equal(recipeTableRows([noVal])[0]["val AUC"], "-");
+});
+
+Deno.test("meetsTargets: all three figures at once, NaN never", () => {
+  assert.ok(meetsTargets({ auc: 0.977, sensitivity: 0.983, specificity: 0.849 }, "strict"));
+  assert.ok(!meetsTargets({ auc: 0.977, sensitivity: 0.954, specificity: 0.914 }, "calibrated"));
+  assert.ok(!meetsTargets({ auc: NaN, sensitivity: 1, specificity: 1 }, "strict"));
+  assert.equal(SITE_TARGETS.calibrated.auc, 0.98);
 });

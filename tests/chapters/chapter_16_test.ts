@@ -63,6 +63,10 @@ Deno.test({
         ss.siteSummary(c, a.strict, a.calibrated),
         /Strict protocol .*: (met|\*\*not met)/,
       );
+      assert.match(
+        ss.siteSummary(c, a.strict, a.calibrated, a),
+        /The shipped reference model .*: strict (met|\*\*not met)/,
+      );
 
       // No site setting, and the Kaggle layout: the official test split is the second site.
       const official = await ss.siteChapter(env([["XRAY_REPORT_SITE", "none"]]));

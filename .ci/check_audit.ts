@@ -18,8 +18,13 @@ const got = {
   plannedSharedPatients: audit.plannedSharedPatients.length ?? audit.plannedSharedPatients,
 };
 const want = {
-  total: 5216, normal: 1341, pneumonia: 3875, bacteria: 2530, virus: 1345,
-  unreadable: 0, plannedSharedPatients: 0,
+  total: 5216,
+  normal: 1341,
+  pneumonia: 3875,
+  bacteria: 2530,
+  virus: 1345,
+  unreadable: 0,
+  plannedSharedPatients: 0,
 };
 const bad = Object.entries(want).filter(([k, v]) => (got as any)[k] !== v);
 if (bad.length) {

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { benchModel, peakRssMiB } from "../../bench/model_bench.ts";
 import { formatBench } from "../../bench/format.ts";
-import {
-  type BenchJson,
-  modelErrorEntry,
-  PYTORCH_REFERENCE,
-  SCHEMA,
-} from "../../bench/schema.ts";
+import { type BenchJson, modelErrorEntry, PYTORCH_REFERENCE, SCHEMA } from "../../bench/schema.ts";
 import { profileTraining } from "../../bench/profile.ts";
 
 Deno.test("benchModel times a small registry model with fast and reference kernels", async () => {

@@ -66,12 +66,18 @@ Deno.test("setup: missing 'jupyter kernelspec' without root is a note, not a sil
 });
 
 Deno.test("setup: the system step installs jupyter-client when kernelspec is missing", async () => {
-  const { dir, log } = await fakeBin({ jupyter: partialJupyter, id: "echo 0", "apt-get": "exit 0" });
+  const { dir, log } = await fakeBin({
+    jupyter: partialJupyter,
+    id: "echo 0",
+    "apt-get": "exit 0",
+  });
   try {
     const r = await runSetup("system", dir);
     assertEquals(r.code, 0, r.stderr);
     const calls = await Deno.readTextFile(log);
-    const install = calls.split("\n").find((l) => l.startsWith("apt-get ") && l.includes("install"));
+    const install = calls.split("\n").find((l) =>
+      l.startsWith("apt-get ") && l.includes("install")
+    );
     assert.ok(install, `apt-get install was not called; calls:\n${calls}`);
     assertStringIncludes(install!, "jupyter-client");
   } finally {

@@ -123,7 +123,9 @@ Deno.test({
       await Deno.mkdir(nbs);
       const n = nb();
       n.metadata = { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } };
-      n.cells[2].source = "console.log(`balance is ${params.balance}, size ${params.size}`);";
+      // The pause lets the kernel publish the line before the cell ends (lib/report/display.ts).
+      n.cells[2].source = "console.log(`balance is ${params.balance}, size ${params.size}`);\n" +
+        "await new Promise((r) => setTimeout(r, 200));";
       await Deno.writeTextFile(join(nbs, "01_first.ipynb"), JSON.stringify(n));
       const r = await runReport({
         profile: "ci",

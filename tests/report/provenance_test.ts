@@ -47,7 +47,10 @@ Deno.test("collectProvenance names versions, commit and backends; the panel show
     assert.match(p.versions["@tensorflow/tfjs-core"], /^\d+\.\d+\.\d+$/);
     assert.deepEqual(p.backends, ["wasm"]);
     const html = provenanceHtml(p);
-    assert.match(html, /deno task report --profile ci --set &#39;balance=down&#39;|--set 'balance=down'/);
+    assert.match(
+      html,
+      /deno task report --profile ci --set &#39;balance=down&#39;|--set 'balance=down'/,
+    );
     assert.match(html, /<code>balance<\/code><\/td><td><code>down<\/code>/);
     assert.match(html, p.commit === null ? /Commit: unknown/ : new RegExp(p.commit));
   } finally {

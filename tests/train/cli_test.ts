@@ -77,8 +77,8 @@ Deno.test("CLI: train 2 epochs at size 32, evaluate --json, predict", async () =
     const curveRows = JSON.parse(curve.stdout);
     assert.deepEqual(curveRows.map((r: { size: number | string }) => r.size), [8, "all"]);
     const bad = await task("evaluate", ["--run", out, "--data", data, "--adapt", "x"]);
-    assert.equal(bad.code, 2, "a usage error");
-    assert.match(bad.stderr, /--adapt must be one of none, bn, prior, bn\+prior/);
+    assert.equal(bad.code, 2, "a bad --adapt value is a usage error (exit 2)");
+    assert.match(bad.stderr, /--adapt must be one of none, bn, prior, bn\+prior, got "x"/);
 
     const files = [join(data, "test", "NORMAL"), join(data, "test", "PNEUMONIA")];
     const one = [...Deno.readDirSync(files[1])][0].name;

@@ -21,7 +21,8 @@ async function tsFiles(dir: string): Promise<string[]> {
 }
 
 // `import type` is erased at run time and does not count.
-const SPEC = /(?:^|[\s;])(?:import|export)\s(?!type\s)[^"']*?from\s*["'](\.[^"']+)["']|import\(\s*["'](\.[^"']+)["']\s*\)/g;
+const SPEC =
+  /(?:^|[\s;])(?:import|export)\s(?!type\s)[^"']*?from\s*["'](\.[^"']+)["']|import\(\s*["'](\.[^"']+)["']\s*\)/g;
 
 /** Repo-relative path -> the repo-relative paths it imports (relative specifiers only). */
 export async function importGraph(dir = "lib"): Promise<Map<string, string[]>> {
@@ -83,9 +84,15 @@ Deno.test("imports: no two folders of lib/ import each other", async () => {
   }
   const found = cycles(fg);
   const detail = found.map((c) =>
-    c.join(" <-> ") + ": " + [...g].filter(([f, ds]) =>
-      c.includes(folderOf(f)) && ds.some((d) => c.includes(folderOf(d)) && folderOf(d) !== folderOf(f))
-    ).map(([f, ds]) => `${f} -> ${ds.filter((d) => c.includes(folderOf(d)) && folderOf(d) !== folderOf(f)).join(", ")}`).join("; ")
+    c.join(" <-> ") + ": " +
+    [...g].filter(([f, ds]) =>
+      c.includes(folderOf(f)) &&
+      ds.some((d) => c.includes(folderOf(d)) && folderOf(d) !== folderOf(f))
+    ).map(([f, ds]) =>
+      `${f} -> ${
+        ds.filter((d) => c.includes(folderOf(d)) && folderOf(d) !== folderOf(f)).join(", ")
+      }`
+    ).join("; ")
   );
   assert.deepEqual(found, [], `folder cycles:\n${detail.join("\n")}`);
 });

@@ -19,15 +19,7 @@ import {
   Conv2DBackpropInput,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
-import {
-  alloc,
-  f32,
-  free,
-  heapF32,
-  releaseView,
-  viewAt,
-  type WasmBackendLike,
-} from "./_heap.ts";
+import { alloc, f32, free, heapF32, releaseView, viewAt, type WasmBackendLike } from "./_heap.ts";
 import { type Args, callStock, transposeInto, transposeLast2, view } from "./_ops.ts";
 import { conv2dInfoNHWC, convDims } from "./_conv_geometry.ts";
 

@@ -200,13 +200,18 @@ export function findings(c: ConclusionInputs): string[] {
     );
   }
   const stored = c.operating?.policies?.policies[0];
+  const opRun = c.operating?.policies?.run;
   if (stored) {
     const proj = stored.projection.slice(0, 3).map((q) =>
       `at ${pct(q.prevalence)} prevalence ${Math.round(q.referredPer1000)} referred per 1,000 ` +
       `(PPV ${f(q.ppv)}, NPV ${f(q.npv)}, ${Math.round(q.missedPer1000)} missed)`
     );
     out.push(
-      `**Screening** (chapter 11): at the stored threshold, test sensitivity ` +
+      `**Screening** (chapter 11${
+        opRun && opRun !== c.choice.run
+          ? `, on \`${opRun}\`, not the final model \`${c.choice.run}\``
+          : ""
+      }): at the stored threshold, test sensitivity ` +
         `${f(stored.test.sensitivity)} and specificity ${f(stored.test.specificity)} ` +
         `${stored.testMeetsWho ? "meet" : "do not meet"} the WHO TB-triage targets ` +
         `(sensitivity >= ${WHO_SCREENING_MINIMUM.sensitivity}, specificity >= ` +

@@ -80,6 +80,8 @@ export interface HonestResult {
 /** Chapter 11's record (results/operating_points.json). */
 export interface OperatingResult {
   policies?: {
+    /** The run chapter 11 evaluated (absent in records written before it was kept). */
+    run?: string;
     testPrevalence: number;
     nTest: number;
     storedThreshold: number;

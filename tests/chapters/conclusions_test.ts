@@ -169,3 +169,39 @@ Deno.test("downsampling is answered at the same budget when chapter 9 trained th
   assert.match(text, /no balancing -> downsampling: validation ROC-AUC 0\.900 -> 0\.900/);
   assert.match(text, /no reliable difference/);
 });
+
+Deno.test("screening: chapter 11's stored-threshold row, and its run named when not the final", () => {
+  const policy = (threshold: number, sens: number) => ({
+    policy: "stored threshold",
+    threshold,
+    test: metrics(sens, 0.98, 3, 2),
+    testMeetsWho: true,
+    projection: [0.05, 0.1, 0.2].map((prevalence) => ({
+      prevalence,
+      referredPer1000: 60,
+      truePositivesPer1000: 48,
+      falseAlarmsPer1000: 12,
+      missedPer1000: 2,
+      ppv: 0.8,
+      npv: 0.99,
+    })),
+  });
+  const op = (run?: string) => ({
+    policies: {
+      run,
+      testPrevalence: 0.74,
+      nTest: 150,
+      storedThreshold: 0.6,
+      policies: [policy(0.6, 0.96)],
+    },
+  });
+  const same = findings(inputs({ operating: op("compact") })).join("\n");
+  assert.match(
+    same,
+    /\*\*Screening\*\* \(chapter 11\): at the stored threshold, test sensitivity 0\.960/,
+  );
+  const other = findings(inputs({ operating: op("cnn") })).join("\n");
+  assert.match(other, /\(chapter 11, on `cnn`, not the final model `compact`\)/);
+  // Records written before the run was kept: no claim either way.
+  assert.match(findings(inputs({ operating: op() })).join("\n"), /\(chapter 11\): at the stored/);
+});

@@ -267,14 +267,22 @@ const met = (ok: boolean) => (ok ? "met" : "**not met**");
 
 /**
  * Records the chapter's numbers in `results/second_site.json` for the conclusions (chapter 17):
- * site metrics with intervals at the stored threshold, the training-distribution side, and the
- * threshold calibrated on the site's labels. Returns what it wrote.
+ * site metrics with intervals at the stored threshold, the training-distribution side, the
+ * threshold calibrated on the site's labels and, when given, the shipped reference model's strict
+ * and calibrated results. Returns what it wrote.
  */
 export async function saveSecondSite(
   s: ReportSettings,
   c: SiteChapter,
   calibrated: SiteEvaluation,
+  shipped?: { strict: SiteEvaluation; calibrated: SiteEvaluation } | null,
 ): Promise<SecondSiteResult> {
+  const four = (e: SiteEvaluation) => ({
+    auc: e.auc,
+    sensitivity: e.sensitivity,
+    specificity: e.specificity,
+    threshold: e.threshold,
+  });
   const st = c.intervals.site.metrics, h = c.intervals.home.metrics;
   const result: SecondSiteResult = {
     n: c.site.y.length,
@@ -290,6 +298,15 @@ export async function saveSecondSite(
       threshold: calibrated.threshold,
       labelled: c.site.y.length,
     },
+    ...(shipped
+      ? {
+        shipped: {
+          run: "outputs/reference",
+          strict: four(shipped.strict),
+          calibrated: four(shipped.calibrated),
+        },
+      }
+      : {}),
   };
   await writeJsonAtomic(resultPath(s, "second_site"), result);
   return result;

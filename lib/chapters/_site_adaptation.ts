@@ -105,10 +105,18 @@ export async function referenceRun(): Promise<string | null> {
   return await Deno.stat(join(dir, "model", "model.json")).then(() => dir, () => null);
 }
 
-/** The adaptation table as HTML. */
-export function adaptationTable(rows: AdaptationRow[]): string {
+/**
+ * The adaptation table as HTML; `seed`: the bootstrap and half-split seed the rows were made with
+ * (said in the caption, since `deno task evaluate` defaults to others and its intervals and
+ * half-split figures differ a little).
+ */
+export function adaptationTable(rows: AdaptationRow[], seed?: number): string {
+  const seedText = seed === undefined
+    ? ""
+    : ` (seed ${seed}; \`deno task evaluate\` uses seed 0 unless --seed is given, so its ` +
+      "intervals and half-split figures differ a little)";
   return rowsToHtml(rows, {
-    caption: `Second site, ${N_BOOT} patient resamples. Adaptation uses the site's images, never ` +
-      "its labels; the stored threshold was chosen on validation",
+    caption: `Second site, ${N_BOOT} patient resamples${seedText}. Adaptation uses the site's ` +
+      "images, never its labels; the stored threshold was chosen on validation",
   });
 }

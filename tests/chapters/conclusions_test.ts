@@ -142,6 +142,26 @@ Deno.test("second site: its numbers when chapter 16 wrote results/second_site.js
   })).join("\n");
   assert.match(f, /A second site\*\* \(chapter 16, 267 images\): ROC-AUC 0\.930 \(95% CI 0\.900/);
   assert.match(f, /sensitivity 0\.970, specificity 0\.600 \(95% CI 0\.500 to 0\.700\)/);
+  assert.doesNotMatch(f, /shipped reference/);
+  const both = findings(inputs({
+    secondSite: {
+      n: 267,
+      run: "compact",
+      auc: 0.966,
+      sensitivity: 0.983,
+      specificity: 0.742,
+      shipped: {
+        run: "outputs/reference",
+        strict: { auc: 0.977, sensitivity: 0.983, specificity: 0.849, threshold: 0.4417 },
+        calibrated: { auc: 0.977, sensitivity: 0.954, specificity: 0.914, threshold: 0.7397 },
+      },
+    },
+  })).join("\n");
+  assert.match(both, /\(chapter 16, 267 images, the report's `compact` run\)/);
+  assert.match(
+    both,
+    /shipped reference model \(outputs\/reference\), on the same images: strict targets met \(ROC-AUC 0\.977, sensitivity 0\.983, specificity 0\.849\); calibrated targets not met \(ROC-AUC 0\.977/,
+  );
 });
 
 Deno.test("published figures: a note when not on the same images, compared when they are", () => {

@@ -257,6 +257,7 @@ export function recipeTableHtml(r: { table: RecipeTable; path: string } | null):
     }]);
   }
   return rowsToHtml(recipeTableRows(r.table.rows), {
+    wrap: ["what", "site AUC (95% CI)"],
     caption: `${r.path}, made ${r.table.created.slice(0, 10)} by bench/site_recipes.ts on ` +
       `${r.table.data} and the site sample ${r.table.site}; strict threshold (chosen on ` +
       "validation); site intervals from 1000 patient resamples",

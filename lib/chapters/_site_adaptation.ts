@@ -116,6 +116,7 @@ export function adaptationTable(rows: AdaptationRow[], seed?: number): string {
     : ` (seed ${seed}; \`deno task evaluate\` uses seed 0 unless --seed is given, so its ` +
       "intervals and half-split figures differ a little)";
   return rowsToHtml(rows, {
+    wrap: ["model", "protocol"],
     caption: `Second site, ${N_BOOT} patient resamples${seedText}. Adaptation uses the site's ` +
       "images, never its labels; the stored threshold was chosen on validation",
   });

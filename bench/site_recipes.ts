@@ -10,8 +10,10 @@
  * with the same config is reused, an interrupted one resumed), then scores each on the training
  * folder's validation and patient-level test parts and on the site sample at its strict
  * threshold (chosen on validation), with patient-bootstrap intervals, and writes
- * `outputs/recipes/table.json` and `table.md` (lib/eval/recipe_table.ts). Options: `--only a,b`
- * (those recipes), `--no-train` (score finished runs only), `--out DIR`, `--base DIR` (the
+ * `outputs/recipes/table.json` and `table.md` (lib/eval/recipe_table.ts). A recipe whose runs are
+ * unfinished, missing or trained with another config stays in the table as "not measured", with
+ * the epochs and time spent so far. Options: `--only a,b` (those recipes; the previous table's
+ * rows of the others are kept), `--no-train` (score finished runs only), `--out DIR`, `--base DIR` (the
  * pretrained base of `finetune`, default outputs/bases/mobilenet_v2_128, made by
  * lib/models/nsfwjs_base.ts). The site sample chooses among recipes; no recipe trains on it.
  * @module
@@ -23,10 +25,12 @@ import { splitRecords } from "../lib/cli/_eval_data.ts";
 import { defaultWorkers } from "../lib/cli/train.ts";
 import { discoverDataset } from "../lib/data/discover.ts";
 import {
-  type RecipeRow,
+  mergeRows,
   recipeRow,
   type RecipeTable,
   recipeTableMarkdown,
+  type RecipeTableRow,
+  type UnmeasuredRow,
 } from "../lib/eval/recipe_table.ts";
 import { scoreForSite } from "../lib/eval/site_eval.ts";
 import type { AdaptMode } from "../lib/eval/adapt.ts";
@@ -142,6 +146,11 @@ export const RECIPES: Recipe[] = [
     score: { members: ["f-strong", "f-strong-s7"], adapt: "bn" },
   },
   {
+    name: "f-long",
+    what: "standard augmentation, full budget (the previous reference's recipe, 8 epochs)",
+    train: { budget: FULL },
+  },
+  {
     name: "s-tta",
     what: "s-base, TTA (8 augmented copies)",
     score: { members: ["s-base"], tta: 8 },
@@ -188,6 +197,76 @@ export async function recipeConfig(
   });
 }
 
+/** Where a recipe's run stands: finished with its config, unfinished, missing or another config. */
+export interface RunState {
+  name: string;
+  state: "finished" | "unfinished" | "missing" | "other config";
+  epochs: number;
+  trainS: number;
+  /** Epochs the config asks for (null: no config). */
+  ofEpochs: number | null;
+}
+
+/** The state of the run in `dir` against the recipe's config (null: the config did not resolve). */
+export async function runState(
+  name: string,
+  dir: string,
+  cfg: TrainConfig | null,
+): Promise<RunState> {
+  const saved = await readJson<TrainConfig>(join(dir, "config.json")).catch(() => null);
+  const summary = await readJson<RunSummary>(join(dir, "summary.json")).catch(() => null);
+  const ofEpochs = cfg?.epochs ?? null;
+  if (saved && cfg && !sameConfig(saved, cfg)) {
+    return { name, state: "other config", epochs: 0, trainS: 0, ofEpochs };
+  }
+  if (summary) {
+    return {
+      name,
+      state: "finished",
+      epochs: summary.epochsRun,
+      trainS: summary.totalTimeS,
+      ofEpochs,
+    };
+  }
+  // Unfinished: the epochs logged so far (metrics.csv, one line per epoch, time_s last).
+  const csv = await Deno.readTextFile(join(dir, "metrics.csv")).catch(() => "");
+  const lines = csv.trim().split("\n").slice(1).filter((l) => l.trim());
+  const trainS = lines.reduce((t, l) => t + (Number(l.split(",").at(-1)) || 0), 0);
+  return {
+    name,
+    state: saved || lines.length ? "unfinished" : "missing",
+    epochs: lines.length,
+    trainS,
+    ofEpochs,
+  };
+}
+
+/** The row of a recipe whose runs are not all finished with its config (null: they are). */
+export function unmeasured(
+  r: Recipe,
+  states: RunState[],
+  configError?: string,
+): UnmeasuredRow | null {
+  const why = configError
+    ? [configError]
+    : states.filter((s) => s.state !== "finished").map((s) =>
+      s.state === "unfinished"
+        ? `unfinished run ${s.name} (${s.epochs}${s.ofEpochs ? ` of ${s.ofEpochs}` : ""} epochs)`
+        : s.state === "missing"
+        ? `run ${s.name} not trained`
+        : `run ${s.name} was trained with another config`
+    );
+  if (why.length === 0) return null;
+  return {
+    name: r.name,
+    what: r.what,
+    runs: states.map((s) => s.name),
+    notMeasured: why.join("; "),
+    trainS: r.train ? states.reduce((t, s) => t + s.trainS, 0) : 0,
+    epochs: r.train ? states.reduce((t, s) => t + s.epochs, 0) : 0,
+  };
+}
+
 /** Trains the recipe's run unless a finished run with the same config is there. */
 async function ensureTrained(cfg: TrainConfig, log: (l: string) => void): Promise<void> {
   const saved = await readJson<TrainConfig>(join(cfg.out, "config.json")).catch(() => null);
@@ -228,13 +307,15 @@ export async function main(args: string[]): Promise<RecipeTable> {
   await initBackend();
   const only = v.only?.split(",");
   const chosen = RECIPES.filter((r) => !only || only.includes(r.name));
-  const configs = new Map<string, TrainConfig>();
+  const configs = new Map<string, TrainConfig | null>();
+  const configErrors = new Map<string, string>();
   for (const r of RECIPES.filter((r) => r.train)) {
     configs.set(
       r.name,
       await recipeConfig(r, v.data, v.out!, v.base!).catch((e) => {
         log(`${r.name}: ${(e as Error).message}`);
-        return null as unknown as TrainConfig;
+        configErrors.set(r.name, (e as Error).message);
+        return null;
       }),
     );
   }
@@ -243,13 +324,18 @@ export async function main(args: string[]): Promise<RecipeTable> {
   }
   const site = (await discoverDataset(v.site)).records;
   const test = await splitRecords(v.data, "test");
-  const rows: RecipeRow[] = [];
+  const rows: RecipeTableRow[] = [];
   for (const r of chosen) {
     const members = r.score?.members ?? [r.name];
     const dirs = members.map((m) => join(v.out!, m));
-    const done = await Promise.all(dirs.map((d) => exists(join(d, "summary.json"))));
-    if (done.includes(false)) {
-      log(`${r.name}: skipped, unfinished run(s) ${members.filter((_, i) => !done[i]).join(", ")}`);
+    const states = await Promise.all(
+      members.map((m, i) => runState(m, dirs[i], configs.get(m) ?? null)),
+    );
+    const error = members.map((m) => configErrors.get(m)).find((e) => e);
+    const gap = unmeasured(r, states, error);
+    if (gap) {
+      log(`${r.name}: not measured, ${gap.notMeasured}`);
+      rows.push(gap);
       continue;
     }
     const opts = {
@@ -270,16 +356,21 @@ export async function main(args: string[]): Promise<RecipeTable> {
     }));
     log(`${r.name}: scored`);
   }
+  // With --only, the other recipes' rows of the previous table (same data and site) are kept.
+  const previous = only
+    ? await readJson<RecipeTable>(join(v.out!, "table.json")).catch(() => null)
+    : null;
+  const keep = previous?.data === v.data && previous?.site === v.site ? previous.rows : [];
   const table: RecipeTable = {
     schema: "xray-recipes/1",
     created: new Date().toISOString(),
     data: v.data,
     site: v.site,
-    rows,
+    rows: mergeRows(keep, rows, RECIPES.map((r) => r.name)),
   };
   await writeJsonAtomic(join(v.out!, "table.json"), table);
-  await writeFileAtomic(join(v.out!, "table.md"), recipeTableMarkdown(rows) + "\n");
-  console.log(recipeTableMarkdown(rows));
+  await writeFileAtomic(join(v.out!, "table.md"), recipeTableMarkdown(table.rows) + "\n");
+  console.log(recipeTableMarkdown(table.rows));
   return table;
 }
 

@@ -8,6 +8,7 @@
  * @module
  */
 import { WHO_BENCHMARK, WHO_SCREENING_MINIMUM } from "../eval/operating_points.ts";
+import { meetsTargets, SITE_TARGETS } from "../eval/site_targets.ts";
 import {
   type ConclusionInputs,
   conclusionInputs,
@@ -19,6 +20,8 @@ import {
 } from "./_conclusion_inputs.ts";
 import { trainingDiagnosis } from "./_training.ts";
 import type { RunRecord } from "./_context.ts";
+
+type Protocol = keyof typeof SITE_TARGETS;
 
 export { type ConclusionInputs, conclusionInputs, SECOND_SITE_RESULT };
 
@@ -200,13 +203,18 @@ export function findings(c: ConclusionInputs): string[] {
     );
   }
   const stored = c.operating?.policies?.policies[0];
+  const opRun = c.operating?.policies?.run;
   if (stored) {
     const proj = stored.projection.slice(0, 3).map((q) =>
       `at ${pct(q.prevalence)} prevalence ${Math.round(q.referredPer1000)} referred per 1,000 ` +
       `(PPV ${f(q.ppv)}, NPV ${f(q.npv)}, ${Math.round(q.missedPer1000)} missed)`
     );
     out.push(
-      `**Screening** (chapter 11): at the stored threshold, test sensitivity ` +
+      `**Screening** (chapter 11${
+        opRun && opRun !== c.choice.run
+          ? `, on \`${opRun}\`, not the final model \`${c.choice.run}\``
+          : ""
+      }): at the stored threshold, test sensitivity ` +
         `${f(stored.test.sensitivity)} and specificity ${f(stored.test.specificity)} ` +
         `${stored.testMeetsWho ? "meet" : "do not meet"} the WHO TB-triage targets ` +
         `(sensitivity >= ${WHO_SCREENING_MINIMUM.sensitivity}, specificity >= ` +
@@ -283,9 +291,18 @@ export function secondSiteFinding(c: ConclusionInputs): string {
       `sensitivity ${fmtMeasured(s.calibrated.sensitivity)}, specificity ` +
       `${fmtMeasured(s.calibrated.specificity)}.`
     : "";
-  return `**A second site** (chapter 16, ${s.n} images): ROC-AUC ${fmtMeasured(s.auc)}${ref}; ` +
-    `at the stored threshold sensitivity ${fmtMeasured(s.sensitivity)}, specificity ` +
-    `${fmtMeasured(s.specificity)}.${cal}`;
+  const who = s.run ? `, the report's \`${s.run}\` run` : "";
+  const sh = s.shipped;
+  const verdict = (e: { auc: number; sensitivity: number; specificity: number }, k: Protocol) =>
+    `${meetsTargets(e, k) ? "met" : "not met"} (ROC-AUC ${f(e.auc)}, sensitivity ` +
+    `${f(e.sensitivity)}, specificity ${f(e.specificity)})`;
+  const shipped = sh
+    ? ` The shipped reference model (${sh.run}), on the same images: strict targets ` +
+      `${verdict(sh.strict, "strict")}; calibrated targets ${verdict(sh.calibrated, "calibrated")}.`
+    : "";
+  return `**A second site** (chapter 16, ${s.n} images${who}): ROC-AUC ${fmtMeasured(s.auc)}` +
+    `${ref}; at the stored threshold sensitivity ${fmtMeasured(s.sensitivity)}, specificity ` +
+    `${fmtMeasured(s.specificity)}.${cal}${shipped}`;
 }
 
 /** Published figures: compared only on the same test images, else quoted in a note. */

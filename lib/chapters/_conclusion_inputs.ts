@@ -60,6 +60,15 @@ export interface SecondSiteResult {
     threshold?: number;
     labelled?: number;
   };
+  /**
+   * The shipped reference model (outputs/reference) on the same site images, when the chapter
+   * evaluated it: strict (its stored threshold) and calibrated (threshold from the site's labels).
+   */
+  shipped?: {
+    run: string;
+    strict: { auc: number; sensitivity: number; specificity: number; threshold: number };
+    calibrated: { auc: number; sensitivity: number; specificity: number; threshold: number };
+  };
 }
 
 /** Chapter 10's record (results/honest_evaluation.json, key `summary`). */
@@ -80,6 +89,8 @@ export interface HonestResult {
 /** Chapter 11's record (results/operating_points.json). */
 export interface OperatingResult {
   policies?: {
+    /** The run chapter 11 evaluated (absent in records written before it was kept). */
+    run?: string;
     testPrevalence: number;
     nTest: number;
     storedThreshold: number;

@@ -16,6 +16,11 @@ export interface TableOptions {
   highlight?: { column: string; best: "max" | "min" }[];
   /** Largest number of rows shown (default 200); the rest are summarised in a note. */
   maxRows?: number;
+  /**
+   * Text columns whose cells may wrap (cells do not wrap by default), so that a long description
+   * does not push the figures beside it out of view in a narrow column.
+   */
+  wrap?: string[];
 }
 
 /** What an undefined number (NaN) says in a table cell, with the reason on hover. */
@@ -40,6 +45,7 @@ export function rowsToHtml(rows: Record<string, unknown>[], opts: TableOptions =
   const digits = opts.digits ?? 3;
   const maxRows = opts.maxRows ?? 200;
   const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
+  const wrap = new Set(opts.wrap ?? []);
   const best = new Map<string, number>();
   for (const h of opts.highlight ?? []) {
     const vals = rows.map((r) => r[h.column]).filter((v): v is number => typeof v === "number");
@@ -51,7 +57,11 @@ export function rowsToHtml(rows: Record<string, unknown>[], opts: TableOptions =
       const v = r[c];
       const text = cell(v, digits);
       const numeric = typeof v === "number" || typeof v === "bigint";
-      const style = numeric ? ' style="text-align:right"' : "";
+      const style = numeric
+        ? ' style="text-align:right"'
+        : wrap.has(c)
+        ? ' style="white-space:normal;min-width:12em"'
+        : "";
       return best.has(c) && v === best.get(c)
         ? `<td${style}><b>${text}</b></td>`
         : `<td${style}>${text}</td>`;

@@ -62,7 +62,12 @@ export type ThresholdPolicy =
    * * (1 - spec). `costFn / costFp` is the cost ratio of a missed pneumonia to a false alarm;
    * prevalence defaults to the validation prevalence (then this is costFn * FN + costFp * FP).
    */
-  | { kind: "cost"; costFn: number; costFp?: number; prevalence?: number };
+  | { kind: "cost"; costFn: number; costFp?: number; prevalence?: number }
+  /**
+   * A threshold fixed beforehand, e.g. the run's stored one (chosen at training, possibly with a
+   * margin), so that it sits in the same table as the policies re-picked on validation.
+   */
+  | { kind: "fixed"; threshold: number; name: string };
 
 /** The four policies of the report: sensitivity 0.95, Youden, max F1, cost ratio 5:1. */
 export const STANDARD_POLICIES: readonly ThresholdPolicy[] = [
@@ -84,6 +89,8 @@ export function policyName(p: ThresholdPolicy): string {
     case "cost":
       return `cost FN:FP = ${p.costFn}:${p.costFp ?? 1}` +
         (p.prevalence !== undefined ? ` at prevalence ${p.prevalence}` : "");
+    case "fixed":
+      return p.name;
   }
 }
 
@@ -104,6 +111,8 @@ export function chooseThreshold(
   let threshold: number;
   if (policy.kind === "sensitivity") {
     threshold = thresholdForSensitivity(yTrue, yScore, policy.target);
+  } else if (policy.kind === "fixed") {
+    threshold = policy.threshold;
   } else {
     const { counts, nPos, nNeg } = countsByThreshold(yTrue, yScore, "chooseThreshold");
     if (nPos === 0 || nNeg === 0) {

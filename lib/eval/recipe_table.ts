@@ -48,6 +48,30 @@ export interface RecipeRow {
   trainImages: number;
 }
 
+/**
+ * A recipe the table lists without figures: its run is unfinished, missing, or was trained with
+ * another config. It stays in the table so that what was tried and not measured is visible.
+ */
+export interface UnmeasuredRow {
+  name: string;
+  what: string;
+  runs: string[];
+  /** Why there are no figures, in words ("unfinished run f-long (4 of 8 epochs)"). */
+  notMeasured: string;
+  /** Training time spent so far, in seconds, summed over the row's runs (0: none). */
+  trainS: number;
+  /** Epochs run so far, summed over the row's runs. */
+  epochs: number;
+}
+
+/** A row of the table: measured, or listed as not measured. */
+export type RecipeTableRow = RecipeRow | UnmeasuredRow;
+
+/** Whether a row has figures. */
+export function isMeasured(r: RecipeTableRow): r is RecipeRow {
+  return !("notMeasured" in r);
+}
+
 /** The table file (`outputs/recipes/table.json`). */
 export interface RecipeTable {
   /** Schema name. */
@@ -55,7 +79,26 @@ export interface RecipeTable {
   created: string;
   data: string;
   site: string;
-  rows: RecipeRow[];
+  rows: RecipeTableRow[];
+}
+
+/**
+ * The rows of a run over some recipes (`--only`) merged into the previous table's: a fresh row
+ * replaces the previous one of its name, previous rows of other recipes are kept, and the result
+ * follows `order` (recipe names; names not in it go last, in their own order).
+ */
+export function mergeRows(
+  previous: RecipeTableRow[],
+  fresh: RecipeTableRow[],
+  order: string[],
+): RecipeTableRow[] {
+  const byName = new Map(previous.map((r) => [r.name, r]));
+  for (const r of fresh) byName.set(r.name, r);
+  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
+  return [...byName.values()]
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => rank(a.r.name) - rank(b.r.name) || a.i - b.i)
+    .map((x) => x.r);
 }
 
 function point(y: number[], p: number[], threshold: number): PointMetrics {
@@ -109,8 +152,28 @@ const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "-");
 const iv = (i: Interval) => `${f3(i.estimate)} (${f3(i.lo)}-${f3(i.hi)})`;
 
 /** The table's rows as plain objects for a table display (one column per figure). */
-export function recipeTableRows(rows: RecipeRow[]): Record<string, string | number>[] {
-  return rows.map((r) => ({
+export function recipeTableRows(rows: RecipeTableRow[]): Record<string, string | number>[] {
+  return rows.map((r) => isMeasured(r) ? measuredRow(r) : unmeasuredRow(r));
+}
+
+function unmeasuredRow(r: UnmeasuredRow): Record<string, string | number> {
+  return {
+    recipe: r.name,
+    what: r.what,
+    "val AUC": "-",
+    "test-part AUC": "-",
+    "test-part sens / spec": "-",
+    "site AUC (95% CI)": `not measured: ${r.notMeasured}`,
+    "site sens (95% CI)": "-",
+    "site spec (95% CI)": "-",
+    threshold: "-",
+    "train time (s)": r.trainS > 0 ? Math.round(r.trainS) : "-",
+    epochs: r.epochs,
+  };
+}
+
+function measuredRow(r: RecipeRow): Record<string, string | number> {
+  return {
     recipe: r.name,
     what: r.what,
     "val AUC": f3(r.validation?.auc ?? NaN),
@@ -122,11 +185,11 @@ export function recipeTableRows(rows: RecipeRow[]): Record<string, string | numb
     threshold: r.threshold.toFixed(4),
     "train time (s)": Math.round(r.trainS),
     epochs: r.epochs,
-  }));
+  };
 }
 
 /** The table as Markdown (README, bench output). */
-export function recipeTableMarkdown(rows: RecipeRow[]): string {
+export function recipeTableMarkdown(rows: RecipeTableRow[]): string {
   const objs = recipeTableRows(rows);
   if (objs.length === 0) return "(no recipes)";
   const cols = Object.keys(objs[0]);

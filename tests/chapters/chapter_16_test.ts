@@ -56,6 +56,7 @@ Deno.test({
       assert.equal(a.rows.length, 6, a.rows.map((r) => r.protocol).join("\n"));
       assert.match(a.rows[5].protocol, /half the site/);
       assert.equal(tables(ss.adaptationTable(a.rows)), 1);
+      assert.match(ss.adaptationTable(a.rows, 42), /seed 42; `deno task evaluate` uses seed 0/);
       assert.match(a.calibrated.thresholdFrom ?? "", /calibrated on the labels/);
       assert.equal(tables(ss.calibrationCurveTable(c, 1)), 1);
       assert.equal(tables(ss.recipeTableHtml(null)), 1);
@@ -63,6 +64,16 @@ Deno.test({
         ss.siteSummary(c, a.strict, a.calibrated),
         /Strict protocol .*: (met|\*\*not met)/,
       );
+      assert.match(
+        ss.siteSummary(c, a.strict, a.calibrated, a),
+        /The shipped reference model .*: strict (met|\*\*not met)/,
+      );
+      // What the conclusions read: the report's run, and the shipped model when it was scored.
+      const saved = await ss.saveSecondSite(s, c, a.calibrated, a);
+      assert.equal(saved.run, c.ctx.record.name);
+      assert.equal(saved.shipped?.strict.auc, a.strict.auc);
+      assert.equal(saved.shipped?.calibrated.threshold, a.calibrated.threshold);
+      assert.equal((await ss.saveSecondSite(s, c, a.calibrated)).shipped, undefined);
 
       // No site setting, and the Kaggle layout: the official test split is the second site.
       const official = await ss.siteChapter(env([["XRAY_REPORT_SITE", "none"]]));

@@ -75,6 +75,22 @@ Deno.test({
       assert.equal(tables(html12), 3); // policies, per 1,000 at 5/10/20% and the data's, trade-off
       assert.match(html12, /referred \/ 1,000/);
       assert.match(html12, /WHO TB-triage targets/);
+      // The first policy row is the stored threshold (chapter 7's), whatever the clean re-pick.
+      assert.match(html12, /<td[^>]*>stored threshold<\/td>/);
+      const op = JSON.parse(
+        await Deno.readTextFile(join(s.out, "results", "operating_points.json")),
+      );
+      assert.equal(op.policies.policies[0].threshold, ctx.run.threshold);
+      assert.equal(op.policies.run, ctx.record.name);
+      assert.equal(op.policies.policies[1].policy, "sensitivity >= 0.95");
+      assert.match(
+        o.policyCaption(ctx, { policy: "sensitivity >= 0.95", threshold: ctx.run.threshold + 0.1 }),
+        /first row is `[^`]+`'s stored threshold .* so its test figures differ/,
+      );
+      assert.match(
+        o.policyCaption(ctx, { policy: "sensitivity >= 0.95", threshold: ctx.run.threshold }),
+        /lands on the same threshold$/,
+      );
       // Every chapter records the numbers behind its sentences for the conclusions.
       for (const f of ["honest_evaluation", "operating_points"]) {
         await Deno.stat(join(s.out, "results", `${f}.json`));

@@ -142,6 +142,26 @@ Deno.test("second site: its numbers when chapter 16 wrote results/second_site.js
   })).join("\n");
   assert.match(f, /A second site\*\* \(chapter 16, 267 images\): ROC-AUC 0\.930 \(95% CI 0\.900/);
   assert.match(f, /sensitivity 0\.970, specificity 0\.600 \(95% CI 0\.500 to 0\.700\)/);
+  assert.doesNotMatch(f, /shipped reference/);
+  const both = findings(inputs({
+    secondSite: {
+      n: 267,
+      run: "compact",
+      auc: 0.966,
+      sensitivity: 0.983,
+      specificity: 0.742,
+      shipped: {
+        run: "outputs/reference",
+        strict: { auc: 0.977, sensitivity: 0.983, specificity: 0.849, threshold: 0.4417 },
+        calibrated: { auc: 0.977, sensitivity: 0.954, specificity: 0.914, threshold: 0.7397 },
+      },
+    },
+  })).join("\n");
+  assert.match(both, /\(chapter 16, 267 images, the report's `compact` run\)/);
+  assert.match(
+    both,
+    /shipped reference model \(outputs\/reference\), on the same images: strict targets met \(ROC-AUC 0\.977, sensitivity 0\.983, specificity 0\.849\); calibrated targets not met \(ROC-AUC 0\.977/,
+  );
 });
 
 Deno.test("published figures: a note when not on the same images, compared when they are", () => {
@@ -168,4 +188,40 @@ Deno.test("downsampling is answered at the same budget when chapter 9 trained th
   assert.match(text, /at the same budget: 100 images downsampled against 100 without balancing/);
   assert.match(text, /no balancing -> downsampling: validation ROC-AUC 0\.900 -> 0\.900/);
   assert.match(text, /no reliable difference/);
+});
+
+Deno.test("screening: chapter 11's stored-threshold row, and its run named when not the final", () => {
+  const policy = (threshold: number, sens: number) => ({
+    policy: "stored threshold",
+    threshold,
+    test: metrics(sens, 0.98, 3, 2),
+    testMeetsWho: true,
+    projection: [0.05, 0.1, 0.2].map((prevalence) => ({
+      prevalence,
+      referredPer1000: 60,
+      truePositivesPer1000: 48,
+      falseAlarmsPer1000: 12,
+      missedPer1000: 2,
+      ppv: 0.8,
+      npv: 0.99,
+    })),
+  });
+  const op = (run?: string) => ({
+    policies: {
+      run,
+      testPrevalence: 0.74,
+      nTest: 150,
+      storedThreshold: 0.6,
+      policies: [policy(0.6, 0.96)],
+    },
+  });
+  const same = findings(inputs({ operating: op("compact") })).join("\n");
+  assert.match(
+    same,
+    /\*\*Screening\*\* \(chapter 11\): at the stored threshold, test sensitivity 0\.960/,
+  );
+  const other = findings(inputs({ operating: op("cnn") })).join("\n");
+  assert.match(other, /\(chapter 11, on `cnn`, not the final model `compact`\)/);
+  // Records written before the run was kept: no claim either way.
+  assert.match(findings(inputs({ operating: op() })).join("\n"), /\(chapter 11\): at the stored/);
 });

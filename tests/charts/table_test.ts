@@ -19,3 +19,14 @@ Deno.test("rowsToHtml escapes text and truncates long tables", () => {
   assert.ok(html.includes("&lt;a0&gt;"));
   assert.ok(html.includes("3 more rows not shown"));
 });
+
+Deno.test("rowsToHtml: wrap lets the named text columns wrap, numbers and the rest stay on one line", () => {
+  const html = rowsToHtml([{ name: "a", what: "a long description", n: 3 }], { wrap: ["what"] });
+  const cells = [...html.matchAll(/<td([^>]*)>/g)].map((m) => m[1]);
+  assert.deepEqual(cells, [
+    "",
+    ' style="white-space:normal;min-width:12em"',
+    ' style="text-align:right"',
+  ]);
+  assert.doesNotMatch(rowsToHtml([{ what: "x" }]), /white-space/);
+});

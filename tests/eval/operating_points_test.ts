@@ -89,6 +89,19 @@ Deno.test("policiesOnTest applies validation thresholds to test", () => {
   ]);
 });
 
+Deno.test("a fixed threshold sits in the same table as the re-picked policies", () => {
+  const fixed = { kind: "fixed", threshold: 0.65, name: "stored threshold" } as const;
+  const op = chooseThreshold(Y, S, fixed);
+  assert.equal(op.policy, "stored threshold");
+  assert.equal(op.threshold, 0.65);
+  assert.equal(op.metrics.sensitivity, 0.5); // 0.9 and 0.8 of the four positives
+  const rows = policiesOnTest({ yTrue: Y, yScore: S }, { yTrue: Y, yScore: S }, [
+    fixed,
+    ...STANDARD_POLICIES,
+  ]);
+  assert.deepEqual(rows.map((r) => r.threshold), [0.65, 0.3, 0.8, 0.3, 0.3]);
+});
+
 Deno.test("screeningProjection: per 1,000 children, PPV and NPV by Bayes' rule", () => {
   const [q] = screeningProjection(0.9, 0.8, [0.1]);
   assert.ok(Math.abs(q.truePositivesPer1000 - 90) < 1e-9);

@@ -7,6 +7,7 @@ import {
   reportSettings,
   settingsEnv,
 } from "../../lib/report/settings.ts";
+import { chapterSettings } from "../../lib/report/params.ts";
 
 const envOf = (o: Record<string, string>) => ({ get: (k: string) => o[k] });
 
@@ -73,4 +74,11 @@ Deno.test("reportSettings: the site sample is XRAY_REPORT_SITE, else chest_xray_
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("chapterSettings: the site parameter ('none', a path, or null for the default)", () => {
+  assert.equal(chapterSettings({ site: "none" }).site, null);
+  assert.equal(chapterSettings({ site: "outputs/s" }).site, join(PROJECT_ROOT, "outputs", "s"));
+  assert.equal(chapterSettings({ site: null, data: "/nowhere/chest_xray" }).site, null);
+  assert.throws(() => chapterSettings({ site: 3 }), /parameter site = 3: expected a path or null/);
 });

@@ -70,6 +70,12 @@ Deno.test("CLI: train 2 epochs at size 32, evaluate --json, predict", async () =
     assert.equal(ja.adapt, "bn+prior");
     assert.match(ja.thresholdFrom, /calibrated on the labels of/);
     assert.ok(ja.intervals.auc.nValid > 0 && ja.prior.site.prior > 0);
+    const curve = await task("evaluate", [
+      ...["--run", out, "--calibrate", data, "--curve", "8,all", "--draws", "10", "--json"],
+    ]);
+    assert.equal(curve.code, 0, curve.stderr);
+    const curveRows = JSON.parse(curve.stdout);
+    assert.deepEqual(curveRows.map((r: { size: number | string }) => r.size), [8, "all"]);
     const bad = await task("evaluate", ["--run", out, "--data", data, "--adapt", "x"]);
     assert.equal(bad.code, 2, "a bad --adapt value is a usage error (exit 2)");
     assert.match(bad.stderr, /--adapt must be one of none, bn, prior, bn\+prior, got "x"/);

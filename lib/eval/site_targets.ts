@@ -1,0 +1,27 @@
+/**
+ * The bar a model must clear on a second site's sample: the strict protocol (no site labels; the
+ * threshold stored with the run, chosen on validation) and the calibrated protocol (the threshold
+ * re-picked on the site's labels).
+ *
+ * @example
+ * ```ts
+ * import { meetsTargets } from "./site_targets.ts";
+ * meetsTargets({ auc: 0.977, sensitivity: 0.983, specificity: 0.849 }, "strict"); // true
+ * ```
+ * @module
+ */
+
+/** ROC-AUC, sensitivity and specificity each protocol must reach (all three at once). */
+export const SITE_TARGETS = {
+  strict: { auc: 0.97, sensitivity: 0.95, specificity: 0.8 },
+  calibrated: { auc: 0.98, sensitivity: 0.95, specificity: 0.85 },
+} as const;
+
+/** Whether point estimates meet the strict or the calibrated targets (NaN never does). */
+export function meetsTargets(
+  e: { auc: number; sensitivity: number; specificity: number },
+  which: keyof typeof SITE_TARGETS,
+): boolean {
+  const t = SITE_TARGETS[which];
+  return e.auc >= t.auc && e.sensitivity >= t.sensitivity && e.specificity >= t.specificity;
+}

@@ -160,6 +160,16 @@ export const RECIPES: Recipe[] = [
     what: "ensemble of s-base, s-equalize and s-strong",
     score: { members: ["s-base", "s-equalize", "s-strong"] },
   },
+  {
+    name: "f-strong-14",
+    what: "f-strong for up to 14 epochs (its val loss still fell at epoch 8)",
+    train: { budget: FULL, with: { augmentation: "strong", epochs: 14 } },
+  },
+  {
+    name: "f-ensemble-3",
+    what: "ensemble of the three strong full-budget runs (f-strong, f-strong-s7, f-strong-14)",
+    score: { members: ["f-strong", "f-strong-s7", "f-strong-14"] },
+  },
 ];
 
 async function exists(path: string): Promise<boolean> {

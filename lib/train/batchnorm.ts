@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Preprocessing } from "../models/types.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
-import { fillBatch, type SplitData } from "./data.ts";
+import { fillBatch, type SplitData } from "./batch.ts";
 
 /**
  * Re-estimates batch-norm moving statistics on clean (un-augmented) training images: up to

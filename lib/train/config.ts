@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { CHEST_REGION_MODES, type ChestRegionMode } from "../images/chest_region.ts";
-import { checkIntensityMode, type IntensityMode } from "../images/intensity.ts";
+import { checkIntensityMode, type IntensityMode } from "../images/intensity_core.ts";
 import { getModelSpec } from "../models/registry.ts";
 import type { AugmentationStrength } from "./augment.ts";
 

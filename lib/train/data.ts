@@ -11,33 +11,11 @@ import type { SplitRecord } from "../data/types.ts";
 import { applyChestRegionBatch, type ChestRegionMode } from "../images/chest_region.ts";
 import { loadImages } from "../images/cache.ts";
 import { applyIntensityBatch, type IntensityMode } from "../images/intensity.ts";
-import { normalisePixels } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { makeRng, type Rng, shuffle } from "../util/rng.ts";
-import { augmentInto, type AugmentOptions } from "./augment.ts";
 import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
-
-/** Records of one split with their pixels: record i's image is slot `slot[i]` of `pixels`. */
-export interface SplitData {
-  records: SplitRecord[];
-  /** Class index per record (2 classes: y; 3 classes: normal 0, bacteria 1, virus 2). */
-  labels: Int32Array;
-  /** uint8 HWC images, one slot per distinct file. */
-  pixels: Uint8Array;
-  slot: Int32Array;
-  /** Bytes per image (size * size * channels). */
-  imageBytes: number;
-}
-
-/** What the trainer consumes. */
-export interface TrainData {
-  train: SplitData;
-  val: SplitData;
-  /** Per-class loss weights when balance = "weights", else null. */
-  classWeights: number[] | null;
-  manifestPath: string | null;
-  warnings: string[];
-}
+import type { SplitData, TrainData } from "./batch.ts";
+export type { SplitData, TrainData } from "./batch.ts";
 
 /** Class index of a record: binary y, or the subtype for 3 classes (-1: subtype unknown). */
 export function classIndex(r: SplitRecord, classes: 2 | 3): number {
@@ -168,27 +146,4 @@ export async function loadTrainData(
     manifestPath,
     warnings,
   };
-}
-
-/**
- * Fills `x` (batch*size*size*channels floats) with the images at `idx` of `split`, normalised
- * and, when `rng` is given, augmented (with `aug`, default the standard ranges). Returns the
- * number of images written.
- */
-export function fillBatch(
-  split: SplitData,
-  idx: ArrayLike<number>,
-  pre: Preprocessing,
-  x: Float32Array,
-  rng: Rng | null,
-  aug?: AugmentOptions,
-): number {
-  const b = split.imageBytes;
-  for (let k = 0; k < idx.length; k++) {
-    const s = split.slot[idx[k]];
-    const img = split.pixels.subarray(s * b, (s + 1) * b);
-    if (rng) augmentInto(img, pre, rng, x, k * b, aug);
-    else normalisePixels(pre, img, x, k * b);
-  }
-  return idx.length;
 }

@@ -25,14 +25,8 @@ import { checkInputShape, normalisePixels } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { makeRng } from "../util/rng.ts";
 import { augmentInto } from "./augment.ts";
-import { fillBatch, loadRunImages, type SplitData } from "./data.ts";
-
-/** P(pneumonia) from model outputs: the sigmoid itself, or 1 - P(normal) for 3 classes. */
-export function toBinary(out: ArrayLike<number>, classes: 2 | 3): number[] {
-  if (classes === 2) return Array.from(out);
-  const n = out.length / 3;
-  return Array.from({ length: n }, (_, i) => 1 - out[i * 3]);
-}
+import { fillBatch, type SplitData, toBinary } from "./batch.ts";
+import { loadRunImages } from "./data.ts";
 
 /** Checks that `model` takes what `pre` describes, with a message that says what it expected. */
 export function checkModelInput(model: tfl.LayersModel, pre: Preprocessing): void {

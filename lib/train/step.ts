@@ -24,9 +24,8 @@ import { makeAdam } from "../backend/fused_adam.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import type { TrainConfig } from "./config.ts";
-import { fillBatch, type TrainData } from "./data.ts";
+import { fillBatch, toBinary, type TrainData } from "./batch.ts";
 import { augmentOptionsFor } from "./augment.ts";
-import { toBinary } from "./score.ts";
 
 /** Loss functions supported (the Keras names). */
 export type LossName = "binaryCrossentropy" | "categoricalCrossentropy";

@@ -103,3 +103,22 @@ Deno.test("imports: lib/ never imports bench/ or tests/", async () => {
   );
   assert.deepEqual(bad, []);
 });
+
+Deno.test("imports: the training workers load no native addon (sharp, nodejs-polars)", async () => {
+  // sharp warns that a worker thread loading it can crash the process at exit on glibc Linux; a
+  // passing test run once ended in "double free or corruption" that way. lib/train/batch.ts keeps
+  // the training step apart from the image loading.
+  const g = await importGraph();
+  const start = "lib/train/parallel/_worker.ts";
+  const seen = new Set([start]), queue = [start];
+  while (queue.length) {
+    for (const d of g.get(queue.shift()!) ?? []) if (!seen.has(d)) seen.add(d), queue.push(d);
+  }
+  const NATIVE = /(?:^|[\s;])import\s(?!type\s)[^"']*?from\s*["'](sharp|nodejs-polars)["']/m;
+  const loading = [];
+  for (const f of seen) {
+    const m = NATIVE.exec(await Deno.readTextFile(join(ROOT, f)));
+    if (m) loading.push(`${f} (${m[1]})`);
+  }
+  assert.deepEqual(loading, [], "modules the worker imports that load a native addon");
+});

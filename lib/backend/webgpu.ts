@@ -28,7 +28,7 @@ export interface AdapterSummary {
   vendor: string;
   architecture: string;
   device: string;
-  /** Driver's description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "NVIDIA H100 80GB HBM3". */
+  /** The driver's description of the adapter: Mesa's software renderer or a GPU's product name. */
   description: string;
   /** `GPUAdapterInfo.isFallbackAdapter` (or the older `GPUAdapter.isFallbackAdapter`). */
   isFallbackAdapter: boolean;

@@ -14,7 +14,6 @@ import { applyIntensityBatch, type IntensityMode } from "../images/intensity.ts"
 import { makeRng, shuffle } from "../util/rng.ts";
 import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
 import type { SplitData, TrainData } from "./batch.ts";
-export type { SplitData, TrainData } from "./batch.ts";
 
 /** Class index of a record: binary y, or the subtype for 3 classes (-1: subtype unknown). */
 export function classIndex(r: SplitRecord, classes: 2 | 3): number {

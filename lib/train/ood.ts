@@ -18,7 +18,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import { normalisePixels } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
-import type { SplitData } from "./data.ts";
+import type { SplitData } from "./batch.ts";
 import { readJson, writeJsonAtomic } from "../util/atomic.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import { flattenLayers, penultimateWith } from "../models/features.ts";

@@ -14,7 +14,8 @@
 import type { SplitName, SplitRecord, Subtype } from "../data/types.ts";
 import { renderChest } from "../images/synthetic.ts";
 import { makeRng } from "../util/rng.ts";
-import { makeSplitData, type TrainData } from "./data.ts";
+import type { TrainData } from "./batch.ts";
+import { makeSplitData } from "./data.ts";
 
 /** Options of {@link syntheticTrainData}. */
 export interface SyntheticTrainOptions {

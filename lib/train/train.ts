@@ -32,7 +32,8 @@ import {
   writeCalibration,
 } from "../metrics/calibration.ts";
 import { storeOod } from "./ood.ts";
-import { loadTrainData, type SplitData, type TrainData } from "./data.ts";
+import type { SplitData, TrainData } from "./batch.ts";
+import { loadTrainData } from "./data.ts";
 import {
   chooseThreshold,
   chooseThresholdWithMargin,

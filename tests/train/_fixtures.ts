@@ -1,6 +1,7 @@
 /** In-memory synthetic training data for the trainer's tests (no files, no decoding). */
 import type { SplitRecord } from "../../lib/data/types.ts";
-import { makeSplitData, type TrainData } from "../../lib/train/data.ts";
+import type { TrainData } from "../../lib/train/batch.ts";
+import { makeSplitData } from "../../lib/train/data.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
 /** `n` images per split of size x size x channels; class 1 has a bright square. */

@@ -19,8 +19,8 @@ export function conv2dFast(args: Args): TensorInfo {
 
 /**
  * `FusedConv2D` (tfjs-layers' convolutions; inputs x, filter, bias?): SIMD with the bias and a
- * linear, ReLU or ReLU6 (MobileNet) activation folded into the output stores; other activations, PReLU weights or a
- * bias that is not one value per output channel go to the stock kernel.
+ * linear, ReLU or ReLU6 (MobileNet) activation folded into the output stores; other activations,
+ * PReLU weights or a bias that is not one value per output channel go to the stock kernel.
  */
 export function fusedConv2dFast(args: Args): TensorInfo {
   const { inputs, attrs } = args;

@@ -3,8 +3,8 @@
  * Measured on this 2-core machine, the stock wasm kernels they replace are slow or wrong:
  *
  * - `XrayReluGrad`: the ReLU gradient in one pass (see `relu_grad.ts`).
- * - `Conv2D` and `FusedConv2D` (bias, linear or ReLU): a SIMD kernel with fused multiply-add (see
- *   `conv.ts`), faster than XNNPACK's. *
+ * - `Conv2D` and `FusedConv2D` (bias; linear, ReLU or ReLU6): a SIMD kernel with fused
+ *   multiply-add (see `conv.ts`), faster than XNNPACK's.
  * - `Conv2DBackpropFilter` (missing in wasm) and `Conv2DBackpropInput` (a scalar loop): see
  *   `conv_grads.ts`.
  * - `MaxPoolGrad`: recomputes each window's argmax from x (first maximum, as the cpu backend) and

@@ -170,6 +170,16 @@ export const RECIPES: Recipe[] = [
     what: "ensemble of the three strong full-budget runs (f-strong, f-strong-s7, f-strong-14)",
     score: { members: ["f-strong", "f-strong-s7", "f-strong-14"] },
   },
+  {
+    name: "f-strong-clahe",
+    what: "f-strong with CLAHE (local contrast equalisation) of every image",
+    train: { budget: FULL, with: { augmentation: "strong", intensity: "clahe" } },
+  },
+  {
+    name: "f-strong-swa",
+    what: "f-strong, the kept model the weight average of epochs 4 on (SWA)",
+    train: { budget: FULL, with: { augmentation: "strong", weightAverage: { fromEpoch: 4 } } },
+  },
 ];
 
 async function exists(path: string): Promise<boolean> {

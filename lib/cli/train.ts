@@ -11,6 +11,7 @@
  * central chest box right after loading; stored in the run's preprocessing.json),
  * --intensity none|standardize|equalize|clahe (per-image intensity normalisation after loading,
  * also stored there and applied by every prediction), --augmentation standard|strong,
+ * --average-from EPOCH (weight averaging from that epoch on, lib/train/weight_average.ts),
  * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
  * lib/train/parallel/trainer.ts; default 2 on a multi-core machine, 0 = this thread, which
  * --resume needs for a bit-identical result; always 0 on the GPU backends),
@@ -106,6 +107,14 @@ export const TRAIN_CLI = {
       choices: ["standard", "strong"],
       help: "training augmentation ranges (strong: wider, plus aspect, gamma and noise)",
     },
+    "average-from": {
+      type: "number",
+      arg: "EPOCH",
+      integer: true,
+      min: 1,
+      help: "weight averaging: from this epoch on, validation judges (and the run keeps) the " +
+        "mean of the weights of every epoch since",
+    },
     backend: { type: "string", arg: "NAME", help: "TF.js backend (webgpu, wasm, cpu, ...)" },
     workers: {
       type: "number",
@@ -196,6 +205,7 @@ export async function main(args: string[]): Promise<void> {
     chestRegion: v["chest-region"],
     intensity: v.intensity,
     augmentation: v.augmentation,
+    weightAverage: v["average-from"] ? { fromEpoch: v["average-from"] } : undefined,
   });
   await train(cfg, { workers: v.workers ?? defaultWorkers(cfg, info.name) });
 }

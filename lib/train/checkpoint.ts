@@ -60,13 +60,21 @@ export function decodeNonFinite(v: unknown): unknown {
   return v;
 }
 
-/** Writes a checkpoint into `dir` (files written atomically; state.json last marks it whole). */
+/**
+ * Writes a checkpoint into `dir` (files written atomically; state.json last marks it whole).
+ * `extra`: more tensors the trainer keeps across epochs (a weight average), read back with
+ * {@link loadCheckpointExtra}.
+ */
 export async function saveCheckpoint<S>(
   dir: string,
   model: tfl.LayersModel,
   optimizer: { getWeights(): Promise<NamedTensor[]> },
   state: S,
+  extra: tf.Tensor[] = [],
 ): Promise<void> {
+  const extraStored = extra.length > 0
+    ? await encode(extra.map((tensor, i) => ({ name: `x${i}`, tensor })), join(dir, "extra.bin"))
+    : null;
   const weights = await encode(
     model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })),
     join(dir, "weights.bin"),
@@ -78,6 +86,7 @@ export async function saveCheckpoint<S>(
   await writeJsonAtomic(join(dir, "state.json"), {
     weights,
     optimizer: opt,
+    ...(extraStored ? { extra: extraStored } : {}),
     state: encodeNonFinite(state),
   });
 }
@@ -109,4 +118,11 @@ export async function loadCheckpoint<S>(
   const opt = await decode(rec.optimizer, join(dir, "optimizer.bin"));
   if (opt.length > 0) await optimizer.setWeights(opt);
   return decodeNonFinite(rec.state) as S;
+}
+
+/** The `extra` tensors of the checkpoint in `dir` (empty when it has none or there is none). */
+export async function loadCheckpointExtra(dir: string): Promise<tf.Tensor[]> {
+  const rec = await readJson<{ extra?: StoredTensors }>(join(dir, "state.json")).catch(() => null);
+  if (!rec?.extra) return [];
+  return (await decode(rec.extra, join(dir, "extra.bin"))).map((t) => t.tensor);
 }

@@ -67,6 +67,12 @@ export interface TrainConfig {
   intensity?: IntensityMode;
   /** Training augmentation ranges (lib/train/augment.ts; default "standard", also when absent). */
   augmentation?: AugmentationStrength;
+  /**
+   * Weight averaging (lib/train/weight_average.ts): from this epoch on, validation judges and
+   * early stopping keeps the mean of the trainable weights of every epoch since, with batch-norm
+   * statistics re-estimated on clean training images (default null: none, also when absent).
+   */
+  weightAverage?: { fromEpoch: number } | null;
   /** Folder for the manifest (patient-level split) and the image cache. */
   outputsDir: string;
 }
@@ -104,6 +110,7 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
     chestRegion: input.chestRegion ?? "none",
     intensity: input.intensity ?? "none",
     augmentation: input.augmentation ?? "standard",
+    weightAverage: input.weightAverage ?? null,
     outputsDir: input.outputsDir ?? "outputs",
   };
   const bad = (what: string) => {
@@ -136,6 +143,10 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
   if (!["standard", "strong"].includes(cfg.augmentation!)) {
     bad(`augmentation "${cfg.augmentation}" (expected standard or strong)`);
   }
+  const from = cfg.weightAverage?.fromEpoch;
+  if (from !== undefined && !(Number.isInteger(from) && from >= 1 && from <= cfg.epochs)) {
+    bad(`weightAverage.fromEpoch ${from} must be an epoch, 1 to ${cfg.epochs}`);
+  }
   const t = cfg.threshold.targetSensitivity;
   if (!(t > 0 && t <= 1)) bad(`threshold target sensitivity ${t} must be in (0, 1]`);
   return cfg;
@@ -162,6 +173,7 @@ export function sameConfig(a: TrainConfig | null, b: TrainConfig | null): boolea
     chestRegion: chestRegionOf(c),
     intensity: intensityOf(c),
     augmentation: c.augmentation ?? "standard",
+    weightAverage: c.weightAverage ?? null,
   });
   return isDeepStrictEqual(norm(a), norm(b));
 }

@@ -23,7 +23,7 @@ import { createModel, preprocessingFor } from "../models/registry.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { readJson, writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { makeRng } from "../util/rng.ts";
-import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { loadCheckpoint, loadCheckpointExtra, saveCheckpoint } from "./checkpoint.ts";
 import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
 import {
   fitTemperature,
@@ -52,6 +52,12 @@ import {
   trainEpoch,
 } from "./step.ts";
 import { recalibrateBatchNorm } from "./batchnorm.ts";
+import {
+  addToAverage,
+  disposeAverage,
+  type WeightAverage,
+  withAveragedWeights,
+} from "./weight_average.ts";
 
 /** One row of metrics.csv. */
 export interface EpochRow {
@@ -208,10 +214,18 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     elapsedS: 0,
     peakRssMB: 0,
   };
+  let average: WeightAverage | null = null;
   if (opts.resume) {
     const loaded = await loadCheckpoint<TrainerState>(ckptDir, model, opt);
     if (!loaded) throw new Error(`--resume: no checkpoint in ${ckptDir}; start the run afresh`);
     st = loaded;
+    const mean = await loadCheckpointExtra(ckptDir);
+    if (mean.length > 0) {
+      average = {
+        mean,
+        count: st.epoch - (cfg.weightAverage?.fromEpoch ?? st.epoch + 1) + 1,
+      };
+    }
     log(`resuming ${cfg.name} after epoch ${st.epoch}`);
   }
   const classes = cfg.classes === 2 ? [...CLASS_NAMES] : ["normal", "bacteria", "virus"];
@@ -248,35 +262,47 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       const t0 = performance.now();
       const tr = await trainEpoch(step, data, cfg, pre, epoch);
       if (trainer) await trainer.syncTo(model);
-      if (cfg.recalibrateBatchNorm === true) {
+      const recalibrate = () =>
         recalibrateBatchNorm(model, data.train, pre, cfg.batchSize, cfg.seed * 613 + epoch);
-      }
+      if (cfg.recalibrateBatchNorm === true) recalibrate();
+      const averaging = cfg.weightAverage && epoch >= cfg.weightAverage.fromEpoch;
+      if (averaging) average = addToAverage(model, average);
+      // The candidate of this epoch: the model as trained, or the weight average (whose batch-norm
+      // statistics must be re-estimated: the trained ones belong to other weights).
+      const judge = async () => {
+        if (averaging) recalibrate();
+        const val = (await valMetrics(model, data.val, cfg, pre)).metrics;
+        const score = stopValue(cfg, val);
+        // The first epoch always counts (its metric may be NaN, e.g. AUC on a one-class split).
+        const improved = score > st.best || st.bestEpoch === 0;
+        if (improved) await saveModel(model, join(dir, "model"));
+        return { val, score, improved };
+      };
+      const { val, score, improved } = averaging
+        ? await withAveragedWeights(model, average!, judge)
+        : await judge();
       Math.random = random;
       const trainM = epochMetrics(tr.y, tr.p, tr.loss);
-      const val = (await valMetrics(model, data.val, cfg, pre)).metrics;
       const timeS = (performance.now() - t0) / 1000;
       st.history.push({ epoch, train: trainM, val, lr, timeS });
       st.elapsedS += timeS;
       st.peakRssMB = Math.max(st.peakRssMB, Deno.memoryUsage().rss / 2 ** 20);
-      const score = stopValue(cfg, val);
-      // The first epoch always counts (its metric may be NaN, e.g. AUC on a one-class val split).
-      const improved = score > st.best || st.bestEpoch === 0;
       if (improved) {
         st.best = score;
         st.bestEpoch = epoch;
         st.wait = 0;
-        await saveModel(model, join(dir, "model"));
       } else st.wait++;
       st.epoch = epoch;
       await writeFileAtomic(join(dir, "metrics.csv"), metricsCsv(st.history));
-      await saveCheckpoint(ckptDir, model, optState, st);
+      await saveCheckpoint(ckptDir, model, optState, st, average?.mean);
       log(
         `epoch ${epoch}/${cfg.epochs} loss ${fmt(trainM.loss)} acc ${fmt(trainM.accuracy)} ` +
           `auc ${fmt(trainM.auc)} | val loss ${fmt(val.loss)} acc ${fmt(val.accuracy)} ` +
           `rec ${fmt(val.recall)} prec ${fmt(val.precision)} f1 ${fmt(val.f1)} auc ${
             fmt(val.auc)
           }` +
-          ` | ${timeS.toFixed(1)} s${improved ? " *" : ""}`,
+          ` | ${timeS.toFixed(1)} s${improved ? " *" : ""}` +
+          (averaging ? ` (val: mean of epochs ${cfg.weightAverage!.fromEpoch}-${epoch})` : ""),
       );
       if (opts.interruptAfter !== undefined && epoch >= opts.interruptAfter && epoch < cfg.epochs) {
         interrupted = true;
@@ -286,6 +312,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   } finally {
     Math.random = random;
     await trainer?.dispose();
+    disposeAverage(average);
   }
   opt.dispose();
   // Counted on the model as built: a reloaded model does not keep a nested base's frozen flag.

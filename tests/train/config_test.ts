@@ -57,3 +57,24 @@ Deno.test("config: chestRegion defaults to none, keeps crop/mask, rejects others
   assert.ok(!sameConfig(old as TrainConfig, { ...c, chestRegion: "crop" }));
   assert.ok(!sameConfig(null, c));
 });
+
+Deno.test("config: weightAverage defaults to none, checks its epoch, old configs still match", () => {
+  const c = resolveConfig({ model: "compact", data: "d", epochs: 8 });
+  assert.equal(c.weightAverage, null);
+  const w = resolveConfig({
+    model: "compact",
+    data: "d",
+    epochs: 8,
+    weightAverage: { fromEpoch: 4 },
+  });
+  assert.deepEqual(w.weightAverage, { fromEpoch: 4 });
+  for (const fromEpoch of [0, 9, 2.5]) {
+    assert.throws(
+      () => resolveConfig({ model: "compact", data: "d", epochs: 8, weightAverage: { fromEpoch } }),
+      new RegExp(`weightAverage.fromEpoch ${fromEpoch} must be an epoch, 1 to 8`),
+    );
+  }
+  const { weightAverage: _, ...old } = c;
+  assert.ok(sameConfig(old as TrainConfig, c), "a config saved before the field means none");
+  assert.ok(!sameConfig(old as TrainConfig, w));
+});

@@ -160,6 +160,38 @@ Deno.test("resume after an interruption gives the same result as an uninterrupte
   }
 });
 
+Deno.test("weight averaging: validation judges the mean, and a resumed run matches", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const data = tinyData(24, 16, 1);
+    const avg = { weightAverage: { fromEpoch: 2 } };
+    const lines: string[] = [];
+    const before = tf.memory().numTensors;
+    const a = await train(tinyConfig(join(tmp, "a"), avg), { data, log: (l) => lines.push(l) });
+    assert.equal(tf.memory().numTensors, before, "train with averaging leaks no tensors");
+    assert.ok(lines.some((l) => l.startsWith("epoch 3/3") && l.includes("mean of epochs 2-3")));
+    assert.ok(!lines.some((l) => l.startsWith("epoch 1/3") && l.includes("mean of")));
+    // The averaged candidates are other models than the plain run's at the same epochs.
+    const plain = await train(tinyConfig(join(tmp, "p")), { data, log: quiet });
+    assert.equal(a.history[0].val.loss, plain.history[0].val.loss, "epoch 1 is not averaged");
+    assert.notEqual(a.history[2].val.loss, plain.history[2].val.loss);
+    const cfgB = tinyConfig(join(tmp, "b"), avg);
+    await assert.rejects(train(cfgB, { data, log: quiet, interruptAfter: 2 }), TrainingInterrupted);
+    await train(cfgB, { data, log: quiet, resume: true });
+    assert.equal(
+      dropTime(await Deno.readTextFile(join(tmp, "b", "metrics.csv"))),
+      dropTime(await Deno.readTextFile(join(tmp, "a", "metrics.csv"))),
+      "the average is restored from the checkpoint",
+    );
+    assert.equal(
+      await Deno.readTextFile(join(tmp, "b", "val_predictions.csv")),
+      await Deno.readTextFile(join(tmp, "a", "val_predictions.csv")),
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("three classes (normal / bacteria / virus) train with a softmax head", async () => {
   const tmp = await Deno.makeTempDir();
   try {

@@ -180,6 +180,16 @@ export const RECIPES: Recipe[] = [
     what: "f-strong, the kept model the weight average of epochs 4 on (SWA)",
     train: { budget: FULL, with: { augmentation: "strong", weightAverage: { fromEpoch: 4 } } },
   },
+  {
+    name: "f-strong-96",
+    what: "f-strong at input 96 px (224 px did worse than 128 at the site)",
+    train: { budget: FULL, with: { augmentation: "strong", size: 96 } },
+  },
+  {
+    name: "f-framing",
+    what: "f-strong, zooming in up to 1.5x (the over-scored site normals are framed tighter)",
+    train: { budget: FULL, with: { augmentation: "framing" } },
+  },
 ];
 
 async function exists(path: string): Promise<boolean> {

@@ -10,7 +10,7 @@
  * (transfer), --name NAME, --chest-region none|crop|mask (crop or mask every image to the
  * central chest box right after loading; stored in the run's preprocessing.json),
  * --intensity none|standardize|equalize|clahe (per-image intensity normalisation after loading,
- * also stored there and applied by every prediction), --augmentation standard|strong,
+ * also stored there and applied by every prediction), --augmentation standard|strong|framing,
  * --average-from EPOCH (weight averaging from that epoch on, lib/train/weight_average.ts),
  * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
  * lib/train/parallel/trainer.ts; default 2 on a multi-core machine, 0 = this thread, which
@@ -104,8 +104,9 @@ export const TRAIN_CLI = {
     },
     augmentation: {
       type: "string",
-      choices: ["standard", "strong"],
-      help: "training augmentation ranges (strong: wider, plus aspect, gamma and noise)",
+      choices: ["standard", "strong", "framing"],
+      help: "training augmentation ranges (strong: wider, plus aspect, gamma and noise; " +
+        "framing: strong, zooming in up to 1.5x)",
     },
     "average-from": {
       type: "number",

@@ -3,7 +3,7 @@
  * bilinear, edges clamped), then brightness and contrast, written straight into the float batch.
  * The `strong` set ({@link STRONG_AUGMENT}) widens every range and adds an aspect change (zoom
  * differs between the axes), a gamma curve and pixel noise: the differences in positioning,
- * exposure and detector between sites.
+ * exposure and detector between sites; `framing` ({@link FRAMING_AUGMENT}) also zooms in further.
  *
  * Written by hand because tfjs-layers has no augmentation layers, and doing it on the uint8
  * cache in plain JS keeps it identical on every backend, seedable and cheap (one pass per image).
@@ -18,8 +18,10 @@ export interface AugmentOptions {
   rotateDeg: number;
   /** Max shift as a fraction of the side. */
   shift: number;
-  /** Zoom factor range [1 - zoom, 1 + zoom]. */
+  /** Zoom factor range [1 - zoom, 1 + zoom] (> 1 magnifies). */
   zoom: number;
+  /** Zoom factor range [1 - zoom, zoomMax] instead, to zoom in further than out (optional). */
+  zoomMax?: number;
   /** Max additive brightness change, in units of the [0, 1] pixel range. */
   brightness: number;
   /** Contrast factor range [1 - contrast, 1 + contrast] around the image mean. */
@@ -33,7 +35,14 @@ export interface AugmentOptions {
 }
 
 /** The training augmentation settings a run can ask for (`augmentation` in its config). */
-export type AugmentationStrength = "standard" | "strong";
+export type AugmentationStrength = "standard" | "strong" | "framing";
+
+/** Every strength, in the order the CLI lists them. */
+export const AUGMENTATION_STRENGTHS: readonly AugmentationStrength[] = [
+  "standard",
+  "strong",
+  "framing",
+];
 
 /** Defaults: small changes that keep an X-ray plausible. */
 export const DEFAULT_AUGMENT: AugmentOptions = {
@@ -56,9 +65,20 @@ export const STRONG_AUGMENT: AugmentOptions = {
   noise: 0.03,
 };
 
+/**
+ * Strong, plus zooming in up to 1.5x: the site's normal films that the strong model over-scores
+ * are framed tighter than the training folder's (the lungs fill the film, little background;
+ * chapter 16's image statistics), so framing must not tell the classes apart.
+ */
+export const FRAMING_AUGMENT: AugmentOptions = { ...STRONG_AUGMENT, zoomMax: 1.5 };
+
 /** The options of a strength name (absent: standard). */
 export function augmentOptionsFor(strength: AugmentationStrength | undefined): AugmentOptions {
-  return strength === "strong" ? STRONG_AUGMENT : DEFAULT_AUGMENT;
+  return strength === "framing"
+    ? FRAMING_AUGMENT
+    : strength === "strong"
+    ? STRONG_AUGMENT
+    : DEFAULT_AUGMENT;
 }
 
 const sym = (rng: Rng, r: number) => (rng() * 2 - 1) * r;
@@ -78,7 +98,9 @@ export function augmentInto(
 ): void {
   const { size: s, channels: c } = pre;
   const angle = (sym(rng, opts.rotateDeg) * Math.PI) / 180;
-  const zoom = 1 + sym(rng, opts.zoom);
+  const zoom = opts.zoomMax === undefined
+    ? 1 + sym(rng, opts.zoom)
+    : 1 - opts.zoom + rng() * (opts.zoomMax - 1 + opts.zoom);
   const tx = sym(rng, opts.shift) * s, ty = sym(rng, opts.shift) * s;
   const bright = sym(rng, opts.brightness);
   const contrast = 1 + sym(rng, opts.contrast);

@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from "node:util";
 import { CHEST_REGION_MODES, type ChestRegionMode } from "../images/chest_region.ts";
 import { checkIntensityMode, type IntensityMode } from "../images/intensity_core.ts";
 import { getModelSpec } from "../models/registry.ts";
-import type { AugmentationStrength } from "./augment.ts";
+import { AUGMENTATION_STRENGTHS, type AugmentationStrength } from "./augment.ts";
 
 /** Metrics early stopping can watch (validation). */
 export type StopMetric = "val_accuracy" | "val_auc" | "val_loss" | "val_f1";
@@ -140,8 +140,8 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
   } catch (err) {
     bad((err as Error).message);
   }
-  if (!["standard", "strong"].includes(cfg.augmentation!)) {
-    bad(`augmentation "${cfg.augmentation}" (expected standard or strong)`);
+  if (!AUGMENTATION_STRENGTHS.includes(cfg.augmentation!)) {
+    bad(`augmentation "${cfg.augmentation}" (expected ${AUGMENTATION_STRENGTHS.join(", ")})`);
   }
   const from = cfg.weightAverage?.fromEpoch;
   if (from !== undefined && !(Number.isInteger(from) && from >= 1 && from <= cfg.epochs)) {

@@ -3,6 +3,7 @@ import {
   augmentInto,
   augmentOptionsFor,
   DEFAULT_AUGMENT,
+  FRAMING_AUGMENT,
   STRONG_AUGMENT,
 } from "../../lib/train/augment.ts";
 import { preprocessingFor } from "../../lib/models/registry.ts";
@@ -44,4 +45,38 @@ Deno.test("strong augmentation: seeded, in range, differs from standard; standar
   const ref = makeRng(4);
   for (let k = 0; k < 6; k++) ref();
   assert.equal(rng(), ref());
+});
+
+Deno.test("framing augmentation zooms in further than strong, with the same draws", () => {
+  assert.equal(augmentOptionsFor("framing"), FRAMING_AUGMENT);
+  assert.deepEqual({ ...FRAMING_AUGMENT, zoomMax: undefined }, {
+    ...STRONG_AUGMENT,
+    zoomMax: undefined,
+  });
+  const pre = preprocessingFor("compact", { size: 32 });
+  // A bright central square (a third of the side) on black: zooming in makes it cover more.
+  const src = Uint8Array.from({ length: 32 * 32 }, (_, i) => {
+    const x = i % 32, y = Math.floor(i / 32);
+    return Math.abs(x - 15.5) < 5.5 && Math.abs(y - 15.5) < 5.5 ? 255 : 0;
+  });
+  const zoomOnly = { rotateDeg: 0, shift: 0, zoom: 0.2, brightness: 0, contrast: 0 };
+  const cover = (opts: typeof zoomOnly & { zoomMax?: number }) => {
+    const out = new Float32Array(src.length), rng = makeRng(3);
+    let bright = 0;
+    for (let k = 0; k < 200; k++) {
+      augmentInto(src, pre, rng, out, 0, opts);
+      bright += out.filter((v) => v > 0.5).length;
+    }
+    return bright / 200 / src.length;
+  };
+  const sym = cover(zoomOnly), zin = cover({ ...zoomOnly, zoomMax: 1.5 });
+  // Symmetric zoom in [0.8, 1.2] keeps the square near 1/9 of the image on average; [0.8, 1.5]
+  // averages 1.15x, about 1.3 times the area.
+  assert.ok(Math.abs(sym - 121 / 1024) < 0.02, `symmetric zoom: ${sym}`);
+  assert.ok(zin > sym * 1.2, `zoom in: ${zin} vs ${sym}`);
+  // One draw for the zoom either way: the rest of the stream is unchanged.
+  const r1 = makeRng(8), r2 = makeRng(8), out = new Float32Array(src.length);
+  augmentInto(src, pre, r1, out, 0, zoomOnly);
+  augmentInto(src, pre, r2, out, 0, { ...zoomOnly, zoomMax: 1.5 });
+  assert.equal(r1(), r2());
 });

@@ -190,6 +190,21 @@ export const RECIPES: Recipe[] = [
     what: "f-strong, zooming in up to 1.5x (the over-scored site normals are framed tighter)",
     train: { budget: FULL, with: { augmentation: "framing" } },
   },
+  {
+    name: "f-ensemble-clahe",
+    what: "ensemble of f-strong and f-strong-clahe (two input normalisations)",
+    score: { members: ["f-strong", "f-strong-clahe"] },
+  },
+  {
+    name: "f-strong-clahe-s7",
+    what: "f-strong-clahe with seed 7 (does the two-normalisation ensemble hold at another seed?)",
+    train: { budget: FULL, with: { augmentation: "strong", intensity: "clahe", seed: 7 } },
+  },
+  {
+    name: "f-ensemble-clahe-s7",
+    what: "ensemble of f-strong-s7 and f-strong-clahe-s7",
+    score: { members: ["f-strong-s7", "f-strong-clahe-s7"] },
+  },
 ];
 
 async function exists(path: string): Promise<boolean> {

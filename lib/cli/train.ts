@@ -22,6 +22,7 @@ import { basename, join } from "node:path";
 import { type BackendChoice, describeBackend, initBackend } from "../backend/select.ts";
 import { listModels } from "../models/registry.ts";
 import type { Preprocessing } from "../models/types.ts";
+import { AUGMENTATION_STRENGTHS } from "../train/augment.ts";
 import { resolveConfig, type TrainConfig } from "../train/config.ts";
 import { train } from "../train/train.ts";
 import { readJson } from "../util/atomic.ts";
@@ -104,7 +105,7 @@ export const TRAIN_CLI = {
     },
     augmentation: {
       type: "string",
-      choices: ["standard", "strong", "framing"],
+      choices: AUGMENTATION_STRENGTHS,
       help: "training augmentation ranges (strong: wider, plus aspect, gamma and noise; " +
         "framing: strong, zooming in up to 1.5x)",
     },

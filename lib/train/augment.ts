@@ -37,13 +37,6 @@ export interface AugmentOptions {
 /** The training augmentation settings a run can ask for (`augmentation` in its config). */
 export type AugmentationStrength = "standard" | "strong" | "framing";
 
-/** Every strength, in the order the CLI lists them. */
-export const AUGMENTATION_STRENGTHS: readonly AugmentationStrength[] = [
-  "standard",
-  "strong",
-  "framing",
-];
-
 /** Defaults: small changes that keep an X-ray plausible. */
 export const DEFAULT_AUGMENT: AugmentOptions = {
   rotateDeg: 10,
@@ -72,13 +65,19 @@ export const STRONG_AUGMENT: AugmentOptions = {
  */
 export const FRAMING_AUGMENT: AugmentOptions = { ...STRONG_AUGMENT, zoomMax: 1.5 };
 
+/** The ranges of each strength. */
+const BY_STRENGTH: Readonly<Record<AugmentationStrength, AugmentOptions>> = {
+  standard: DEFAULT_AUGMENT,
+  strong: STRONG_AUGMENT,
+  framing: FRAMING_AUGMENT,
+};
+
+/** Every strength, in the order the CLI lists them. */
+export const AUGMENTATION_STRENGTHS = Object.keys(BY_STRENGTH) as AugmentationStrength[];
+
 /** The options of a strength name (absent: standard). */
 export function augmentOptionsFor(strength: AugmentationStrength | undefined): AugmentOptions {
-  return strength === "framing"
-    ? FRAMING_AUGMENT
-    : strength === "strong"
-    ? STRONG_AUGMENT
-    : DEFAULT_AUGMENT;
+  return BY_STRENGTH[strength ?? "standard"];
 }
 
 const sym = (rng: Rng, r: number) => (rng() * 2 - 1) * r;

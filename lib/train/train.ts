@@ -219,13 +219,11 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     const loaded = await loadCheckpoint<TrainerState>(ckptDir, model, opt);
     if (!loaded) throw new Error(`--resume: no checkpoint in ${ckptDir}; start the run afresh`);
     st = loaded;
+    // The weight average so far (stored with the checkpoint once averaging has begun).
     const mean = await loadCheckpointExtra(ckptDir);
-    if (mean.length > 0) {
-      average = {
-        mean,
-        count: st.epoch - (cfg.weightAverage?.fromEpoch ?? st.epoch + 1) + 1,
-      };
-    }
+    if (mean.length > 0 && cfg.weightAverage) {
+      average = { mean, count: st.epoch - cfg.weightAverage.fromEpoch + 1 };
+    } else tf.dispose(mean);
     log(`resuming ${cfg.name} after epoch ${st.epoch}`);
   }
   const classes = cfg.classes === 2 ? [...CLASS_NAMES] : ["normal", "bacteria", "virus"];
@@ -264,13 +262,13 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       if (trainer) await trainer.syncTo(model);
       const recalibrate = () =>
         recalibrateBatchNorm(model, data.train, pre, cfg.batchSize, cfg.seed * 613 + epoch);
-      if (cfg.recalibrateBatchNorm === true) recalibrate();
       const averaging = cfg.weightAverage && epoch >= cfg.weightAverage.fromEpoch;
       if (averaging) average = addToAverage(model, average);
-      // The candidate of this epoch: the model as trained, or the weight average (whose batch-norm
-      // statistics must be re-estimated: the trained ones belong to other weights).
+      // The candidate of this epoch: the model as trained, or the weight average. Its batch-norm
+      // statistics are re-estimated on clean images: always for the average (the trained ones
+      // belong to other weights), else when the config asks.
       const judge = async () => {
-        if (averaging) recalibrate();
+        if (averaging || cfg.recalibrateBatchNorm === true) recalibrate();
         const val = (await valMetrics(model, data.val, cfg, pre)).metrics;
         const score = stopValue(cfg, val);
         // The first epoch always counts (its metric may be NaN, e.g. AUC on a one-class split).

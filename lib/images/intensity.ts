@@ -15,7 +15,10 @@
  * `standardize` and `equalize` (intensity_core.ts, no native code, so the screening page runs
  * them too) are a few lines over the histogram and are written by hand: sharp has CLAHE and a
  * percentile stretch (`normalise()`) but no global equalisation or z-scoring, and a round trip
- * through sharp per image would cost more than the arithmetic.
+ * through sharp per image would cost more than the arithmetic. The command line keeps sharp for
+ * `clahe` (the training caches were made with it); the page, which has no sharp, runs
+ * `claheInPlace` (intensity_core.ts), a copy of libvips' hist_local that the tests check gives
+ * sharp's bytes exactly, so the page runs all four modes.
  *
  * @example
  * ```ts
@@ -30,6 +33,8 @@ import { checkIntensityMode, intensityInPlace, type IntensityMode } from "./inte
 
 export {
   checkIntensityMode,
+  claheInPlace,
+  claheTile,
   equalizeInPlace,
   INTENSITY_MODES,
   intensityInPlace,

@@ -16,7 +16,7 @@ import sharp from "sharp";
 import { initBackend } from "../lib/backend/select.ts";
 import { discoverDataset } from "../lib/data/discover.ts";
 import { loadOrCreateManifest } from "../lib/data/split.ts";
-import { loadRun } from "../lib/train/run.ts";
+import { disposeRun, loadRun } from "../lib/train/run.ts";
 import { makeRng, type Rng } from "../lib/util/rng.ts";
 import { projectPath } from "../lib/util/project.ts";
 import { readOod } from "../lib/train/ood.ts";
@@ -192,7 +192,7 @@ export async function scopeRates(
     }
     return out;
   } finally {
-    run.model.dispose();
+    disposeRun(run);
     await Deno.remove(tmp, { recursive: true });
   }
 }

@@ -14,7 +14,7 @@ import type { SplitRecord } from "../data/types.ts";
 import { loadImage } from "../images/load.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { type BinaryMetrics, binaryMetrics, rocAuc } from "../metrics/classification.ts";
-import { loadRun } from "../train/run.ts";
+import { disposeRun, loadRun } from "../train/run.ts";
 import { predictRecords } from "../train/score.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { readResult, resultPath, runDir, splits } from "./_context.ts";
@@ -60,7 +60,7 @@ export async function evaluateFinal(s: ReportSettings): Promise<TestEvaluation> 
   const pred = await predictRecords(run, test, {
     cacheDir: join(s.outputsDir, "cache", "images"),
   });
-  run.model.dispose();
+  disposeRun(run);
   const keep = test.map((_, i) => i).filter((i) => Number.isFinite(pred.prob[i]));
   const recs = keep.map((i) => test[i]);
   const y = recs.map((r) => r.y as number);

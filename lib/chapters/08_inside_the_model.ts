@@ -12,7 +12,7 @@ import { loadImage } from "../images/load.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { normalisePixels } from "../models/preprocessing.ts";
 import { architectureRows, architectureTable, describeLayers } from "../models/describe.ts";
-import { type LoadedRun, loadRun } from "../train/run.ts";
+import { disposeRun, type LoadedRun, loadRun } from "../train/run.ts";
 import { isFinishedRun, readResult, runDir } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import type { Choice } from "./06_comparison.ts";
@@ -47,7 +47,7 @@ export async function runToInspect(
         : `The final model \`${choice.run}\` has no convolution layers at its top level; looking inside \`${name}\` instead.`;
       return { run, name, note };
     }
-    run.model.dispose();
+    disposeRun(run);
   }
   throw new Error(`No finished convolutional run in ${s.runsDir}: run notebooks 03-06 first`);
 }

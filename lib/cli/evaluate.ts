@@ -21,7 +21,7 @@ import { projectPath } from "../util/project.ts";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
 import type { SplitName } from "../data/types.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
-import { loadRun } from "../train/run.ts";
+import { disposeRun, loadRun } from "../train/run.ts";
 import { predictRecords } from "../train/score.ts";
 import { splitRecords } from "./_eval_data.ts";
 import type { AdaptMode } from "../eval/adapt.ts";
@@ -138,7 +138,7 @@ export async function evaluateRun(
   const y: number[] = [], p: number[] = [];
   records.forEach((r, i) => Number.isFinite(prob[i]) && (y.push(r.y), p.push(prob[i])));
   const m = binaryMetrics(y, p, run.threshold);
-  run.model.dispose();
+  disposeRun(run);
   return {
     auc: rocAuc(y, p),
     accuracy: m.accuracy,

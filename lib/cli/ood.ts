@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
 import { loadOrCreateManifest } from "../data/split.ts";
-import { loadRun } from "../train/run.ts";
+import { disposeRun, loadRun } from "../train/run.ts";
 import { loadRunImages, makeSplitData } from "../train/data.ts";
 import { OOD_MAX_TRAIN, storeOod } from "../train/ood.ts";
 import { DEFAULT_RUN } from "./evaluate.ts";
@@ -58,13 +58,14 @@ export async function main(args: string[]): Promise<void> {
       `${manifestPath} has ${train.length} train and ${val.length} val images; need both`,
     );
   }
-  const { size, channels, chestRegion } = run.preprocessing;
+  const { size, channels, chestRegion, intensity } = run.preprocessing;
   const t0 = performance.now();
   const paths = [...train, ...val].map((r) => r.path);
   const loaded = await loadRunImages(paths, {
     size,
     channels,
     chestRegion,
+    intensity,
     cacheDir: join(outputs, "cache", "images"),
   });
   const slotOf = new Map<string, number>();
@@ -83,7 +84,7 @@ export async function main(args: string[]): Promise<void> {
       seed: run.config.seed ?? 0,
     },
   );
-  run.model.dispose();
+  disposeRun(run);
   if (v.json) {
     return console.log(
       JSON.stringify({

@@ -7,7 +7,7 @@
  */
 import { resolve } from "node:path";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
-import { loadRun } from "../train/run.ts";
+import { disposeRun, loadRun } from "../train/run.ts";
 import { predictRecords } from "../train/score.ts";
 import { readDecision } from "../eval/decision_io.ts";
 import { readOod } from "../train/ood.ts";
@@ -73,7 +73,7 @@ export async function predictFiles(runDir: string, files: string[]): Promise<Fil
       };
     });
   } finally {
-    run.model.dispose();
+    disposeRun(run);
   }
 }
 

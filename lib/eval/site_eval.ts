@@ -1,6 +1,7 @@
 /**
  * Scoring a split (or a new site's folder) the way `deno task evaluate` does, with the options
- * that matter at a second site: an ensemble of runs (mean P(pneumonia)), test-time augmentation
+ * that matter at a second site: an ensemble of runs (mean P(pneumonia); an ensemble folder,
+ * lib/train/ensemble.ts, counts as one run scored as its members' mean), test-time augmentation
  * (the clean image averaged with `tta` seeded augmented copies), adaptation without labels
  * (AdaBN and prior correction, lib/eval/adapt.ts) and a threshold calibrated on a labelled site
  * folder.
@@ -30,7 +31,7 @@ import type { SplitData } from "../train/batch.ts";
 import { loadRunImages } from "../train/data.ts";
 import { predictSplit } from "../train/score.ts";
 import { readCsv } from "../util/csv.ts";
-import { type LoadedRun, loadRun } from "../train/run.ts";
+import { disposeRun, type LoadedRun, loadRun } from "../train/run.ts";
 import { projectPath } from "../util/project.ts";
 import {
   adaptBatchNorm,
@@ -213,6 +214,8 @@ export async function scoreForSite(o: SiteScoringOptions): Promise<SiteScoring> 
   const bases: number[] = [];
   for (const dir of o.runs) {
     const run = await loadRun(dir);
+    // An ensemble folder scores as the mean of its members, each at its own preprocessing.
+    const parts = run.members ?? [run];
     try {
       if (dataP.length === 0) {
         target = run.config.threshold?.targetSensitivity ?? 0.95;
@@ -231,37 +234,46 @@ export async function scoreForSite(o: SiteScoringOptions): Promise<SiteScoring> 
         bases.push(basePriorOf(run, v.y));
         if (tta === 0) valP.push(v.stored);
         else {
-          const s = await scorePaths(run, v.paths, tta, o.cacheDir);
-          if (s.failures.length) {
-            throw new Error(
-              `TTA needs the run's validation images, ${s.failures.length} of which could not ` +
-                `be read under ${v.root} (first: ${s.failures[0].path}); pass --val-data DIR`,
-            );
+          const each: number[][] = [];
+          for (const part of parts) {
+            const s = await scorePaths(part, v.paths, tta, o.cacheDir);
+            if (s.failures.length) {
+              throw new Error(
+                `TTA needs the run's validation images, ${s.failures.length} of which could ` +
+                  `not be read under ${v.root} (first: ${s.failures[0].path}); pass --val-data DIR`,
+              );
+            }
+            each.push(s.prob);
           }
-          valP.push(s.prob);
+          valP.push(mean(each));
         }
       }
-      const loaded = await loadImagesFor(run, records.map((r) => r.path), o.cacheDir);
-      failures.push(...loaded.failures);
-      if (bn) {
-        // Only the images that loaded: failed slots are zeros and would bias the statistics.
-        const okIdx = records.map((_, i) => i).filter((i) => loaded.ok[i]);
-        const bytes = run.preprocessing.size ** 2 * run.preprocessing.channels;
-        const px = new Uint8Array(okIdx.length * bytes);
-        okIdx.forEach((i, k) =>
-          px.set(loaded.data.subarray(i * bytes, (i + 1) * bytes), k * bytes)
-        );
-        adaptBatchNorm(run.model, px, okIdx.length, run.preprocessing);
+      const each: number[][] = [], eachCal: number[][] = [];
+      for (const part of parts) {
+        const loaded = await loadImagesFor(part, records.map((r) => r.path), o.cacheDir);
+        failures.push(...loaded.failures);
+        if (bn) {
+          // Only the images that loaded: failed slots are zeros and would bias the statistics.
+          const okIdx = records.map((_, i) => i).filter((i) => loaded.ok[i]);
+          const bytes = part.preprocessing.size ** 2 * part.preprocessing.channels;
+          const px = new Uint8Array(okIdx.length * bytes);
+          okIdx.forEach((i, k) =>
+            px.set(loaded.data.subarray(i * bytes, (i + 1) * bytes), k * bytes)
+          );
+          adaptBatchNorm(part.model, px, okIdx.length, part.preprocessing);
+        }
+        const p = await scorePixels(part, loaded.data, records.length, tta);
+        each.push(p.map((v, i) => (loaded.ok[i] ? v : NaN)));
+        if (o.calibrate) {
+          const c = await scorePaths(part, calRecords.map((r) => r.path), tta, o.cacheDir);
+          failures.push(...c.failures);
+          eachCal.push(c.prob);
+        }
       }
-      const p = await scorePixels(run, loaded.data, records.length, tta);
-      dataP.push(p.map((v, i) => (loaded.ok[i] ? v : NaN)));
-      if (o.calibrate) {
-        const c = await scorePaths(run, calRecords.map((r) => r.path), tta, o.cacheDir);
-        failures.push(...c.failures);
-        calP.push(c.prob);
-      }
+      dataP.push(mean(each));
+      if (o.calibrate) calP.push(mean(eachCal));
     } finally {
-      run.model.dispose();
+      disposeRun(run);
     }
   }
   let dataScores = mean(dataP), calScores = o.calibrate ? mean(calP) : [];

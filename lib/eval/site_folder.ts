@@ -17,7 +17,7 @@
  */
 
 import { discoverDataset } from "../data/discover.ts";
-import { loadRun } from "../train/run.ts";
+import { disposeRun, loadRun } from "../train/run.ts";
 import { scoreRecords } from "../train/score.ts";
 import type { ThresholdPolicy } from "./operating_points.ts";
 import { siteCalibrate, type SiteCalibrationResult } from "./site_calibration.ts";
@@ -73,6 +73,6 @@ export async function calibrateSiteFolder(
     );
     return { ...result, runDir, siteDir, skipped: scored.failures };
   } finally {
-    run.model.dispose();
+    disposeRun(run);
   }
 }

@@ -10,7 +10,8 @@
  * | `app.js`                     | `lib/serve/page/app.js` (`deno task build-page`)          |
  * | `vendor/tf-*.min.js`, `*.wasm` | the TF.js dist bundles in `node_modules/@tensorflow/`   |
  * | `model/model.json`, weights  | the run's `model/` (only the files model.json lists)      |
- * | `run.json`                   | made here: preprocessing, classes, decision, `ood.json`   |
+ * | `members/NAME/model/...`     | instead, for an ensemble folder: each member's `model/`   |
+ * | `run.json`                   | made here: preprocessing, classes, decision, `ood.json`, the models (`members`) |
  *
  * @example
  * ```ts
@@ -23,10 +24,10 @@
 import { basename, join, resolve } from "node:path";
 import { projectPath } from "../util/project.ts";
 import { readJson } from "../util/atomic.ts";
-import { readRunChestRegion } from "../train/run_files.ts";
+import { ensembleMembers, readRunChestRegion } from "../train/run_files.ts";
 import { readDecision } from "../eval/decision_io.ts";
 import { OOD_FILE, type OodFile } from "../images/scope.ts";
-import type { RunInfo } from "./page/pipeline.ts";
+import type { RunInfo, RunMember } from "./page/pipeline.ts";
 
 /** One file of the site: its content type and where its bytes come from. */
 export interface SiteFile {
@@ -79,7 +80,27 @@ async function mustExist(path: string, hint: string): Promise<string> {
   return path;
 }
 
-/** The run's `run.json` content (what the page reads besides the model). */
+/** One model's `run.json` entry: its folder's preprocessing and the URL of its model.json. */
+async function memberInfo(dir: string, url: string): Promise<RunMember> {
+  const pre = await readJson<RunInfo["preprocessing"]>(join(dir, "preprocessing.json"));
+  return {
+    name: basename(dir),
+    preprocessing: { ...pre, chestRegion: await readRunChestRegion(dir) },
+    model: url,
+  };
+}
+
+/**
+ * The models of a run folder with their URL prefixes: the run's own `model/`, or each member's
+ * `members/NAME/model/` for an ensemble folder (lib/train/ensemble.ts).
+ */
+async function modelsOf(dir: string): Promise<{ dir: string; prefix: string }[]> {
+  const members = await ensembleMembers(dir);
+  if (!members) return [{ dir, prefix: "model/" }];
+  return members.map((m) => ({ dir: m, prefix: `members/${basename(m)}/model/` }));
+}
+
+/** The run's `run.json` content (what the page reads besides the models). */
 export async function runInfo(runDir: string): Promise<RunInfo> {
   const dir = resolve(runDir);
   const pre = await readJson<RunInfo["preprocessing"]>(join(dir, "preprocessing.json"));
@@ -92,12 +113,17 @@ export async function runInfo(runDir: string): Promise<RunInfo> {
   } catch {
     ood = null;
   }
+  const members: RunMember[] = [];
+  for (const m of await modelsOf(dir)) {
+    members.push(await memberInfo(m.dir, `${m.prefix}model.json`));
+  }
   return {
     name: cfg.name ?? basename(dir),
     preprocessing: { ...pre, chestRegion: await readRunChestRegion(dir) },
     classes: await readJson<string[]>(join(dir, "classes.json")),
     decision: await readDecision(dir),
     ood,
+    members,
   };
 }
 
@@ -116,20 +142,25 @@ export async function buildSite(runDir: string): Promise<Map<string, SiteFile>> 
     );
     site.set(`vendor/${name}`, { type: typeOf(name), file });
   }
-  const modelJson = await mustExist(join(dir, "model", "model.json"), `is ${dir} a run folder?`);
-  site.set("model/model.json", { type: typeOf(modelJson), file: modelJson });
-  const manifest = (await readJson<{ weightsManifest?: { paths: string[] }[] }>(modelJson))
-    .weightsManifest ?? [];
-  for (const p of manifest.flatMap((g) => g.paths)) {
-    if (!/^[\w.-]+$/.test(p) || p.startsWith(".")) {
-      throw new Error(
-        `${modelJson}: weight file "${p}" is not a plain file name next to model.json`,
-      );
+  for (const m of await modelsOf(dir)) {
+    const modelJson = await mustExist(
+      join(m.dir, "model", "model.json"),
+      `is ${m.dir} a run folder?`,
+    );
+    site.set(`${m.prefix}model.json`, { type: typeOf(modelJson), file: modelJson });
+    const manifest = (await readJson<{ weightsManifest?: { paths: string[] }[] }>(modelJson))
+      .weightsManifest ?? [];
+    for (const p of manifest.flatMap((g) => g.paths)) {
+      if (!/^[\w.-]+$/.test(p) || p.startsWith(".")) {
+        throw new Error(
+          `${modelJson}: weight file "${p}" is not a plain file name next to model.json`,
+        );
+      }
+      site.set(`${m.prefix}${p}`, {
+        type: typeOf(p),
+        file: await mustExist(join(m.dir, "model", p), "the model is incomplete"),
+      });
     }
-    site.set(`model/${p}`, {
-      type: typeOf(p),
-      file: await mustExist(join(dir, "model", p), "the model is incomplete"),
-    });
   }
   const info = new TextEncoder().encode(JSON.stringify(await runInfo(dir)));
   site.set("run.json", { type: typeOf("run.json"), bytes: info });

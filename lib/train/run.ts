@@ -7,10 +7,10 @@
  *
  * @example
  * ```ts
- * import { loadRun, readRunRecord } from "./run.ts";
+ * import { disposeRun, loadRun, readRunRecord } from "./run.ts";
  * const record = await readRunRecord("outputs/reference"); // metadata only
  * const run = await loadRun(record); // the model, on demand
- * run.model.dispose();
+ * disposeRun(run);
  * ```
  * @module
  */
@@ -26,7 +26,7 @@ import type { EpochMetrics, ThresholdRecord } from "./epoch_metrics.ts";
 import type { EpochRow, RunSummary } from "./train.ts";
 import { readCsv } from "../util/csv.ts";
 import { checkModelInput } from "./score.ts";
-import { readRunChestRegion, type RunPreprocessing } from "./run_files.ts";
+import { ensembleMembers, readRunChestRegion, type RunPreprocessing } from "./run_files.ts";
 
 export { readRunChestRegion, type RunPreprocessing };
 
@@ -50,6 +50,12 @@ export interface LoadedRun {
   threshold: number;
   thresholdRecord: ThresholdRecord;
   config: TrainConfig;
+  /**
+   * An ensemble folder's members (lib/train/ensemble.ts), each loaded as a run; absent for a
+   * single run. Scoring averages them; `model` and `preprocessing` are the first member's (what
+   * one-model views use: Grad-CAM, activations, out-of-scope features). Free with {@link disposeRun}.
+   */
+  members?: LoadedRun[];
 }
 
 /** What every run folder saves for inference: config, preprocessing, classes and threshold. */
@@ -78,24 +84,43 @@ async function readRunBasics(dir: string): Promise<RunBasics> {
 
 /**
  * Loads a run folder with its model (or the model of a record read by {@link readRunRecord},
- * without reading its files again); a missing file is an error that names it. The caller
- * disposes `model`.
+ * without reading its files again); an ensemble folder loads every member. A missing file is an
+ * error that names it. The caller frees the models with {@link disposeRun}.
  */
 export async function loadRun(from: string | RunRecord): Promise<LoadedRun> {
   const basics = typeof from === "string"
     ? await readRunBasics(from)
     : { ...from, thresholdRecord: from.threshold };
-  const model = await loadModel(join(basics.dir, "model"));
-  checkModelInput(model, basics.preprocessing);
+  const memberDirs = await ensembleMembers(basics.dir);
+  const members: LoadedRun[] = [];
+  try {
+    for (const m of memberDirs ?? []) members.push(await loadRun(m));
+  } catch (err) {
+    members.forEach(disposeRun);
+    throw err;
+  }
+  let model: tfl.LayersModel;
+  if (members.length) model = members[0].model;
+  else {
+    model = await loadModel(join(basics.dir, "model"));
+    checkModelInput(model, basics.preprocessing);
+  }
   return {
     dir: basics.dir,
     model,
-    preprocessing: basics.preprocessing,
+    preprocessing: members.length ? members[0].preprocessing : basics.preprocessing,
     classes: basics.classes,
     threshold: basics.thresholdRecord.threshold,
     thresholdRecord: basics.thresholdRecord,
     config: basics.config,
+    ...(members.length ? { members } : {}),
   };
+}
+
+/** Frees the models of a loaded run (every member's, for an ensemble). */
+export function disposeRun(run: Pick<LoadedRun, "model" | "members">): void {
+  if (run.members?.length) run.members.forEach(disposeRun);
+  else run.model.dispose();
 }
 
 /** Everything a finished run folder records, read without loading the model. */

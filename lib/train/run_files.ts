@@ -3,7 +3,7 @@
  * server reads runs with only read permission).
  * @module
  */
-import { join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import type { ChestRegionMode } from "../images/chest_region.ts";
 import type { IntensityMode } from "../images/intensity.ts";
 import type { Preprocessing } from "../models/types.ts";
@@ -32,4 +32,60 @@ export async function readRunChestRegion(dir: string): Promise<ChestRegionMode> 
   const legacy = await readJson<{ mode: ChestRegionMode }>(join(dir, "chest_region.json"))
     .catch(() => null);
   return legacy?.mode ?? "none";
+}
+
+/**
+ * A run's val_predictions.csv: relPath, patient, y and P(pneumonia) per validation image (fields
+ * quoted as RFC 4180 asks when they hold a comma, quote or newline).
+ */
+export function valPredictionsCsv(
+  records: readonly { relPath: string; patientId: string; y: number }[],
+  p: readonly number[],
+): string {
+  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+  const rows = records.map((r, i) => `${q(r.relPath)},${q(r.patientId)},${r.y},${p[i]}`);
+  return ["relPath,patient,y,prob", ...rows].join("\n") + "\n";
+}
+
+/** The file that makes a run folder an ensemble. */
+export const ENSEMBLE_FILE = "ensemble.json";
+
+/** `ensemble.json`. */
+export interface EnsembleFile {
+  /** Member run folders, relative to the ensemble folder. */
+  members: string[];
+  /** How member scores combine: the mean of P(pneumonia). */
+  combine: "mean";
+}
+
+/** The member folders (absolute) of an ensemble folder, or null when `dir` is a single run. */
+export async function ensembleMembers(dir: string): Promise<string[] | null> {
+  const path = join(dir, ENSEMBLE_FILE);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new Error(`Cannot read ${path}: ${(err as Error).message}`);
+  }
+  let file: EnsembleFile;
+  try {
+    file = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (
+    typeof file !== "object" || file === null || !Array.isArray(file.members) ||
+    file.members.length < 2 ||
+    !file.members.every((m) => typeof m === "string" && m !== "" && !isAbsolute(m))
+  ) {
+    throw new Error(
+      `${path}: expected { "members": [two or more folder paths relative ` +
+        `to it], "combine": "mean" }`,
+    );
+  }
+  if (file.combine !== "mean") {
+    throw new Error(`${path}: combine "${file.combine}" (only "mean" exists)`);
+  }
+  return file.members.map((m) => resolve(dir, m));
 }

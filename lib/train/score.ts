@@ -102,6 +102,8 @@ export interface ScorableRun {
   model: tfl.LayersModel;
   /** With the run's chest-region mode and intensity normalisation (absent = "none"). */
   preprocessing: Preprocessing & { chestRegion?: ChestRegionMode; intensity?: IntensityMode };
+  /** An ensemble's members: scored one by one (each at its own preprocessing), then averaged. */
+  members?: ScorableRun[];
 }
 
 /** Scores of N images. */
@@ -139,6 +141,7 @@ export async function scoreRecords(
   opts: ScoreOptions = {},
 ): Promise<Scores> {
   const paths = records.map((r) => (typeof r === "string" ? r : r.path));
+  if (run.members?.length) return await scoreEnsemble(run.members, paths, opts);
   const pre = run.preprocessing;
   const loaded = await loadRunImages(paths, {
     size: pre.size,
@@ -164,6 +167,36 @@ export async function scoreRecords(
   const prob = paths.map(() => NaN);
   good.forEach((i, k) => (prob[i] = probs[k]));
   return { prob, outputs, units, pixels: loaded.data, ok: loaded.ok, failures: loaded.failures };
+}
+
+/**
+ * An ensemble's scores: the members' outputs and P(pneumonia) averaged (the same perturbation
+ * seed for every member), an image failed when any member failed it; `pixels` are the first
+ * member's.
+ */
+async function scoreEnsemble(
+  members: ScorableRun[],
+  paths: string[],
+  opts: ScoreOptions,
+): Promise<Scores> {
+  const each: Scores[] = [];
+  for (const m of members) each.push(await scoreRecords(m, paths, opts));
+  const units = each[0].units;
+  if (each.some((s) => s.units !== units)) {
+    throw new Error("ensemble members disagree on their outputs per image (classes)");
+  }
+  const ok = paths.map((_, i) => each.every((s) => s.ok[i]));
+  const outputs = new Float32Array(paths.length * units);
+  for (const s of each) s.outputs.forEach((v, j) => (outputs[j] += v / each.length));
+  const prob = paths.map((_, i) =>
+    ok[i] ? each.reduce((a, s) => a + s.prob[i], 0) / each.length : NaN
+  );
+  ok.forEach((good, i) => !good && outputs.fill(0, i * units, (i + 1) * units));
+  const seen = new Set<string>();
+  const failures = each.flatMap((s) => s.failures).filter((f) =>
+    seen.has(f.path) ? false : (seen.add(f.path), true)
+  );
+  return { prob, outputs, units, pixels: each[0].pixels, ok, failures };
 }
 
 /** Result of {@link predictRecords}: P(pneumonia) per input, NaN where the image failed. */

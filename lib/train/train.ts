@@ -32,6 +32,7 @@ import {
   writeCalibration,
 } from "../metrics/calibration.ts";
 import { storeOod } from "./ood.ts";
+import { valPredictionsCsv } from "./run_files.ts";
 import type { SplitData, TrainData } from "./batch.ts";
 import { loadTrainData } from "./data.ts";
 import {
@@ -170,13 +171,6 @@ async function valMetrics(
   const p = await predictSplit(model, split, pre, cfg.classes);
   const y = Array.from(split.labels, (l) => (l > 0 ? 1 : 0));
   return { y, p, metrics: epochMetrics(y, p) };
-}
-
-/** Writes val_predictions.csv: relPath, patient, y, prob. */
-function valPredictionsCsv(split: SplitData, p: number[]): string {
-  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-  const rows = split.records.map((r, i) => `${q(r.relPath)},${q(r.patientId)},${r.y},${p[i]}`);
-  return ["relPath,patient,y,prob", ...rows].join("\n") + "\n";
 }
 
 /**
@@ -333,7 +327,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   const threshold = copies > 0
     ? chooseThresholdWithMargin(v.y, v.p, perturbed, cfg.threshold.targetSensitivity)
     : chooseThreshold(v.y, v.p, cfg.threshold.targetSensitivity);
-  await writeFileAtomic(join(dir, "val_predictions.csv"), valPredictionsCsv(data.val, v.p));
+  await writeFileAtomic(join(dir, "val_predictions.csv"), valPredictionsCsv(data.val.records, v.p));
   await writeJsonAtomic(join(dir, "threshold.json"), threshold);
   const calibration = await storeCalibration(dir, cfg, v.y, v.p, log);
   try {

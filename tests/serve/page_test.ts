@@ -1,7 +1,8 @@
 /**
  * The screening page in a real browser: Debian's Chromium (headless, driven by playwright-core)
  * loads the page from `deno task serve` (the real task, with its permissions), the test drops a
- * JPEG, a PNG, DICOM files and a colour photograph-like image on it, and the results must equal
+ * JPEG, a PNG, DICOM files and a colour photograph-like image on it, and the results of an ensemble
+ * run (two models, one with CLAHE) must equal
  * `deno task predict` on the same files, with the Grad-CAM overlay matching the command line's
  * and the CSV export carrying the same numbers. Any request to another origin fails the test, and
  * the files are screened after the browser is switched offline. The browser is driven by
@@ -14,7 +15,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { encodeDicom } from "../../lib/images/dicom_write.ts";
 import { renderChest } from "../../lib/images/synthetic.ts";
 import { makeRng } from "../../lib/util/rng.ts";
-import { loadRun } from "../../lib/train/run.ts";
+import { disposeRun, loadRun } from "../../lib/train/run.ts";
+import { buildEnsemble } from "../../lib/train/ensemble.ts";
 import { loadImage } from "../../lib/images/load.ts";
 import { gradCam } from "../../lib/eval/gradcam.ts";
 import { inputTensor } from "../../lib/eval/predict.ts";
@@ -116,7 +118,21 @@ Deno.test({
       return;
     }
     const t0 = performance.now();
-    const { run, cleanup } = await tinyRun("page-test");
+    // An ensemble of two runs, the second with CLAHE (sharp's on the command line, the page's
+    // own port in the browser): the page must average them as predict does.
+    const plain = await tinyRun("page-test");
+    const clahe = await tinyRun("page-test-clahe", {
+      intensity: "clahe",
+      seed: 4,
+      data: plain.data,
+    });
+    const run = projectPath(`outputs/tmp/page-test-ensemble-${crypto.randomUUID().slice(0, 8)}`);
+    await buildEnsemble({ members: [plain.run, clahe.run], out: run, log: () => {} });
+    const cleanup = async () => {
+      await Deno.remove(run, { recursive: true }).catch(() => {});
+      await clahe.cleanup();
+      await plain.cleanup();
+    };
     const dir = await Deno.makeTempDir({ prefix: "page_test_" });
     const files = await makeImages(dir);
     const names = Object.keys(files);
@@ -179,18 +195,23 @@ Deno.test({
       const sizes = out.overlays;
       assert.equal(sizes.length, names.length);
       for (const s of sizes) assert.deepEqual(s, [32, 32]);
+      // The heatmap is the first member's, explaining the ensemble's label.
       const loaded = await loadRun(run);
       try {
+        assert.equal(loaded.members?.length, 2);
         const px = await loadImage(join(dir, "chest.png"), { size: 32, channels: 1 });
         const x = inputTensor(loaded.preprocessing, px, 1);
-        const [cam] = await gradCam(loaded.model, x, { threshold: loaded.threshold });
+        const label = cli[names.indexOf("chest.png")].label;
+        const [cam] = await gradCam(loaded.model, x, {
+          classIndex: label === "PNEUMONIA" ? 1 : 0,
+        });
         x.dispose();
         const diff = Math.max(
           ...cam.heatmap.map((v, i) => Math.abs(v - byName["chest.png"].heatmap![i])),
         );
         assert.ok(diff < 1e-3, `Grad-CAM heatmap differs from the command line's by ${diff}`);
       } finally {
-        loaded.model.dispose();
+        disposeRun(loaded);
       }
 
       // The CSV export: one row per file, same numbers.

@@ -7,7 +7,7 @@
  */
 import type * as TfCore from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { type FileResult, resultsCsv, type RunInfo, screenBytes } from "./pipeline.ts";
+import { type FileResult, resultsCsv, type RunInfo, runMembers, screenBytes } from "./pipeline.ts";
 
 /** The global `tf` of the dist bundles: core, layers and the backends' extras. */
 type GlobalTf = typeof TfCore & typeof tfl & { wasm?: { setWasmPaths(p: string): void } };
@@ -134,11 +134,15 @@ function renderTable(): void {
   $<HTMLButtonElement>("csv").disabled = results.length === 0;
 }
 
-async function handleFiles(files: FileList | File[], model: tfl.LayersModel, run: RunInfo) {
+async function handleFiles(
+  files: FileList | File[],
+  models: tfl.LayersModel[],
+  run: RunInfo,
+) {
   $("status").textContent = `Screening ${files.length} file(s)...`;
   for (const f of Array.from(files)) {
     const bytes = new Uint8Array(await f.arrayBuffer());
-    const r = await screenBytes(tf, model, run, f.name, bytes);
+    const r = await screenBytes(tf, models, run, f.name, bytes);
     results.push(r);
     $("cards").append(card(r, run));
     renderTable();
@@ -157,17 +161,23 @@ function downloadCsv(run: RunInfo): void {
 
 async function main(): Promise<void> {
   const run = await (await fetch("run.json")).json() as RunInfo;
-  $("model").textContent = `${run.name}: ${run.preprocessing.size}x${run.preprocessing.size}, ` +
-    `${run.preprocessing.channels === 1 ? "grayscale" : "RGB"}` +
-    (run.preprocessing.chestRegion !== "none"
-      ? `, chest region ${run.preprocessing.chestRegion}`
-      : "");
+  const members = runMembers(run);
+  const describe = (p: RunInfo["preprocessing"]) =>
+    `${p.size}x${p.size}, ${p.channels === 1 ? "grayscale" : "RGB"}` +
+    (p.chestRegion !== "none" ? `, chest region ${p.chestRegion}` : "") +
+    (p.intensity && p.intensity !== "none" ? `, ${p.intensity}` : "");
+  $("model").textContent = members.length === 1
+    ? `${run.name}: ${describe(run.preprocessing)}`
+    : `${run.name}: the mean of ${members.length} models (${
+      members.map((m) => `${m.name}: ${describe(m.preprocessing)}`).join("; ")
+    }); heatmap and out-of-scope features from ${members[0].name}`;
   $("decision").textContent = run.decision.words;
   if (!run.ood) {
     $("oodnote").textContent = "This run has no ood.json: only the fixed out-of-scope checks run.";
   }
   state.backend = await pickBackend();
-  const model = await tf.loadLayersModel("model/model.json");
+  const models: tfl.LayersModel[] = [];
+  for (const m of members) models.push(await tf.loadLayersModel(m.model));
   $("backend").textContent = state.backend;
   const drop = $("drop"), input = $<HTMLInputElement>("files");
   drop.addEventListener("dragover", (e) => {
@@ -178,9 +188,9 @@ async function main(): Promise<void> {
   drop.addEventListener("drop", (e) => {
     e.preventDefault();
     drop.classList.remove("over");
-    if (e.dataTransfer?.files.length) handleFiles(e.dataTransfer.files, model, run);
+    if (e.dataTransfer?.files.length) handleFiles(e.dataTransfer.files, models, run);
   });
-  input.addEventListener("change", () => input.files && handleFiles(input.files, model, run));
+  input.addEventListener("change", () => input.files && handleFiles(input.files, models, run));
   $("csv").addEventListener("click", () => downloadCsv(run));
   $("status").textContent = "Ready. Images stay on this device.";
   state.ready = true;

@@ -20,14 +20,52 @@ import type { Decision } from "../../eval/decision.ts";
 import { normalisePixels } from "../../models/preprocessing.ts";
 import type { Preprocessing } from "../../models/types.ts";
 
+/** A model's preprocessing: with the chest-region mode and intensity ("none" when absent). */
+export type PagePreprocessing = Preprocessing & {
+  chestRegion: ChestRegionMode;
+  intensity?: IntensityMode;
+};
+
+/** One model of the run: one for a single run, each member's for an ensemble folder. */
+export interface RunMember {
+  name: string;
+  preprocessing: PagePreprocessing;
+  /** URL of its model.json, relative to the page. */
+  model: string;
+}
+
 /** `run.json`, written next to the page by `lib/serve/site.ts`. */
 export interface RunInfo {
   name: string;
-  /** With the chest-region mode and (absent in runs made before it existed: "none") intensity. */
-  preprocessing: Preprocessing & { chestRegion: ChestRegionMode; intensity?: IntensityMode };
+  /** The first model's (the out-of-scope checks and Grad-CAM use it). */
+  preprocessing: PagePreprocessing;
   classes: string[];
   decision: Decision;
   ood: OodFile | null;
+  /**
+   * The models; P(pneumonia) is their mean, each reading the image at its own preprocessing,
+   * and the first one's features and Grad-CAM are shown. Absent in run.json written before
+   * ensembles: the run's own `model/model.json`.
+   */
+  members?: RunMember[];
+}
+
+/** The run's models (the single run's own when run.json predates `members`). */
+export function runMembers(run: RunInfo): RunMember[] {
+  return run.members?.length
+    ? run.members
+    : [{ name: run.name, preprocessing: run.preprocessing, model: "model/model.json" }];
+}
+
+/** The model's input (uint8, size x size x channels) of a decoded image at `pre`. */
+async function modelInput(raw: RawImage, pre: PagePreprocessing): Promise<Uint8Array> {
+  const { size, channels } = pre;
+  return intensityInPlace(
+    await applyChestRegion(toModelInput(raw, size, channels), size, channels, pre.chestRegion),
+    size,
+    channels,
+    pre.intensity ?? "none",
+  );
 }
 
 /** The result for one file. */
@@ -104,30 +142,43 @@ export async function decodeFile(
 
 let LUT: Uint8Array | null = null;
 
-/** Screens one file's bytes with the loaded model. Never throws: errors go in `error`. */
+/**
+ * Screens one file's bytes with the run's loaded models (one per {@link runMembers} entry, in
+ * that order): P(pneumonia) is their mean; the out-of-scope checks and Grad-CAM are the first
+ * model's. Never throws: errors go in `error`.
+ */
 export async function screenBytes(
   tf: typeof TfCore,
-  model: tfl.LayersModel,
+  models: readonly tfl.LayersModel[],
   run: RunInfo,
   file: string,
   bytes: Uint8Array,
 ): Promise<FileResult> {
-  const pre = run.preprocessing;
-  const { size, channels } = pre;
+  const members = runMembers(run);
   try {
+    if (models.length !== members.length) {
+      throw new Error(`${models.length} model(s) loaded for ${members.length} in run.json`);
+    }
     const { raw, dicom } = await decodeFile(bytes);
-    const input = intensityInPlace(
-      await applyChestRegion(toModelInput(raw, size, channels), size, channels, pre.chestRegion),
-      size,
-      channels,
-      pre.intensity ?? "none",
-    );
+    let sum = 0;
+    for (let m = 1; m < members.length; m++) {
+      const pre = members[m].preprocessing;
+      const px = await modelInput(raw, pre);
+      const x = tf.tensor4d(normalisePixels(pre, px), [1, pre.size, pre.size, pre.channels]);
+      const y = models[m].predict(x) as TfCore.Tensor;
+      const out = await y.data();
+      tf.dispose([x, y]);
+      sum += out.length === 1 ? out[0] : 1 - out[0];
+    }
+    const pre = members[0].preprocessing, model = models[0];
+    const { size, channels } = pre;
+    const input = await modelInput(raw, pre);
     const x = tf.tensor4d(normalisePixels(pre, input), [1, size, size, channels]);
     try {
       const y = model.predict(x) as TfCore.Tensor;
       const out = await y.data();
       y.dispose();
-      const prob = out.length === 1 ? out[0] : 1 - out[0];
+      const prob = (sum + (out.length === 1 ? out[0] : 1 - out[0])) / members.length;
       let distance: number | null = null;
       if (run.ood) {
         const f = penultimateWith(tf, model, x);
@@ -137,7 +188,9 @@ export async function screenBytes(
       const stats = imageStats(raw, input, size, channels);
       const warnings = scopeWarnings({ stats, distance, dicom, size }, run.ood);
       const label = prob >= run.decision.threshold ? "PNEUMONIA" : "NORMAL";
-      const [cam] = await gradCamWith(tf, model, x, { threshold: run.decision.threshold });
+      // The heatmap explains the run's answer (an ensemble's, not only the first model's).
+      const classIndex = label === "PNEUMONIA" ? 1 : 0;
+      const [cam] = await gradCamWith(tf, model, x, { classIndex });
       const heat8 = Uint8Array.from(
         cam.heatmap,
         (v) => Math.round(255 * Math.min(1, Math.max(0, v))),

@@ -8,24 +8,34 @@ import { decisionThreshold } from "../../lib/eval/decision.ts";
 
 const REFERENCE = projectPath("outputs/reference");
 
-Deno.test("the site of the reference run: page, vendor bundles, model files, run.json", async () => {
+Deno.test("the site of the reference run (an ensemble): page, vendor bundles, every member's model, run.json", async () => {
   const site = await buildSite(REFERENCE);
+  const members = ["f-strong", "f-strong-clahe"];
   for (
     const k of [
       "index.html",
       "app.js",
       "style.css",
       "run.json",
-      "model/model.json",
-      "model/weights.bin",
+      ...members.flatMap((
+        m,
+      ) => [`members/${m}/model/model.json`, `members/${m}/model/weights.bin`]),
     ]
   ) {
     assert.ok(site.has(k), k);
   }
+  assert.ok(!site.has("model/model.json"), "an ensemble folder has no model of its own");
   assert.ok([...site.keys()].some((k) => k === "vendor/tf-backend-wasm.min.js"));
   assert.ok([...site.keys()].every((k) => !k.includes("..") && !k.startsWith("/")));
   const info = await runInfo(REFERENCE);
   assert.equal(info.preprocessing.size, 128);
+  assert.deepEqual(
+    info.members?.map((m) => [m.name, m.model, m.preprocessing.intensity]),
+    [
+      ["f-strong", "members/f-strong/model/model.json", "none"],
+      ["f-strong-clahe", "members/f-strong-clahe/model/model.json", "clahe"],
+    ],
+  );
   assert.equal(info.decision.source, "run");
   const stored = JSON.parse(await Deno.readTextFile(join(REFERENCE, "threshold.json"))).threshold;
   assert.ok(
@@ -50,7 +60,7 @@ Deno.test("the server answers only GET/HEAD of the site's paths: no traversal, n
   assert.equal((await get("/")).status, 200);
   assert.match((await get("/")).headers.get("content-type")!, /text\/html/);
   assert.equal((await get("/run.json")).status, 200);
-  const head = await get("/model/weights.bin", { method: "HEAD" });
+  const head = await get("/members/f-strong/model/weights.bin", { method: "HEAD" });
   assert.equal(head.status, 200);
   assert.equal(await head.text(), "");
   for (
@@ -58,7 +68,9 @@ Deno.test("the server answers only GET/HEAD of the site's paths: no traversal, n
       "/../deno.json",
       "/%2e%2e/deno.json",
       "/vendor/..%2F..%2Fdeno.json",
-      "/model/..%2F..%2Fconfig.json",
+      "/members/f-strong/model/..%2F..%2Fconfig.json",
+      "/members/f-strong/config.json",
+      "/model/model.json",
       "/model/%2e%2e/threshold.json",
       "/..%5c..%5cdeno.json",
       "//etc/passwd",
@@ -146,7 +158,13 @@ Deno.test("export writes the same files as a static folder", async () => {
     const written = await exportSite(REFERENCE, out);
     const site = await buildSite(REFERENCE);
     assert.deepEqual(written.sort(), [...site.keys()].sort());
-    for (const k of ["index.html", "vendor/tfjs-backend-wasm-simd.wasm", "model/weights.bin"]) {
+    for (
+      const k of [
+        "index.html",
+        "vendor/tfjs-backend-wasm-simd.wasm",
+        "members/f-strong-clahe/model/weights.bin",
+      ]
+    ) {
       const a = await Deno.readFile(join(out, k)), b = await Deno.readFile(site.get(k)!.file!);
       assert.deepEqual(a, b, k);
     }

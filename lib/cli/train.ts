@@ -12,6 +12,7 @@
  * --intensity none|standardize|equalize|clahe (per-image intensity normalisation after loading,
  * also stored there and applied by every prediction), --augmentation standard|strong|framing,
  * --average-from EPOCH (weight averaging from that epoch on, lib/train/weight_average.ts),
+ * --mixup A (mixup with Beta(A, A) weights, lib/train/mixup.ts),
  * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
  * lib/train/parallel/trainer.ts; default 2 on a multi-core machine, 0 = this thread, which
  * --resume needs for a bit-identical result; always 0 on the GPU backends),
@@ -117,6 +118,13 @@ export const TRAIN_CLI = {
       help: "weight averaging: from this epoch on, validation judges (and the run keeps) the " +
         "mean of the weights of every epoch since",
     },
+    mixup: {
+      type: "number",
+      arg: "A",
+      min: 0.01,
+      help: "mixup: train on convex combinations of image pairs and their labels, the weight " +
+        "drawn from Beta(A, A) (0.2 in the paper)",
+    },
     backend: { type: "string", arg: "NAME", help: "TF.js backend (webgpu, wasm, cpu, ...)" },
     workers: {
       type: "number",
@@ -208,6 +216,7 @@ export async function main(args: string[]): Promise<void> {
     intensity: v.intensity,
     augmentation: v.augmentation,
     weightAverage: v["average-from"] ? { fromEpoch: v["average-from"] } : undefined,
+    mixup: v.mixup,
   });
   await train(cfg, { workers: v.workers ?? defaultWorkers(cfg, info.name) });
 }

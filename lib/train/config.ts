@@ -73,6 +73,11 @@ export interface TrainConfig {
    * statistics re-estimated on clean training images (default null: none, also when absent).
    */
   weightAverage?: { fromEpoch: number } | null;
+  /**
+   * Mixup (lib/train/mixup.ts): the Beta(a, a) parameter a of the mixing weight, or null for none
+   * (default, also when absent).
+   */
+  mixup?: number | null;
   /** Folder for the manifest (patient-level split) and the image cache. */
   outputsDir: string;
 }
@@ -111,6 +116,7 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
     intensity: input.intensity ?? "none",
     augmentation: input.augmentation ?? "standard",
     weightAverage: input.weightAverage ?? null,
+    mixup: input.mixup ?? null,
     outputsDir: input.outputsDir ?? "outputs",
   };
   const bad = (what: string) => {
@@ -147,6 +153,9 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
   if (from !== undefined && !(Number.isInteger(from) && from >= 1 && from <= cfg.epochs)) {
     bad(`weightAverage.fromEpoch ${from} must be an epoch, 1 to ${cfg.epochs}`);
   }
+  if (cfg.mixup !== null && !(typeof cfg.mixup === "number" && cfg.mixup > 0 && cfg.mixup <= 10)) {
+    bad(`mixup ${cfg.mixup} must be a Beta parameter in (0, 10], or null for none`);
+  }
   const t = cfg.threshold.targetSensitivity;
   if (!(t > 0 && t <= 1)) bad(`threshold target sensitivity ${t} must be in (0, 1]`);
   return cfg;
@@ -174,6 +183,7 @@ export function sameConfig(a: TrainConfig | null, b: TrainConfig | null): boolea
     intensity: intensityOf(c),
     augmentation: c.augmentation ?? "standard",
     weightAverage: c.weightAverage ?? null,
+    mixup: c.mixup ?? null,
   });
   return isDeepStrictEqual(norm(a), norm(b));
 }

@@ -26,6 +26,7 @@ import { makeRng, shuffle } from "../util/rng.ts";
 import type { TrainConfig } from "./config.ts";
 import { fillBatch, toBinary, type TrainData } from "./batch.ts";
 import { augmentOptionsFor } from "./augment.ts";
+import { mixBatch } from "./mixup.ts";
 
 /** Loss functions supported (the Keras names). */
 export type LossName = "binaryCrossentropy" | "categoricalCrossentropy";
@@ -239,8 +240,9 @@ export function batchTargets(labels: ArrayLike<number>, classes: 2 | 3): Float32
 
 /**
  * One epoch: the training split shuffled and augmented from seeds of `cfg.seed` and `epoch`, cut
- * into batches of `cfg.batchSize`, each given to `step` with its targets and class weights.
- * Returns the binary labels, the training-mode P(pneumonia) and the mean loss.
+ * into batches of `cfg.batchSize`, each given to `step` with its targets and class weights (mixed
+ * by mixup when `cfg.mixup` is set). Returns the binary labels, the training-mode P(pneumonia)
+ * and the mean loss (with mixup: of the mixed images, against their own labels).
  */
 export async function trainEpoch(
   step: BatchStep,
@@ -253,6 +255,8 @@ export async function trainEpoch(
   const n = split.records.length;
   const order = shuffle(Array.from({ length: n }, (_, i) => i), makeRng(cfg.seed * 7919 + epoch));
   const augRng = cfg.augment ? makeRng(cfg.seed * 104729 + epoch) : null;
+  // Its own stream, so that runs without mixup draw exactly what they drew before it existed.
+  const mixRng = cfg.mixup ? makeRng(cfg.seed * 15485863 + epoch) : null;
   const ys: number[] = [], ps: number[] = [];
   let lossSum = 0;
   for (let start = 0; start < n; start += cfg.batchSize) {
@@ -262,7 +266,16 @@ export async function trainEpoch(
     fillBatch(split, idx, pre, x, augRng, augmentOptionsFor(cfg.augmentation));
     const labels = idx.map((i) => split.labels[i]);
     const weights = Float32Array.from(labels, (l) => data.classWeights?.[l] ?? 1);
-    const res = await step(x, batchTargets(labels, cfg.classes), b, weights);
+    const targets = batchTargets(labels, cfg.classes);
+    if (mixRng) {
+      const outDim = targets.length / b;
+      mixBatch(
+        { x, y: targets, w: weights, n: b, imageSize: split.imageBytes, outDim },
+        mixRng,
+        cfg.mixup!,
+      );
+    }
+    const res = await step(x, targets, b, weights);
     lossSum += res.loss * b;
     const probs = toBinary(res.outputs, cfg.classes);
     for (let k = 0; k < b; k++) {

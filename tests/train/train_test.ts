@@ -192,6 +192,27 @@ Deno.test("weight averaging: validation judges the mean, and a resumed run match
   }
 });
 
+Deno.test("mixup trains another model, and a resumed mixup run matches an uninterrupted one", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const data = tinyData(24, 16, 1);
+    const mix = { mixup: 0.4 };
+    const a = await train(tinyConfig(join(tmp, "a"), mix), { data, log: quiet });
+    const plain = await train(tinyConfig(join(tmp, "p")), { data, log: quiet });
+    assert.notEqual(a.history[0].train.loss, plain.history[0].train.loss);
+    assert.ok(a.history.every((h) => Number.isFinite(h.train.loss) && Number.isFinite(h.val.loss)));
+    const cfgB = tinyConfig(join(tmp, "b"), mix);
+    await assert.rejects(train(cfgB, { data, log: quiet, interruptAfter: 1 }), TrainingInterrupted);
+    await train(cfgB, { data, log: quiet, resume: true });
+    assert.equal(
+      dropTime(await Deno.readTextFile(join(tmp, "b", "metrics.csv"))),
+      dropTime(await Deno.readTextFile(join(tmp, "a", "metrics.csv"))),
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("three classes (normal / bacteria / virus) train with a softmax head", async () => {
   const tmp = await Deno.makeTempDir();
   try {

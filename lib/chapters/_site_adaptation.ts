@@ -16,6 +16,7 @@ import {
 } from "../eval/site_eval.ts";
 import { formatInterval, type MetricIntervals } from "../metrics/bootstrap.ts";
 import type { ReportSettings } from "../report/settings.ts";
+import { isFinishedRun } from "../train/run.ts";
 import { projectPath } from "../util/project.ts";
 import type { SiteChapter } from "./16_second_site.ts";
 
@@ -99,10 +100,10 @@ export async function adaptationRows(
   return { rows, strict: strict!, calibrated };
 }
 
-/** The shipped reference model (outputs/reference), when it is there. */
+/** The shipped reference model (outputs/reference, an ensemble folder), when it is there. */
 export async function referenceRun(): Promise<string | null> {
   const dir = projectPath("outputs/reference");
-  return await Deno.stat(join(dir, "model", "model.json")).then(() => dir, () => null);
+  return (await isFinishedRun(dir)) ? dir : null;
 }
 
 /**

@@ -9,6 +9,7 @@ import { initBackend } from "../../lib/backend/select.ts";
 import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
 import { reportSettings } from "../../lib/report/settings.ts";
 import * as ss from "../../lib/chapters/16_second_site.ts";
+import { projectPath } from "../../lib/util/project.ts";
 
 const count = (html: string, kind: string) =>
   (html.match(new RegExp(`data-chart="${kind}"`, "g")) ?? []).length;
@@ -88,4 +89,8 @@ Deno.test({
       await Deno.remove(tmp, { recursive: true });
     }
   },
+});
+
+Deno.test("the shipped reference (an ensemble folder, no model/ of its own) is found", async () => {
+  assert.equal(await ss.referenceRun(), projectPath("outputs/reference"));
 });

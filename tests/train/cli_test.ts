@@ -97,3 +97,16 @@ Deno.test("CLI: train 2 epochs at size 32, evaluate --json, predict", async () =
     await Deno.remove(out, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("CLI: deno task ensemble refuses too few members and names a missing run", async () => {
+  const one = await task("ensemble", ["--members", "outputs/recipes/a", "--out", "outputs/tmp/e"]);
+  assert.equal(one.code, 2, "one member is a usage error (exit 2)");
+  assert.match(one.stderr, /--members needs two or more run folders/);
+  const missing = `outputs/tmp/no-such-run-${crypto.randomUUID().slice(0, 8)}`;
+  const r = await task("ensemble", [
+    ...["--members", `${missing},outputs/reference/members/f-strong`],
+    ...["--out", `outputs/tmp/ens-${crypto.randomUUID().slice(0, 8)}`],
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`${missing}/config\\.json is missing`));
+});

@@ -10,7 +10,7 @@ const REFERENCE = projectPath("outputs/reference");
 
 Deno.test("the site of the reference run (an ensemble): page, vendor bundles, every member's model, run.json", async () => {
   const site = await buildSite(REFERENCE);
-  const members = ["f-strong", "f-strong-clahe"];
+  const members = ["f-strong", "f-strong-clahe", "f-strong-std"];
   for (
     const k of [
       "index.html",
@@ -34,6 +34,7 @@ Deno.test("the site of the reference run (an ensemble): page, vendor bundles, ev
     [
       ["f-strong", "members/f-strong/model/model.json", "none"],
       ["f-strong-clahe", "members/f-strong-clahe/model/model.json", "clahe"],
+      ["f-strong-std", "members/f-strong-std/model/model.json", "standardize"],
     ],
   );
   assert.equal(info.decision.source, "run");

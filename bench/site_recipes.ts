@@ -205,6 +205,31 @@ export const RECIPES: Recipe[] = [
     what: "ensemble of f-strong-s7 and f-strong-clahe-s7",
     score: { members: ["f-strong-s7", "f-strong-clahe-s7"] },
   },
+  {
+    name: "f-strong-std",
+    what: "f-strong with per-image standardisation (an ensemble member the screening page can run)",
+    train: { budget: FULL, with: { augmentation: "strong", intensity: "standardize" } },
+  },
+  {
+    name: "f-ensemble-norm3",
+    what: "ensemble of f-strong, f-strong-clahe and f-strong-std (three input normalisations)",
+    score: { members: ["f-strong", "f-strong-clahe", "f-strong-std"] },
+  },
+  {
+    name: "f-strong-std-s7",
+    what: "f-strong-std with seed 7 (does the three-normalisation ensemble hold at another seed?)",
+    train: { budget: FULL, with: { augmentation: "strong", intensity: "standardize", seed: 7 } },
+  },
+  {
+    name: "f-ensemble-norm3-s7",
+    what: "ensemble of f-strong-s7, f-strong-clahe-s7 and f-strong-std-s7",
+    score: { members: ["f-strong-s7", "f-strong-clahe-s7", "f-strong-std-s7"] },
+  },
+  {
+    name: "f-strong-mixup",
+    what: "f-strong with mixup (Beta(0.2, 0.2) mixing of image pairs and labels)",
+    train: { budget: FULL, with: { augmentation: "strong", mixup: 0.2 } },
+  },
 ];
 
 async function exists(path: string): Promise<boolean> {

@@ -3,7 +3,7 @@
  * server reads runs with only read permission).
  * @module
  */
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import type { ChestRegionMode } from "../images/chest_region.ts";
 import type { IntensityMode } from "../images/intensity.ts";
 import type { Preprocessing } from "../models/types.ts";
@@ -87,5 +87,12 @@ export async function ensembleMembers(dir: string): Promise<string[] | null> {
   if (file.combine !== "mean") {
     throw new Error(`${path}: combine "${file.combine}" (only "mean" exists)`);
   }
-  return file.members.map((m) => resolve(dir, m));
+  const members = file.members.map((m) => resolve(dir, m));
+  const outside = members.find((m) => relative(resolve(dir), m).startsWith(".."));
+  if (outside) {
+    throw new Error(
+      `${path}: member ${outside} is outside the ensemble folder (expected members/NAME)`,
+    );
+  }
+  return members;
 }

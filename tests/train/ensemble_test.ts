@@ -236,6 +236,11 @@ Deno.test("buildEnsemble refuses what cannot be one ensemble, naming the folder"
     await Deno.mkdir(join(dir, "bad"));
     await Deno.writeTextFile(join(dir, "bad", "ensemble.json"), '{"members": ["a"]}');
     await assert.rejects(ensembleMembers(join(dir, "bad")), /ensemble\.json: expected/);
+    await Deno.writeTextFile(
+      join(dir, "bad", "ensemble.json"),
+      '{"members": ["members/a", "../plain"], "combine": "mean"}',
+    );
+    await assert.rejects(ensembleMembers(join(dir, "bad")), /outside the ensemble folder/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -39,6 +39,7 @@ export {
   adaptationRows,
   adaptationTable,
   N_BOOT,
+  referenceLabel,
   referenceRun,
 } from "./_site_adaptation.ts";
 
@@ -319,20 +320,20 @@ const triple = (e: SiteEvaluation) =>
 
 /**
  * The chapter's conclusions, from its numbers and the issue's targets; `reference`: the shipped
- * reference model's strict and calibrated results, when it was evaluated too.
+ * reference model's strict and calibrated results (and how to name it), when it was evaluated too.
  */
 export function siteSummary(
   c: SiteChapter,
   strict: SiteEvaluation,
   calibrated: SiteEvaluation,
-  reference?: { strict: SiteEvaluation; calibrated: SiteEvaluation } | null,
+  reference?: { strict: SiteEvaluation; calibrated: SiteEvaluation; name?: string } | null,
 ): string {
   const h = c.intervals.home.metrics, st = c.intervals.site.metrics;
   const T = SITE_TARGETS;
   const strictOk = meetsTargets(strict, "strict"), calOk = meetsTargets(calibrated, "calibrated");
   const ref = reference
     ? [
-      `The shipped reference model (outputs/reference): strict ${
+      `The ${reference.name ?? "shipped reference (outputs/reference)"}: strict ${
         met(meetsTargets(reference.strict, "strict"))
       } (${triple(reference.strict)}); calibrated ${
         met(meetsTargets(reference.calibrated, "calibrated"))

@@ -4,7 +4,7 @@
  * (judged on the same images, optimistic) and on half of them (judged on the other half).
  * @module
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { rowsToHtml } from "../charts/table.ts";
 import { ADAPT_MODES } from "../eval/adapt.ts";
 import { siteCalibrate } from "../eval/site_calibration.ts";
@@ -17,6 +17,7 @@ import {
 import { formatInterval, type MetricIntervals } from "../metrics/bootstrap.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import { isFinishedRun } from "../train/run.ts";
+import { ensembleMembers } from "../train/run_files.ts";
 import { projectPath } from "../util/project.ts";
 import type { SiteChapter } from "./16_second_site.ts";
 
@@ -43,7 +44,9 @@ export async function adaptationRows(
   c: SiteChapter,
   name: string,
   runDir: string,
-): Promise<{ rows: AdaptationRow[]; strict: SiteEvaluation; calibrated: SiteEvaluation }> {
+): Promise<
+  { name: string; rows: AdaptationRow[]; strict: SiteEvaluation; calibrated: SiteEvaluation }
+> {
   const common = {
     runs: [runDir],
     records: c.site.records,
@@ -97,7 +100,20 @@ export async function adaptationRows(
       rows.push({ model: name, protocol: `split-half calibration: ${(err as Error).message}` });
     }
   }
-  return { rows, strict: strict!, calibrated };
+  return { name, rows, strict: strict!, calibrated };
+}
+
+/**
+ * How the report names the shipped reference: its folder and, for an ensemble folder, what it
+ * averages (the members' folder names).
+ */
+export async function referenceLabel(dir: string): Promise<string> {
+  const members = await ensembleMembers(dir);
+  return members
+    ? `shipped reference (outputs/reference, the mean of ${
+      members.map((m) => basename(m)).join(", ")
+    })`
+    : "shipped reference (outputs/reference)";
 }
 
 /** The shipped reference model (outputs/reference, an ensemble folder), when it is there. */

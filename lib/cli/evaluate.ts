@@ -52,7 +52,8 @@ export const EVALUATE_CLI = {
     run: {
       type: "string",
       arg: "DIR[,DIR...]",
-      help: "run folder (default outputs/reference); several, comma-separated: an ensemble",
+      help: "run folder (default outputs/reference); several, comma-separated: an ensemble " +
+        "(an ensemble folder from deno task ensemble counts as one run)",
     },
     data: { type: "string", arg: "DIR", help: "dataset root" },
     split: {

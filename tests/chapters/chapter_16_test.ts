@@ -66,8 +66,15 @@ Deno.test({
         /Strict protocol .*: (met|\*\*not met)/,
       );
       assert.match(
-        ss.siteSummary(c, a.strict, a.calibrated, a),
-        /The shipped reference model .*: strict (met|\*\*not met)/,
+        ss.siteSummary(c, a.strict, a.calibrated, {
+          ...a,
+          name: "shipped reference (x, the mean of y, z)",
+        }),
+        /The shipped reference \(x, the mean of y, z\): strict (met|\*\*not met)/,
+      );
+      assert.match(
+        ss.siteSummary(c, a.strict, a.calibrated, { strict: a.strict, calibrated: a.calibrated }),
+        /The shipped reference \(outputs\/reference\): strict/,
       );
       // What the conclusions read: the report's run, and the shipped model when it was scored.
       const saved = await ss.saveSecondSite(s, c, a.calibrated, a);
@@ -92,5 +99,10 @@ Deno.test({
 });
 
 Deno.test("the shipped reference (an ensemble folder, no model/ of its own) is found", async () => {
-  assert.equal(await ss.referenceRun(), projectPath("outputs/reference"));
+  const dir = await ss.referenceRun();
+  assert.equal(dir, projectPath("outputs/reference"));
+  assert.equal(
+    await ss.referenceLabel(dir!),
+    "shipped reference (outputs/reference, the mean of f-strong, f-strong-clahe, f-strong-std)",
+  );
 });

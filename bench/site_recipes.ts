@@ -226,6 +226,32 @@ export const RECIPES: Recipe[] = [
     score: { members: ["f-strong-s7", "f-strong-clahe-s7", "f-strong-std-s7"] },
   },
   {
+    name: "f-strong-s13",
+    what:
+      "f-strong with seed 13 (a third seed for the normalisation ensembles, trained after the choice)",
+    train: { budget: FULL, with: { augmentation: "strong", seed: 13 } },
+  },
+  {
+    name: "f-strong-clahe-s13",
+    what: "f-strong-clahe with seed 13",
+    train: { budget: FULL, with: { augmentation: "strong", intensity: "clahe", seed: 13 } },
+  },
+  {
+    name: "f-strong-std-s13",
+    what: "f-strong-std with seed 13",
+    train: { budget: FULL, with: { augmentation: "strong", intensity: "standardize", seed: 13 } },
+  },
+  {
+    name: "f-ensemble-clahe-s13",
+    what: "ensemble of f-strong-s13 and f-strong-clahe-s13",
+    score: { members: ["f-strong-s13", "f-strong-clahe-s13"] },
+  },
+  {
+    name: "f-ensemble-norm3-s13",
+    what: "ensemble of f-strong-s13, f-strong-clahe-s13 and f-strong-std-s13",
+    score: { members: ["f-strong-s13", "f-strong-clahe-s13", "f-strong-std-s13"] },
+  },
+  {
     name: "f-strong-mixup",
     what: "f-strong with mixup (Beta(0.2, 0.2) mixing of image pairs and labels)",
     train: { budget: FULL, with: { augmentation: "strong", mixup: 0.2 } },

@@ -9,27 +9,33 @@
  * - `standardize`: per-image standardisation, x -> 128 + 48 (x - mean) / sd, clipped to 0..255
  *   (so +-2.7 sd fill the range).
  * - `equalize`: global histogram equalisation (the cumulative histogram as the lookup table).
- * - `clahe`: contrast-limited adaptive histogram equalisation with sharp's `clahe()` (tiles of
- *   1/8 of the side, maximum slope 3).
+ * - `clahe`: contrast-limited adaptive histogram equalisation as sharp's `clahe()` computes it
+ *   (tiles of 1/8 of the side, maximum slope 3).
  *
  * `standardize` and `equalize` (intensity_core.ts, no native code, so the screening page runs
  * them too) are a few lines over the histogram and are written by hand: sharp has CLAHE and a
  * percentile stretch (`normalise()`) but no global equalisation or z-scoring, and a round trip
- * through sharp per image would cost more than the arithmetic. The command line keeps sharp for
- * `clahe` (the training caches were made with it); the page, which has no sharp, runs
- * `claheInPlace` (intensity_core.ts), a copy of libvips' hist_local that the tests check gives
- * sharp's bytes exactly, so the page runs all four modes.
+ * through sharp per image would cost more than the arithmetic. CLAHE runs everywhere (command
+ * line and page alike) as `claheInPlace` (intensity_core.ts), a copy of libvips' hist_local:
+ * the page has no sharp, and the tests check it gives sharp's bytes exactly ({@link claheImage},
+ * sharp's own CLAHE, is kept as that reference), so runs trained with sharp's CLAHE see the
+ * same pixels.
  *
  * @example
  * ```ts
  * import { applyIntensityBatch } from "./intensity.ts";
  * const { data } = await loadImages(paths, { size: 128, channels: 1 });
- * await applyIntensityBatch(data, 128, 1, "equalize"); // in place
+ * applyIntensityBatch(data, 128, 1, "equalize"); // in place
  * ```
  * @module
  */
 import sharp from "sharp";
-import { checkIntensityMode, intensityInPlace, type IntensityMode } from "./intensity_core.ts";
+import {
+  checkIntensityMode,
+  claheTile,
+  intensityInPlace,
+  type IntensityMode,
+} from "./intensity_core.ts";
 
 export {
   checkIntensityMode,
@@ -42,9 +48,13 @@ export {
   standardizeInPlace,
 } from "./intensity_core.ts";
 
-/** CLAHE of one grey size x size image with sharp (tiles of size / 8, maximum slope 3). */
+/**
+ * Sharp's own CLAHE of one grey size x size image (tiles of `claheTile(size)`, maximum slope 3):
+ * the reference that `claheInPlace`, which every prediction and training run uses, is tested
+ * to equal byte for byte.
+ */
 export async function claheImage(px: Uint8Array, size: number): Promise<Uint8Array> {
-  const tile = Math.max(2, Math.round(size / 8));
+  const tile = claheTile(size);
   const data = await sharp(px, { raw: { width: size, height: size, channels: 1 } })
     .clahe({ width: tile, height: tile, maxSlope: 3 })
     .toColourspace("b-w")
@@ -61,12 +71,12 @@ export async function claheImage(px: Uint8Array, size: number): Promise<Uint8Arr
  * HWC) in place. The first channel is normalised and copied to every channel: the X-rays are
  * grey (R = G = B), and a colour image would come out grey.
  */
-export async function applyIntensityBatch(
+export function applyIntensityBatch(
   data: Uint8Array,
   size: number,
   channels: 1 | 3,
   mode: IntensityMode,
-): Promise<void> {
+): void {
   if (mode === "none") return;
   checkIntensityMode(mode);
   const bytes = size * size * channels;
@@ -77,13 +87,6 @@ export async function applyIntensityBatch(
     );
   }
   for (let off = 0; off < data.length; off += bytes) {
-    const img = data.subarray(off, off + bytes);
-    if (mode !== "clahe") {
-      intensityInPlace(img, size, channels, mode);
-      continue;
-    }
-    const grey = Uint8Array.from({ length: size * size }, (_, i) => img[i * channels]);
-    const out = await claheImage(grey, size);
-    for (let i = 0; i < out.length; i++) img.fill(out[i], i * channels, (i + 1) * channels);
+    intensityInPlace(data.subarray(off, off + bytes), size, channels, mode);
   }
 }

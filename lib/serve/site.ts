@@ -24,7 +24,7 @@
 import { basename, join, resolve } from "node:path";
 import { projectPath } from "../util/project.ts";
 import { readJson } from "../util/atomic.ts";
-import { ensembleMembers, readRunChestRegion } from "../train/run_files.ts";
+import { ensembleMembers, modelWeightFiles, readRunChestRegion } from "../train/run_files.ts";
 import { readDecision } from "../eval/decision_io.ts";
 import { OOD_FILE, type OodFile } from "../images/scope.ts";
 import type { RunInfo, RunMember } from "./page/pipeline.ts";
@@ -148,14 +148,7 @@ export async function buildSite(runDir: string): Promise<Map<string, SiteFile>> 
       `is ${m.dir} a run folder?`,
     );
     site.set(`${m.prefix}model.json`, { type: typeOf(modelJson), file: modelJson });
-    const manifest = (await readJson<{ weightsManifest?: { paths: string[] }[] }>(modelJson))
-      .weightsManifest ?? [];
-    for (const p of manifest.flatMap((g) => g.paths)) {
-      if (!/^[\w.-]+$/.test(p) || p.startsWith(".")) {
-        throw new Error(
-          `${modelJson}: weight file "${p}" is not a plain file name next to model.json`,
-        );
-      }
+    for (const p of await modelWeightFiles(modelJson)) {
       site.set(`${m.prefix}${p}`, {
         type: typeOf(p),
         file: await mustExist(join(m.dir, "model", p), "the model is incomplete"),

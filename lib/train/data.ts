@@ -84,7 +84,7 @@ export async function loadRunImages(
   if (mode !== "none") await applyChestRegionBatch(loaded.data, opts.size, opts.channels, mode);
   const intensity = opts.intensity ?? "none";
   if (intensity !== "none") {
-    await applyIntensityBatch(loaded.data, opts.size, opts.channels, intensity);
+    applyIntensityBatch(loaded.data, opts.size, opts.channels, intensity);
   }
   return loaded;
 }

@@ -28,48 +28,25 @@
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { fitTemperature, probsToLogits, writeCalibration } from "../metrics/calibration.ts";
 import { projectPath } from "../util/project.ts";
-import { readJson, writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
-import { readCsv } from "../util/csv.ts";
-import type { TrainConfig } from "./config.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import {
   chooseThreshold,
   chooseThresholdWithMargin,
   epochMetrics,
   type ThresholdRecord,
 } from "./epoch_metrics.ts";
-import { disposeRun, loadRun } from "./run.ts";
+import { disposeRun, loadRun, readRunRecord, type RunRecord } from "./run.ts";
 import {
   ENSEMBLE_FILE,
   type EnsembleFile,
   ensembleMembers,
+  modelWeightFiles,
   valPredictionsCsv,
 } from "./run_files.ts";
 import { scoreRecords } from "./score.ts";
 import type { RunSummary } from "./train.ts";
 
 export { ENSEMBLE_FILE, type EnsembleFile, ensembleMembers };
-
-/** One member's stored validation predictions. */
-interface MemberVal {
-  relPath: string[];
-  patient: string[];
-  y: number[];
-  prob: number[];
-}
-
-async function readVal(dir: string): Promise<MemberVal> {
-  const path = join(dir, "val_predictions.csv");
-  const rows = await readCsv(path);
-  if (rows.length === 0 || !("relPath" in rows[0] && "prob" in rows[0] && "y" in rows[0])) {
-    throw new Error(`${path}: expected a header relPath,patient,y,prob and one row per image`);
-  }
-  return {
-    relPath: rows.map((r) => r.relPath),
-    patient: rows.map((r) => r.patient),
-    y: rows.map((r) => Number(r.y)),
-    prob: rows.map((r) => Number(r.prob)),
-  };
-}
 
 /** Files of a member copied into the ensemble (the checkpoint and logs are left behind). */
 const MEMBER_FILES = [
@@ -100,10 +77,9 @@ async function copyMember(from: string, to: string): Promise<void> {
     }
   }
   const modelJson = join(from, "model", "model.json");
-  const manifest = (await readJson<{ weightsManifest?: { paths: string[] }[] }>(modelJson))
-    .weightsManifest ?? [];
+  const weights = await modelWeightFiles(modelJson);
   await copyFileAtomic(modelJson, join(to, "model", "model.json"));
-  for (const p of manifest.flatMap((g) => g.paths)) {
+  for (const p of weights) {
     await copyFileAtomic(join(from, "model", p), join(to, "model", p));
   }
 }
@@ -182,27 +158,28 @@ export async function buildEnsemble(o: EnsembleOptions): Promise<EnsembleResult>
   if (new Set(names).size !== names.length) {
     throw new Error(`members need distinct folder names (got ${names.join(", ")})`);
   }
-  const configs: TrainConfig[] = [];
-  const vals: MemberVal[] = [];
-  const summaries: RunSummary[] = [];
+  const runs: RunRecord[] = [];
   for (const s of sources) {
     if (await ensembleMembers(s)) throw new Error(`${s} is an ensemble; list its members instead`);
-    const cfg = await readJson<TrainConfig>(join(s, "config.json")).catch(() => {
-      throw new Error(`${join(s, "config.json")} is missing: is ${s} a finished run folder?`);
-    });
-    if ((cfg.classes ?? 2) !== 2) {
-      throw new Error(`${s}: a ${cfg.classes}-class run; ensembles are of two-class runs`);
+    for (
+      const [f, why] of [["config.json", `is ${s} a finished run folder?`], [
+        "summary.json",
+        `${s} has not finished training`,
+      ]]
+    ) {
+      if (!(await Deno.stat(join(s, f)).then((st) => st.isFile, () => false))) {
+        throw new Error(`${join(s, f)} is missing: ${why}`);
+      }
     }
-    const summary = await readJson<RunSummary>(join(s, "summary.json")).catch(() => {
-      throw new Error(`${join(s, "summary.json")} is missing: ${s} has not finished training`);
-    });
-    configs.push(cfg);
-    summaries.push(summary);
-    vals.push(await readVal(s));
+    const run = await readRunRecord(s);
+    if ((run.config.classes ?? 2) !== 2) {
+      throw new Error(`${s}: a ${run.config.classes}-class run; ensembles are of two-class runs`);
+    }
+    runs.push(run);
   }
-  const first = vals[0];
-  vals.forEach((v, i) => {
-    if (v.relPath.join("\n") !== first.relPath.join("\n")) {
+  const first = runs[0].val;
+  runs.forEach((r, i) => {
+    if (r.val.relPath.join("\n") !== first.relPath.join("\n")) {
       throw new Error(
         `${sources[i]} was validated on other images than ${sources[0]}; an ensemble needs ` +
           "members with the same validation split (same data, manifest and split seed)",
@@ -210,9 +187,9 @@ export async function buildEnsemble(o: EnsembleOptions): Promise<EnsembleResult>
     }
   });
   const y = first.y;
-  const p = first.prob.map((_, i) => vals.reduce((s, v) => s + v.prob[i], 0) / vals.length);
+  const p = first.prob.map((_, i) => runs.reduce((s, r) => s + r.val.prob[i], 0) / runs.length);
 
-  const cfg0 = configs[0];
+  const cfg0 = runs[0].config;
   const copies = cfg0.threshold?.perturbedCopies ?? 0;
   const target = cfg0.threshold?.targetSensitivity ?? 0.95;
   let threshold: ThresholdRecord;
@@ -248,6 +225,7 @@ export async function buildEnsemble(o: EnsembleOptions): Promise<EnsembleResult>
   if (y.includes(0) && y.includes(1)) {
     await writeCalibration(tmp, fitTemperature(y, probsToLogits(p)), "val_predictions.csv");
   }
+  const summaries = runs.map((r) => r.summary);
   const sum = (f: (s: RunSummary) => number) => summaries.reduce((a, s) => a + f(s), 0);
   const summary: RunSummary = {
     ...summaries[0],

@@ -96,3 +96,20 @@ export async function ensembleMembers(dir: string): Promise<string[] | null> {
   }
   return members;
 }
+
+/**
+ * The weight files a TF.js model.json lists (its weightsManifest), each checked to be a plain
+ * file name next to model.json (what the screening site serves and an ensemble copies).
+ */
+export async function modelWeightFiles(modelJson: string): Promise<string[]> {
+  const manifest = (await readJson<{ weightsManifest?: { paths: string[] }[] }>(modelJson))
+    .weightsManifest ?? [];
+  const paths = manifest.flatMap((g) => g.paths);
+  const bad = paths.find((p) => !/^[\w.-]+$/.test(p) || p.startsWith("."));
+  if (bad !== undefined) {
+    throw new Error(
+      `${modelJson}: weight file "${bad}" is not a plain file name next to model.json`,
+    );
+  }
+  return paths;
+}

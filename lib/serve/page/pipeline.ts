@@ -142,6 +142,18 @@ export async function decodeFile(
 
 let LUT: Uint8Array | null = null;
 
+/** P(pneumonia) of one input: the sigmoid, or 1 - P(normal) of a softmax head. */
+async function probOf(
+  tf: typeof TfCore,
+  model: tfl.LayersModel,
+  x: TfCore.Tensor,
+): Promise<number> {
+  const y = model.predict(x) as TfCore.Tensor;
+  const out = await y.data();
+  y.dispose();
+  return out.length === 1 ? out[0] : 1 - out[0];
+}
+
 /**
  * Screens one file's bytes with the run's loaded models (one per {@link runMembers} entry, in
  * that order): P(pneumonia) is their mean; the out-of-scope checks and Grad-CAM are the first
@@ -160,25 +172,22 @@ export async function screenBytes(
       throw new Error(`${models.length} model(s) loaded for ${members.length} in run.json`);
     }
     const { raw, dicom } = await decodeFile(bytes);
+    const tensorOf = (pre: PagePreprocessing, px: Uint8Array) =>
+      tf.tensor4d(normalisePixels(pre, px), [1, pre.size, pre.size, pre.channels]);
     let sum = 0;
     for (let m = 1; m < members.length; m++) {
       const pre = members[m].preprocessing;
-      const px = await modelInput(raw, pre);
-      const x = tf.tensor4d(normalisePixels(pre, px), [1, pre.size, pre.size, pre.channels]);
-      const y = models[m].predict(x) as TfCore.Tensor;
-      const out = await y.data();
-      tf.dispose([x, y]);
-      sum += out.length === 1 ? out[0] : 1 - out[0];
+      const x = tensorOf(pre, await modelInput(raw, pre));
+      sum += await probOf(tf, models[m], x);
+      x.dispose();
     }
+    // The first member's input stays for the out-of-scope features and Grad-CAM.
     const pre = members[0].preprocessing, model = models[0];
     const { size, channels } = pre;
     const input = await modelInput(raw, pre);
-    const x = tf.tensor4d(normalisePixels(pre, input), [1, size, size, channels]);
+    const x = tensorOf(pre, input);
     try {
-      const y = model.predict(x) as TfCore.Tensor;
-      const out = await y.data();
-      y.dispose();
-      const prob = (sum + (out.length === 1 ? out[0] : 1 - out[0])) / members.length;
+      const prob = (sum + await probOf(tf, model, x)) / members.length;
       let distance: number | null = null;
       if (run.ood) {
         const f = penultimateWith(tf, model, x);

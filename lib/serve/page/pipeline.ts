@@ -143,11 +143,7 @@ export async function decodeFile(
 let LUT: Uint8Array | null = null;
 
 /** P(pneumonia) of one input: the sigmoid, or 1 - P(normal) of a softmax head. */
-async function probOf(
-  tf: typeof TfCore,
-  model: tfl.LayersModel,
-  x: TfCore.Tensor,
-): Promise<number> {
+async function probOf(model: tfl.LayersModel, x: TfCore.Tensor): Promise<number> {
   const y = model.predict(x) as TfCore.Tensor;
   const out = await y.data();
   y.dispose();
@@ -178,7 +174,7 @@ export async function screenBytes(
     for (let m = 1; m < members.length; m++) {
       const pre = members[m].preprocessing;
       const x = tensorOf(pre, await modelInput(raw, pre));
-      sum += await probOf(tf, models[m], x);
+      sum += await probOf(models[m], x);
       x.dispose();
     }
     // The first member's input stays for the out-of-scope features and Grad-CAM.
@@ -187,7 +183,7 @@ export async function screenBytes(
     const input = await modelInput(raw, pre);
     const x = tensorOf(pre, input);
     try {
-      const prob = (sum + await probOf(tf, model, x)) / members.length;
+      const prob = (sum + await probOf(model, x)) / members.length;
       let distance: number | null = null;
       if (run.ood) {
         const f = penultimateWith(tf, model, x);

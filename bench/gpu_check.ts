@@ -212,7 +212,7 @@ const count = (help: string, min: number, def?: number) =>
   ({ type: "number", arg: "N", integer: true, min, default: def, help }) as const;
 
 /** The gpu-check command's flags. */
-const GPU_CHECK_CLI = {
+export const GPU_CHECK_CLI = {
   name: "gpu-check",
   synopsis: [
     "[--quick] [--size N] [--train-per-class N] [--val-per-class N] [--epochs N] " +

@@ -79,7 +79,7 @@ async function runModel(
 }
 
 /** The bench command's flags. */
-const BENCH_CLI = {
+export const BENCH_CLI = {
   name: "bench",
   synopsis: [
     "[--json] [--backend a,b] [--models a,b] [--steps N] [--stock-steps N] [--batch N] " +

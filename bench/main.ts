@@ -33,7 +33,6 @@ import {
   type BenchJson,
   type ModelEntry,
   modelErrorEntry,
-  PYTORCH_REFERENCE,
   SCHEMA,
 } from "./schema.ts";
 import { formatBench } from "./format.ts";
@@ -238,7 +237,6 @@ async function main(args: string[]): Promise<void> {
     models,
     imageLoading,
     parallel,
-    pytorchReference: PYTORCH_REFERENCE,
   };
   await writeJsonAtomic(values.out, result);
   if (values.json) console.log(JSON.stringify(result, null, 2));

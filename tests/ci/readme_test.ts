@@ -135,3 +135,41 @@ Deno.test("every relative link of the documents resolves", () => {
   }
   assert.deepEqual(broken, [], `broken links:\n${broken.join("\n")}`);
 });
+
+Deno.test("README's permissions paragraph matches deno.json", () => {
+  const text = read("README.md").replace(/\r/g, "");
+  const start = text.indexOf("Permissions are declared per task in `deno.json`");
+  assert.ok(start >= 0, "README.md has no permissions paragraph");
+  const para = text.slice(start, text.indexOf("\n\n", start)).replace(/\s+/g, " ");
+  const sentences = para.split(/\. (?=[`A-Z])/);
+  const tasksIn = (s: string) => [...s.matchAll(/`([a-z][a-z0-9-]*)`/g)].map((m) => m[1]);
+  const flagsOf = (task: string) =>
+    TASKS[task].split(/\s+/).filter((w) => w.startsWith("--allow-"));
+  const wrong: string[] = [];
+  for (const s of sentences) {
+    for (const task of tasksIn(s).filter((t) => t in TASKS)) {
+      const flags = flagsOf(task);
+      if (/write only under `outputs\/`/.test(s) && !flags.includes("--allow-write=outputs")) {
+        wrong.push(`README: ${task} writes only under outputs/; deno.json: ${flags.join(" ")}`);
+      }
+      if (
+        /run only the project's Deno/.test(s) &&
+        !flags.includes("--allow-run=node_modules/deno/deno")
+      ) {
+        wrong.push(`README: ${task} runs only the project's Deno; deno.json: ${flags.join(" ")}`);
+      }
+    }
+  }
+  // Every unrestricted permission is named as such.
+  for (const [task, command] of Object.entries(TASKS)) {
+    const named = sentences.filter((s) => tasksIn(s).includes(task)).join(" ");
+    const flags = command.split(/\s+/);
+    if (flags.includes("--allow-write") && !/write anywhere|write[^.]* anything/.test(named)) {
+      wrong.push(`deno.json: ${task} may write anywhere; README does not say so`);
+    }
+    if (flags.includes("--allow-run") && !/any program|run anything/.test(named)) {
+      wrong.push(`deno.json: ${task} may run any program; README does not say so`);
+    }
+  }
+  assert.deepEqual(wrong, [], wrong.join("\n"));
+});

@@ -32,6 +32,7 @@ const TASKS: Record<string, string> = JSON.parse(read("deno.json")).tasks;
 
 /** The `CliSpec` a module exports under the task's name, if it has one. */
 async function specOf(task: string): Promise<CliSpec | undefined> {
+  if (!TASKS[task].startsWith("deno run ")) return undefined; // test, build-page: not our CLIs
   const script = TASKS[task].split(/\s+/).find((w) => /\.ts$/.test(w));
   if (!script) return undefined;
   const mod: Record<string, unknown> = await import(join(ROOT, script));
@@ -57,6 +58,16 @@ function linksOf(text: string): string[] {
   return [...prose.matchAll(/\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]);
 }
 
+/** The rows of README's task table (its "## Tasks" section), one per task. */
+function taskTableRows(): string[] {
+  const text = read("README.md");
+  const start = text.indexOf("\n## Tasks");
+  assert.ok(start >= 0, "README.md has no Tasks section");
+  const end = text.indexOf("\n## ", start + 1);
+  return text.slice(start, end < 0 ? undefined : end).split("\n")
+    .filter((l) => /^\| `deno task [a-z]/.test(l));
+}
+
 const NUMBER_WORDS: Record<string, number> = { two: 2, three: 3, four: 4, five: 5, six: 6 };
 
 Deno.test("README.md stays a front door: at most 250 lines", () => {
@@ -77,8 +88,14 @@ Deno.test("every `deno task NAME` in the documents is a task of deno.json", () =
   assert.deepEqual(missing, [], `tasks not in deno.json:\n${missing.join("\n")}`);
 });
 
+Deno.test("README's task table has one row per task of deno.json", () => {
+  const rows = taskTableRows();
+  const listed = rows.map((r) => r.match(/^\| `deno task ([a-z][a-z0-9-]*)/)![1]);
+  assert.deepEqual([...listed].sort(), Object.keys(TASKS).sort());
+});
+
 Deno.test("every --flag of README's task table is declared by its task", async () => {
-  const rows = read("README.md").split("\n").filter((l) => /^\| `deno task [a-z]/.test(l));
+  const rows = taskTableRows();
   assert.ok(rows.length >= 10, `README's task table has ${rows.length} rows`);
   const wrong: string[] = [];
   for (const row of rows) {
@@ -99,6 +116,27 @@ Deno.test("every --flag of README's task table is declared by its task", async (
     [],
     `flags in README's task table that the task does not declare:\n${wrong.join("\n")}`,
   );
+});
+
+Deno.test("every `deno task NAME --flag` command in the documents uses flags NAME declares", async () => {
+  const wrong: string[] = [];
+  for (const doc of DOCUMENTS) {
+    // A command runs to the end of its code span, table cell, line or comment; `\` continues it.
+    const text = read(doc).replace(/\\\n\s*/g, " ");
+    for (const m of text.matchAll(/deno task ([a-z][a-z0-9-]*)([^`\n|#;)]*)/g)) {
+      const flags = [...m[2].matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((f) => f[1]);
+      if (flags.length === 0 || !(m[1] in TASKS) || m[1] === "test") continue;
+      const spec = await specOf(m[1]);
+      if (!spec) {
+        wrong.push(`${doc}: ${m[0].trim()} (the task declares no flags)`);
+        continue;
+      }
+      for (const f of flags) {
+        if (!(f in spec.flags) && f !== "help") wrong.push(`${doc}: ${m[1]} --${f}`);
+      }
+    }
+  }
+  assert.deepEqual(wrong, [], `flags the task does not declare:\n${wrong.join("\n")}`);
 });
 
 Deno.test("the reference model's member count in the documents matches ensemble.json", () => {

@@ -7,7 +7,7 @@
  * compilation on webgpu); the last is the warm figure.
  *
  * ```sh
- * deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys bench/epoch_run.ts \
+ * deno run --allow-read --allow-write=outputs --allow-env --allow-ffi --allow-sys bench/epoch_run.ts \
  *   --backend webgpu --model compact --size 150 --train-per-class 256 --val-per-class 64
  * ```
  * @module
@@ -19,6 +19,7 @@ import { getModelSpec } from "../lib/models/registry.ts";
 import { resolveConfig } from "../lib/train/config.ts";
 import { syntheticTrainData } from "../lib/train/synthetic_data.ts";
 import { train } from "../lib/train/train.ts";
+import { benchTempDir } from "./permissions.ts";
 
 /** What one epoch run reports. */
 export interface EpochRunResult {
@@ -56,7 +57,7 @@ export async function runEpochs(opts: {
     size: opts.size,
     channels: spec.channels,
   });
-  const out = await Deno.makeTempDir({ prefix: "xray-epoch-run-" });
+  const out = await benchTempDir("xray-epoch-run-");
   try {
     const cfg = resolveConfig({
       model: opts.model,
@@ -90,7 +91,7 @@ export async function runEpochs(opts: {
 /** The flags of this subprocess entry. */
 const EPOCH_RUN_CLI = {
   name: "epoch_run",
-  command: "deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys " +
+  command: "deno run --allow-read --allow-write=outputs --allow-env --allow-ffi --allow-sys " +
     "bench/epoch_run.ts",
   synopsis: [
     "--backend NAME --model NAME [--size N] [--train-per-class N] [--val-per-class N] " +

@@ -55,12 +55,10 @@ export function formatBench(r: BenchJson): string {
       ].join(" "),
     );
   }
-  const p = r.pytorchReference;
   lines.push(
     "(ms per image: wall clock, median step; in parentheses: CPU time of the process, less disturbed by other load)",
     "",
-    `PyTorch eager CPU reference (${p.source}): ${p.model} train ${p.trainMsPerImage1Thread} ms/img (1 thread), ` +
-      `predict ${p.predictMsPerImage} ms/img`,
+    "Against PyTorch on this machine: deno task bench-pytorch (needs python3-torch)",
   );
   if (r.imageLoading) lines.push(`Image loading: ${JSON.stringify(r.imageLoading)}`);
   if (r.parallel) lines.push(`Data-parallel: ${JSON.stringify(r.parallel)}`);

@@ -30,6 +30,7 @@ import { LAYER_CASES, LAYER_TOLERANCE, layerParity } from "../lib/backend/parity
 import { FIT_TOLERANCE, type FitParity, fitParity, fitPasses } from "../lib/train/fit_parity.ts";
 import { writeJsonAtomic } from "../lib/util/atomic.ts";
 import type { EpochRunResult } from "./epoch_run.ts";
+import { BENCH_TMP, denoExecutable, requireWritable } from "./permissions.ts";
 
 /** Schema id of the result file. */
 export const GPU_CHECK_SCHEMA = "xray-gpu-check/1";
@@ -148,6 +149,7 @@ async function correctness(info: BackendInfo): Promise<CorrectnessEntry> {
 
 /** Runs `bench/epoch_run.ts` in a subprocess; returns its result or the error text. */
 async function epochRun(
+  deno: string,
   backend: string,
   model: string,
   o: GpuCheckJson["options"],
@@ -155,7 +157,7 @@ async function epochRun(
   const args = [
     "run",
     "--allow-read",
-    "--allow-write",
+    `--allow-write=${BENCH_TMP}`,
     "--allow-env",
     "--allow-ffi",
     "--allow-sys",
@@ -164,7 +166,7 @@ async function epochRun(
     ...["--train-per-class", String(o.trainPerClass), "--val-per-class", String(o.valPerClass)],
     ...["--epochs", String(o.epochs)],
   ];
-  const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
+  const out = await new Deno.Command(deno, { args, stdout: "piped", stderr: "piped" })
     .output();
   const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
   if (out.success && text.startsWith("{")) return { ...JSON.parse(text), error: null };
@@ -212,7 +214,7 @@ const count = (help: string, min: number, def?: number) =>
   ({ type: "number", arg: "N", integer: true, min, default: def, help }) as const;
 
 /** The gpu-check command's flags. */
-const GPU_CHECK_CLI = {
+export const GPU_CHECK_CLI = {
   name: "gpu-check",
   synopsis: [
     "[--quick] [--size N] [--train-per-class N] [--val-per-class N] [--epochs N] " +
@@ -237,13 +239,20 @@ const GPU_CHECK_CLI = {
     backends: { type: "string", arg: "a,b", help: `default ${CHECKED_BACKENDS.join(",")}` },
     models: { type: "string", arg: "a,b", default: "cnn_reg,compact", help: "models to time" },
     "skip-correctness": { type: "boolean", help: "only the timed epochs" },
-    out: { type: "string", arg: "PATH", default: "outputs/bench/gpu_check.json", help: "result" },
+    out: {
+      type: "string",
+      arg: "PATH",
+      default: "outputs/bench/gpu_check.json",
+      help: "result (under outputs/)",
+    },
   },
 } as const satisfies CliSpec;
 
 async function main(args: string[]): Promise<void> {
   const { values: v, help } = parseCli(GPU_CHECK_CLI, args);
   if (help) return console.log(helpText(GPU_CHECK_CLI));
+  await requireWritable("out", v.out);
+  const deno = await denoExecutable("gpu-check");
   const q = v.quick;
   const options: GpuCheckJson["options"] = {
     size: v.size ?? (q ? 48 : 150),
@@ -284,7 +293,7 @@ async function main(args: string[]): Promise<void> {
   for (const info of infos) {
     for (const model of options.models) {
       say(`${model} on ${info.name}: ${options.epochs} epochs at ${options.size} px ...`);
-      result.epochs.push(await epochRun(info.name, model, options));
+      result.epochs.push(await epochRun(deno, info.name, model, options));
     }
   }
   result.finishedAt = new Date().toISOString();

@@ -3,8 +3,8 @@
  * (same cache), and print seconds and images/s as JSON.
  *
  * ```sh
- * deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys \
- *   bench/load_bench.ts --data /work/shared/data/chest_xray --size 150 [--channels 3]
+ * deno run --allow-read --allow-write=outputs --allow-env --allow-ffi --allow-sys \
+ *   bench/load_bench.ts --data ../shared/data/chest_xray --size 150 [--channels 3]
  * ```
  * Targets of the image loader (2 cores, 5,216 images at 150 x 150 x 3): <= 60 s cold, <= 10 s
  * warm.
@@ -13,6 +13,7 @@
 import { type CliSpec, helpText, parseCli, runCli } from "../lib/cli/_args.ts";
 import { join } from "node:path";
 import { loadImages } from "../lib/images/cache.ts";
+import { benchTempDir } from "./permissions.ts";
 
 /** Result of {@link benchLoad}. */
 export interface BenchLoadResult {
@@ -62,7 +63,7 @@ export async function benchLoad(
   concurrency?: number,
 ): Promise<BenchLoadResult> {
   const paths = await listImages(dataDir);
-  const cacheDir = await Deno.makeTempDir({ prefix: "bench_load_cache_" });
+  const cacheDir = await benchTempDir("bench_load_cache_");
   try {
     let t0 = performance.now();
     const cold = await loadImages(paths, { size, channels, cacheDir, concurrency });
@@ -89,7 +90,7 @@ export async function benchLoad(
 /** The flags of the script. */
 const LOAD_BENCH_CLI = {
   name: "load_bench",
-  command: "deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys " +
+  command: "deno run --allow-read --allow-write=outputs --allow-env --allow-ffi --allow-sys " +
     "bench/load_bench.ts",
   synopsis: ["[--data DIR] [--size N] [--channels 1|3] [--concurrency N]"],
   about: "Times loading the training images, cold and through the cache.",

@@ -33,16 +33,17 @@ import {
   type BenchJson,
   type ModelEntry,
   modelErrorEntry,
-  PYTORCH_REFERENCE,
   SCHEMA,
 } from "./schema.ts";
 import { formatBench } from "./format.ts";
+import { denoExecutable, requireWritable } from "./permissions.ts";
 import { loadBenchOrNull, parallelBenchOrNull } from "./optional.ts";
 
 const RUN_MODEL = fileURLToPath(new URL("./run_model.ts", import.meta.url));
 
 /** Runs `bench/run_model.ts` in a subprocess; returns its result or the error text. */
 async function runModel(
+  deno: string,
   model: string,
   backend: BackendChoice,
   kernels: "fast" | "reference",
@@ -68,7 +69,7 @@ async function runModel(
     ...(batch ? ["--batch", String(batch)] : []),
     ...(size ? ["--size", String(size)] : []),
   ];
-  const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
+  const out = await new Deno.Command(deno, { args, stdout: "piped", stderr: "piped" })
     .output();
   const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
   if (out.success && text.startsWith("{")) return JSON.parse(text) as ModelBenchResult;
@@ -79,7 +80,7 @@ async function runModel(
 }
 
 /** The bench command's flags. */
-const BENCH_CLI = {
+export const BENCH_CLI = {
   name: "bench",
   synopsis: [
     "[--json] [--backend a,b] [--models a,b] [--steps N] [--stock-steps N] [--batch N] " +
@@ -134,13 +135,20 @@ const BENCH_CLI = {
     },
     "skip-load": { type: "boolean", help: "no image-loading figures" },
     "skip-parallel": { type: "boolean", help: "no data-parallel figure" },
-    out: { type: "string", arg: "PATH", default: "outputs/bench/bench.json", help: "result file" },
+    out: {
+      type: "string",
+      arg: "PATH",
+      default: "outputs/bench/bench.json",
+      help: "result file (under outputs/)",
+    },
   },
 } as const satisfies CliSpec;
 
 async function main(args: string[]): Promise<void> {
   const { values, help } = parseCli(BENCH_CLI, args);
   if (help) return console.log(helpText(BENCH_CLI));
+  await requireWritable("out", values.out);
+  const deno = await denoExecutable("bench");
   const say = values.json ? (_: string) => {} : (s: string) => console.error(s);
   const wanted = values.backend?.split(",").map((s) => s.trim()).filter(Boolean) ?? [];
   for (const b of wanted) {
@@ -190,11 +198,11 @@ async function main(args: string[]): Promise<void> {
     });
     for (const name of names) {
       say(`bench: ${name} on ${info.name} (our kernels, ${steps} steps) ...`);
-      const fast = await runModel(name, info.name, "fast", steps, batch, size);
+      const fast = await runModel(deno, name, info.name, "fast", steps, batch, size);
       let stock: ModelBenchResult | { error: string } | null = null;
       if (info.name === "wasm" && stockSteps > 0 && !("error" in fast)) {
         say(`bench: ${name} (stock kernels, ${stockSteps} steps) ...`);
-        stock = await runModel(name, info.name, "reference", stockSteps, batch, size);
+        stock = await runModel(deno, name, info.name, "reference", stockSteps, batch, size);
       }
       models.push({ ...toEntry(name, fast, stock), backend: info.name });
     }
@@ -238,7 +246,6 @@ async function main(args: string[]): Promise<void> {
     models,
     imageLoading,
     parallel,
-    pytorchReference: PYTORCH_REFERENCE,
   };
   await writeJsonAtomic(values.out, result);
   if (values.json) console.log(JSON.stringify(result, null, 2));

@@ -1,26 +1,15 @@
 /**
- * The shape of `outputs/bench/bench.json` (schema `xray-bench/1`). Keys are stable: add new
- * optional keys rather than renaming, and bump {@link SCHEMA} if a meaning changes.
+ * The shape of `outputs/bench/bench.json` (schema `xray-bench/2`). Keys are stable: add new
+ * optional keys rather than renaming, and bump {@link SCHEMA} if a meaning changes or a key goes.
+ * Version 2 dropped `pytorchReference`, a constant once measured on another machine that every
+ * run printed as if it were its own; `deno task bench-pytorch` measures PyTorch on the machine.
  * @module
  */
 import type { PhaseTiming } from "./model_bench.ts";
 import type { AdapterSummary } from "../lib/backend/webgpu.ts";
 
 /** Schema id written into every result. */
-export const SCHEMA = "xray-bench/1";
-
-/**
- * PyTorch eager CPU figures for the seed's cnn_reg (150x150x3, batch 8) on this 2-core machine,
- * measured once with PyTorch eager on this machine's CPU (`bench/pytorch_reference.py` times the
- * same workload; not re-measured by `deno task bench`).
- */
-export const PYTORCH_REFERENCE = {
-  model: "cnn_reg",
-  source: "PyTorch eager CPU, same 2-core machine, measured once (bench/pytorch_reference.py)",
-  trainMsPerImage1Thread: 40.5,
-  trainMsPerImage2Threads: 25.5,
-  predictMsPerImage: 22,
-} as const;
+export const SCHEMA = "xray-bench/2";
 
 /** One model's figures. Null fields: the model could not be built or run (see `error`). */
 export interface ModelEntry {
@@ -128,5 +117,4 @@ export interface BenchJson {
   imageLoading: Record<string, unknown> | null;
   /** Two-core data-parallel training figure from lib/train/parallel/trainer.ts, when that module offers one. */
   parallel: Record<string, unknown> | null;
-  pytorchReference: typeof PYTORCH_REFERENCE;
 }

@@ -19,7 +19,7 @@ import { type CliSpec, helpText, parseCli, runCli, UsageError } from "../lib/cli
 import { writeJsonAtomic } from "../lib/util/atomic.ts";
 import type { ModelBenchResult } from "./model_bench.ts";
 
-const VS_PYTORCH_CLI = {
+export const VS_PYTORCH_CLI = {
   name: "bench-pytorch",
   command: "deno task bench-pytorch",
   synopsis: ["[--rounds N] [--steps N] [--before] [--python PATH] [--out PATH]"],

@@ -150,14 +150,15 @@ function convert(name: string, f: Flag, raw: string | string[] | boolean | undef
 }
 
 /**
- * Parses `args` against `spec`: typed values, the positional arguments, and whether `--help`
- * was given. Throws a {@link UsageError} naming the flag for an unknown flag, a missing or bad
- * value, or positional arguments the command does not take.
+ * Parses `args` against `spec`: typed values, the positional arguments, whether `--help` was
+ * given, and the flags written on the command line (`given`, to tell a default from a choice).
+ * Throws a {@link UsageError} naming the flag for an unknown flag, a missing or bad value, or
+ * positional arguments the command does not take.
  */
 export function parseCli<S extends CliSpec>(
   spec: S,
   args: string[],
-): { values: Values<S>; positionals: string[]; help: boolean } {
+): { values: Values<S>; positionals: string[]; help: boolean; given: ReadonlySet<string> } {
   const options: Record<
     string,
     { type: "string" | "boolean"; short?: string; multiple?: boolean }
@@ -176,6 +177,7 @@ export function parseCli<S extends CliSpec>(
       options,
       strict: true,
       allowPositionals: spec.positionals !== undefined,
+      tokens: true,
     });
   } catch (err) {
     // parseArgs names the flag ("Unknown option '--x'", "Option '--x <value>' argument missing").
@@ -184,7 +186,33 @@ export function parseCli<S extends CliSpec>(
   const raw = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const values: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(spec.flags)) values[name] = convert(name, f, raw[name]);
-  return { values: values as Values<S>, positionals: parsed.positionals, help: raw.help === true };
+  const given = new Set(
+    (parsed.tokens ?? []).flatMap((t) => t.kind === "option" && t.name !== "help" ? [t.name] : []),
+  );
+  return {
+    values: values as Values<S>,
+    positionals: parsed.positionals,
+    help: raw.help === true,
+    given,
+  };
+}
+
+/**
+ * A {@link UsageError} for the first flag of `given` (from {@link parseCli}) that is not in
+ * `allowed`: a command with several forms refuses a flag its chosen form would ignore, e.g.
+ * `--adapt does not apply to site calibration on a sample (--calibrate without --data)`.
+ */
+export function refuseFlagsOutside(
+  given: ReadonlySet<string>,
+  allowed: readonly string[],
+  form: string,
+): void {
+  const extra = [...given].filter((f) => !allowed.includes(f));
+  if (extra.length === 0) return;
+  const names = extra.map((f) => `--${f}`);
+  throw new UsageError(
+    `${names.join(", ")} ${names.length === 1 ? "does" : "do"} not apply to ${form}`,
+  );
 }
 
 /**

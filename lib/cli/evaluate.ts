@@ -28,7 +28,15 @@ import type { AdaptMode } from "../eval/adapt.ts";
 import { formatCalibrationCurve, siteCalibrationCurve } from "../eval/calibration_curve.ts";
 import { evaluateSite, type Evaluation, type SiteEvaluation } from "../eval/site_eval.ts";
 import { formatInterval } from "../metrics/bootstrap.ts";
-import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
+import {
+  type CliSpec,
+  helpText,
+  parseCli,
+  refuseFlagsOutside,
+  runCli,
+  UsageError,
+  type Values,
+} from "./_args.ts";
 
 /** The committed reference run, in the project root (works from any working directory). */
 export const DEFAULT_RUN = projectPath("outputs/reference");
@@ -123,6 +131,52 @@ export const EVALUATE_CLI = {
   },
 } as const satisfies CliSpec;
 
+const COMMON = ["run", "json", "backend"];
+
+/**
+ * The forms of the command and the flags each one uses: a flag given to a form that would ignore
+ * it is a usage error that names it (e.g. `--adapt` with `--calibrate` and no `--data`).
+ */
+export const EVALUATE_FORMS = {
+  curve: {
+    form: "the few-label calibration curve (--calibrate with --curve, without --data)",
+    flags: [
+      ...COMMON,
+      "calibrate",
+      "curve",
+      "draws",
+      "pick-target",
+      "adapt",
+      "tta",
+      "seed",
+      "val-data",
+    ],
+  },
+  sample: {
+    form: "site calibration on a sample (--calibrate without --data or --curve)",
+    flags: [...COMMON, "calibrate", "sample-size", "seed", "save"],
+  },
+  site: {
+    form: "scoring with --adapt, --tta, --calibrate, --ci or several runs",
+    flags: [
+      ...COMMON,
+      "data",
+      "split",
+      "adapt",
+      "tta",
+      "calibrate",
+      "ci",
+      "n-boot",
+      "seed",
+      "val-data",
+    ],
+  },
+  plain: {
+    form: "scoring one run at its stored threshold (--data alone)",
+    flags: [...COMMON, "data", "split", "perturb"],
+  },
+} as const;
+
 /** Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). */
 export async function evaluateRun(
   runDir: string,
@@ -153,18 +207,50 @@ export async function evaluateRun(
   };
 }
 
+/**
+ * Which form of the command `args` ask for, after refusing (with a {@link UsageError} that names
+ * it) every flag that form would ignore, and the forms' other constraints.
+ */
+export function evaluateForm(
+  v: Pick<Values<typeof EVALUATE_CLI>, "calibrate" | "data" | "curve" | "adapt" | "tta" | "ci">,
+  given: ReadonlySet<string>,
+  runs: readonly string[],
+): keyof typeof EVALUATE_FORMS {
+  const form: keyof typeof EVALUATE_FORMS = v.calibrate && !v.data
+    ? (v.curve ? "curve" : "sample")
+    : runs.length > 1 || v.adapt !== undefined || v.tta !== undefined ||
+        v.calibrate !== undefined || v.ci === true
+    ? "site"
+    : "plain";
+  if (!v.data && !v.calibrate) throw new UsageError("--data DIR is required");
+  refuseFlagsOutside(given, EVALUATE_FORMS[form].flags, EVALUATE_FORMS[form].form);
+  if (form === "sample" && runs.length > 1) {
+    throw new UsageError(
+      "--calibrate without --data takes one run (an ensemble folder from deno task ensemble " +
+        "counts as one)",
+    );
+  }
+  if (form === "site") {
+    for (const f of ["n-boot", "seed"]) {
+      if (given.has(f) && !v.ci) throw new UsageError(`--${f} goes with --ci (the bootstrap)`);
+    }
+  }
+  return form;
+}
+
 /** Runs the evaluate command with `args`. */
 export async function main(args: string[]): Promise<void> {
-  const { values: v, help } = parseCli(EVALUATE_CLI, args);
+  const { values: v, help, given } = parseCli(EVALUATE_CLI, args);
   if (help) return console.log(helpText(EVALUATE_CLI));
   const runs = (v.run ?? DEFAULT_RUN).split(",").map((r) => r.trim()).filter(Boolean);
-  if (v.calibrate && !v.data && v.curve) {
-    await initBackend({ prefer: v.backend as BackendChoice | undefined });
-    const rows = await siteCalibrationCurve(v.calibrate, {
+  const form = evaluateForm(v, given, runs);
+  await initBackend({ prefer: v.backend as BackendChoice | undefined });
+  if (form === "curve") {
+    const rows = await siteCalibrationCurve(v.calibrate!, {
       runs,
       adapt: (v.adapt ?? "none") as AdaptMode,
       tta: v.tta ?? 0,
-      sizes: v.curve.split(",").map((x) => (x === "all" ? "all" : Number(x))),
+      sizes: v.curve!.split(",").map((x) => (x === "all" ? "all" : Number(x))),
       draws: v.draws,
       pickTarget: v["pick-target"],
       seed: v.seed,
@@ -172,12 +258,11 @@ export async function main(args: string[]): Promise<void> {
     });
     return console.log(v.json ? JSON.stringify(rows) : formatCalibrationCurve(rows));
   }
-  if (v.calibrate && !v.data) {
+  if (form === "sample") {
     // Site calibration: re-pick the threshold on a labelled sample of a new site.
-    await initBackend({ prefer: v.backend as BackendChoice | undefined });
     const { calibrateSiteFolder } = await import("../eval/site_folder.ts");
     const { formatSiteCalibration } = await import("../eval/site_calibration.ts");
-    const res = await calibrateSiteFolder(v.run ?? DEFAULT_RUN, v.calibrate, {
+    const res = await calibrateSiteFolder(runs[0], v.calibrate!, {
       sampleSize: v["sample-size"],
       seed: v.seed,
     });
@@ -189,15 +274,11 @@ export async function main(args: string[]): Promise<void> {
     }
     return console.log(v.json ? JSON.stringify(res) : formatSiteCalibration(res));
   }
-  if (!v.data) throw new UsageError("--data DIR is required");
+  const data = v.data!;
   const split: SplitName = v.split;
-  await initBackend({ prefer: v.backend as BackendChoice | undefined });
-  const siteOptions = runs.length > 1 || v.adapt !== undefined || v.tta !== undefined ||
-    v.calibrate !== undefined || v.ci === true;
-  if (siteOptions) {
-    if (v.perturb !== undefined) throw new UsageError("--perturb goes alone");
-    const { records, source, fromManifest } = await splitRecords(v.data, split);
-    if (fromManifest) console.error(`evaluate: ${v.data} has no ${split}/ folder; using ${source}`);
+  if (form === "site") {
+    const { records, source, fromManifest } = await splitRecords(data, split);
+    if (fromManifest) console.error(`evaluate: ${data} has no ${split}/ folder; using ${source}`);
     const e = await evaluateSite({
       runs,
       records,
@@ -212,7 +293,7 @@ export async function main(args: string[]): Promise<void> {
       details: true,
     });
     return console.log(
-      v.json ? JSON.stringify(e) : formatEvaluation(e, runs.join(","), split, v.data),
+      v.json ? JSON.stringify(e) : formatEvaluation(e, runs.join(","), split, data),
     );
   }
   const runDir = runs[0];
@@ -220,9 +301,9 @@ export async function main(args: string[]): Promise<void> {
   if (perturb !== undefined) {
     console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
   }
-  const e = await evaluateRun(runDir, v.data, split, undefined, perturb);
+  const e = await evaluateRun(runDir, data, split, undefined, perturb);
   if (v.json) return console.log(JSON.stringify(e));
-  console.log(formatEvaluation(e, runDir, split, v.data));
+  console.log(formatEvaluation(e, runDir, split, data));
 }
 
 /** The human-readable form of an evaluation (intervals and how it was made, when present). */

@@ -32,7 +32,12 @@ export const REPORT_CLI = {
     seed: { type: "number", arg: "N", integer: true, help: "seed of every chapter" },
     out: { type: "string", arg: "DIR", help: "report folder" },
     only: { type: "string", arg: "01,02", help: "run only these notebooks (by number)" },
-    base: { type: "string", arg: "DIR", help: "frozen base of the transfer chapter" },
+    base: {
+      type: "string",
+      arg: "DIR",
+      help: "frozen base of the transfer chapter (default on real data: " +
+        "outputs/bases/mobilenet_v2_128 when the set-up built it)",
+    },
     site: {
       type: "string",
       arg: "DIR|none",

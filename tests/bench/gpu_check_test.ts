@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { runEpochs } from "../../bench/epoch_run.ts";
 import { formatGpuCheck, GPU_CHECK_SCHEMA, type GpuCheckJson } from "../../bench/gpu_check.ts";
 import { formatBench } from "../../bench/format.ts";
-import { modelErrorEntry, PYTORCH_REFERENCE, SCHEMA } from "../../bench/schema.ts";
+import { modelErrorEntry, SCHEMA } from "../../bench/schema.ts";
 import { summariseAdapter } from "../../lib/backend/webgpu.ts";
 import { FIT_TOLERANCE } from "../../lib/train/fit_parity.ts";
 
@@ -94,10 +94,12 @@ Deno.test("the bench table names each backend, its adapter and unavailable ones"
     models: [modelErrorEntry("compact", "boom", "webgpu"), modelErrorEntry("compact", "y", "wasm")],
     imageLoading: null,
     parallel: null,
-    pytorchReference: PYTORCH_REFERENCE,
   });
   assert.match(text, /^Backend webgpu, 1 thread\(s\), adapter llvmpipe .*correctness only/);
   assert.match(text, /\nBackend wasm, 1 thread\(s\)\n/);
   assert.match(text, /Backend tfjs-node-gpu: not measured: x/);
   assert.match(text, /compact@webgpu\s+not run: boom/);
+  // Only what this run measured: no PyTorch figure carried over from another machine.
+  assert.doesNotMatch(text, /PyTorch[^\n]*\d+(\.\d+)? ms/);
+  assert.match(text, /Against PyTorch on this machine: deno task bench-pytorch/);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { benchModel, peakRssMiB } from "../../bench/model_bench.ts";
 import { formatBench } from "../../bench/format.ts";
-import { type BenchJson, modelErrorEntry, PYTORCH_REFERENCE, SCHEMA } from "../../bench/schema.ts";
+import { type BenchJson, modelErrorEntry, SCHEMA } from "../../bench/schema.ts";
 import { profileTraining } from "../../bench/profile.ts";
 
 Deno.test("benchModel times a small registry model with fast and reference kernels", async () => {
@@ -63,7 +63,6 @@ Deno.test("benchModel times a small registry model with fast and reference kerne
     }, modelErrorEntry("transfer", "needs a base model")],
     imageLoading: null,
     parallel: null,
-    pytorchReference: PYTORCH_REFERENCE,
   };
   const text = formatBench(json);
   assert.match(text, /^Backend wasm, 1 thread/);

@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
-import { type CliSpec, helpText, parseCli, usage, UsageError } from "../../lib/cli/_args.ts";
+import {
+  type CliSpec,
+  helpText,
+  parseCli,
+  refuseFlagsOutside,
+  usage,
+  UsageError,
+} from "../../lib/cli/_args.ts";
 import { AUDIT_CLI } from "../../lib/cli/audit.ts";
 import { COMPARE_CLI } from "../../lib/cli/compare.ts";
-import { EVALUATE_CLI } from "../../lib/cli/evaluate.ts";
+import { EVALUATE_CLI, evaluateForm } from "../../lib/cli/evaluate.ts";
 import { EXPERIMENTS_CLI } from "../../lib/cli/experiments.ts";
 import { PREDICT_CLI } from "../../lib/cli/predict.ts";
 import { REPORT_CLI } from "../../lib/cli/report.ts";
@@ -89,4 +96,58 @@ Deno.test("every CLI declares its flags with the helper, each with a help line",
     ["balance=down", "fraction=0.5"],
   );
   assert.match(helpText(REPORT_CLI), /--set NAME=VALUE\s+.*\(repeatable\)/);
+});
+
+Deno.test("parseCli: given holds the flags written, not the defaults", () => {
+  assert.deepEqual([...parseCli(SPEC, ["--lr=0.1", "--json", "x", "-h"]).given], ["lr", "json"]);
+  assert.deepEqual([...parseCli(SPEC, ["--mode", "a"]).given], ["mode"]);
+  assert.equal(parseCli(SPEC, []).given.size, 0);
+});
+
+Deno.test("refuseFlagsOutside names every flag the form would ignore", () => {
+  refuseFlagsOutside(new Set(["a", "b"]), ["a", "b", "c"], "form x");
+  assert.throws(
+    () => refuseFlagsOutside(new Set(["a", "tta", "ci"]), ["a"], "form x"),
+    (e: Error) => e instanceof UsageError && e.message === "--tta, --ci do not apply to form x",
+  );
+});
+
+Deno.test("evaluate: each form refuses the flags it would ignore, naming them", () => {
+  const form = (args: string[]) => {
+    const { values, given } = parseCli(EVALUATE_CLI, args);
+    const runs = (values.run ?? "outputs/reference").split(",");
+    return evaluateForm(values, given, runs);
+  };
+  const refused = (args: string[], re: RegExp) =>
+    assert.throws(() => form(args), (e: Error) => e instanceof UsageError && re.test(e.message));
+  // Site calibration on a sample: --adapt, --tta and --ci were accepted and ignored before.
+  assert.equal(form(["--calibrate", "S", "--sample-size", "9", "--seed", "1", "--save"]), "sample");
+  for (const flag of [["--adapt", "bn"], ["--tta", "4"], ["--ci"], ["--split", "val"]]) {
+    refused(
+      ["--calibrate", "S", ...flag],
+      new RegExp(`^${flag[0]} does not apply to site calibration on a sample`),
+    );
+  }
+  refused(["--calibrate", "S", "--run", "a,b"], /takes one run/);
+  // The curve uses --adapt and --tta, not --save or --sample-size.
+  assert.equal(
+    form(["--calibrate", "S", "--curve", "25,all", "--adapt", "bn", "--tta", "2"]),
+    "curve",
+  );
+  refused(
+    ["--calibrate", "S", "--curve", "25", "--save"],
+    /^--save does not apply to the few-label/,
+  );
+  // Scoring with --data.
+  assert.equal(form(["--data", "D"]), "plain");
+  assert.equal(form(["--data", "D", "--perturb", "3", "--split", "val"]), "plain");
+  assert.equal(form(["--data", "D", "--calibrate", "S", "--ci", "--n-boot", "9"]), "site");
+  refused(["--data", "D", "--calibrate", "S", "--save"], /^--save does not apply to scoring with/);
+  refused(["--data", "D", "--adapt", "bn", "--perturb", "1"], /^--perturb does not apply/);
+  refused(
+    ["--data", "D", "--sample-size", "9"],
+    /^--sample-size does not apply to scoring one run/,
+  );
+  refused(["--data", "D", "--tta", "2", "--n-boot", "9"], /^--n-boot goes with --ci/);
+  refused([], /--data DIR is required/);
 });

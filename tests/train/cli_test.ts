@@ -110,3 +110,13 @@ Deno.test("CLI: deno task ensemble refuses too few members and names a missing r
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`${missing}/config\\.json is missing`));
 });
+
+Deno.test("CLI: deno task evaluate refuses a flag its form would ignore, before any work", async () => {
+  const r = await task("evaluate", ["--calibrate", "outputs/tmp/no-site", "--adapt", "bn", "--ci"]);
+  assert.equal(r.code, 2, "a flag the form ignores is a usage error (exit 2)");
+  assert.match(
+    r.stderr,
+    /--adapt, --ci do not apply to site calibration on a sample \(--calibrate without --data or --curve\)/,
+  );
+  assert.match(r.stderr, /usage: deno task evaluate/);
+});

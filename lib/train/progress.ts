@@ -172,15 +172,21 @@ export interface ProgressSink {
   update(s: ProgressSnapshot): void | Promise<void>;
 }
 
-/** Sends every snapshot to each sink, each throttled by its own interval by the tracker. */
+/** Sends every snapshot to each sink; "batch" snapshots at each sink's own pace. */
 export function combineSinks(...sinks: (ProgressSink | null | undefined)[]): ProgressSink | null {
   const all = sinks.filter((s): s is ProgressSink => !!s);
   if (all.length === 0) return null;
   if (all.length === 1) return all[0];
+  const last = all.map(() => -Infinity);
   return {
     minIntervalMs: Math.min(...all.map((s) => s.minIntervalMs)),
     async update(s) {
-      await Promise.all(all.map((k) => k.update(s)));
+      const t = performance.now();
+      await Promise.all(all.map((k, i) => {
+        if (s.phase === "batch" && t - last[i] < k.minIntervalMs) return;
+        last[i] = t;
+        return k.update(s);
+      }));
     },
   };
 }

@@ -61,7 +61,9 @@ export function liveCurves(s: ProgressSnapshot): string {
 /** The status part of the display: run, epoch, batches, speed, ETAs, as HTML. */
 export function liveStatusHtml(s: ProgressSnapshot): string {
   const e = escapeHtml;
-  if (s.phase === "done") return `<p><b>${e(s.run)}</b>: ${e(progressLine(s).slice(s.run.length + 2))}</p>`;
+  if (s.phase === "done") {
+    return `<p><b>${e(s.run)}</b>: ${e(progressLine(s).slice(s.run.length + 2))}</p>`;
+  }
   const frac = s.phase === "epoch" ? 1 : s.batch / Math.max(1, s.batches);
   const parts = [
     `epoch ${s.epoch}/${s.maxEpochs}`,

@@ -152,7 +152,9 @@ export function progressLine(s: ProgressSnapshot): string {
   }
   if (s.phase === "epoch") {
     const last = s.history.at(-1);
-    const val = last ? ` val acc ${last.valAccuracy.toFixed(4)} loss ${last.valLoss.toFixed(4)}` : "";
+    const val = last
+      ? ` val acc ${last.valAccuracy.toFixed(4)} loss ${last.valLoss.toFixed(4)}`
+      : "";
     return `${s.run}: epoch ${s.epoch}/${s.maxEpochs} done${val}${rate}${run}`;
   }
   const ep = s.epochEtaS === null ? "" : ` | epoch ETA ${formatDuration(s.epochEtaS)}`;
@@ -224,7 +226,11 @@ export class ProgressTracker {
   #t0: number;
   #pending: Promise<void> = Promise.resolve();
 
-  constructor(sink: ProgressSink, start: TrackerStart, now: () => number = () => performance.now()) {
+  constructor(
+    sink: ProgressSink,
+    start: TrackerStart,
+    now: () => number = () => performance.now(),
+  ) {
     this.#sink = sink;
     this.#now = now;
     this.#t0 = now();
@@ -364,6 +370,8 @@ export interface TerminalOptions {
   write?: (text: string) => void;
   /** Terminal width (default: the console's, else 100). */
   columns?: number;
+  /** Prints a log line (default console.log). */
+  print?: (line: string) => void;
 }
 
 /**
@@ -402,7 +410,7 @@ export function terminalProgress(
     },
     log(line: string) {
       clear();
-      console.log(line);
+      (o.print ?? console.log)(line);
     },
   };
 }

@@ -311,14 +311,18 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       st.epoch = epoch;
       await writeFileAtomic(join(dir, "metrics.csv"), metricsCsv(st.history));
       await saveCheckpoint(ckptDir, model, optState, st, average?.mean);
-      await tracker.endEpoch({
-        epoch,
-        loss: trainM.loss,
-        valLoss: val.loss,
-        accuracy: trainM.accuracy,
-        valAccuracy: val.accuracy,
-        timeS,
-      }, st.wait, st.bestEpoch);
+      await tracker.endEpoch(
+        {
+          epoch,
+          loss: trainM.loss,
+          valLoss: val.loss,
+          accuracy: trainM.accuracy,
+          valAccuracy: val.accuracy,
+          timeS,
+        },
+        st.wait,
+        st.bestEpoch,
+      );
       const eta = tracker.snapshot.runEta;
       log(
         `epoch ${epoch}/${cfg.epochs} loss ${fmt(trainM.loss)} acc ${fmt(trainM.accuracy)} ` +

@@ -4,6 +4,7 @@ import { hasDenoKernel } from "./_kernel.ts";
 import { type JupyterDisplay, liveTrainingDisplay } from "../../lib/report/live_display.ts";
 import { executeNotebook, type Notebook, readNotebook } from "../../lib/report/runner.ts";
 import type { ProgressSnapshot } from "../../lib/train/progress.ts";
+import { ReportProgress } from "../../lib/report/progress_watch.ts";
 
 /** A stand-in for `Deno.jupyter` that records each display call. */
 function mockJupyter() {
@@ -65,7 +66,10 @@ Deno.test("the live display: one display_data, then update_display_data with the
   ]);
   const html = calls.map((c) => String(c.bundle["text/html"]));
   const plain = calls.map((c) => String(c.bundle["text/plain"]));
-  assert.match(plain[1], /^cnn_reg: epoch 1\/2 batch 2\/4 \| 12\.5 img\/s \| epoch ETA 3 s \| run ETA 13 s$/);
+  assert.match(
+    plain[1],
+    /^cnn_reg: epoch 1\/2 batch 2\/4 \| 12\.5 img\/s \| epoch ETA 3 s \| run ETA 13 s$/,
+  );
   assert.match(html[1], /batch 2\/4 · 12\.5 images\/s · epoch ETA 3 s · run ETA 13 s/);
   // No curves before the first epoch ends; loss and accuracy curves after it, redrawn per epoch.
   assert.doesNotMatch(html[1], /<svg/);
@@ -86,25 +90,26 @@ Deno.test("the live display: one display_data, then update_display_data with the
 const root = new URL("../../", import.meta.url).pathname;
 
 Deno.test({
-  name: "a training cell executed by nbconvert stores its live display's final state only",
+  name:
+    "a training cell run by the report: its display keeps the final state, epochs reach the log",
   ignore: !(await hasDenoKernel()),
   async fn() {
     // Inside the checkout, so that the kernel finds deno.json's imports from the notebook's folder.
     await Deno.mkdir(join(root, "outputs"), { recursive: true });
     const dir = await Deno.makeTempDir({ dir: join(root, "outputs"), prefix: "test-live-" });
     try {
-      // A tiny synthetic training (compact, 16 px, 3 epochs of 3 batches) in a kernel; the sink
-      // is the live display, unthrottled, counting its updates.
+      // A tiny synthetic training (compact, 16 px, 3 epochs of 3 batches) in a kernel, with the
+      // chapters' sink (the live display and the report's progress file), counting its updates.
       const source = [
         `import { initBackend } from "${root}lib/backend/select.ts";`,
         `import { resolveConfig } from "${root}lib/train/config.ts";`,
         `import { train } from "${root}lib/train/train.ts";`,
-        `import { liveTrainingDisplay } from "${root}lib/report/live_display.ts";`,
+        `import { notebookProgress } from "${root}lib/report/live_display.ts";`,
         `import { tinyData } from "${root}tests/train/_fixtures.ts";`,
         `await initBackend({ prefer: "cpu" });`,
-        `const live = liveTrainingDisplay(Deno.jupyter, { minIntervalMs: 0 });`,
+        `const sink = notebookProgress();`,
         `let updates = 0;`,
-        `const progress = { minIntervalMs: 0, update: (s) => (updates++, live.update(s)) };`,
+        `const progress = { minIntervalMs: 0, update: (s) => (updates++, sink.update(s)) };`,
         `const cfg = resolveConfig({ model: "compact", data: "/mem", out: "${dir}/run", size: 16,`,
         `  batchSize: 8, epochs: 3, seed: 7, earlyStopping: { metric: "val_loss", patience: 5 } });`,
         `await train(cfg, { data: tinyData(24, 16, 1), log: () => {}, progress });`,
@@ -125,14 +130,34 @@ Deno.test({
       };
       const path = join(dir, "01_live.ipynb");
       await Deno.writeTextFile(path, JSON.stringify(nb));
-      const out = await executeNotebook(path, { outDir: join(dir, "out"), cellTimeoutS: 120 });
+      const lines: string[] = [];
+      const report = await ReportProgress.start({
+        out: join(dir, "out"),
+        notebooks: [path],
+        log: (l) => lines.push(l),
+        tty: false,
+        pollMs: 100,
+      });
+      const out = await report.watch(path, () =>
+        executeNotebook(path, {
+          outDir: join(dir, "out"),
+          cellTimeoutS: 120,
+          env: report.env,
+        }));
+      await report.close();
+      // The report's terminal: one line per epoch and the end, read from the kernel's file.
+      assert.deepEqual(lines.map((l) => l.replace(/ (done|stopped).*/, "")), [
+        "report: 01_live compact-s7: epoch 1/3",
+        "report: 01_live compact-s7: epoch 2/3",
+        "report: 01_live compact-s7: epoch 3/3",
+        "report: 01_live compact-s7:",
+      ]);
       const outputs = (await readNotebook(out)).cells[0].outputs ?? [];
       const text = (o: { text?: string | string[] }) =>
         Array.isArray(o.text) ? o.text.join("") : o.text ?? "";
-      const count = Number(
-        outputs.map(text).join("").match(/updates (\d+)/)?.[1] ?? "0",
-      );
-      // start + 3 batches + end, per epoch, and done: 16 messages went out.
+      const count = Number(outputs.map(text).join("").match(/updates (\d+)/)?.[1] ?? "0");
+      // start + 3 batches + end, per epoch, and done: 16 snapshots; the display sent at least
+      // the 7 unthrottled ones (each start and end of an epoch, and done).
       assert.ok(count >= 16, `updates sent: ${count}`);
       const displays = outputs.filter((o) => o.output_type === "display_data");
       assert.equal(displays.length, 1, JSON.stringify(outputs).slice(0, 2000));

@@ -63,7 +63,10 @@ Deno.test("formatDuration and formatRunEta say 'up to' only when early stopping 
   assert.equal(formatDuration(44.6), "45 s");
   assert.equal(formatDuration(200), "3 min 20 s");
   assert.equal(formatDuration(3900), "1 h 05 min");
-  assert.equal(formatRunEta({ maxS: 440, minS: 440, epochsLeftMax: 7, epochsLeftMin: 7 }), "7 min 20 s");
+  assert.equal(
+    formatRunEta({ maxS: 440, minS: 440, epochsLeftMax: 7, epochsLeftMin: 7 }),
+    "7 min 20 s",
+  );
   assert.equal(
     formatRunEta({ maxS: 440, minS: 20, epochsLeftMax: 7, epochsLeftMin: 0 }),
     "up to 7 min 20 s (early stopping could end it in 20 s)",

@@ -405,7 +405,8 @@ export function terminalProgress(
       if (s.phase === "done") return clear();
       if (s.phase === "epoch") return clear();
       const text = `${bar(s.batch / Math.max(1, s.batches))} ${progressLine(s)}`;
-      write(`\r\x1b[2K${text.slice(0, columns! - 1)}`);
+      // A pseudo-terminal can report 0 columns: then the line is not cut.
+      write(`\r\x1b[2K${columns! >= 20 ? text.slice(0, columns! - 1) : text}`);
       drawn = true;
     },
     log(line: string) {

@@ -140,7 +140,10 @@ export function formatRunEta(eta: RunEta): string {
 /** One line about a snapshot, for logs and the report's terminal. */
 export function progressLine(s: ProgressSnapshot): string {
   const rate = s.imagesPerSecond === null ? "" : ` | ${s.imagesPerSecond.toFixed(1)} img/s`;
-  const run = s.runEta ? ` | run ETA ${formatRunEta(s.runEta)}` : "";
+  // After the last epoch there is nothing left to estimate.
+  const run = s.runEta && (s.phase !== "epoch" || s.runEta.epochsLeftMax > 0)
+    ? ` | run ETA ${formatRunEta(s.runEta)}`
+    : "";
   if (s.phase === "done") {
     const why = s.stopped === "patience"
       ? `stopped by early stopping (patience ${s.patience})`

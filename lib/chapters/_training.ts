@@ -21,6 +21,7 @@ import { train } from "../train/train.ts";
 import type { ChestRegionMode } from "../images/chest_region.ts";
 import { runDir } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
+import { notebookProgress } from "../report/live_display.ts";
 
 /** What a chapter asks to train; the rest comes from the profile and the model's defaults. */
 export interface RunSpec {
@@ -83,7 +84,8 @@ export async function trainOrReuse(
       return await readRunRecord(cfg.out);
     }
   }
-  await train(cfg, { log });
+  // A display that updates in place in the notebook, and the report's progress file.
+  await train(cfg, { log, progress: notebookProgress() });
   return await readRunRecord(cfg.out);
 }
 

@@ -25,6 +25,7 @@ import { listModels } from "../models/registry.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { AUGMENTATION_STRENGTHS } from "../train/augment.ts";
 import { resolveConfig, type TrainConfig } from "../train/config.ts";
+import { terminalProgress } from "../train/progress.ts";
 import { train } from "../train/train.ts";
 import { readJson } from "../util/atomic.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
@@ -170,7 +171,13 @@ export async function main(args: string[]): Promise<void> {
   if (v.resume) {
     if (!v.out) throw new UsageError("--resume needs --out DIR (the run folder to continue)");
     const cfg = await readJson<TrainConfig>(join(v.out, "config.json"));
-    await train(cfg, { resume: true, workers: v.workers ?? defaultWorkers(cfg, info.name) });
+    const bar = terminalProgress();
+    await train(cfg, {
+      resume: true,
+      workers: v.workers ?? defaultWorkers(cfg, info.name),
+      progress: bar,
+      log: bar.log,
+    });
     return;
   }
   if (!v.model || !v.data) throw new UsageError("--model and --data are required");
@@ -218,7 +225,13 @@ export async function main(args: string[]): Promise<void> {
     weightAverage: v["average-from"] ? { fromEpoch: v["average-from"] } : undefined,
     mixup: v.mixup,
   });
-  await train(cfg, { workers: v.workers ?? defaultWorkers(cfg, info.name) });
+  // A bar on a terminal; in logs the epoch lines alone, with the run's ETA.
+  const bar = terminalProgress();
+  await train(cfg, {
+    workers: v.workers ?? defaultWorkers(cfg, info.name),
+    progress: bar,
+    log: bar.log,
+  });
 }
 
 if (import.meta.main) await runCli("train", () => main(Deno.args), TRAIN_CLI);

@@ -19,6 +19,7 @@ import {
   NotebookError,
   readNotebook,
 } from "./runner.ts";
+import { ReportProgress } from "./progress_watch.ts";
 import { PROFILES, REPORT_ENV, type ReportSettings, reportSettings } from "./settings.ts";
 import {
   cellTags,
@@ -125,7 +126,6 @@ export function resolveReportSettings(o: ReportOptions): ReportSettings {
 
 /** Runs the whole report; see the module doc. */
 export async function runReport(o: ReportOptions): Promise<ReportResult> {
-  const log = o.log ?? ((l: string) => console.error(l));
   const s = resolveReportSettings(o);
   const t0 = performance.now();
   // Notebooks and overrides are checked before anything is written or removed.
@@ -134,6 +134,14 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
   if (o.only?.length) {
     notebooks = notebooks.filter((n) => o.only!.some((p) => basename(n).startsWith(p)));
   }
+  // Lines per epoch and per chapter with their ETA (a bar on a terminal), above which log prints.
+  const progress = await ReportProgress.start({
+    out: s.out,
+    notebooks,
+    log: o.log ?? ((l: string) => console.error(l)),
+    tty: o.log ? false : undefined,
+  });
+  const log = progress.log;
   const sets = parseSets(o.sets ?? []);
   const prepared = await prepareNotebooks(notebooks, s, sets, transferBaseFor(o) !== undefined);
   if (o.synthetic) {
@@ -177,11 +185,13 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     log(`report: executing ${basename(nb)} (profile ${s.profile.name})`);
     try {
       executed.push(
-        await executeNotebook(nb, {
-          outDir: s.out,
-          cellTimeoutS: s.profile.notebookTimeoutS,
-          notebook: prepared.get(nb)?.notebook,
-        }),
+        await progress.watch(nb, () =>
+          executeNotebook(nb, {
+            outDir: s.out,
+            cellTimeoutS: s.profile.notebookTimeoutS,
+            notebook: prepared.get(nb)?.notebook,
+            env: progress.env,
+          })),
       );
     } catch (err) {
       if (!(err instanceof NotebookError)) throw err;
@@ -191,8 +201,12 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     } finally {
       seconds[basename(nb)] = (performance.now() - t) / 1000;
     }
-    log(`report: ${basename(nb)} done in ${seconds[basename(nb)].toFixed(0)} s`);
+    log(
+      `report: ${basename(nb)} done in ${seconds[basename(nb)].toFixed(0)} s` +
+        progress.chapterDone(),
+    );
   }
+  await progress.close();
   const chapters: Chapter[] = [];
   for (const path of executed) {
     const file = basename(path);
@@ -241,6 +255,8 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     sets: o.sets ?? [],
     created: new Date().toISOString(),
     totalSeconds,
+    // Read back by the next report for its ETA (lib/report/progress_watch.ts).
+    chapterSeconds: seconds,
     failure: failure?.message ?? null,
     command: provenance.command,
     commit: provenance.commit,

@@ -4,6 +4,8 @@
  * @module
  */
 import { basename, dirname, join, resolve } from "node:path";
+import { PROJECT_ROOT } from "../util/project.ts";
+import { PROJECT_ENV, REPORT_PID_ENV } from "./kernel.ts";
 
 /** A notebook cell as stored in .ipynb JSON. */
 export interface NotebookCell {
@@ -157,7 +159,13 @@ export async function executeNotebook(path: string, opts: ExecuteOptions): Promi
     child = new Deno.Command("jupyter", {
       args,
       cwd: opts.notebook ? dirname(resolve(path)) : undefined,
-      env: { ...opts.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" },
+      env: {
+        // The kernel runs this checkout's Deno and ends with this process (lib/report/kernel.ts).
+        [PROJECT_ENV]: PROJECT_ROOT,
+        [REPORT_PID_ENV]: String(Deno.pid),
+        ...opts.env,
+        PYDEVD_DISABLE_FILE_VALIDATION: "1",
+      },
       stdin: opts.notebook ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
@@ -168,7 +176,7 @@ export async function executeNotebook(path: string, opts: ExecuteOptions): Promi
       null,
       "",
       `cannot start jupyter (${(err as Error).message}); install it with ` +
-        "`apt-get install jupyter-nbconvert python3-ipykernel` and the kernel with `deno jupyter --install`",
+        "`apt-get install jupyter-nbconvert jupyter-client` and the kernel with .ci/setup",
     );
   }
   const feed = async (nb: Notebook) => {

@@ -250,6 +250,8 @@ export async function trainEpoch(
   cfg: TrainConfig,
   pre: Preprocessing,
   epoch: number,
+  /** Called after each batch with its number of images (progress). */
+  onBatch?: (images: number) => void,
 ): Promise<{ y: number[]; p: number[]; loss: number }> {
   const split = data.train;
   const n = split.records.length;
@@ -282,6 +284,7 @@ export async function trainEpoch(
       ys.push(labels[k] > 0 ? 1 : 0);
       ps.push(probs[k]);
     }
+    onBatch?.(b);
   }
   return { y: ys, p: ps, loss: lossSum / n };
 }

@@ -43,6 +43,7 @@ import {
   type ThresholdRecord,
 } from "./epoch_metrics.ts";
 import { predictSplit } from "./score.ts";
+import { formatRunEta, type ProgressSink, ProgressTracker } from "./progress.ts";
 import { startWorkers, workerStep } from "./parallel/start.ts";
 import {
   localStep,
@@ -124,6 +125,11 @@ export interface TrainOptions {
    * resumed run is not bit-identical to an uninterrupted one.
    */
   workers?: number;
+  /**
+   * Where progress goes while training (lib/train/progress.ts: a terminal bar, a Jupyter display,
+   * the report's progress file); the epoch log lines carry the run's ETA either way.
+   */
+  progress?: ProgressSink | null;
 }
 
 interface TrainerState {
@@ -241,6 +247,23 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   }
   const optState = trainer ? { getWeights: () => trainer!.optimizerWeights() } : opt;
   const step = trainer ? workerStep(trainer) : localStep(model, opt, lossNameFor(cfg.classes));
+  const tracker = new ProgressTracker(opts.progress ?? { minIntervalMs: Infinity, update() {} }, {
+    run: cfg.name,
+    maxEpochs: cfg.epochs,
+    patience: cfg.earlyStopping.patience,
+    batchSize: cfg.batchSize,
+    imagesPerEpoch: data.train.records.length,
+    history: st.history.map((h) => ({
+      epoch: h.epoch,
+      loss: h.train.loss,
+      valLoss: h.val.loss,
+      accuracy: h.train.accuracy,
+      valAccuracy: h.val.accuracy,
+      timeS: h.timeS,
+    })),
+    bestEpoch: st.bestEpoch,
+    wait: st.wait,
+  });
   const random = Math.random;
   let interrupted = false;
   try {
@@ -252,7 +275,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       // Dropout draws from Math.random; a per-epoch seed makes it reproducible and resumable.
       Math.random = makeRng(cfg.seed * 31337 + epoch);
       const t0 = performance.now();
-      const tr = await trainEpoch(step, data, cfg, pre, epoch);
+      await tracker.startEpoch(epoch);
+      const tr = await trainEpoch(step, data, cfg, pre, epoch, (n) => tracker.batch(n));
       if (trainer) await trainer.syncTo(model);
       const recalibrate = () =>
         recalibrateBatchNorm(model, data.train, pre, cfg.batchSize, cfg.seed * 613 + epoch);
@@ -287,6 +311,19 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       st.epoch = epoch;
       await writeFileAtomic(join(dir, "metrics.csv"), metricsCsv(st.history));
       await saveCheckpoint(ckptDir, model, optState, st, average?.mean);
+      await tracker.endEpoch(
+        {
+          epoch,
+          loss: trainM.loss,
+          valLoss: val.loss,
+          accuracy: trainM.accuracy,
+          valAccuracy: val.accuracy,
+          timeS,
+        },
+        st.wait,
+        st.bestEpoch,
+      );
+      const eta = tracker.snapshot.runEta;
       log(
         `epoch ${epoch}/${cfg.epochs} loss ${fmt(trainM.loss)} acc ${fmt(trainM.accuracy)} ` +
           `auc ${fmt(trainM.auc)} | val loss ${fmt(val.loss)} acc ${fmt(val.accuracy)} ` +
@@ -294,13 +331,17 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
             fmt(val.auc)
           }` +
           ` | ${timeS.toFixed(1)} s${improved ? " *" : ""}` +
-          (averaging ? ` (val: mean of epochs ${cfg.weightAverage!.fromEpoch}-${epoch})` : ""),
+          (averaging ? ` (val: mean of epochs ${cfg.weightAverage!.fromEpoch}-${epoch})` : "") +
+          (eta && eta.epochsLeftMax > 0 ? ` | run ETA ${formatRunEta(eta)}` : ""),
       );
       if (opts.interruptAfter !== undefined && epoch >= opts.interruptAfter && epoch < cfg.epochs) {
         interrupted = true;
         break;
       }
     }
+    await tracker.done(
+      interrupted ? "interrupted" : st.epoch >= cfg.epochs ? "limit" : "patience",
+    );
   } finally {
     Math.random = random;
     await trainer?.dispose();

@@ -11,6 +11,12 @@ const assertStringIncludes = (s: string, part: string) =>
   assert.ok(s.includes(part), `expected ${JSON.stringify(part)} in:\n${s}`);
 
 const setup = new URL("../../.ci/setup", import.meta.url).pathname;
+/**
+ * Where a real `jupyter` (found through /bin on merged-usr Debian) would install kernelspecs: a
+ * temp folder, never the user's own kernels.
+ */
+const jupyterData = await Deno.makeTempDir({ prefix: "xray-setup-jupyter-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(jupyterData, { recursive: true }));
 
 /** A folder of executable stand-ins; `log` collects what they were called with. */
 async function fakeBin(scripts: Record<string, string>): Promise<{ dir: string; log: string }> {
@@ -33,7 +39,7 @@ esac`;
 async function runSetup(steps: string, bin: string) {
   const out = await new Deno.Command("bash", {
     args: [setup],
-    env: { PATH: `${bin}:/usr/bin:/bin`, XRAY_SETUP_STEPS: steps },
+    env: { PATH: `${bin}:/usr/bin:/bin`, XRAY_SETUP_STEPS: steps, JUPYTER_DATA_DIR: jupyterData },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -102,7 +108,7 @@ Deno.test("setup: the jupyter step with no jupyter at all says what to install",
     // A PATH without /usr/bin's jupyter: only the stand-ins and the shell's basics.
     const out = await new Deno.Command("bash", {
       args: [setup],
-      env: { PATH: `${dir}:/bin`, XRAY_SETUP_STEPS: "jupyter" },
+      env: { PATH: `${dir}:/bin`, XRAY_SETUP_STEPS: "jupyter", JUPYTER_DATA_DIR: jupyterData },
       stderr: "piped",
     }).output();
     const err = new TextDecoder().decode(out.stderr);
@@ -115,5 +121,67 @@ Deno.test("setup: the jupyter step with no jupyter at all says what to install",
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** `jupyter` with kernelspec: lists a "deno" spec in `spec` (when given), records installs. */
+const kernelspecJupyter = (spec: string | null, installed: string) =>
+  `case "$1 $2" in
+  "kernelspec --version") echo 7.4.9 ;;
+  "kernelspec list") echo "Available kernels:"; ${spec ? `echo "  deno    ${spec}"` : "true"} ;;
+  "kernelspec install") for a in "$@"; do last=$a; done; cp "$last/kernel.json" ${installed} ;;
+  *) exit 1 ;;
+esac`;
+
+Deno.test("setup: the jupyter step installs the project's kernelspec over one tied to a checkout", async () => {
+  const { kernelSpec } = await import("../../lib/report/kernel.ts");
+  const old = await Deno.makeTempDir();
+  const installed = `${old}/installed.json`;
+  // What `deno jupyter --install` wrote: one checkout's binary by absolute path.
+  await Deno.writeTextFile(
+    `${old}/kernel.json`,
+    JSON.stringify({
+      argv: ["/gone/node_modules/deno/deno", "jupyter", "--kernel", "--conn", "{connection_file}"],
+    }),
+  );
+  const { dir, log } = await fakeBin({
+    jupyter: kernelspecJupyter(old, installed),
+    id: "echo 1000",
+  });
+  try {
+    const r = await runSetup("jupyter", dir);
+    assertEquals(r.code, 0, r.stderr);
+    const calls = await Deno.readTextFile(log);
+    assertStringIncludes(calls, "jupyter kernelspec install --user --replace --name deno ");
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(installed)), kernelSpec());
+    // Installed already: nothing to do the second time.
+    await Deno.writeTextFile(`${old}/kernel.json`, await Deno.readTextFile(installed));
+    await Deno.writeTextFile(log, "");
+    const again = await runSetup("jupyter", dir);
+    assertEquals(again.code, 0, again.stderr);
+    assert.ok(!(await Deno.readTextFile(log)).includes("install"), "no second install");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(old, { recursive: true });
+  }
+});
+
+Deno.test("setup: the jupyter step installs the kernelspec where none is", async () => {
+  const tmp = await Deno.makeTempDir();
+  const { dir, log } = await fakeBin({
+    jupyter: kernelspecJupyter(null, `${tmp}/installed.json`),
+    id: "echo 1000",
+  });
+  try {
+    const r = await runSetup("jupyter", dir);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(
+      await Deno.readTextFile(log),
+      "kernelspec install --user --replace --name deno",
+    );
+    assertEquals(JSON.parse(await Deno.readTextFile(`${tmp}/installed.json`)).argv[0], "sh");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -348,7 +348,7 @@ export function compareWithIncumbent(
     const reasons: string[] = [];
     if (!(holm[i] < alpha)) {
       reasons.push(
-        `site gain ${fmtSigned(r.delong.diff)} within the noise (Holm p ${fmtP(holm[i])})`,
+        `site gain ${fmtSigned(r.delong.diff)} not beyond the noise (Holm p ${fmtP(holm[i])})`,
       );
     }
     if (!(r.bootstrap.diff.lo > 0)) {

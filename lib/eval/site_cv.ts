@@ -346,7 +346,8 @@ export function compareWithIncumbent(
   const holm = holmAdjust(raw.map((r) => r.delong.pOneSided));
   const comparisons = raw.map((r, i): RuleComparison => {
     const reasons: string[] = [];
-    if (!(holm[i] < alpha)) {
+    if (!(r.delong.diff > 0)) reasons.push(`no site gain (${fmtSigned(r.delong.diff)})`);
+    else if (!(holm[i] < alpha)) {
       reasons.push(
         `site gain ${fmtSigned(r.delong.diff)} not beyond the noise (Holm p ${fmtP(holm[i])})`,
       );

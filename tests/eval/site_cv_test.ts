@@ -128,7 +128,7 @@ Deno.test("the rule: a real gain clears, a copy and a validation drop do not; Ho
   assert.ok(by.better.holmP >= by.better.delong.pOneSided);
   assert.ok(!by.copy.clears);
   assert.equal(by.copy.delong.diff, 0);
-  assert.match(by.copy.verdict, /not beyond the noise/);
+  assert.match(by.copy.verdict, /no site gain/);
   assert.ok(!by.badval.clears);
   assert.match(by.badval.verdict, /validation drops/);
   assert.ok(!by.noval.clears);

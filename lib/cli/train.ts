@@ -13,6 +13,9 @@
  * also stored there and applied by every prediction), --augmentation standard|strong|framing,
  * --average-from EPOCH (weight averaging from that epoch on, lib/train/weight_average.ts),
  * --mixup A (mixup with Beta(A, A) weights, lib/train/mixup.ts),
+ * --unlabelled DIR [--pseudo-threshold 0.95,0.05] [--pseudo-from EPOCH] [--pseudo-weight W]
+ * (self-training with confident, class-balanced pseudo-labels on DIR's images, whose folder
+ * names are ignored; lib/train/pseudo.ts),
  * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
  * lib/train/parallel/trainer.ts; default 2 on a multi-core machine, 0 = this thread, which
  * --resume needs for a bit-identical result; always 0 on the GPU backends),
@@ -26,6 +29,7 @@ import type { Preprocessing } from "../models/types.ts";
 import { AUGMENTATION_STRENGTHS } from "../train/augment.ts";
 import { resolveConfig, type TrainConfig } from "../train/config.ts";
 import { terminalProgress } from "../train/progress.ts";
+import type { PseudoConfig } from "../train/pseudo.ts";
 import { train } from "../train/train.ts";
 import { readJson } from "../util/atomic.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
@@ -126,6 +130,32 @@ export const TRAIN_CLI = {
       help: "mixup: train on convex combinations of image pairs and their labels, the weight " +
         "drawn from Beta(A, A) (0.2 in the paper)",
     },
+    unlabelled: {
+      type: "string",
+      arg: "DIR",
+      help: "self-training: images of this folder (labels in its folder names ignored) get " +
+        "confident pseudo-labels from the run's own model and join training (lib/train/pseudo.ts)",
+    },
+    "pseudo-threshold": {
+      type: "string",
+      arg: "HIGH,LOW",
+      help: "with --unlabelled: P(pneumonia) >= HIGH is pseudo-labelled PNEUMONIA, <= LOW " +
+        "NORMAL (default 0.95,0.05)",
+    },
+    "pseudo-from": {
+      type: "number",
+      arg: "EPOCH",
+      integer: true,
+      min: 1,
+      help: "with --unlabelled: the model scores the unlabelled images after this epoch and " +
+        "every later one; each choice trains the next epoch (default 1)",
+    },
+    "pseudo-weight": {
+      type: "number",
+      arg: "W",
+      help: "with --unlabelled: loss weight of a pseudo-labelled image, times its class weight " +
+        "(default 1)",
+    },
     backend: { type: "string", arg: "NAME", help: "TF.js backend (webgpu, wasm, cpu, ...)" },
     workers: {
       type: "number",
@@ -152,6 +182,34 @@ export function defaultWorkers(cfg: TrainConfig, backend = "wasm"): number {
   // JSON (not `transfer` or `finetune`, whose base is nested: see lib/train/parallel/start.ts).
   const supported = cfg.model !== "transfer" && cfg.model !== "finetune";
   return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
+}
+
+/** The pseudo-labelling config of the flags (null without --unlabelled). */
+export function pseudoOf(v: {
+  unlabelled?: string;
+  "pseudo-threshold"?: string;
+  "pseudo-from"?: number;
+  "pseudo-weight"?: number;
+}): PseudoConfig | null {
+  if (!v.unlabelled) {
+    const stray = (["pseudo-threshold", "pseudo-from", "pseudo-weight"] as const)
+      .find((k) => v[k] !== undefined);
+    if (stray) throw new UsageError(`--${stray} needs --unlabelled DIR`);
+    return null;
+  }
+  const t = (v["pseudo-threshold"] ?? "0.95,0.05").split(",").map((x) => Number(x.trim()));
+  if (t.length !== 2 || !t.every(Number.isFinite) || !(t[0] > t[1])) {
+    throw new UsageError(
+      `--pseudo-threshold must be HIGH,LOW with HIGH > LOW, got "${v["pseudo-threshold"]}"`,
+    );
+  }
+  return {
+    unlabelled: v.unlabelled,
+    high: t[0],
+    low: t[1],
+    fromEpoch: v["pseudo-from"] ?? 1,
+    weight: v["pseudo-weight"] ?? 1,
+  };
 }
 
 /** Runs the train command with `args` (without the program name). */
@@ -224,6 +282,7 @@ export async function main(args: string[]): Promise<void> {
     augmentation: v.augmentation,
     weightAverage: v["average-from"] ? { fromEpoch: v["average-from"] } : undefined,
     mixup: v.mixup,
+    pseudo: pseudoOf(v),
   });
   // A bar on a terminal; in logs the epoch lines alone, with the run's ETA.
   const bar = terminalProgress();

@@ -9,6 +9,7 @@ import { CHEST_REGION_MODES, type ChestRegionMode } from "../images/chest_region
 import { checkIntensityMode, type IntensityMode } from "../images/intensity_core.ts";
 import { getModelSpec } from "../models/registry.ts";
 import { AUGMENTATION_STRENGTHS, type AugmentationStrength } from "./augment.ts";
+import { checkPseudoConfig, type PseudoConfig } from "./pseudo.ts";
 
 /** Metrics early stopping can watch (validation). */
 export type StopMetric = "val_accuracy" | "val_auc" | "val_loss" | "val_f1";
@@ -78,6 +79,11 @@ export interface TrainConfig {
    * (default, also when absent).
    */
   mixup?: number | null;
+  /**
+   * Self-training on unlabelled images (lib/train/pseudo.ts): confident pseudo-labels from the
+   * run's own model join training from `fromEpoch + 1` on (default null: none, also when absent).
+   */
+  pseudo?: PseudoConfig | null;
   /** Folder for the manifest (patient-level split) and the image cache. */
   outputsDir: string;
 }
@@ -117,6 +123,7 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
     augmentation: input.augmentation ?? "standard",
     weightAverage: input.weightAverage ?? null,
     mixup: input.mixup ?? null,
+    pseudo: input.pseudo ?? null,
     outputsDir: input.outputsDir ?? "outputs",
   };
   const bad = (what: string) => {
@@ -156,6 +163,11 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
   if (cfg.mixup !== null && !(typeof cfg.mixup === "number" && cfg.mixup > 0 && cfg.mixup <= 10)) {
     bad(`mixup ${cfg.mixup} must be a Beta parameter in (0, 10], or null for none`);
   }
+  if (cfg.pseudo) {
+    const msg = checkPseudoConfig(cfg.pseudo, cfg.epochs);
+    if (msg) bad(msg);
+    if (cfg.classes !== 2) bad("pseudo-labels need classes 2 (NORMAL / PNEUMONIA)");
+  }
   const t = cfg.threshold.targetSensitivity;
   if (!(t > 0 && t <= 1)) bad(`threshold target sensitivity ${t} must be in (0, 1]`);
   return cfg;
@@ -184,6 +196,7 @@ export function sameConfig(a: TrainConfig | null, b: TrainConfig | null): boolea
     augmentation: c.augmentation ?? "standard",
     weightAverage: c.weightAverage ?? null,
     mixup: c.mixup ?? null,
+    pseudo: c.pseudo ?? null,
   });
   return isDeepStrictEqual(norm(a), norm(b));
 }

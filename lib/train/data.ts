@@ -14,6 +14,7 @@ import { applyIntensityBatch, type IntensityMode } from "../images/intensity.ts"
 import { makeRng, shuffle } from "../util/rng.ts";
 import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
 import type { SplitData, TrainData } from "./batch.ts";
+import { listUnlabelled, type UnlabelledImages } from "./pseudo.ts";
 
 /** Class index of a record: binary y, or the subtype for 3 classes (-1: subtype unknown). */
 export function classIndex(r: SplitRecord, classes: 2 | 3): number {
@@ -143,5 +144,38 @@ export async function loadTrainData(
     classWeights,
     manifestPath,
     warnings,
+  };
+}
+
+/**
+ * The unlabelled images of a pseudo-labelling run (`cfg.pseudo.unlabelled`), read through the
+ * run's image path like its training images; their folder names are never read (lib/train/pseudo.ts).
+ */
+export async function loadUnlabelled(
+  cfg: TrainConfig,
+  log: (msg: string) => void = () => {},
+): Promise<UnlabelledImages> {
+  if (!cfg.pseudo) throw new Error(`run "${cfg.name}" has no unlabelled folder (config pseudo)`);
+  const files = await listUnlabelled(cfg.pseudo.unlabelled);
+  const loaded = await loadRunImages(files.map((f) => f.path), {
+    size: cfg.size,
+    channels: cfg.channels,
+    chestRegion: chestRegionOf(cfg),
+    intensity: intensityOf(cfg),
+    cacheDir: join(cfg.outputsDir, "cache", "images"),
+  });
+  for (const f of loaded.failures) {
+    log(`warning: skipped unreadable unlabelled image ${f.path}: ${f.reason}`);
+  }
+  log(
+    `unlabelled: ${
+      loaded.ok.filter(Boolean).length
+    } images from ${cfg.pseudo.unlabelled} (labels ignored)`,
+  );
+  return {
+    files,
+    pixels: loaded.data,
+    ok: loaded.ok,
+    imageBytes: cfg.size * cfg.size * cfg.channels,
   };
 }

@@ -24,7 +24,7 @@ import { makeAdam } from "../backend/fused_adam.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import type { TrainConfig } from "./config.ts";
-import { fillBatch, toBinary, type TrainData } from "./batch.ts";
+import { fillBatch, type SplitData, toBinary, type TrainData } from "./batch.ts";
 import { augmentOptionsFor } from "./augment.ts";
 import { mixBatch } from "./mixup.ts";
 
@@ -238,11 +238,22 @@ export function batchTargets(labels: ArrayLike<number>, classes: 2 | 3): Float32
   return y;
 }
 
+/** Extra training images of one epoch (pseudo-labelled ones) and their loss weight. */
+export interface ExtraImages {
+  /** Images with their (pseudo-)labels. */
+  split: SplitData;
+  /** Loss weight of each (times its class weight). */
+  weight: number;
+}
+
 /**
  * One epoch: the training split shuffled and augmented from seeds of `cfg.seed` and `epoch`, cut
  * into batches of `cfg.batchSize`, each given to `step` with its targets and class weights (mixed
- * by mixup when `cfg.mixup` is set). Returns the binary labels, the training-mode P(pneumonia)
- * and the mean loss (with mixup: of the mixed images, against their own labels).
+ * by mixup when `cfg.mixup` is set). `extra` images (pseudo-labelled, lib/train/pseudo.ts) are
+ * shuffled in with the training split, weighted by `extra.weight`; without them the epoch is
+ * exactly what it was before they existed. Returns the labels and training-mode P(pneumonia) of
+ * the labelled images only, and the mean loss over every image trained on (with mixup: of the
+ * mixed images, against their own labels).
  */
 export async function trainEpoch(
   step: BatchStep,
@@ -250,11 +261,14 @@ export async function trainEpoch(
   cfg: TrainConfig,
   pre: Preprocessing,
   epoch: number,
+  extra?: ExtraImages,
   /** Called after each batch with its number of images (progress). */
   onBatch?: (images: number) => void,
 ): Promise<{ y: number[]; p: number[]; loss: number }> {
   const split = data.train;
-  const n = split.records.length;
+  const nTrain = split.records.length;
+  const nExtra = extra?.split.records.length ?? 0;
+  const n = nTrain + nExtra;
   const order = shuffle(Array.from({ length: n }, (_, i) => i), makeRng(cfg.seed * 7919 + epoch));
   const augRng = cfg.augment ? makeRng(cfg.seed * 104729 + epoch) : null;
   // Its own stream, so that runs without mixup draw exactly what they drew before it existed.
@@ -265,9 +279,21 @@ export async function trainEpoch(
     const idx = order.slice(start, start + cfg.batchSize);
     const b = idx.length;
     const x = new Float32Array(b * split.imageBytes);
-    fillBatch(split, idx, pre, x, augRng, augmentOptionsFor(cfg.augmentation));
-    const labels = idx.map((i) => split.labels[i]);
-    const weights = Float32Array.from(labels, (l) => data.classWeights?.[l] ?? 1);
+    const aug = augmentOptionsFor(cfg.augmentation);
+    if (idx.every((i) => i < nTrain)) fillBatch(split, idx, pre, x, augRng, aug);
+    else {
+      // Image by image, in batch order: the augmentation draws stay in the same sequence.
+      const bytes = split.imageBytes;
+      idx.forEach((i, k) => {
+        const [from, j] = i < nTrain ? [split, i] : [extra!.split, i - nTrain];
+        fillBatch(from, [j], pre, x.subarray(k * bytes, (k + 1) * bytes), augRng, aug);
+      });
+    }
+    const labels = idx.map((i) => (i < nTrain ? split.labels[i] : extra!.split.labels[i - nTrain]));
+    const weights = Float32Array.from(
+      labels,
+      (l, k) => (data.classWeights?.[l] ?? 1) * (idx[k] < nTrain ? 1 : extra!.weight),
+    );
     const targets = batchTargets(labels, cfg.classes);
     if (mixRng) {
       const outDim = targets.length / b;
@@ -281,6 +307,7 @@ export async function trainEpoch(
     lossSum += res.loss * b;
     const probs = toBinary(res.outputs, cfg.classes);
     for (let k = 0; k < b; k++) {
+      if (idx[k] >= nTrain) continue;
       ys.push(labels[k] > 0 ? 1 : 0);
       ps.push(probs[k]);
     }

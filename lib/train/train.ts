@@ -34,7 +34,8 @@ import {
 import { storeOod } from "./ood.ts";
 import { valPredictionsCsv } from "./run_files.ts";
 import type { SplitData, TrainData } from "./batch.ts";
-import { loadTrainData } from "./data.ts";
+import { loadTrainData, loadUnlabelled } from "./data.ts";
+import { PSEUDO_CSV_HEADER, pseudoRows, selectPseudoLabels, unlabelledSplit } from "./pseudo.ts";
 import {
   chooseThreshold,
   chooseThresholdWithMargin,
@@ -68,6 +69,11 @@ export interface EpochRow {
   val: EpochMetrics;
   lr: number;
   timeS: number;
+  /**
+   * Pseudo-labelled images this epoch trained on (runs with `pseudo` only; metrics.csv columns
+   * pseudo_pos and pseudo_neg).
+   */
+  pseudo?: { positives: number; negatives: number };
 }
 
 /** summary.json. */
@@ -140,13 +146,16 @@ interface TrainerState {
   history: EpochRow[];
   elapsedS: number;
   peakRssMB: number;
+  /** The pseudo-labels the next epoch trains on (runs with `pseudo`; null before any). */
+  pseudo?: { index: number[]; label: number[] } | null;
 }
 
 const METRIC_KEYS = ["loss", "accuracy", "recall", "precision", "f1", "auc"] as const;
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : "NaN");
 
-function metricsCsv(rows: EpochRow[]): string {
+function metricsCsv(rows: EpochRow[], pseudo = false): string {
   const head = ["epoch", ...METRIC_KEYS, ...METRIC_KEYS.map((k) => `val_${k}`), "lr", "time_s"];
+  if (pseudo) head.push("pseudo_pos", "pseudo_neg");
   const lines = rows.map((r) =>
     [
       r.epoch,
@@ -154,6 +163,7 @@ function metricsCsv(rows: EpochRow[]): string {
       ...METRIC_KEYS.map((k) => r.val[k]),
       r.lr,
       r.timeS.toFixed(2),
+      ...(pseudo ? [r.pseudo?.positives ?? 0, r.pseudo?.negatives ?? 0] : []),
     ].join(",")
   );
   return [head.join(","), ...lines].join("\n") + "\n";
@@ -197,6 +207,9 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   const pre = preprocessingFor(cfg.model, cfg);
   const data = opts.data ?? await loadTrainData(cfg, log);
   for (const w of data.warnings) log(`warning: ${w}`);
+  const unlabelled = cfg.pseudo ? await loadUnlabelled(cfg, log) : null;
+  const pseudoFile = join(dir, "pseudo_labels.csv");
+  let pseudoLog: string[] = [];
   const model = await createModel(cfg.model, {
     size: cfg.size,
     channels: cfg.channels,
@@ -224,6 +237,11 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     if (mean.length > 0 && cfg.weightAverage) {
       average = { mean, count: st.epoch - cfg.weightAverage.fromEpoch + 1 };
     } else tf.dispose(mean);
+    if (unlabelled) {
+      // The pseudo-labels chosen so far (later epochs' rows came after the checkpoint).
+      const text = await Deno.readTextFile(pseudoFile).catch(() => "");
+      pseudoLog = text.split("\n").slice(1).filter((l) => l && Number(l.split(",")[0]) <= st.epoch);
+    }
     log(`resuming ${cfg.name} after epoch ${st.epoch}`);
   }
   const classes = cfg.classes === 2 ? [...CLASS_NAMES] : ["normal", "bacteria", "virus"];
@@ -276,7 +294,18 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       Math.random = makeRng(cfg.seed * 31337 + epoch);
       const t0 = performance.now();
       await tracker.startEpoch(epoch);
-      const tr = await trainEpoch(step, data, cfg, pre, epoch, (n) => tracker.batch(n));
+      const chosen = unlabelled && st.pseudo?.index.length
+        ? unlabelledSplit(unlabelled, st.pseudo)
+        : null;
+      const tr = await trainEpoch(
+        step,
+        data,
+        cfg,
+        pre,
+        epoch,
+        chosen ? { split: chosen, weight: cfg.pseudo!.weight } : undefined,
+        (n) => tracker.batch(n),
+      );
       if (trainer) await trainer.syncTo(model);
       const recalibrate = () =>
         recalibrateBatchNorm(model, data.train, pre, cfg.batchSize, cfg.seed * 613 + epoch);
@@ -299,8 +328,35 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         : await judge();
       Math.random = random;
       const trainM = epochMetrics(tr.y, tr.p, tr.loss);
+      let pseudoNote = "";
+      if (unlabelled && epoch >= cfg.pseudo!.fromEpoch && epoch < cfg.epochs) {
+        // The model as trained this epoch chooses the next epoch's pseudo-labels.
+        const prob = await predictSplit(model, unlabelledSplit(unlabelled), pre, cfg.classes);
+        unlabelled.ok.forEach((ok, i) => !ok && (prob[i] = NaN));
+        const sel = selectPseudoLabels(prob, cfg.pseudo!);
+        st.pseudo = { index: sel.index, label: sel.label };
+        pseudoLog.push(...pseudoRows(epoch, unlabelled, prob, sel));
+        await writeFileAtomic(pseudoFile, [PSEUDO_CSV_HEADER, ...pseudoLog].join("\n") + "\n");
+        const pos = sel.label.filter((l) => l === 1).length;
+        pseudoNote = ` | pseudo-labels for epoch ${epoch + 1}: ${pos} pneumonia, ` +
+          `${sel.label.length - pos} normal of ${unlabelled.files.length} (confident ` +
+          `${sel.confident.positives}/${sel.confident.negatives}, prior ${sel.prior.toFixed(3)})`;
+      }
       const timeS = (performance.now() - t0) / 1000;
-      st.history.push({ epoch, train: trainM, val, lr, timeS });
+      const used = chosen
+        ? {
+          positives: chosen.records.filter((r) => r.y === 1).length,
+          negatives: chosen.records.filter((r) => r.y === 0).length,
+        }
+        : { positives: 0, negatives: 0 };
+      st.history.push({
+        epoch,
+        train: trainM,
+        val,
+        lr,
+        timeS,
+        ...(unlabelled ? { pseudo: used } : {}),
+      });
       st.elapsedS += timeS;
       st.peakRssMB = Math.max(st.peakRssMB, Deno.memoryUsage().rss / 2 ** 20);
       if (improved) {
@@ -309,7 +365,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         st.wait = 0;
       } else st.wait++;
       st.epoch = epoch;
-      await writeFileAtomic(join(dir, "metrics.csv"), metricsCsv(st.history));
+      await writeFileAtomic(join(dir, "metrics.csv"), metricsCsv(st.history, unlabelled !== null));
       await saveCheckpoint(ckptDir, model, optState, st, average?.mean);
       await tracker.endEpoch(
         {
@@ -332,6 +388,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
           }` +
           ` | ${timeS.toFixed(1)} s${improved ? " *" : ""}` +
           (averaging ? ` (val: mean of epochs ${cfg.weightAverage!.fromEpoch}-${epoch})` : "") +
+          pseudoNote +
           (eta && eta.epochsLeftMax > 0 ? ` | run ETA ${formatRunEta(eta)}` : ""),
       );
       if (opts.interruptAfter !== undefined && epoch >= opts.interruptAfter && epoch < cfg.epochs) {

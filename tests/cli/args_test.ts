@@ -17,6 +17,7 @@ import { TRAIN_CLI } from "../../lib/cli/train.ts";
 import { SERVE_CLI } from "../../lib/cli/serve.ts";
 import { EXPORT_CLI } from "../../lib/cli/export.ts";
 import { OOD_CLI } from "../../lib/cli/ood.ts";
+import { SELECT_CLI } from "../../lib/cli/select.ts";
 
 const SPEC = {
   name: "demo",
@@ -78,6 +79,7 @@ Deno.test("every CLI declares its flags with the helper, each with a help line",
       EXPORT_CLI,
       OOD_CLI,
       EXPERIMENTS_CLI,
+      SELECT_CLI,
     ] as CliSpec[]
   ) {
     const h = helpText(spec);

@@ -26,6 +26,7 @@ import type { Preprocessing } from "../models/types.ts";
 import { AUGMENTATION_STRENGTHS } from "../train/augment.ts";
 import { resolveConfig, type TrainConfig } from "../train/config.ts";
 import { train } from "../train/train.ts";
+import { defaultTrainWorkers } from "../train/parallel/workers.ts";
 import { readJson } from "../util/atomic.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
@@ -138,21 +139,6 @@ export const TRAIN_CLI = {
   },
 } as const satisfies CliSpec;
 
-/**
- * Data-parallel workers when --workers is not given: 2 on a machine with 2 or more cores when the
- * model allows it (measured on this 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
- * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread). On a GPU backend
- * (`backend` "webgpu" or "tfjs-node-gpu") 0: the device is the parallel part, and each worker
- * would open its own.
- */
-export function defaultWorkers(cfg: TrainConfig, backend = "wasm"): number {
-  if (backend === "webgpu" || backend === "tfjs-node-gpu") return 0;
-  // The workers run the in-process step (lib/train/step.ts) on models they can rebuild from
-  // JSON (not `transfer` or `finetune`, whose base is nested: see lib/train/parallel/start.ts).
-  const supported = cfg.model !== "transfer" && cfg.model !== "finetune";
-  return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
-}
-
 /** Runs the train command with `args` (without the program name). */
 export async function main(args: string[]): Promise<void> {
   const { values: v, help } = parseCli(TRAIN_CLI, args);
@@ -170,7 +156,7 @@ export async function main(args: string[]): Promise<void> {
   if (v.resume) {
     if (!v.out) throw new UsageError("--resume needs --out DIR (the run folder to continue)");
     const cfg = await readJson<TrainConfig>(join(v.out, "config.json"));
-    await train(cfg, { resume: true, workers: v.workers ?? defaultWorkers(cfg, info.name) });
+    await train(cfg, { resume: true, workers: v.workers ?? defaultTrainWorkers(cfg, info.name) });
     return;
   }
   if (!v.model || !v.data) throw new UsageError("--model and --data are required");
@@ -218,7 +204,7 @@ export async function main(args: string[]): Promise<void> {
     weightAverage: v["average-from"] ? { fromEpoch: v["average-from"] } : undefined,
     mixup: v.mixup,
   });
-  await train(cfg, { workers: v.workers ?? defaultWorkers(cfg, info.name) });
+  await train(cfg, { workers: v.workers ?? defaultTrainWorkers(cfg, info.name) });
 }
 
 if (import.meta.main) await runCli("train", () => main(Deno.args), TRAIN_CLI);

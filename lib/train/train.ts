@@ -44,6 +44,7 @@ import {
 } from "./epoch_metrics.ts";
 import { predictSplit } from "./score.ts";
 import { startWorkers, workerStep } from "./parallel/start.ts";
+import { defaultTrainWorkers } from "./parallel/workers.ts";
 import {
   localStep,
   lossNameFor,
@@ -118,8 +119,8 @@ export interface TrainOptions {
   /** Stop (as if interrupted) after this many epochs, leaving the checkpoint: for tests. */
   interruptAfter?: number;
   /**
-   * Data-parallel worker replicas (`DataParallelTrainer`, same step as in this thread); 0
-   * (default) trains in this thread.
+   * Data-parallel worker replicas (`DataParallelTrainer`, same step as in this thread); 0 trains
+   * in this thread; default {@link defaultTrainWorkers} (2 on a multi-core CPU, as the CLI).
    * With workers, dropout is seeded per worker for the whole run rather than per epoch, so a
    * resumed run is not bit-identical to an uninterrupted one.
    */
@@ -180,7 +181,7 @@ async function valMetrics(
  */
 export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<RunResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  const workers = opts.workers ?? 0;
+  const workers = opts.workers ?? defaultTrainWorkers(cfg, tf.getBackend());
   const dir = cfg.out;
   const ckptDir = join(dir, "checkpoint");
   if (opts.resume) {

@@ -11,6 +11,8 @@ import { PROJECT_ROOT } from "../util/project.ts";
 import { collectProvenance, parameterDefaults, provenanceHtml } from "./provenance.ts";
 import { writeSyntheticDataset } from "../images/synthetic.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
+import { exists, notebookHash, progressKey, startProgress } from "./progress.ts";
+import { REPRODUCTION_DIR, writeReproduction } from "./reproduction.ts";
 import { type Chapter, chapterId, notebookFragment, reportHtml } from "./html.ts";
 import {
   executeNotebook,
@@ -73,6 +75,12 @@ export interface ReportOptions {
   command?: string;
   /** Progress lines (default console.error). */
   log?: (line: string) => void;
+  /**
+   * Where to write the reproduction record (lib/report/reproduction.ts) when every notebook ran:
+   * default `outputs/reproduction` at the full profile with all notebooks, none otherwise; null:
+   * none.
+   */
+  reproduction?: string | null;
 }
 
 /** What {@link runReport} produced. */
@@ -84,6 +92,10 @@ export interface ReportResult {
   totalSeconds: number;
   /** Set when a notebook failed (the report is partial). */
   failure: NotebookError | null;
+  /** Notebooks not executed again: done by the interrupted report this one continued. */
+  skipped: string[];
+  /** True when this call continued an interrupted report of the same command. */
+  continued: boolean;
 }
 
 /**
@@ -161,7 +173,14 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
       log(`wrote a shifted synthetic site of ${r.files.length} images to ${s.site}`);
     }
   }
-  if (o.fresh) {
+  const progress = await startProgress(s.out, progressKey(o, s, notebooks), !!o.fresh);
+  if (progress.continued) {
+    log(
+      `report: continuing the interrupted report started ${progress.state.startedAt} ` +
+        `(${Object.keys(progress.state.done).length} notebook(s) done; finished runs are reused, ` +
+        "an interrupted run resumes at its last finished epoch)",
+    );
+  } else if (o.fresh) {
     for (const d of [s.runsDir, join(s.out, "results")]) {
       await Deno.remove(d, { recursive: true }).catch((e) => {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -170,28 +189,45 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     log(`report: --fresh: removed ${s.runsDir} and ${join(s.out, "results")}`);
   }
   const executed: string[] = [];
+  const skipped: string[] = [];
   const seconds: Record<string, number> = {};
   let failure: NotebookError | null = null;
-  for (const nb of notebooks) {
-    const t = performance.now();
-    log(`report: executing ${basename(nb)} (profile ${s.profile.name})`);
-    try {
-      executed.push(
-        await executeNotebook(nb, {
-          outDir: s.out,
-          cellTimeoutS: s.profile.notebookTimeoutS,
-          notebook: prepared.get(nb)?.notebook,
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof NotebookError)) throw err;
-      failure = err;
-      log(`report: ${err.message}`);
-      break;
-    } finally {
-      seconds[basename(nb)] = (performance.now() - t) / 1000;
+  try {
+    for (const nb of notebooks) {
+      const file = basename(nb);
+      const hash = notebookHash(prepared.get(nb)?.notebook ?? await readNotebook(nb));
+      const outPath = join(s.out, file);
+      const prior = progress.state.done[file];
+      if (prior?.hash === hash && (await exists(outPath))) {
+        skipped.push(outPath);
+        executed.push(outPath);
+        seconds[file] = progress.state.spent[file] ?? prior.seconds;
+        log(`report: ${file} was done by the interrupted report: kept`);
+        continue;
+      }
+      log(`report: executing ${file} (profile ${s.profile.name})`);
+      progress.enter(file);
+      try {
+        executed.push(
+          await executeNotebook(nb, {
+            outDir: s.out,
+            cellTimeoutS: s.profile.notebookTimeoutS,
+            notebook: prepared.get(nb)?.notebook,
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof NotebookError)) throw err;
+        failure = err;
+        log(`report: ${err.message}`);
+        break;
+      } finally {
+        seconds[file] = progress.leave();
+      }
+      await progress.done(file, hash, seconds[file]);
+      log(`report: ${file} done in ${seconds[file].toFixed(0)} s`);
     }
-    log(`report: ${basename(nb)} done in ${seconds[basename(nb)].toFixed(0)} s`);
+  } finally {
+    await progress.stop(failure === null && executed.length === notebooks.length);
   }
   const chapters: Chapter[] = [];
   for (const path of executed) {
@@ -203,7 +239,8 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
       seconds: seconds[file],
     });
   }
-  const totalSeconds = (performance.now() - t0) / 1000;
+  // Wall time of the whole report, the interrupted calls it continued included.
+  const totalSeconds = progress.state.priorS + (performance.now() - t0) / 1000;
   const provenance = await collectProvenance({
     command: o.command ?? `runReport(${JSON.stringify({ ...o, log: undefined })})`,
     runsDir: join(s.out, "runs"),
@@ -253,7 +290,37 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
   await Deno.mkdir(dirname(htmlPath), { recursive: true });
   await writeFileAtomic(htmlPath, html);
   log(`report: wrote ${htmlPath} (${chapters.length} chapters, ${totalSeconds.toFixed(0)} s)`);
-  return { html: htmlPath, executed, settings: s, seconds, totalSeconds, failure };
+  const repro = o.reproduction !== undefined
+    ? o.reproduction
+    : s.profile.name === "full" && !o.only?.length
+    ? join(s.root, REPRODUCTION_DIR)
+    : null;
+  if (repro && failure === null) {
+    await writeReproduction(repro, {
+      settings: s,
+      profile: s.profile.name,
+      startedAt: progress.state.startedAt,
+      freshStart: progress.state.fresh,
+      seconds: totalSeconds,
+      chapters: Object.fromEntries(
+        Object.entries(seconds).map(([k, v]) => [k.replace(/\.ipynb$/, ""), v]),
+      ),
+      commit: provenance.commit,
+      dirty: provenance.dirty,
+      command: provenance.command,
+    });
+    log(`report: wrote the reproduction record to ${repro}`);
+  }
+  return {
+    html: htmlPath,
+    executed,
+    settings: s,
+    seconds,
+    totalSeconds,
+    failure,
+    skipped,
+    continued: progress.continued,
+  };
 }
 
 /** `name: value` of each override, as the page states them. */

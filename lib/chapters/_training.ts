@@ -238,6 +238,15 @@ export interface TrainingDiagnosis {
   overfitting: boolean;
   /** Stopped by the epoch limit while validation loss or accuracy was still at its best in the last epoch. */
   undertrained: boolean;
+  /** Early stopping ended the run (its patience ran out), not the epoch limit. */
+  converged: boolean;
+  /**
+   * For a run that did not converge: the fewest epochs after which early stopping could end it,
+   * its best epoch plus the patience (a lower bound: a later gain moves it on); else null.
+   */
+  epochsNeeded: number | null;
+  /** {@link epochsNeeded} at the run's mean epoch time, in seconds; null when unknown. */
+  secondsNeeded: number | null;
 }
 
 /** Accuracy gap above which a run counts as overfitting. */
@@ -258,6 +267,11 @@ export function trainingDiagnosis(run: RunRecord): TrainingDiagnosis {
   const maxEpochs = run.config.epochs;
   const bestAcc = Math.max(...h.map((e) => e.val.accuracy).filter(Number.isFinite));
   const stillImproving = lowest.epoch === last.epoch || last.val.accuracy >= bestAcc;
+  const patience = run.config.earlyStopping?.patience;
+  const needed = Number.isFinite(patience) && run.summary.bestEpoch >= 1
+    ? Math.max(h.length + 1, run.summary.bestEpoch + patience!)
+    : null;
+  const meanEpoch = run.summary.meanEpochTimeS;
   return {
     epochsRun: h.length,
     maxEpochs,
@@ -270,7 +284,42 @@ export function trainingDiagnosis(run: RunRecord): TrainingDiagnosis {
     lastValLoss: last.val.loss,
     overfitting: gap > OVERFIT_GAP || lossRose,
     undertrained: !run.summary.stoppedEarly && h.length >= maxEpochs && stillImproving,
+    converged: run.summary.stoppedEarly,
+    epochsNeeded: run.summary.stoppedEarly ? null : needed,
+    secondsNeeded: run.summary.stoppedEarly || !(meanEpoch > 0) || needed === null
+      ? null
+      : needed * meanEpoch,
   };
+}
+
+/** "12 min" or "45 s" or "2.1 h". */
+function duration(s: number): string {
+  return s >= 5400
+    ? `${(s / 3600).toFixed(1)} h`
+    : s >= 90
+    ? `${Math.round(s / 60)} min`
+    : `${Math.round(s)} s`;
+}
+
+/**
+ * For a run the epoch limit stopped (not converged): what budget it would need, in one
+ * sentence; "" for a converged run.
+ */
+export function budgetNote(run: RunRecord): string {
+  const d = trainingDiagnosis(run);
+  if (d.converged) return "";
+  const patience = run.config.earlyStopping?.patience;
+  const need = d.epochsNeeded === null
+    ? "more epochs"
+    : `at least ${d.epochsNeeded} epochs (best epoch ${run.summary.bestEpoch} + patience ${patience})`;
+  const time = d.secondsNeeded === null
+    ? ""
+    : `, about ${duration(d.secondsNeeded)} at its ${
+      run.summary.meanEpochTimeS.toFixed(0)
+    } s per epoch`;
+  return `${run.name} stopped at its limit of ${d.maxEpochs} epochs before early stopping ` +
+    `ended it (not converged); to converge it needs ${need}${time}` +
+    (d.epochsNeeded === null ? "" : ` (\`--set epochs=${d.epochsNeeded}\`)`) + ".";
 }
 
 /** Validation confusion counts of the kept model at `threshold` (default 0.5, as Keras). */

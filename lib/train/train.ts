@@ -45,6 +45,7 @@ import {
 import { predictSplit } from "./score.ts";
 import { startWorkers, workerStep } from "./parallel/start.ts";
 import { defaultTrainWorkers } from "./parallel/workers.ts";
+import { cacheFrozenBase } from "./feature_cache.ts";
 import {
   localStep,
   lossNameFor,
@@ -125,6 +126,11 @@ export interface TrainOptions {
    * resumed run is not bit-identical to an uninterrupted one.
    */
   workers?: number;
+  /**
+   * Compute a frozen pretrained base once per image when nothing augments its input (default
+   * true; the result is the same either way: lib/train/feature_cache.ts).
+   */
+  featureCache?: boolean;
 }
 
 interface TrainerState {
@@ -199,6 +205,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     classes: cfg.classes,
     basePath: cfg.basePath ?? undefined,
   });
+  // A frozen pretrained base sees the same images every epoch when nothing augments them: its
+  // output per image is computed once (exact; lib/train/feature_cache.ts). CPU backends only.
+  const featureCache = (opts.featureCache ?? true) && !cfg.augment && !cfg.mixup && workers === 0 &&
+      ["wasm", "cpu"].includes(tf.getBackend())
+    ? cacheFrozenBase(model)
+    : null;
   const opt = makeOptimizer(optimizerSpecOf(cfg));
   let st: TrainerState = {
     epoch: 0,
@@ -308,6 +320,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     disposeAverage(average);
   }
   opt.dispose();
+  if (featureCache) {
+    log(
+      `frozen base: ${featureCache.computed} images computed once, reused ` +
+        `${featureCache.reused} times (no augmentation reaches its input)`,
+    );
+  }
   // Counted on the model as built: a reloaded model does not keep a nested base's frozen flag.
   const trainableParams = countParams(model.trainableWeights);
   if (interrupted) {

@@ -11,4 +11,7 @@ Deno.test("defaultTrainWorkers: 2 on a multi-core CPU, 0 on one core, GPU backen
   }
   assert.equal(defaultTrainWorkers({ model: "transfer" }, "wasm", 2), 0);
   assert.equal(defaultTrainWorkers({ model: "finetune" }, "wasm", 2), 0);
+  // An edited transfer variant registered under its own name: its base makes it 0 too.
+  assert.equal(defaultTrainWorkers({ model: "transfer_small", basePath: "b" }, "wasm", 2), 0);
+  assert.equal(defaultTrainWorkers({ model: "cnn", basePath: null }, "wasm", 2), 2);
 });

@@ -17,15 +17,16 @@ const SELF_PARALLEL = new Set(["webgpu", "tfjs-node-gpu", "tensorflow"]);
  * (measured on a 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
  * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread). 0 on a backend
  * that is parallel by itself (`backend` as `initBackend` or `tf.getBackend()` names it: "webgpu",
- * "tfjs-node-gpu", "tensorflow"), and for `transfer` and `finetune`: the workers rebuild the model
- * from its JSON, which does not keep a nested base frozen (lib/train/parallel/start.ts).
+ * "tfjs-node-gpu", "tensorflow"), and for a model on a pretrained base (`transfer`, its edited
+ * variants, `finetune`: any config with a `basePath`): the workers rebuild the model from its
+ * JSON, which does not keep a nested base frozen (lib/train/parallel/start.ts).
  */
 export function defaultTrainWorkers(
-  cfg: Pick<TrainConfig, "model">,
+  cfg: Pick<TrainConfig, "model"> & { basePath?: string | null },
   backend: string,
   cores: number = navigator.hardwareConcurrency,
 ): number {
   if (SELF_PARALLEL.has(backend)) return 0;
-  if (cfg.model === "transfer" || cfg.model === "finetune") return 0;
+  if (cfg.basePath || cfg.model === "transfer" || cfg.model === "finetune") return 0;
   return cores >= 2 ? 2 : 0;
 }

@@ -92,9 +92,9 @@ export interface ReportResult {
   totalSeconds: number;
   /** Set when a notebook failed (the report is partial). */
   failure: NotebookError | null;
-  /** Notebooks not executed again: done by the interrupted report this one continued. */
+  /** Notebooks not executed again: done by the unfinished report (interrupted or failed) this one continued. */
   skipped: string[];
-  /** True when this call continued an interrupted report of the same command. */
+  /** True when this call continued an unfinished report of the same command. */
   continued: boolean;
 }
 
@@ -176,7 +176,7 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
   const progress = await startProgress(s.out, progressKey(o, s, notebooks), !!o.fresh);
   if (progress.continued) {
     log(
-      `report: continuing the interrupted report started ${progress.state.startedAt} ` +
+      `report: continuing the unfinished report (interrupted or failed) started ${progress.state.startedAt} ` +
         `(${Object.keys(progress.state.done).length} notebook(s) done; finished runs are reused, ` +
         "an interrupted run resumes at its last finished epoch)",
     );
@@ -202,7 +202,7 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
         skipped.push(outPath);
         executed.push(outPath);
         seconds[file] = progress.state.spent[file] ?? prior.seconds;
-        log(`report: ${file} was done by the interrupted report: kept`);
+        log(`report: ${file} was done by the unfinished report: kept`);
         continue;
       }
       log(`report: executing ${file} (profile ${s.profile.name})`);

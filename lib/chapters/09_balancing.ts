@@ -26,7 +26,7 @@ import {
   splits,
 } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
-import { chapterConfig, type RunSpec, trainOrReuse } from "./_training.ts";
+import { type RunSpec, trainOrReuse } from "./_training.ts";
 import type { Choice } from "./06_comparison.ts";
 
 /** One balancing experiment's numbers (validation, kept model). */
@@ -100,12 +100,9 @@ export async function runBalancing(
       channels: chosen.config.channels,
       basePath: chosen.config.basePath ?? undefined,
     };
-    // "none" with the final model's own settings is the final model's run: reuse it.
-    const same = (a: object, b: object) =>
-      JSON.stringify({ ...a, name: 0, out: 0 }) === JSON.stringify({ ...b, name: 0, out: 0 });
-    const run = mode === "none" && same(chapterConfig(s, spec), chosen.config)
-      ? chosen
-      : await trainOrReuse(s, spec);
+    // "none" with the final model's own settings is the final model's run: trainOrReuse finds
+    // it by its config and shares that folder (no second training).
+    const run = await trainOrReuse(s, spec);
     out.push({ mode, run });
   }
   return out;

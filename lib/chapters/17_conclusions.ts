@@ -18,7 +18,7 @@ import {
   SECOND_SITE_RESULT,
   side,
 } from "./_conclusion_inputs.ts";
-import { trainingDiagnosis } from "./_training.ts";
+import { budgetNote, trainingDiagnosis } from "./_training.ts";
 import type { RunRecord } from "./_context.ts";
 
 type Protocol = keyof typeof SITE_TARGETS;
@@ -45,16 +45,24 @@ export const REFERENCES = {
 const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "undefined");
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
-/** "undertrained" / "overfits" / "neither" for a run, in a short clause. */
+/**
+ * "undertrained" / "overfits" / "neither" for a run, in a short clause, with whether it converged
+ * (early stopping ended it) and, when it did not, the budget it would need.
+ */
 function fitClause(run: RunRecord): string {
   const d = trainingDiagnosis(run);
+  const need = d.epochsNeeded === null ? "" : `; it needs at least ${d.epochsNeeded} epochs`;
   if (d.undertrained) {
     return `${run.name} is undertrained (stopped at its limit of ${d.maxEpochs} epochs while ` +
-      "validation was still improving)";
+      `validation was still improving${need})`;
   }
+  const stop = d.converged
+    ? `converged: early stopping ended it at epoch ${d.epochsRun}`
+    : `not converged: stopped at its limit of ${d.maxEpochs} epochs${need}`;
   return d.overfitting
-    ? `${run.name} overfits (train-validation accuracy gap ${f(d.accuracyGap)} at the last epoch)`
-    : `${run.name} shows no overfitting (gap ${f(d.accuracyGap)})`;
+    ? `${run.name} overfits (train-validation accuracy gap ${f(d.accuracyGap)} at the last ` +
+      `epoch; ${stop})`
+    : `${run.name} shows no overfitting (gap ${f(d.accuracyGap)}; ${stop})`;
 }
 
 /** One run against another on validation ROC-AUC, paired by image, in words. */
@@ -137,6 +145,8 @@ export function seedRecommendations(c: ConclusionInputs): string[] {
         `${r.balanceDown.summary.trainImages} images downsampled against ` +
         `${r.sameSize.summary.trainImages} without balancing, same epochs): ` +
         compareRuns(r.sameSize, r.balanceDown, c.seed, "no balancing -> downsampling") +
+        [r.sameSize, r.balanceDown].map((x) => budgetNote(x)).filter(Boolean).map((x) => ` ${x}`)
+          .join("") +
         (none && down
           ? ` Against no balancing on all ${size(none)} images the comparison also changes ` +
             "the training-set size, so it is not the test of this recommendation."
@@ -324,7 +334,9 @@ export function publishedNote(c: ConclusionInputs): string {
 export function recommendations(c: ConclusionInputs): string[] {
   const out: string[] = [];
   const m = c.test.atThreshold;
-  const short = Object.values(c.runs).filter((r) => r && trainingDiagnosis(r).undertrained);
+  const short = Object.values(c.runs).filter((r): r is RunRecord =>
+    !!r && !trainingDiagnosis(r).converged
+  );
   if (c.profile !== "full") {
     out.push(
       `These numbers come from the **${c.profile}** profile (smaller images, at most ` +
@@ -334,9 +346,15 @@ export function recommendations(c: ConclusionInputs): string[] {
   }
   if (short.length) {
     out.push(
-      `Train longer: ${short.map((r) => r!.name).join(", ")} stopped at the epoch limit while ` +
-        "still improving, so their comparisons above say more about training length than about " +
-        "the architectures.",
+      `Train longer: ${short.map((r) => r.name).join(", ")} stopped at the epoch limit before ` +
+        "early stopping ended them, so their comparisons above say more about training length " +
+        "than about the architectures. " + short.map(budgetNote).join(" "),
+    );
+  } else {
+    out.push(
+      "Every model converged: early stopping (patience " +
+        `${Object.values(c.runs).find((r) => r)?.config.earlyStopping?.patience ?? "-"}) ended ` +
+        "each run before its epoch limit, so the comparisons above are of trained models.",
     );
   }
   if (!c.test.officialTest) {

@@ -11,6 +11,7 @@ import { readJson } from "../util/atomic.ts";
 import type { RunRecord } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import {
+  budgetNote,
   chapterConfig,
   OVERFIT_GAP,
   type RunSpec,
@@ -88,8 +89,10 @@ export function overfitNote(run: RunRecord): string {
   const under = d.undertrained
     ? ` **Undertrained:** the run stopped at its limit of ${d.maxEpochs} epochs while validation ` +
       "was still improving, so it says little yet about overfitting or about what " +
-      "regularisation changes; the full profile trains for up to 40 epochs."
-    : "";
+      `regularisation changes. ${budgetNote(run)}`
+    : d.converged
+    ? ""
+    : ` ${budgetNote(run)}`;
   return `${verdict} ${facts}${under}`;
 }
 

@@ -1,7 +1,9 @@
 /**
  * Training for the report: each model chapter trains one run with the profile's settings, or
- * reuses the finished run folder when its saved config is the same (so reruns and later chapters
- * cost nothing), and shows it as the original did: curves per epoch and the validation confusion
+ * reuses a finished run with the same config and data (its own folder's, or another chapter's:
+ * then the two names share one folder), or resumes an interrupted one at its last finished epoch
+ * (so reruns, later chapters and a report killed mid-training repeat no work), and shows it as
+ * the original did: curves per epoch and the validation confusion
  * matrix.
  * @module
  */
@@ -19,7 +21,10 @@ import {
 import { isFinishedRun, readRunConfig, readRunRecord, type RunRecord } from "../train/run.ts";
 import { train } from "../train/train.ts";
 import type { ChestRegionMode } from "../images/chest_region.ts";
-import { runDir } from "./_context.ts";
+import { runDir, splits } from "./_context.ts";
+import { basename, dirname, join, relative } from "node:path";
+import { readJson, writeJsonAtomic } from "../util/atomic.ts";
+import { sha256Hex } from "../util/hash.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import { notebookProgress } from "../report/live_display.ts";
 
@@ -68,25 +73,130 @@ export function chapterConfig(s: ReportSettings, spec: RunSpec): TrainConfig {
 }
 
 /**
- * Trains the run, or reuses its folder when a finished run with the same config is there (unless
- * the settings ask for fresh runs). Progress lines go to the notebook.
+ * What identifies a run's work: its resolved config without the name and folder, and the
+ * manifest (patient-level split) of the data it was trained on. Two chapters that ask for the
+ * same key get the same model, so they share one run folder.
+ */
+export function runKey(cfg: TrainConfig, manifest: string): string {
+  const { name: _n, out: _o, ...rest } = cfg;
+  // A config saved before a field existed counts at that field's old meaning (as sameConfig).
+  const norm = {
+    ...rest,
+    chestRegion: cfg.chestRegion ?? "none",
+    intensity: cfg.intensity ?? "none",
+    augmentation: cfg.augmentation ?? "standard",
+    weightAverage: cfg.weightAverage ?? null,
+    mixup: cfg.mixup ?? null,
+  };
+  return sha256Hex(JSON.stringify({ cfg: sortKeys(norm), manifest })).slice(0, 16);
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(
+      Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+/** The file a report's run folder keeps its {@link runKey} in (written when training ends). */
+export const RUN_KEY_FILE = "run_key.json";
+
+interface StoredKey {
+  key: string;
+  manifest: string;
+}
+
+async function storedKey(dir: string): Promise<StoredKey | null> {
+  return await readJson<StoredKey>(join(dir, RUN_KEY_FILE)).catch(() => null);
+}
+
+/**
+ * A finished run folder of `runsDir` (not a link) whose stored key is `key`, other than
+ * `except`; null when none.
+ */
+export async function findRunByKey(
+  runsDir: string,
+  key: string,
+  except: string,
+): Promise<string | null> {
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(runsDir));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!e.isDirectory || e.name === except) continue;
+    const dir = join(runsDir, e.name);
+    if ((await storedKey(dir))?.key === key && (await isFinishedRun(dir))) return dir;
+  }
+  return null;
+}
+
+/** What {@link trainOrReuse} did with a run (for the log and the tests). */
+export type RunOutcome = "reused" | "shared" | "resumed" | "trained";
+
+/**
+ * Gets a chapter's run, doing no work twice:
+ * - the run folder of this name holds a finished run with the same config (and, when it recorded
+ *   one, the same data manifest): reused;
+ * - another run folder of the report holds a finished run with the same {@link runKey} (another
+ *   chapter asked for the same model under its own name): this name becomes a link to it;
+ * - the folder holds an interrupted run of the same config (a checkpoint): training resumes
+ *   after its last finished epoch;
+ * - else the folder is emptied and the run trained, on every core ({@link defaultTrainWorkers}).
+ * Unless the settings ask for fresh runs. Progress lines go to the notebook.
  */
 export async function trainOrReuse(
   s: ReportSettings,
   spec: RunSpec,
   log: (line: string) => void = (l) => console.log(l),
+  onOutcome?: (o: RunOutcome) => void,
 ): Promise<RunRecord> {
   const cfg = chapterConfig(s, spec);
-  if (!s.fresh && (await isFinishedRun(cfg.out))) {
-    // sameConfig: a config saved before a field existed counts at that field's old meaning.
-    if (sameConfig(await readRunConfig(cfg.out), cfg)) {
-      log(`${spec.name}: reusing the finished run in ${cfg.out} (same config)`);
-      return await readRunRecord(cfg.out);
-    }
+  const manifest = basename((await splits(s)).manifestPath);
+  const key = runKey(cfg, manifest);
+  const saved = await readRunConfig(cfg.out);
+  // sameConfig: a config saved before a field existed counts at that field's old meaning.
+  const same = sameConfig(saved, cfg) &&
+    ((await storedKey(cfg.out))?.manifest ?? manifest) === manifest;
+  if (!s.fresh && same && (await isFinishedRun(cfg.out))) {
+    log(`${spec.name}: reusing the finished run in ${cfg.out} (same config)`);
+    onOutcome?.("reused");
+    return await readRunRecord(cfg.out);
   }
+  const other = s.fresh ? null : await findRunByKey(s.runsDir, key, spec.name);
+  if (other) {
+    await removeIfExists(cfg.out);
+    await Deno.mkdir(dirname(cfg.out), { recursive: true });
+    await Deno.symlink(relative(dirname(cfg.out), other), cfg.out);
+    log(`${spec.name}: the same model as run ${basename(other)} (same config and data): shared`);
+    onOutcome?.("shared");
+    return await readRunRecord(cfg.out);
+  }
+  const resume = !s.fresh && same && (await hasCheckpoint(cfg.out));
+  if (!resume) await removeIfExists(cfg.out);
+  else log(`${spec.name}: resuming the interrupted run in ${cfg.out}`);
   // A display that updates in place in the notebook, and the report's progress file.
-  await train(cfg, { log, progress: notebookProgress() });
+  await train(cfg, { log, resume, progress: notebookProgress() });
+  await writeJsonAtomic(join(cfg.out, RUN_KEY_FILE), { key, manifest } satisfies StoredKey);
+  onOutcome?.(resume ? "resumed" : "trained");
   return await readRunRecord(cfg.out);
+}
+
+async function hasCheckpoint(dir: string): Promise<boolean> {
+  return await Deno.stat(join(dir, "checkpoint", "state.json")).then((x) => x.isFile, () => false);
+}
+
+/** Removes a run folder, or the link a shared run left in its place. */
+async function removeIfExists(path: string): Promise<void> {
+  await Deno.remove(path, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
 }
 
 const CURVE_METRICS = ["loss", "accuracy", "recall", "precision", "f1"] as const;
@@ -130,6 +240,15 @@ export interface TrainingDiagnosis {
   overfitting: boolean;
   /** Stopped by the epoch limit while validation loss or accuracy was still at its best in the last epoch. */
   undertrained: boolean;
+  /** Early stopping ended the run (its patience ran out), not the epoch limit. */
+  converged: boolean;
+  /**
+   * For a run that did not converge: the fewest epochs after which early stopping could end it,
+   * its best epoch plus the patience (a lower bound: a later gain moves it on); else null.
+   */
+  epochsNeeded: number | null;
+  /** {@link epochsNeeded} at the run's mean epoch time, in seconds; null when unknown. */
+  secondsNeeded: number | null;
 }
 
 /** Accuracy gap above which a run counts as overfitting. */
@@ -150,6 +269,11 @@ export function trainingDiagnosis(run: RunRecord): TrainingDiagnosis {
   const maxEpochs = run.config.epochs;
   const bestAcc = Math.max(...h.map((e) => e.val.accuracy).filter(Number.isFinite));
   const stillImproving = lowest.epoch === last.epoch || last.val.accuracy >= bestAcc;
+  const patience = run.config.earlyStopping?.patience;
+  const needed = Number.isFinite(patience) && run.summary.bestEpoch >= 1
+    ? Math.max(h.length + 1, run.summary.bestEpoch + patience!)
+    : null;
+  const meanEpoch = run.summary.meanEpochTimeS;
   return {
     epochsRun: h.length,
     maxEpochs,
@@ -162,7 +286,42 @@ export function trainingDiagnosis(run: RunRecord): TrainingDiagnosis {
     lastValLoss: last.val.loss,
     overfitting: gap > OVERFIT_GAP || lossRose,
     undertrained: !run.summary.stoppedEarly && h.length >= maxEpochs && stillImproving,
+    converged: run.summary.stoppedEarly,
+    epochsNeeded: run.summary.stoppedEarly ? null : needed,
+    secondsNeeded: run.summary.stoppedEarly || !(meanEpoch > 0) || needed === null
+      ? null
+      : needed * meanEpoch,
   };
+}
+
+/** "12 min" or "45 s" or "2.1 h". */
+function duration(s: number): string {
+  return s >= 5400
+    ? `${(s / 3600).toFixed(1)} h`
+    : s >= 90
+    ? `${Math.round(s / 60)} min`
+    : `${Math.round(s)} s`;
+}
+
+/**
+ * For a run the epoch limit stopped (not converged): what budget it would need, in one
+ * sentence; "" for a converged run.
+ */
+export function budgetNote(run: RunRecord): string {
+  const d = trainingDiagnosis(run);
+  if (d.converged) return "";
+  const patience = run.config.earlyStopping?.patience;
+  const need = d.epochsNeeded === null
+    ? "more epochs"
+    : `at least ${d.epochsNeeded} epochs (best epoch ${run.summary.bestEpoch} + patience ${patience})`;
+  const time = d.secondsNeeded === null
+    ? ""
+    : `, about ${duration(d.secondsNeeded)} at its ${
+      run.summary.meanEpochTimeS.toFixed(0)
+    } s per epoch`;
+  return `${run.name} stopped at its limit of ${d.maxEpochs} epochs before early stopping ` +
+    `ended it (not converged); to converge it needs ${need}${time}` +
+    (d.epochsNeeded === null ? "" : ` (\`--set epochs=${d.epochsNeeded}\`)`) + ".";
 }
 
 /** Validation confusion counts of the kept model at `threshold` (default 0.5, as Keras). */

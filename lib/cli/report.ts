@@ -11,6 +11,13 @@
  *
  * Profiles: `ci` (tiny; meant for a synthetic dataset), `quick` (64 px, few epochs, subsets;
  * within 15 minutes on 2 cores), `full` (the seed's 150 px, up to 40 epochs, patience 8).
+ *
+ * A report that was killed (even `kill -9`) or failed continues when the same command is run
+ * again: the notebooks it finished are kept, finished runs are reused, a run killed mid-training
+ * resumes after its last finished epoch, and `--fresh` does not wipe what the report it continues
+ * trained (lib/report/progress.ts, `<out>/progress.json`; delete that file to start over). At
+ * the full profile with every notebook, the end writes `outputs/reproduction/` (summary.json, the
+ * seed-versus-ours table, the quoted run folders: lib/report/reproduction.ts).
  * @module
  */
 import { PROFILE_NAMES } from "../report/settings.ts";
@@ -43,7 +50,11 @@ export const REPORT_CLI = {
       arg: "DIR|none",
       help: "labelled second-site sample of chapter 16 (default: chest_xray_site beside the data)",
     },
-    fresh: { type: "boolean", help: "retrain runs instead of reusing finished ones" },
+    fresh: {
+      type: "boolean",
+      help: "retrain runs instead of reusing finished ones (an unfinished report of the same " +
+        "command is continued, not wiped)",
+    },
     set: {
       type: "string",
       arg: "NAME=VALUE",

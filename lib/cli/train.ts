@@ -31,6 +31,7 @@ import { resolveConfig, type TrainConfig } from "../train/config.ts";
 import { terminalProgress } from "../train/progress.ts";
 import type { PseudoConfig } from "../train/pseudo.ts";
 import { train } from "../train/train.ts";
+import { defaultTrainWorkers } from "../train/parallel/workers.ts";
 import { readJson } from "../util/atomic.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
@@ -169,21 +170,6 @@ export const TRAIN_CLI = {
   },
 } as const satisfies CliSpec;
 
-/**
- * Data-parallel workers when --workers is not given: 2 on a machine with 2 or more cores when the
- * model allows it (measured on this 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
- * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread). On a GPU backend
- * (`backend` "webgpu" or "tfjs-node-gpu") 0: the device is the parallel part, and each worker
- * would open its own.
- */
-export function defaultWorkers(cfg: TrainConfig, backend = "wasm"): number {
-  if (backend === "webgpu" || backend === "tfjs-node-gpu") return 0;
-  // The workers run the in-process step (lib/train/step.ts) on models they can rebuild from
-  // JSON (not `transfer` or `finetune`, whose base is nested: see lib/train/parallel/start.ts).
-  const supported = cfg.model !== "transfer" && cfg.model !== "finetune";
-  return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
-}
-
 /** The pseudo-labelling config of the flags (null without --unlabelled). */
 export function pseudoOf(v: {
   unlabelled?: string;
@@ -232,7 +218,7 @@ export async function main(args: string[]): Promise<void> {
     const bar = terminalProgress();
     await train(cfg, {
       resume: true,
-      workers: v.workers ?? defaultWorkers(cfg, info.name),
+      workers: v.workers ?? defaultTrainWorkers(cfg, info.name),
       progress: bar,
       log: bar.log,
     });
@@ -287,7 +273,7 @@ export async function main(args: string[]): Promise<void> {
   // A bar on a terminal; in logs the epoch lines alone, with the run's ETA.
   const bar = terminalProgress();
   await train(cfg, {
-    workers: v.workers ?? defaultWorkers(cfg, info.name),
+    workers: v.workers ?? defaultTrainWorkers(cfg, info.name),
     progress: bar,
     log: bar.log,
   });

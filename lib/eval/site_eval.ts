@@ -22,7 +22,8 @@
  * ```
  * @module
  */
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
+import { sha256Hex } from "../util/hash.ts";
 import { discoverDataset } from "../data/discover.ts";
 import type { ImageRecord, SplitRecord } from "../data/types.ts";
 import { type BootMetric, bootstrapMetrics, type Interval } from "../metrics/bootstrap.ts";
@@ -197,6 +198,56 @@ function keepScored(records: ImageRecord[], prob: number[]): ScoredImages {
   };
 }
 
+/**
+ * Scores this process already computed: one run member's files (its weights file's path, time
+ * and size), whether batch norm was adapted to the images, TTA, the cache folder and the image
+ * paths -> P(pneumonia) per image and the load failures. Chapter 16 scores the same site with
+ * every adaptation mode and calibration protocol: "prior" reuses the scores of "none" (the prior
+ * correction is applied after), "bn+prior" those of "bn", calibration those of "none". Exact:
+ * the same weights, images and steps give the same scores (batch-norm adaptation has no
+ * randomness). Bounded to the last {@link SCORE_MEMO_MAX} entries.
+ */
+const SCORE_MEMO = new Map<
+  string,
+  { prob: number[]; failures: { path: string; reason: string }[] }
+>();
+
+/** Entries {@link SCORE_MEMO} keeps. */
+export const SCORE_MEMO_MAX = 64;
+
+function remember(
+  key: string,
+  v: { prob: number[]; failures: { path: string; reason: string }[] },
+) {
+  SCORE_MEMO.delete(key);
+  SCORE_MEMO.set(key, v);
+  while (SCORE_MEMO.size > SCORE_MEMO_MAX) SCORE_MEMO.delete(SCORE_MEMO.keys().next().value!);
+}
+
+/** Forgets every memoised score (tests compare with and without it). */
+export function clearScoreMemo(): void {
+  SCORE_MEMO.clear();
+}
+
+async function scoreKey(
+  part: LoadedRun,
+  o: { bn: boolean; tta: number; paths: string[]; cacheDir?: string },
+): Promise<string | null> {
+  const weights = join(resolve(part.dir), "model", "weights.bin");
+  const st = await Deno.stat(weights).catch(() => null);
+  if (!st?.mtime) return null;
+  return sha256Hex(JSON.stringify({
+    weights,
+    mtime: st.mtime.getTime(),
+    size: st.size,
+    pre: part.preprocessing,
+    bn: o.bn,
+    tta: o.tta,
+    cacheDir: o.cacheDir ?? null,
+    paths: o.paths,
+  }));
+}
+
 /** Scores the records (and the calibration folder) as the options say; see the module doc. */
 export async function scoreForSite(o: SiteScoringOptions): Promise<SiteScoring> {
   const adapt = o.adapt ?? "none", tta = o.tta ?? 0;
@@ -249,25 +300,42 @@ export async function scoreForSite(o: SiteScoringOptions): Promise<SiteScoring> 
         }
       }
       const each: number[][] = [], eachCal: number[][] = [];
+      const paths = records.map((r) => r.path);
+      const calPaths = calRecords.map((r) => r.path);
+      // The calibration folder is often the very images scored (chapter 16): scored once.
+      const calSame = !!o.calibrate && calPaths.length === paths.length &&
+        calPaths.every((p, i) => p === paths[i]);
       for (const part of parts) {
-        const loaded = await loadImagesFor(part, records.map((r) => r.path), o.cacheDir);
-        failures.push(...loaded.failures);
-        if (bn) {
-          // Only the images that loaded: failed slots are zeros and would bias the statistics.
-          const okIdx = records.map((_, i) => i).filter((i) => loaded.ok[i]);
-          const bytes = part.preprocessing.size ** 2 * part.preprocessing.channels;
-          const px = new Uint8Array(okIdx.length * bytes);
-          okIdx.forEach((i, k) =>
-            px.set(loaded.data.subarray(i * bytes, (i + 1) * bytes), k * bytes)
-          );
-          adaptBatchNorm(part.model, px, okIdx.length, part.preprocessing);
+        const key = await scoreKey(part, { bn, tta, paths, cacheDir: o.cacheDir });
+        let scored = key ? SCORE_MEMO.get(key) : undefined;
+        // A calibration folder of other images needs the model as adapted here.
+        if (!scored || (bn && o.calibrate && !calSame)) {
+          const loaded = await loadImagesFor(part, paths, o.cacheDir);
+          if (bn) {
+            // Only the images that loaded: failed slots are zeros and would bias the statistics.
+            const okIdx = records.map((_, i) => i).filter((i) => loaded.ok[i]);
+            const bytes = part.preprocessing.size ** 2 * part.preprocessing.channels;
+            const px = new Uint8Array(okIdx.length * bytes);
+            okIdx.forEach((i, k) =>
+              px.set(loaded.data.subarray(i * bytes, (i + 1) * bytes), k * bytes)
+            );
+            adaptBatchNorm(part.model, px, okIdx.length, part.preprocessing);
+          }
+          const p = await scorePixels(part, loaded.data, records.length, tta);
+          scored = { prob: p.map((v, i) => (loaded.ok[i] ? v : NaN)), failures: loaded.failures };
+          if (key) remember(key, scored);
         }
-        const p = await scorePixels(part, loaded.data, records.length, tta);
-        each.push(p.map((v, i) => (loaded.ok[i] ? v : NaN)));
+        failures.push(...scored.failures);
+        each.push(scored.prob.slice());
         if (o.calibrate) {
-          const c = await scorePaths(part, calRecords.map((r) => r.path), tta, o.cacheDir);
-          failures.push(...c.failures);
-          eachCal.push(c.prob);
+          if (calSame) {
+            failures.push(...scored.failures);
+            eachCal.push(scored.prob.slice());
+          } else {
+            const c = await scorePaths(part, calPaths, tta, o.cacheDir);
+            failures.push(...c.failures);
+            eachCal.push(c.prob);
+          }
         }
       }
       dataP.push(mean(each));

@@ -11,6 +11,8 @@ import { PROJECT_ROOT } from "../util/project.ts";
 import { collectProvenance, parameterDefaults, provenanceHtml } from "./provenance.ts";
 import { writeSyntheticDataset } from "../images/synthetic.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
+import { exists, notebookHash, progressKey, startProgress } from "./progress.ts";
+import { REPRODUCTION_DIR, writeReproduction } from "./reproduction.ts";
 import { type Chapter, chapterId, notebookFragment, reportHtml } from "./html.ts";
 import {
   executeNotebook,
@@ -74,6 +76,12 @@ export interface ReportOptions {
   command?: string;
   /** Progress lines (default console.error). */
   log?: (line: string) => void;
+  /**
+   * Where to write the reproduction record (lib/report/reproduction.ts) when every notebook ran:
+   * default `outputs/reproduction` at the full profile with all notebooks, none otherwise; null:
+   * none.
+   */
+  reproduction?: string | null;
 }
 
 /** What {@link runReport} produced. */
@@ -85,6 +93,10 @@ export interface ReportResult {
   totalSeconds: number;
   /** Set when a notebook failed (the report is partial). */
   failure: NotebookError | null;
+  /** Notebooks not executed again: done by the unfinished report (interrupted or failed) this one continued. */
+  skipped: string[];
+  /** True when this call continued an unfinished report of the same command. */
+  continued: boolean;
 }
 
 /**
@@ -135,13 +147,13 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     notebooks = notebooks.filter((n) => o.only!.some((p) => basename(n).startsWith(p)));
   }
   // Lines per epoch and per chapter with their ETA (a bar on a terminal), above which log prints.
-  const progress = await ReportProgress.start({
+  const live = await ReportProgress.start({
     out: s.out,
     notebooks,
     log: o.log ?? ((l: string) => console.error(l)),
     tty: o.log ? false : undefined,
   });
-  const log = progress.log;
+  const log = live.log;
   const sets = parseSets(o.sets ?? []);
   const prepared = await prepareNotebooks(notebooks, s, sets, transferBaseFor(o) !== undefined);
   if (o.synthetic) {
@@ -169,7 +181,14 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
       log(`wrote a shifted synthetic site of ${r.files.length} images to ${s.site}`);
     }
   }
-  if (o.fresh) {
+  const record = await startProgress(s.out, progressKey(o, s, notebooks), !!o.fresh);
+  if (record.continued) {
+    log(
+      `report: continuing the unfinished report (interrupted or failed) started ${record.state.startedAt} ` +
+        `(${Object.keys(record.state.done).length} notebook(s) done; finished runs are reused, ` +
+        "an interrupted run resumes at its last finished epoch)",
+    );
+  } else if (o.fresh) {
     for (const d of [s.runsDir, join(s.out, "results")]) {
       await Deno.remove(d, { recursive: true }).catch((e) => {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -178,35 +197,50 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     log(`report: --fresh: removed ${s.runsDir} and ${join(s.out, "results")}`);
   }
   const executed: string[] = [];
+  const skipped: string[] = [];
   const seconds: Record<string, number> = {};
   let failure: NotebookError | null = null;
-  for (const nb of notebooks) {
-    const t = performance.now();
-    log(`report: executing ${basename(nb)} (profile ${s.profile.name})`);
-    try {
-      executed.push(
-        await progress.watch(nb, () =>
-          executeNotebook(nb, {
-            outDir: s.out,
-            cellTimeoutS: s.profile.notebookTimeoutS,
-            notebook: prepared.get(nb)?.notebook,
-            env: progress.env,
-          })),
-      );
-    } catch (err) {
-      if (!(err instanceof NotebookError)) throw err;
-      failure = err;
-      log(`report: ${err.message}`);
-      break;
-    } finally {
-      seconds[basename(nb)] = (performance.now() - t) / 1000;
+  try {
+    for (const nb of notebooks) {
+      const file = basename(nb);
+      const hash = notebookHash(prepared.get(nb)?.notebook ?? await readNotebook(nb));
+      const outPath = join(s.out, file);
+      const prior = record.state.done[file];
+      if (prior?.hash === hash && (await exists(outPath))) {
+        skipped.push(outPath);
+        executed.push(outPath);
+        seconds[file] = record.state.spent[file] ?? prior.seconds;
+        log(`report: ${file} was done by the unfinished report: kept`);
+        live.chapterDone();
+        continue;
+      }
+      log(`report: executing ${file} (profile ${s.profile.name})`);
+      record.enter(file);
+      try {
+        executed.push(
+          await live.watch(nb, () =>
+            executeNotebook(nb, {
+              outDir: s.out,
+              cellTimeoutS: s.profile.notebookTimeoutS,
+              notebook: prepared.get(nb)?.notebook,
+              env: live.env,
+            })),
+        );
+      } catch (err) {
+        if (!(err instanceof NotebookError)) throw err;
+        failure = err;
+        log(`report: ${err.message}`);
+        break;
+      } finally {
+        seconds[file] = record.leave();
+      }
+      await record.done(file, hash, seconds[file]);
+      log(`report: ${file} done in ${seconds[file].toFixed(0)} s` + live.chapterDone());
     }
-    log(
-      `report: ${basename(nb)} done in ${seconds[basename(nb)].toFixed(0)} s` +
-        progress.chapterDone(),
-    );
+  } finally {
+    await record.stop(failure === null && executed.length === notebooks.length);
   }
-  await progress.close();
+  await live.close();
   const chapters: Chapter[] = [];
   for (const path of executed) {
     const file = basename(path);
@@ -217,7 +251,8 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
       seconds: seconds[file],
     });
   }
-  const totalSeconds = (performance.now() - t0) / 1000;
+  // Wall time of the whole report, the interrupted calls it continued included.
+  const totalSeconds = record.state.priorS + (performance.now() - t0) / 1000;
   const provenance = await collectProvenance({
     command: o.command ?? `runReport(${JSON.stringify({ ...o, log: undefined })})`,
     runsDir: join(s.out, "runs"),
@@ -269,7 +304,37 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
   await Deno.mkdir(dirname(htmlPath), { recursive: true });
   await writeFileAtomic(htmlPath, html);
   log(`report: wrote ${htmlPath} (${chapters.length} chapters, ${totalSeconds.toFixed(0)} s)`);
-  return { html: htmlPath, executed, settings: s, seconds, totalSeconds, failure };
+  const repro = o.reproduction !== undefined
+    ? o.reproduction
+    : s.profile.name === "full" && !o.only?.length
+    ? join(s.root, REPRODUCTION_DIR)
+    : null;
+  if (repro && failure === null) {
+    await writeReproduction(repro, {
+      settings: s,
+      profile: s.profile.name,
+      startedAt: record.state.startedAt,
+      freshStart: record.state.fresh,
+      seconds: totalSeconds,
+      chapters: Object.fromEntries(
+        Object.entries(seconds).map(([k, v]) => [k.replace(/\.ipynb$/, ""), v]),
+      ),
+      commit: provenance.commit,
+      dirty: provenance.dirty,
+      command: provenance.command,
+    });
+    log(`report: wrote the reproduction record to ${repro}`);
+  }
+  return {
+    html: htmlPath,
+    executed,
+    settings: s,
+    seconds,
+    totalSeconds,
+    failure,
+    skipped,
+    continued: record.continued,
+  };
 }
 
 /** `name: value` of each override, as the page states them. */

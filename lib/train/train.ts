@@ -46,6 +46,8 @@ import {
 import { predictSplit } from "./score.ts";
 import { formatRunEta, type ProgressSink, ProgressTracker } from "./progress.ts";
 import { startWorkers, workerStep } from "./parallel/start.ts";
+import { defaultTrainWorkers } from "./parallel/workers.ts";
+import { cacheFrozenBase } from "./feature_cache.ts";
 import {
   localStep,
   lossNameFor,
@@ -125,8 +127,8 @@ export interface TrainOptions {
   /** Stop (as if interrupted) after this many epochs, leaving the checkpoint: for tests. */
   interruptAfter?: number;
   /**
-   * Data-parallel worker replicas (`DataParallelTrainer`, same step as in this thread); 0
-   * (default) trains in this thread.
+   * Data-parallel worker replicas (`DataParallelTrainer`, same step as in this thread); 0 trains
+   * in this thread; default {@link defaultTrainWorkers} (2 on a multi-core CPU, as the CLI).
    * With workers, dropout is seeded per worker for the whole run rather than per epoch, so a
    * resumed run is not bit-identical to an uninterrupted one.
    */
@@ -136,6 +138,11 @@ export interface TrainOptions {
    * the report's progress file); the epoch log lines carry the run's ETA either way.
    */
   progress?: ProgressSink | null;
+  /**
+   * Compute a frozen pretrained base once per image when nothing augments its input (default
+   * true; the result is the same either way: lib/train/feature_cache.ts).
+   */
+  featureCache?: boolean;
 }
 
 interface TrainerState {
@@ -196,7 +203,7 @@ async function valMetrics(
  */
 export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<RunResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  const workers = opts.workers ?? 0;
+  const workers = opts.workers ?? defaultTrainWorkers(cfg, tf.getBackend());
   const dir = cfg.out;
   const ckptDir = join(dir, "checkpoint");
   if (opts.resume) {
@@ -217,6 +224,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     classes: cfg.classes,
     basePath: cfg.basePath ?? undefined,
   });
+  // A frozen pretrained base sees the same images every epoch when nothing augments them: its
+  // output per image is computed once (exact; lib/train/feature_cache.ts). CPU backends only.
+  const featureCache = (opts.featureCache ?? true) && !cfg.augment && !cfg.mixup && workers === 0 &&
+      ["wasm", "cpu"].includes(tf.getBackend())
+    ? cacheFrozenBase(model)
+    : null;
   const opt = makeOptimizer(optimizerSpecOf(cfg));
   let st: TrainerState = {
     epoch: 0,
@@ -405,6 +418,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     disposeAverage(average);
   }
   opt.dispose();
+  if (featureCache) {
+    log(
+      `frozen base: ${featureCache.computed} images computed once, reused ` +
+        `${featureCache.reused} times (no augmentation reaches its input)`,
+    );
+  }
   // Counted on the model as built: a reloaded model does not keep a nested base's frozen flag.
   const trainableParams = countParams(model.trainableWeights);
   if (interrupted) {

@@ -225,3 +225,55 @@ Deno.test("screening: chapter 11's stored-threshold row, and its run named when 
   // Records written before the run was kept: no claim either way.
   assert.match(findings(inputs({ operating: op() })).join("\n"), /\(chapter 11\): at the stored/);
 });
+
+/** A full-profile run: `epochs` run of at most 40, patience 8, best at `best`, 100 s an epoch. */
+function fullRun(name: string, epochs: number, best: number, stoppedEarly: boolean) {
+  const acc = Array.from({ length: epochs }, (_, i) => 0.8 + 0.15 * Math.min(i + 1, best) / best);
+  const r = run(name, acc, acc, 0.95, 40);
+  return {
+    ...r,
+    config: { epochs: 40, earlyStopping: { metric: "val_accuracy", patience: 8 } },
+    summary: { ...r.summary, stoppedEarly, bestEpoch: best, meanEpochTimeS: 100 },
+  } as unknown as RunRecord;
+}
+
+Deno.test("full profile: converged runs are answered without 'undertrained'; others get a budget", () => {
+  const converged = inputs({
+    profile: "full",
+    maxEpochs: 40,
+    runs: {
+      dense25: fullRun("dense_baseline_25", 14, 6, true),
+      dense75: fullRun("dense_baseline_75", 16, 8, true),
+      cnn: fullRun("cnn", 25, 17, true),
+      cnnReg: fullRun("cnn_reg", 17, 9, true),
+    },
+  });
+  const seedText = seedRecommendations(converged).join("\n");
+  assert.doesNotMatch(seedText, /undertrained|too short to judge/i);
+  assert.match(
+    seedText,
+    /cnn shows no overfitting \(gap [^;]+; converged: early stopping ended it at epoch 25\)/,
+  );
+  const rec = recommendations(converged).join("\n");
+  assert.match(rec, /Every model converged: early stopping \(patience 8\)/);
+  assert.doesNotMatch(rec, /profile; rerun|Train longer/);
+  // cnn_reg ran all 40 epochs, best at 38: not converged, needs 38 + 8 = 46 epochs (~77 min).
+  const limit = inputs({
+    profile: "full",
+    maxEpochs: 40,
+    runs: { ...converged.runs, cnnReg: fullRun("cnn_reg", 40, 38, false) },
+  });
+  const t = seedRecommendations(limit).join("\n");
+  assert.match(
+    t,
+    /cnn_reg is undertrained \(stopped at its limit of 40 epochs while validation was still improving; it needs at least 46 epochs\)/,
+  );
+  assert.match(t, /cnn shows no overfitting \([^)]*converged/);
+  const r2 = recommendations(limit).join("\n");
+  assert.match(r2, /Train longer: cnn_reg stopped at the epoch limit/);
+  assert.match(
+    r2,
+    /to converge it needs at least 46 epochs \(best epoch 38 \+ patience 8\), about 77 min at its 100 s per epoch \(`--set epochs=46`\)/,
+  );
+  assert.doesNotMatch(r2, /Every model converged/);
+});

@@ -4,7 +4,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
 import { discoverDataset } from "../../lib/data/discover.ts";
-import { scoreForSite, summariseScoring } from "../../lib/eval/site_eval.ts";
+import { clearScoreMemo, scoreForSite, summariseScoring } from "../../lib/eval/site_eval.ts";
+import { ADAPT_MODES } from "../../lib/eval/adapt.ts";
 import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
 import { saveModel } from "../../lib/models/io.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../lib/util/atomic.ts";
@@ -111,6 +112,32 @@ Deno.test("scoreForSite: stored threshold, ensemble, TTA, calibration and adapta
       () => scoreForSite({ ...base, runs: [join(dir, "a")], tta: 1, valData: join(dir, "nope") }),
       /pass --val-data DIR/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scoreForSite: memoised scores give what scoring afresh gives, in every mode", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const data = join(dir, "data"), site = join(dir, "site");
+    await writeSyntheticDataset(data, { perClass: 10, size: 40, seed: 5 });
+    await writeSyntheticDataset(site, { perClass: 12, size: 40, seed: 6, splits: ["test"] });
+    await writeRun(join(dir, "a"), data);
+    const { records } = await discoverDataset(site);
+    const base = { records, source: site, cacheDir: join(dir, "cache"), runs: [join(dir, "a")] };
+    const calls = [
+      ...ADAPT_MODES.map((adapt) => ({ ...base, adapt })),
+      { ...base, calibrate: site },
+      { ...base, adapt: "bn" as const, calibrate: site },
+    ];
+    const memoised = [];
+    clearScoreMemo();
+    for (const c of calls) memoised.push(await scoreForSite(c));
+    for (const [i, c] of calls.entries()) {
+      clearScoreMemo();
+      assert.deepEqual(memoised[i], await scoreForSite(c), `call ${i}`);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

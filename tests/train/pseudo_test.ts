@@ -121,7 +121,7 @@ Deno.test("self-training: pseudo-labels (never folder labels) join training; res
       syntheticTrainData({ trainPerClass: 16, valPerClass: 8, size: 16, channels: 1 });
     const outputs = join(tmp, "outputs");
     const a = join(tmp, "a");
-    await train(pseudoConfig(a, site, outputs), { data: data(), log: quiet });
+    await train(pseudoConfig(a, site, outputs), { data: data(), workers: 0, log: quiet });
     const metrics = await Deno.readTextFile(join(a, "metrics.csv"));
     assert.match(metrics.split("\n")[0], /,time_s,pseudo_pos,pseudo_neg$/);
     const rows = await readCsv(join(a, "pseudo_labels.csv"));
@@ -146,7 +146,7 @@ Deno.test("self-training: pseudo-labels (never folder labels) join training; res
     await Deno.rename(join(site, "test", "PNEUMONIA"), join(site, "test", "NORMAL"));
     await Deno.rename(join(site, "test", "tmp"), join(site, "test", "PNEUMONIA"));
     const b = join(tmp, "b");
-    await train(pseudoConfig(b, site, outputs), { data: data(), log: quiet });
+    await train(pseudoConfig(b, site, outputs), { data: data(), workers: 0, log: quiet });
     assert.equal(
       withoutTime(await Deno.readTextFile(join(b, "metrics.csv"))),
       withoutTime(metrics),
@@ -160,10 +160,10 @@ Deno.test("self-training: pseudo-labels (never folder labels) join training; res
     // Interrupted after epoch 2 and resumed: the same run.
     const c = join(tmp, "c");
     await assert.rejects(
-      () => train(pseudoConfig(c, site, outputs), { data: data(), log: quiet, interruptAfter: 2 }),
+      () => train(pseudoConfig(c, site, outputs), { data: data(), workers: 0, log: quiet, interruptAfter: 2 }),
       TrainingInterrupted,
     );
-    await train(pseudoConfig(c, site, outputs), { data: data(), log: quiet, resume: true });
+    await train(pseudoConfig(c, site, outputs), { data: data(), workers: 0, log: quiet, resume: true });
     assert.equal(
       withoutTime(await Deno.readTextFile(join(c, "metrics.csv"))),
       withoutTime(metrics),
@@ -176,7 +176,7 @@ Deno.test("self-training: pseudo-labels (never folder labels) join training; res
 
     // And the pseudo-labels change training: the same run without them differs.
     const d = join(tmp, "d");
-    await train({ ...pseudoConfig(d, site, outputs), pseudo: null }, { data: data(), log: quiet });
+    await train({ ...pseudoConfig(d, site, outputs), pseudo: null }, { data: data(), workers: 0, log: quiet });
     const plain = withoutTime(await Deno.readTextFile(join(d, "metrics.csv")));
     assert.equal(
       plain.split("\n")[1],

@@ -80,7 +80,7 @@ for (const optimizer of OPTIMIZERS) {
           lrDecay: 0.5,
           earlyStopping: { metric: "val_loss", patience: 5 },
         });
-      const a = await train(cfg(join(tmp, "w0")), { data, log: quiet });
+      const a = await train(cfg(join(tmp, "w0")), { data, log: quiet, workers: 0 });
       const b = await train(cfg(join(tmp, "w2")), { data, log: quiet, workers: 2 });
       assert.equal(b.summary.workers, 2);
       a.history.forEach((h, i) => {

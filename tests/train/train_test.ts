@@ -35,7 +35,7 @@ Deno.test("a run writes every file of the run folder, and loadRun rebuilds it", 
     const out = join(tmp, "run");
     const data = tinyData(24, 16, 1);
     const before = tf.memory().numTensors;
-    const res = await train(tinyConfig(out), { data, log: quiet });
+    const res = await train(tinyConfig(out), { data, log: quiet, workers: 0 });
     assert.equal(tf.memory().numTensors, before, "train leaks no tensors");
     for (
       const f of [
@@ -139,10 +139,13 @@ Deno.test("resume after an interruption gives the same result as an uninterrupte
   const tmp = await Deno.makeTempDir();
   try {
     const data = tinyData(24, 16, 1);
-    const a = await train(tinyConfig(join(tmp, "a")), { data, log: quiet });
+    const a = await train(tinyConfig(join(tmp, "a")), { data, log: quiet, workers: 0 });
     const cfgB = tinyConfig(join(tmp, "b"));
-    await assert.rejects(train(cfgB, { data, log: quiet, interruptAfter: 1 }), TrainingInterrupted);
-    const b = await train(cfgB, { data, log: quiet, resume: true });
+    await assert.rejects(
+      train(cfgB, { data, log: quiet, workers: 0, interruptAfter: 1 }),
+      TrainingInterrupted,
+    );
+    const b = await train(cfgB, { data, log: quiet, workers: 0, resume: true });
     assert.equal(
       dropTime(await Deno.readTextFile(join(tmp, "b", "metrics.csv"))),
       dropTime(await Deno.readTextFile(join(tmp, "a", "metrics.csv"))),
@@ -167,17 +170,24 @@ Deno.test("weight averaging: validation judges the mean, and a resumed run match
     const avg = { weightAverage: { fromEpoch: 2 } };
     const lines: string[] = [];
     const before = tf.memory().numTensors;
-    const a = await train(tinyConfig(join(tmp, "a"), avg), { data, log: (l) => lines.push(l) });
+    const a = await train(tinyConfig(join(tmp, "a"), avg), {
+      data,
+      log: (l) => lines.push(l),
+      workers: 0,
+    });
     assert.equal(tf.memory().numTensors, before, "train with averaging leaks no tensors");
     assert.ok(lines.some((l) => l.startsWith("epoch 3/3") && l.includes("mean of epochs 2-3")));
     assert.ok(!lines.some((l) => l.startsWith("epoch 1/3") && l.includes("mean of")));
     // The averaged candidates are other models than the plain run's at the same epochs.
-    const plain = await train(tinyConfig(join(tmp, "p")), { data, log: quiet });
+    const plain = await train(tinyConfig(join(tmp, "p")), { data, log: quiet, workers: 0 });
     assert.equal(a.history[0].val.loss, plain.history[0].val.loss, "epoch 1 is not averaged");
     assert.notEqual(a.history[2].val.loss, plain.history[2].val.loss);
     const cfgB = tinyConfig(join(tmp, "b"), avg);
-    await assert.rejects(train(cfgB, { data, log: quiet, interruptAfter: 2 }), TrainingInterrupted);
-    await train(cfgB, { data, log: quiet, resume: true });
+    await assert.rejects(
+      train(cfgB, { data, log: quiet, workers: 0, interruptAfter: 2 }),
+      TrainingInterrupted,
+    );
+    await train(cfgB, { data, log: quiet, workers: 0, resume: true });
     assert.equal(
       dropTime(await Deno.readTextFile(join(tmp, "b", "metrics.csv"))),
       dropTime(await Deno.readTextFile(join(tmp, "a", "metrics.csv"))),
@@ -197,13 +207,16 @@ Deno.test("mixup trains another model, and a resumed mixup run matches an uninte
   try {
     const data = tinyData(24, 16, 1);
     const mix = { mixup: 0.4 };
-    const a = await train(tinyConfig(join(tmp, "a"), mix), { data, log: quiet });
-    const plain = await train(tinyConfig(join(tmp, "p")), { data, log: quiet });
+    const a = await train(tinyConfig(join(tmp, "a"), mix), { data, log: quiet, workers: 0 });
+    const plain = await train(tinyConfig(join(tmp, "p")), { data, log: quiet, workers: 0 });
     assert.notEqual(a.history[0].train.loss, plain.history[0].train.loss);
     assert.ok(a.history.every((h) => Number.isFinite(h.train.loss) && Number.isFinite(h.val.loss)));
     const cfgB = tinyConfig(join(tmp, "b"), mix);
-    await assert.rejects(train(cfgB, { data, log: quiet, interruptAfter: 1 }), TrainingInterrupted);
-    await train(cfgB, { data, log: quiet, resume: true });
+    await assert.rejects(
+      train(cfgB, { data, log: quiet, workers: 0, interruptAfter: 1 }),
+      TrainingInterrupted,
+    );
+    await train(cfgB, { data, log: quiet, workers: 0, resume: true });
     assert.equal(
       dropTime(await Deno.readTextFile(join(tmp, "b", "metrics.csv"))),
       dropTime(await Deno.readTextFile(join(tmp, "a", "metrics.csv"))),
@@ -248,7 +261,7 @@ Deno.test("two data-parallel workers train to the same model as the in-process l
         seed: 5,
         augment: false,
       });
-    const a = await train(cfg(join(tmp, "w0")), { data, log: quiet });
+    const a = await train(cfg(join(tmp, "w0")), { data, log: quiet, workers: 0 });
     const b = await train(cfg(join(tmp, "w2")), { data, log: quiet, workers: 2 });
     a.history.forEach((h, i) =>
       assert.ok(Math.abs(h.train.loss - b.history[i].train.loss) < 1e-4, `epoch ${i + 1} loss`)

@@ -160,10 +160,21 @@ Deno.test("self-training: pseudo-labels (never folder labels) join training; res
     // Interrupted after epoch 2 and resumed: the same run.
     const c = join(tmp, "c");
     await assert.rejects(
-      () => train(pseudoConfig(c, site, outputs), { data: data(), workers: 0, log: quiet, interruptAfter: 2 }),
+      () =>
+        train(pseudoConfig(c, site, outputs), {
+          data: data(),
+          workers: 0,
+          log: quiet,
+          interruptAfter: 2,
+        }),
       TrainingInterrupted,
     );
-    await train(pseudoConfig(c, site, outputs), { data: data(), workers: 0, log: quiet, resume: true });
+    await train(pseudoConfig(c, site, outputs), {
+      data: data(),
+      workers: 0,
+      log: quiet,
+      resume: true,
+    });
     assert.equal(
       withoutTime(await Deno.readTextFile(join(c, "metrics.csv"))),
       withoutTime(metrics),
@@ -176,7 +187,11 @@ Deno.test("self-training: pseudo-labels (never folder labels) join training; res
 
     // And the pseudo-labels change training: the same run without them differs.
     const d = join(tmp, "d");
-    await train({ ...pseudoConfig(d, site, outputs), pseudo: null }, { data: data(), workers: 0, log: quiet });
+    await train({ ...pseudoConfig(d, site, outputs), pseudo: null }, {
+      data: data(),
+      workers: 0,
+      log: quiet,
+    });
     const plain = withoutTime(await Deno.readTextFile(join(d, "metrics.csv")));
     assert.equal(
       plain.split("\n")[1],

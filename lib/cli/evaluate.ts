@@ -19,11 +19,12 @@
  */
 import { projectPath } from "../util/project.ts";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
-import type { SplitName } from "../data/types.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
 import { disposeRun, loadRun } from "../train/run.ts";
 import { predictRecords } from "../train/score.ts";
-import { splitRecords } from "./_eval_data.ts";
+import { type EvalSplit, splitRecords } from "./_eval_data.ts";
+import { DATA_FLAGS, dataSource } from "./_data_flags.ts";
+import { type DataSource, describeSource } from "../data/dataset.ts";
 import type { AdaptMode } from "../eval/adapt.ts";
 import { formatCalibrationCurve, siteCalibrationCurve } from "../eval/calibration_curve.ts";
 import { evaluateSite, type Evaluation, type SiteEvaluation } from "../eval/site_eval.ts";
@@ -39,7 +40,9 @@ export type { Evaluation };
 export const EVALUATE_CLI = {
   name: "evaluate",
   synopsis: [
-    "[--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]",
+    "[--run DIR] --data DIR [--split test|val|all] [--json] [--perturb SEED]",
+    "[--run DIR] --data DIR --labels FILE [--format rsna|nih|chexpert|csv] " +
+    "[--split test|all] [--json]",
     "[--run DIR[,DIR...]] --data DIR [--adapt none|bn|prior|bn+prior] [--tta N] " +
     "[--calibrate SITE_DIR] [--ci] [--n-boot N] [--val-data DIR] [--json]",
     "[--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json] [--save]",
@@ -55,12 +58,13 @@ export const EVALUATE_CLI = {
       help: "run folder (default outputs/reference); several, comma-separated: an ensemble " +
         "(an ensemble folder from deno task ensemble counts as one run)",
     },
-    data: { type: "string", arg: "DIR", help: "dataset root" },
+    data: { type: "string", arg: "DIR", help: "dataset root, or the images of --labels" },
+    ...DATA_FLAGS,
     split: {
       type: "string",
-      choices: ["train", "val", "test"],
+      choices: ["train", "val", "test", "all"],
       default: "test",
-      help: "split scored",
+      help: "split scored (all: every labelled frontal image)",
     },
     json: { type: "boolean", help: "print one JSON object" },
     perturb: {
@@ -126,14 +130,16 @@ export const EVALUATE_CLI = {
 /** Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). */
 export async function evaluateRun(
   runDir: string,
-  data: string,
-  split: SplitName,
+  data: DataSource | string,
+  split: EvalSplit,
   note: (msg: string) => void = (m) => console.error(m),
   perturbSeed?: number,
 ): Promise<Evaluation> {
   const run = await loadRun(runDir);
   const { records, source, fromManifest } = await splitRecords(data, split);
-  if (fromManifest) note(`evaluate: ${data} has no ${split}/ folder; using ${source}`);
+  if (fromManifest) {
+    note(`evaluate: ${describeSource(data)} has no ${split}/ folder; using ${source}`);
+  }
   const { prob, failures } = await predictRecords(run, records, { perturbSeed });
   for (const f of failures) note(`evaluate: skipped ${f.path}: ${f.reason}`);
   const y: number[] = [], p: number[] = [];
@@ -190,14 +196,17 @@ export async function main(args: string[]): Promise<void> {
     return console.log(v.json ? JSON.stringify(res) : formatSiteCalibration(res));
   }
   if (!v.data) throw new UsageError("--data DIR is required");
-  const split: SplitName = v.split;
+  const split: EvalSplit = v.split;
+  const src = dataSource(v.data, v);
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
   const siteOptions = runs.length > 1 || v.adapt !== undefined || v.tta !== undefined ||
     v.calibrate !== undefined || v.ci === true;
   if (siteOptions) {
     if (v.perturb !== undefined) throw new UsageError("--perturb goes alone");
-    const { records, source, fromManifest } = await splitRecords(v.data, split);
-    if (fromManifest) console.error(`evaluate: ${v.data} has no ${split}/ folder; using ${source}`);
+    const { records, source, fromManifest } = await splitRecords(src, split);
+    if (fromManifest) {
+      console.error(`evaluate: ${describeSource(src)} has no ${split}/ folder; using ${source}`);
+    }
     const e = await evaluateSite({
       runs,
       records,
@@ -220,7 +229,7 @@ export async function main(args: string[]): Promise<void> {
   if (perturb !== undefined) {
     console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
   }
-  const e = await evaluateRun(runDir, v.data, split, undefined, perturb);
+  const e = await evaluateRun(runDir, src, split, undefined, perturb);
   if (v.json) return console.log(JSON.stringify(e));
   console.log(formatEvaluation(e, runDir, split, v.data));
 }

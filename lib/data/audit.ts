@@ -25,7 +25,14 @@ import { sha256Hex } from "../util/hash.ts";
 import { mapLimit } from "./_pool.ts";
 import { ProbeCache, type ProbeOutcome } from "./_probe_cache.ts";
 import { projectPath } from "../util/project.ts";
-import { cmp, discoverDataset } from "./discover.ts";
+import { cmp } from "./discover.ts";
+import {
+  type DataSource,
+  loadDataset,
+  type SkipKind,
+  type Skipped,
+  skippedCounts,
+} from "./dataset.ts";
 import { knownSubtype } from "./names.ts";
 import {
   DEFAULT_FRACTIONS,
@@ -93,7 +100,14 @@ export interface DuplicateGroup {
 /** The audit's result; every table is a nodejs-polars DataFrame. */
 export interface AuditReport {
   root: string;
-  layout: "kaggle" | "flat";
+  layout: "kaggle" | "flat" | "table";
+  /** The label table (absolute) and its format, for a table source; null for the folders. */
+  labels: string | null;
+  format: string | null;
+  /** Items the dataset left out (label rows, files, views, DICOMs), each named with its kind. */
+  skipped: Skipped[];
+  /** How many of each kind (every kind, 0 when none). */
+  skippedCounts: Record<SkipKind, number>;
   /** ISO time the audit ran. */
   created: string;
   /** Seconds the audit took (discovery + reading every file). */
@@ -237,12 +251,15 @@ function filesFrame(checks: FileCheck[]): pl.DataFrame {
  * Audits the dataset under `root` (see the module doc). Throws only for what stops discovery
  * (missing root, wrong layout, empty class folder); bad files are reported, not thrown.
  */
-export async function auditDataset(root: string, opts: AuditOptions = {}): Promise<AuditReport> {
+export async function auditDataset(
+  root: DataSource | string,
+  opts: AuditOptions = {},
+): Promise<AuditReport> {
   const t0 = performance.now();
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
   const seed = opts.seed ?? DEFAULT_SEED;
   const fractions = opts.fractions ?? DEFAULT_FRACTIONS;
-  const found = await discoverDataset(root);
+  const found = await loadDataset(root);
   const plan = planSplits(found.records, { seed, fractions });
   const planned = new Map(plan.records.map((r) => [r.relPath, r.split]));
   const cache = await ProbeCache.open(opts.probeCache ?? null);
@@ -319,6 +336,10 @@ export async function auditDataset(root: string, opts: AuditOptions = {}): Promi
   return {
     root: found.root,
     layout: found.layout,
+    labels: found.labels,
+    format: found.format,
+    skipped: found.skipped,
+    skippedCounts: skippedCounts(found.skipped),
     created: new Date().toISOString(),
     seconds: Math.round((performance.now() - t0) / 10) / 100,
     concurrency,

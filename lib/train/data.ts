@@ -12,7 +12,8 @@ import { applyChestRegionBatch, type ChestRegionMode } from "../images/chest_reg
 import { loadImages } from "../images/cache.ts";
 import { applyIntensityBatch, type IntensityMode } from "../images/intensity.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
-import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
+import { chestRegionOf, dataSourceOf, intensityOf, type TrainConfig } from "./config.ts";
+import { skippedCounts } from "../data/dataset.ts";
 import type { SplitData, TrainData } from "./batch.ts";
 
 /** Class index of a record: binary y, or the subtype for 3 classes (-1: subtype unknown). */
@@ -97,7 +98,7 @@ export async function loadTrainData(
   cfg: TrainConfig,
   log: (msg: string) => void = () => {},
 ): Promise<TrainData> {
-  const { manifestPath, records } = await loadOrCreateManifest(cfg.data, {
+  const { manifestPath, records, skipped } = await loadOrCreateManifest(dataSourceOf(cfg), {
     outDir: join(cfg.outputsDir, "manifests"),
   });
   let train = records.filter((r) => r.split === "train");
@@ -136,6 +137,14 @@ export async function loadTrainData(
   const slotOf = new Map<string, number>();
   paths.forEach((p, i) => loaded.ok[i] && slotOf.set(p, i));
   const warnings = loaded.failures.map((f) => `skipped unreadable image ${f.path}: ${f.reason}`);
+  if (skipped.length) {
+    const counts = Object.entries(skippedCounts(skipped)).filter(([, n]) => n > 0);
+    warnings.push(
+      `the dataset left out ${skipped.length} item(s) (${
+        counts.map(([k, n]) => `${k} ${n}`).join(", ")
+      }); deno task audit names each`,
+    );
+  }
   const bytes = cfg.size * cfg.size * cfg.channels;
   return {
     train: makeSplitData(train, cfg.classes, loaded.data, slotOf, bytes),

@@ -117,3 +117,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "train reads a label table (RSNA DICOM tree): the run's split holds only its records",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const { initBackend } = await import("../../lib/backend/select.ts");
+    const { resolveConfig } = await import("../../lib/train/config.ts");
+    const { train } = await import("../../lib/train/train.ts");
+    const { readCsv } = await import("../../lib/util/csv.ts");
+    await initBackend();
+    const root = await Deno.makeTempDir({ prefix: "formats_train_" });
+    try {
+      const w = await writeArchive(join(root, "rsna"), "rsna", planArchive(40, 3), { size: 40 });
+      // A bad row too: it must be skipped, not stop training.
+      await Deno.writeTextFile(w.labels!, "missing-id,,,,,0\n", { append: true });
+      const cfg = resolveConfig({
+        model: "compact",
+        data: w.data,
+        labels: w.labels,
+        out: join(root, "run"),
+        size: 32,
+        batchSize: 8,
+        epochs: 1,
+        seed: 3,
+        outputsDir: join(root, "outputs"),
+      });
+      const lines: string[] = [];
+      const r = await train(cfg, { log: (l) => lines.push(l) });
+      assert.ok(
+        lines.some((l) => /left out 1 item\(s\) \(missing-file 1\)/.test(l)),
+        lines.join("\n"),
+      );
+      const ds = await loadDataset({ data: w.data, labels: w.labels });
+      const known = new Set(ds.records.map((x) => x.relPath));
+      const val = await readCsv(join(r.dir, "val_predictions.csv"));
+      assert.ok(val.length > 0 && val.every((v) => known.has(v.relPath)));
+      const saved = JSON.parse(await Deno.readTextFile(join(r.dir, "config.json")));
+      assert.equal(saved.labels, w.labels);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

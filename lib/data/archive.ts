@@ -132,14 +132,14 @@ function tableLines(format: ArchiveFormat, plan: PlannedImage[]): string[] {
         "View Position,OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],",
         ...plan.map((p, i) =>
           `${p.id}.png,${pos(p) ? (i % 2 ? "Pneumonia|Effusion" : "Pneumonia") : "No Finding"},` +
-          `${p.index - 1},${p.patient},5,M,${i % 3 ? "PA" : "AP"},2048,2048,0.14,0.14,`
+          `${p.index - 1},${p.patient},4,M,${i % 3 ? "PA" : "AP"},2048,2048,0.14,0.14,`
         ),
       ];
     case "chexpert":
       return [
         "Path,Sex,Age,Frontal/Lateral,AP/PA,No Finding,Pneumonia",
         ...plan.map((p, i) =>
-          `${archivePath("chexpert", p, i)},Female,6,Frontal,AP,${pos(p) ? "" : "1.0"},` +
+          `${archivePath("chexpert", p, i)},Female,4,Frontal,AP,${pos(p) ? "" : "1.0"},` +
           (pos(p) ? "1.0" : "0.0")
         ),
       ];

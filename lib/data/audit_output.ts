@@ -77,6 +77,13 @@ export function auditToJson(report: AuditReport): Record<string, unknown> {
   };
 }
 
+/** Words for the out-of-scope codes (lib/images/scope.ts). */
+const SCOPE_NAMES: Record<string, string> = {
+  dicom_age: "age outside 1-5 years",
+  dicom_modality: "not a radiograph",
+  dicom_body_part: "not the chest",
+};
+
 /** Unreadable files, duplicate groups and shared patients listed on the terminal (all in CSVs). */
 const LIST_SHOWN = 30;
 
@@ -114,6 +121,20 @@ export function formatAudit(report: AuditReport): string {
   if (report.skipped.length > LIST_SHOWN) {
     out.push(`  ... ${report.skipped.length - LIST_SHOWN} more in skipped.csv`);
   }
+  const o = report.outOfScope;
+  out.push(
+    heading(
+      `Out of scope for the pediatric model: ${fmtInt(o.images)} of ${fmtInt(report.total)} ` +
+        `images (${(100 * o.share).toFixed(1)}%)`,
+    ),
+  );
+  const codes = Object.entries(o.byCode).map(([c, n]) => `${SCOPE_NAMES[c] ?? c} ${fmtInt(n)}`);
+  out.push(
+    (codes.length ? codes.join(", ") + "; " : "") +
+      `age known for ${fmtInt(o.ageKnown)} images; lateral views left out: ` +
+      `${fmtInt(o.lateralLeftOut)}`,
+  );
+  for (const e of o.examples) out.push(`- ${e.relPath}: ${e.codes.join(", ")}`);
   out.push(heading("Images per split folder, class and subtype"), report.counts.toString());
   out.push(
     heading(`Split folders (PNEUMONIA:NORMAL = ${report.classRatio.toFixed(3)} overall)`),

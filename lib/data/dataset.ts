@@ -28,6 +28,7 @@
  */
 import { basename, join, resolve } from "node:path";
 import { DicomError, isDicom, readDicomHeader } from "../images/dicom.ts";
+import { dicomAgeYears } from "../images/scope.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { mapLimit } from "./_pool.ts";
 import { cmp, discoverDataset } from "./discover.ts";
@@ -247,6 +248,9 @@ function tableRecord(root: string, relPath: string, row: TableRow): ImageRecord 
     officialSplit: null,
   };
   if (implied === null && !(known && given !== "normal")) rec.subtypeKnown = false;
+  if (row.age !== null || row.viewText !== null) {
+    rec.meta = { ageText: row.age, ageYears: ageYears(row.age), viewPosition: row.viewText };
+  }
   return rec;
 }
 
@@ -378,6 +382,16 @@ async function tableDataset(s: DataSource): Promise<Dataset> {
   };
 }
 
+/** Age in years from a DICOM Age String (`004Y`, `018M`) or a plain number of years; else null. */
+export function ageYears(text: string | null | undefined): number | null {
+  const t = (text ?? "").trim();
+  if (t === "") return null;
+  const d = dicomAgeYears(t);
+  if (d !== null) return d;
+  const n = Number(t);
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
 /** Bytes read first for a DICOM header (more when the pixel data starts later). */
 const HEAD_BYTES = 16 * 1024;
 
@@ -408,6 +422,16 @@ async function dicomChecks(
       if (viewOf(h.viewPosition) === "lateral") {
         return { kind: "lateral", item: r.relPath, detail: `View Position ${h.viewPosition}` };
       }
+      // The table's age wins over the header's (exports often blank the header's).
+      const age = r.meta?.ageText ?? h.patientAge;
+      r.meta = {
+        ...r.meta,
+        modality: h.modality,
+        bodyPart: h.bodyPart,
+        viewPosition: r.meta?.viewPosition ?? h.viewPosition,
+        ageText: age,
+        ageYears: ageYears(age),
+      };
       return null;
     } catch (err) {
       const reason = err instanceof DicomError ? err.reason : (err as Error).message;

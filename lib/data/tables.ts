@@ -78,6 +78,8 @@ export interface TableRow {
   viewText: string | null;
   /** 1-based line numbers in the file (header is line 1); several for RSNA boxes. */
   lines: number[];
+  /** The patient's age as written (NIH `Patient Age`, CheXpert `Age`, csv `age`), or null. */
+  age: string | null;
 }
 
 /** What {@link readLabelTable} gives. */
@@ -270,7 +272,7 @@ function parseRow(
   line: number,
   policy: LabelPolicy,
 ): TableRow {
-  const base = { lines: [line], subtype: null as string | null };
+  const base = { lines: [line], subtype: null as string | null, age: null as string | null };
   switch (format) {
     case "rsna": {
       const key = rec.patientId.trim();
@@ -297,6 +299,7 @@ function parseRow(
         keyIsPath: false,
         ...nihLabel(rec["Finding Labels"], policy),
         patient: (rec["Patient ID"] ?? "").trim() || `file:${key}`,
+        age: rec["Patient Age"]?.trim() || null,
         view: viewOf(viewText),
         viewText,
       };
@@ -313,6 +316,7 @@ function parseRow(
         keyIsPath: true,
         ...m,
         patient: chexpertPatient(key),
+        age: rec.Age?.trim() || null,
         view: viewOf(viewText),
         viewText,
       };
@@ -331,6 +335,7 @@ function parseRow(
         )),
         patient: (column(rec, "patient", true) ?? "").trim() || `file:${key}`,
         subtype: column(rec, "subtype", true)?.trim() || null,
+        age: column(rec, "age", true)?.trim() || null,
         view: viewOf(viewText),
         viewText,
       };

@@ -284,3 +284,44 @@ Deno.test("the folder layout's DICOMs get the same header checks", async () => {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("audit: out of scope per dataset from the table's ages and the DICOM tags", async () => {
+  const root = await Deno.makeTempDir({ prefix: "scope_" });
+  try {
+    await write(root, {
+      "nih/images_001/images/a.png": await png(),
+      "nih/images_001/images/b.png": await png(),
+      "nih/images_001/images/c.png": await png(),
+      "nih/images_001/images/d.png": await png(),
+      "nih/Data_Entry_2017.csv": [
+        "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position",
+        "a.png,Pneumonia,0,1,58,F,PA",
+        "b.png,No Finding,0,2,3,F,AP",
+        "c.png,No Finding,0,3,041Y,M,PA",
+        "d.png,No Finding,0,4,5,M,LL",
+      ].join("\n"),
+      "dcm/NORMAL/a.dcm": dicom({ tags: { PatientAge: "045Y" } }),
+      "dcm/NORMAL/b.dcm": dicom({ tags: { Modality: "CT", BodyPartExamined: "HEAD" } }),
+      "dcm/PNEUMONIA/c.dcm": dicom(),
+      "dcm/PNEUMONIA/d.dcm": dicom({ tags: { ViewPosition: "LL" } }),
+    });
+    let r = await auditDataset({
+      data: join(root, "nih"),
+      labels: join(root, "nih/Data_Entry_2017.csv"),
+    });
+    assert.deepEqual(r.outOfScope.byCode, { dicom_age: 2 });
+    assert.equal(r.outOfScope.images, 2);
+    assert.equal(r.outOfScope.share, Number((2 / 3).toFixed(4)));
+    assert.equal(r.outOfScope.ageKnown, 3);
+    assert.equal(r.outOfScope.lateralLeftOut, 1);
+    assert.match(formatAudit(r), /Out of scope for the pediatric model: 2 of 3 images \(66\.7%\)/);
+    r = await auditDataset(join(root, "dcm"));
+    assert.deepEqual(r.outOfScope.byCode, { dicom_age: 1, dicom_modality: 1, dicom_body_part: 1 });
+    assert.equal(r.outOfScope.images, 2);
+    assert.equal(r.outOfScope.lateralLeftOut, 1);
+    const json = JSON.parse(JSON.stringify(auditToJson(r)));
+    assert.equal(json.outOfScope.images, 2);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

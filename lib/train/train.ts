@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { progressLine } from "../util/progress.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
@@ -124,6 +125,11 @@ export interface TrainOptions {
    * resumed run is not bit-identical to an uninterrupted one.
    */
   workers?: number;
+  /**
+   * Above this many bytes of decoded pixels, stream them from the packed decode cache on disk
+   * (default `STREAM_ABOVE_BYTES` of lib/train/data.ts; 0: always).
+   */
+  streamAboveBytes?: number;
 }
 
 interface TrainerState {
@@ -189,7 +195,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     await writeJsonAtomic(join(dir, "config.json"), cfg);
   }
   const pre = preprocessingFor(cfg.model, cfg);
-  const data = opts.data ?? await loadTrainData(cfg, log);
+  const data = opts.data ??
+    await loadTrainData(cfg, log, { streamAboveBytes: opts.streamAboveBytes });
   for (const w of data.warnings) log(`warning: ${w}`);
   const model = await createModel(cfg.model, {
     size: cfg.size,
@@ -252,7 +259,11 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       // Dropout draws from Math.random; a per-epoch seed makes it reproducible and resumable.
       Math.random = makeRng(cfg.seed * 31337 + epoch);
       const t0 = performance.now();
-      const tr = await trainEpoch(step, data, cfg, pre, epoch);
+      // A progress line with an ETA every 30 s on long epochs (none on short ones).
+      const tick = progressLine(`epoch ${epoch}`, data.train.records.length, log, 30);
+      const tr = await trainEpoch(step, data, cfg, pre, epoch, {
+        onBatch: (d, total) => (d < total || performance.now() - t0 > 30_000) && tick(d),
+      });
       if (trainer) await trainer.syncTo(model);
       const recalibrate = () =>
         recalibrateBatchNorm(model, data.train, pre, cfg.batchSize, cfg.seed * 613 + epoch);

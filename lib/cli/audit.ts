@@ -16,6 +16,7 @@ import { DEFAULT_SEED } from "../data/split.ts";
 import { shortPath } from "../util/project.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 import { DATA_FLAGS, dataSource } from "./_data_flags.ts";
+import { progressText } from "../util/progress.ts";
 
 /** Folders tried, in order, when no `--data` is given. */
 export const DEFAULT_DATA_DIRS = ["data/chest_xray", "../shared/data/chest_xray"];
@@ -99,6 +100,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const data = pickData(values.data);
   const showProgress = !values.json && Deno.stderr.isTerminal();
+  const t0 = performance.now();
   const report = await auditDataset(dataSource(data, values), {
     seed,
     concurrency,
@@ -106,7 +108,8 @@ export async function main(args: string[]): Promise<number> {
     onProgress: showProgress
       ? (done, total) => {
         if (done % 250 === 0 || done === total) {
-          Deno.stderr.writeSync(new TextEncoder().encode(`\rread ${done}/${total} files`));
+          const line = progressText("read", done, total, (performance.now() - t0) / 1000);
+          Deno.stderr.writeSync(new TextEncoder().encode(`\r${line} files   `));
           if (done === total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
         }
       }

@@ -1,9 +1,13 @@
 /**
- * `deno task evaluate [--run DIR[,DIR...]] --data DIR [--split test|val] [--adapt none|bn|prior|bn+prior]
+ * `deno task evaluate [--run DIR[,DIR...]] --data DIR [--labels FILE [--format rsna|nih|chexpert|csv]]
+ * [--split test|val|all] [--adapt none|bn|prior|bn+prior]
  * [--tta N] [--calibrate SITE_DIR] [--ci] [--json]`: scores a run (default: the committed
  * reference model, outputs/reference) on a split, at the run's stored threshold (chosen on
  * validation: the strict protocol). With --json, one object on stdout:
  * `{"auc","accuracy","sensitivity","specificity","precision","f1","threshold","confusion":[[tn,fp],[fn,tp]],"n"}`.
+ * `--labels FILE` reads the images under DIR through a label table (lib/data/dataset.ts: RSNA with
+ * its DICOM tree, NIH, CheXpert, or path,label,patient); `--split all` scores every labelled
+ * frontal image, `--split test` the manifest's patient-level test split.
  *
  * Options for a new site (lib/eval/site_eval.ts): several runs are an ensemble; `--tta N`
  * averages each image with N augmented copies; `--adapt` adapts to DIR's images without their

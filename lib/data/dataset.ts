@@ -6,7 +6,9 @@
  * - a label table (`--labels FILE`, lib/data/tables.ts: rsna, nih, chexpert or a plain csv) over
  *   the image files under `DIR` at any depth: JPEG, PNG and DICOM, with or without `.dcm`
  *   (files without an image extension are sniffed for the `DICM` preamble); `DICOMDIR` and
- *   dotfiles are ignored.
+ *   dotfiles are ignored. Rows name their file by path (csv, CheXpert), or by file name or
+ *   stem (RSNA patientId, NIH Image Index); a row whose name no file has is matched to a DICOM
+ *   file by its Patient ID or SOP Instance UID tag (a PACS export names files `IM00001`).
  *
  * Left out and counted ({@link SkipKind}), each item named: label rows whose file is missing
  * (`missing-file`), image files no row names (`no-row`), a row or file repeating an id
@@ -154,6 +156,8 @@ function sortSkipped(skipped: Skipped[]): Skipped[] {
 
 /** What the walk found under the data folder. */
 interface Walk {
+  /** The folder walked (absolute). */
+  root: string;
   /** relPath of every image or DICOM file, sorted. */
   images: string[];
   /** relPaths known to be DICOM (sniffed or named .dcm). */
@@ -225,7 +229,7 @@ async function walkImages(root: string, skipPaths: Set<string>): Promise<Walk> {
     } else others++;
   });
   images.sort(cmp);
-  return { images, dicom, others };
+  return { root, images, dicom, others };
 }
 
 /** The record of a table row matched to a file. */
@@ -292,6 +296,7 @@ async function tableDataset(s: DataSource): Promise<Dataset> {
     const stem = fileStem(r);
     if (stem !== basename(r)) add(stem, r);
   }
+  await matchByTags(table.rows, walk, byName);
   const top = basename(root);
   const used = new Set<string>();
   const candidates: { rec: ImageRecord; row: TableRow }[] = [];
@@ -390,6 +395,46 @@ export function ageYears(text: string | null | undefined): number | null {
   if (d !== null) return d;
   const n = Number(t);
   return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+/**
+ * A PACS export names its files by UID or counter (`IM00001`), not by the table's id: when rows
+ * that name a file (RSNA patientId, NIH Image Index) have no file of that name, the DICOM files
+ * whose name no row uses are matched by their Patient ID (0010,0020) or SOP Instance UID
+ * (0008,0018) tag, read from their headers. Adds the matches to `byName`.
+ */
+async function matchByTags(
+  rows: readonly TableRow[],
+  walk: Walk,
+  byName: Map<string, string[]>,
+): Promise<void> {
+  const unmatched = new Set(
+    rows.filter((r) => !r.keyIsPath && !byName.has(r.key)).map((r) => r.key),
+  );
+  if (unmatched.size === 0) return;
+  const keys = new Set(rows.map((r) => r.key));
+  const loose = [...walk.dicom].filter((r) => !keys.has(basename(r)) && !keys.has(fileStem(r)));
+  const ids = await mapLimit(loose, 16, async (r) => {
+    try {
+      let head = await readHead(join(walk.root, r), HEAD_BYTES);
+      let h = readDicomHeader(head, head.length < HEAD_BYTES);
+      if (h === null) {
+        head = await Deno.readFile(join(walk.root, r));
+        h = readDicomHeader(head, true);
+      }
+      return [h?.patientId, h?.sopInstanceUid];
+    } catch {
+      return [];
+    }
+  });
+  loose.forEach((r, i) => {
+    for (const id of new Set(ids[i])) {
+      if (!id || !unmatched.has(id)) continue;
+      const list = byName.get(id);
+      if (list) list.push(r);
+      else byName.set(id, [r]);
+    }
+  });
 }
 
 /** Bytes read first for a DICOM header (more when the pixel data starts later). */

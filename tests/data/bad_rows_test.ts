@@ -325,3 +325,25 @@ Deno.test("audit: out of scope per dataset from the table's ages and the DICOM t
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("rsna: files named by the PACS (no id in the name) are matched by their DICOM tags", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rsna_tags_" });
+  try {
+    await write(root, {
+      "export/PAT1/STUDY1/SERIES1/IM00001": dicom({ tags: { PatientID: "abc-1" } }),
+      "export/PAT2/STUDY1/SERIES1/IM00001": dicom({ tags: { PatientID: "abc-2" } }),
+      "export/PAT3/STUDY1/SERIES1/IM00001": dicom({ tags: { PatientID: "someone-else" } }),
+      "export/DICOMDIR": new Uint8Array(300),
+      "labels.csv":
+        "patientId,x,y,width,height,Target\nabc-1,1,2,3,4,1\nabc-2,,,,,0\nabc-3,,,,,0\n",
+    });
+    const ds = await loadDataset({ data: root, labels: join(root, "labels.csv") });
+    assert.deepEqual(ds.records.map((r) => [r.relPath, r.label, r.patientId]), [
+      ["export/PAT1/STUDY1/SERIES1/IM00001", "PNEUMONIA", "abc-1"],
+      ["export/PAT2/STUDY1/SERIES1/IM00001", "NORMAL", "abc-2"],
+    ]);
+    assert.deepEqual(nonZero(skippedCounts(ds.skipped)), { "missing-file": 1, "no-row": 1 });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -16,7 +16,8 @@
  * Prints one JSON object with `--json`: `images`, `peakRssMiB` (the largest of the stages), and
  * per stage `seconds`, `images`, `imagesPerSecond` and `peakRssMiB`; plus the machine (CPU model,
  * cores, load average at start and end). The files go under `outputs/bench-scale/<format>-<N>-<S>`
- * (delete it to start over); `outputs/bench/scale-<N>.json` keeps the result.
+ * (delete it to start over); `outputs/bench/scale-<N>.json` keeps the result (`scale-<N>-<stages>.json`
+ * with `--stages`).
  * @module
  */
 import os from "node:os";
@@ -338,7 +339,8 @@ export async function main(args: string[]): Promise<void> {
     },
     created: new Date().toISOString(),
   };
-  await writeJsonAtomic(projectPath(join("outputs", "bench", `scale-${v.images}.json`)), result);
+  const name = `scale-${v.images}${v.stages ? "-" + wanted.join("+") : ""}.json`;
+  await writeJsonAtomic(projectPath(join("outputs", "bench", name)), result);
   if (v.json) console.log(JSON.stringify(result));
   else {
     console.log(`stage      seconds  images/s  peak RSS MiB`);

@@ -15,6 +15,13 @@ import { projectPath } from "../lib/util/project.ts";
 /** The Deno the project pins (npm package `deno`). */
 export const PROJECT_DENO = projectPath("node_modules/deno/deno");
 
+/** The script of each benchmark task that starts Deno subprocesses. */
+const BENCH_SCRIPTS: Record<string, string> = {
+  bench: "main",
+  "gpu-check": "gpu_check",
+  "bench-scale": "scale",
+};
+
 /** Where the benchmarks keep their temporary folders (under `outputs/`, which they may write). */
 export const BENCH_TMP = projectPath("outputs/tmp");
 
@@ -46,7 +53,7 @@ export async function denoExecutable(task: string): Promise<string> {
   throw new Error(
     `each measurement runs in a Deno subprocess, and this task may run only the project's Deno ` +
       `(${PROJECT_DENO}, deno.json); this is ${self}. Run node_modules/deno/deno task ${task}, ` +
-      `or grant it: deno run -A bench/${task === "bench" ? "main" : "gpu_check"}.ts`,
+      `or grant it: deno run -A bench/${BENCH_SCRIPTS[task] ?? task}.ts`,
   );
 }
 

@@ -10,19 +10,19 @@ import { barChart, groupedBarChart } from "../charts/bar.ts";
 import { histogram } from "../charts/histogram.ts";
 import { imageGrid } from "../charts/images.ts";
 import { COLORS } from "../charts/_render.ts";
-import { discoverDataset } from "../data/discover.ts";
+import { loadDataset } from "../data/dataset.ts";
 import type { SplitName, SplitRecord } from "../data/types.ts";
 import { loadImage } from "../images/load.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import { type Splits } from "./_context.ts";
-import type { ReportSettings } from "../report/settings.ts";
+import { type ReportSettings, reportSource } from "../report/settings.ts";
 
 const SPLITS: SplitName[] = ["train", "val", "test"];
 
 /** Images per folder of the dataset as found on disk (e.g. `train/NORMAL`). */
 export async function folderTable(s: ReportSettings): Promise<pl.DataFrame> {
-  const found = await discoverDataset(s.data);
+  const found = await loadDataset(reportSource(s));
   const counts = new Map<string, number>();
   for (const r of found.records) {
     const folder = dirname(r.relPath);

@@ -10,7 +10,7 @@ import { lineChart } from "../charts/lines.ts";
 import { rowsToHtml } from "../charts/table.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { loadImage } from "../images/load.ts";
-import type { ReportSettings } from "../report/settings.ts";
+import { type ReportSettings, reportSource } from "../report/settings.ts";
 import { recordResult } from "./_context.ts";
 import { type DatasetLeakage, datasetLeakage, type NearDuplicatePair } from "../eval/leakage.ts";
 
@@ -19,7 +19,7 @@ import { type DatasetLeakage, datasetLeakage, type NearDuplicatePair } from "../
  * records its headline counts (results/leakage_audit.json) for the conclusions.
  */
 export async function runLeakage(s: ReportSettings, maxDistance = 4): Promise<DatasetLeakage> {
-  const r = await datasetLeakage(s.data, {
+  const r = await datasetLeakage(reportSource(s), {
     maxDistance,
     seed: s.seed,
     manifestDir: join(s.outputsDir, "manifests"),

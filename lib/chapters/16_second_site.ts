@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { histogram } from "../charts/histogram.ts";
 import { imageGrid } from "../charts/images.ts";
 import { rowsToHtml } from "../charts/table.ts";
-import { discoverDataset } from "../data/discover.ts";
+import { type DataSource, loadDataset } from "../data/dataset.ts";
 import type { SplitRecord } from "../data/types.ts";
 import { calibrationCurve } from "../eval/calibration_curve.ts";
 import { imageStats, pixelSample, STAT_NAMES, summariseImageStats } from "../eval/image_stats.ts";
@@ -25,7 +25,7 @@ import type { SiteEvaluation } from "../eval/site_eval.ts";
 import { loadImages } from "../images/cache.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { bootstrapMetrics, formatInterval, type MetricIntervals } from "../metrics/bootstrap.ts";
-import type { ReportSettings } from "../report/settings.ts";
+import { type ReportSettings, siteSource as siteData } from "../report/settings.ts";
 import { meetsTargets, SITE_TARGETS } from "../eval/site_targets.ts";
 import { readJson, writeJsonAtomic } from "../util/atomic.ts";
 import { projectPath } from "../util/project.ts";
@@ -79,6 +79,8 @@ export interface SiteChapter {
   site: ScoredSplit;
   /** The site's folder (for calibration on its labels). */
   siteDir: string;
+  /** The site as the data layer reads it (its folder, or its folder with a label table). */
+  siteSource: DataSource | string;
   siteText: string;
   /** Patient-bootstrap intervals at the stored threshold: home and site. */
   intervals: { home: MetricIntervals; site: MetricIntervals };
@@ -94,7 +96,10 @@ export async function siteChapter(
   const ctx = await evalContext(s);
   const records: SplitRecord[] = src.official
     ? sp.bySplit.test
-    : (await discoverDataset(src.dir)).records.map((r) => ({ ...r, split: "test" as const }));
+    : (await loadDataset(siteData(s) ?? src.dir)).records.map((r) => ({
+      ...r,
+      split: "test" as const,
+    }));
   const site = await scoreSplit(ctx.run, records, join(s.outputsDir, "cache", "images"));
   const home = src.official ? ctx.val : ctx.test;
   const homeName = src.official
@@ -110,6 +115,7 @@ export async function siteChapter(
       homeName,
       site,
       siteDir: src.dir,
+      siteSource: src.official ? src.dir : siteData(s) ?? src.dir,
       siteText: src.text,
       intervals: { home: boot(home), site: boot(site) },
     },

@@ -15,7 +15,7 @@ import { isFinishedRun, readRunRecord, type RunRecord } from "../train/run.ts";
 import { readJson, writeJsonAtomicSync } from "../util/atomic.ts";
 import { jupyterApi, show } from "../report/display.ts";
 import { chapterSettings, type Params, settingsBlock } from "../report/params.ts";
-import { type ReportSettings, reportSettings } from "../report/settings.ts";
+import { type ReportSettings, reportSettings, reportSource } from "../report/settings.ts";
 
 /**
  * The first call of every chapter: makes the settings from the notebook's parameters cell
@@ -74,9 +74,12 @@ const splitCache = new Map<string, Splits>();
 
 /** The manifest's split of the dataset (the same one the training engine uses). */
 export async function splits(s: ReportSettings): Promise<Splits> {
-  const hit = splitCache.get(s.data);
+  const key = `${s.data}\n${s.labels ?? ""}`;
+  const hit = splitCache.get(key);
   if (hit) return hit;
-  const m = await loadOrCreateManifest(s.data, { outDir: join(s.outputsDir, "manifests") });
+  const m = await loadOrCreateManifest(reportSource(s), {
+    outDir: join(s.outputsDir, "manifests"),
+  });
   const bySplit: Record<SplitName, SplitRecord[]> = { train: [], val: [], test: [] };
   for (const r of m.records) bySplit[r.split].push(r);
   const out: Splits = {
@@ -87,7 +90,7 @@ export async function splits(s: ReportSettings): Promise<Splits> {
     officialTest: bySplit.test.length > 0 && bySplit.test.every((r) => r.officialSplit === "test"),
     bySplit,
   };
-  splitCache.set(s.data, out);
+  splitCache.set(key, out);
   return out;
 }
 

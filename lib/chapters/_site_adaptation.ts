@@ -71,7 +71,7 @@ export async function adaptationRows(
     });
   }
   const calibrated = summariseScoring(
-    await scoreForSite({ ...common, calibrate: c.siteDir }),
+    await scoreForSite({ ...common, calibrate: c.siteSource }),
     summary,
   );
   rows.push({

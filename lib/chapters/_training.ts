@@ -50,6 +50,7 @@ export function chapterConfig(s: ReportSettings, spec: RunSpec): TrainConfig {
   const input: TrainConfigInput = {
     model: spec.model,
     data: s.data,
+    ...(s.labels ? { labels: s.labels } : {}),
     name: spec.name,
     out: runDir(s, spec.name),
     // The profile's size, raised to what the architecture can pool down (cnn_reg needs 46).

@@ -15,6 +15,8 @@ import { auditToJson, DEFAULT_AUDIT_DIR, formatAudit, writeAudit } from "../data
 import { DEFAULT_SEED } from "../data/split.ts";
 import { shortPath } from "../util/project.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
+import { DATA_FLAGS, dataSource } from "./_data_flags.ts";
+import { progressText } from "../util/progress.ts";
 
 /** Folders tried, in order, when no `--data` is given. */
 export const DEFAULT_DATA_DIRS = ["data/chest_xray", "../shared/data/chest_xray"];
@@ -22,15 +24,20 @@ export const DEFAULT_DATA_DIRS = ["data/chest_xray", "../shared/data/chest_xray"
 /** The audit command's flags. */
 export const AUDIT_CLI = {
   name: "audit",
-  synopsis: ["[--data DIR] [--json] [--out DIR] [--seed N] [--concurrency N] [--no-cache]"],
+  synopsis: [
+    "[--data DIR] [--json] [--out DIR] [--seed N] [--concurrency N] [--no-cache]",
+    "--data DIR --labels FILE [--format rsna|nih|chexpert|csv] [--uncertain POLICY] [--json]",
+  ],
   about: "Audits a chest X-ray dataset: counts, image sizes, unreadable files, the planned split.",
   flags: {
     data: {
       type: "string",
       arg: "DIR",
       help: "dataset root: DIR/{train,val,test}/{NORMAL,PNEUMONIA}/ or DIR/{NORMAL,PNEUMONIA}/ " +
-        `(default: the first of ${DEFAULT_DATA_DIRS.join(", ")} that exists)`,
+        `(default: the first of ${DEFAULT_DATA_DIRS.join(", ")} that exists), or the images ` +
+        "of --labels",
     },
+    ...DATA_FLAGS,
     json: { type: "boolean", help: "print one JSON object on stdout instead of tables" },
     out: {
       type: "string",
@@ -93,14 +100,16 @@ export async function main(args: string[]): Promise<number> {
   }
   const data = pickData(values.data);
   const showProgress = !values.json && Deno.stderr.isTerminal();
-  const report = await auditDataset(data, {
+  const t0 = performance.now();
+  const report = await auditDataset(dataSource(data, values), {
     seed,
     concurrency,
     probeCache: values["no-cache"] ? null : DEFAULT_PROBE_CACHE,
     onProgress: showProgress
       ? (done, total) => {
         if (done % 250 === 0 || done === total) {
-          Deno.stderr.writeSync(new TextEncoder().encode(`\rread ${done}/${total} files`));
+          const line = progressText("read", done, total, (performance.now() - t0) / 1000);
+          Deno.stderr.writeSync(new TextEncoder().encode(`\r${line} files   `));
           if (done === total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
         }
       }

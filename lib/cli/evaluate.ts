@@ -1,9 +1,13 @@
 /**
- * `deno task evaluate [--run DIR[,DIR...]] --data DIR [--split test|val] [--adapt none|bn|prior|bn+prior]
+ * `deno task evaluate [--run DIR[,DIR...]] --data DIR [--labels FILE [--format rsna|nih|chexpert|csv]]
+ * [--split test|val|all] [--adapt none|bn|prior|bn+prior]
  * [--tta N] [--calibrate SITE_DIR] [--ci] [--json]`: scores a run (default: the committed
  * reference model, outputs/reference) on a split, at the run's stored threshold (chosen on
  * validation: the strict protocol). With --json, one object on stdout:
  * `{"auc","accuracy","sensitivity","specificity","precision","f1","threshold","confusion":[[tn,fp],[fn,tp]],"n"}`.
+ * `--labels FILE` reads the images under DIR through a label table (lib/data/dataset.ts: RSNA with
+ * its DICOM tree, NIH, CheXpert, or path,label,patient); `--split all` scores every labelled
+ * frontal image, `--split test` the manifest's patient-level test split.
  *
  * Options for a new site (lib/eval/site_eval.ts): several runs are an ensemble; `--tta N`
  * averages each image with N augmented copies; `--adapt` adapts to DIR's images without their
@@ -19,11 +23,12 @@
  */
 import { projectPath } from "../util/project.ts";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
-import type { SplitName } from "../data/types.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
 import { disposeRun, loadRun } from "../train/run.ts";
 import { predictRecords } from "../train/score.ts";
-import { splitRecords } from "./_eval_data.ts";
+import { type EvalSplit, splitRecords } from "./_eval_data.ts";
+import { DATA_FLAGS, dataSource } from "./_data_flags.ts";
+import { type DataSource, describeSource } from "../data/dataset.ts";
 import type { AdaptMode } from "../eval/adapt.ts";
 import { formatCalibrationCurve, siteCalibrationCurve } from "../eval/calibration_curve.ts";
 import { evaluateSite, type Evaluation, type SiteEvaluation } from "../eval/site_eval.ts";
@@ -47,7 +52,9 @@ export type { Evaluation };
 export const EVALUATE_CLI = {
   name: "evaluate",
   synopsis: [
-    "[--run DIR] --data DIR [--split test|val] [--json] [--perturb SEED]",
+    "[--run DIR] --data DIR [--split test|val|all] [--json] [--perturb SEED]",
+    "[--run DIR] --data DIR --labels FILE [--format rsna|nih|chexpert|csv] " +
+    "[--split test|all] [--json]",
     "[--run DIR[,DIR...]] --data DIR [--adapt none|bn|prior|bn+prior] [--tta N] " +
     "[--calibrate SITE_DIR] [--ci] [--n-boot N] [--val-data DIR] [--json]",
     "[--run DIR] --calibrate SITE_DIR [--sample-size N] [--seed S] [--json] [--save]",
@@ -63,12 +70,13 @@ export const EVALUATE_CLI = {
       help: "run folder (default outputs/reference); several, comma-separated: an ensemble " +
         "(an ensemble folder from deno task ensemble counts as one run)",
     },
-    data: { type: "string", arg: "DIR", help: "dataset root" },
+    data: { type: "string", arg: "DIR", help: "dataset root, or the images of --labels" },
+    ...DATA_FLAGS,
     split: {
       type: "string",
-      choices: ["train", "val", "test"],
+      choices: ["train", "val", "test", "all"],
       default: "test",
-      help: "split scored",
+      help: "split scored (all: every labelled frontal image)",
     },
     json: { type: "boolean", help: "print one JSON object" },
     perturb: {
@@ -132,6 +140,8 @@ export const EVALUATE_CLI = {
 } as const satisfies CliSpec;
 
 const COMMON = ["run", "json", "backend"];
+/** The dataset flags (--labels, --format and the label policy) of every form that reads --data. */
+const DATA_FLAG_NAMES = Object.keys(DATA_FLAGS) as (keyof typeof DATA_FLAGS)[];
 
 /**
  * The forms of the command and the flags each one uses: a flag given to a form that would ignore
@@ -161,6 +171,7 @@ export const EVALUATE_FORMS = {
     flags: [
       ...COMMON,
       "data",
+      ...DATA_FLAG_NAMES,
       "split",
       "adapt",
       "tta",
@@ -173,21 +184,23 @@ export const EVALUATE_FORMS = {
   },
   plain: {
     form: "scoring one run at its stored threshold (--data alone)",
-    flags: [...COMMON, "data", "split", "perturb"],
+    flags: [...COMMON, "data", ...DATA_FLAG_NAMES, "split", "perturb"],
   },
 } as const;
 
 /** Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). */
 export async function evaluateRun(
   runDir: string,
-  data: string,
-  split: SplitName,
+  data: DataSource | string,
+  split: EvalSplit,
   note: (msg: string) => void = (m) => console.error(m),
   perturbSeed?: number,
 ): Promise<Evaluation> {
   const run = await loadRun(runDir);
   const { records, source, fromManifest } = await splitRecords(data, split);
-  if (fromManifest) note(`evaluate: ${data} has no ${split}/ folder; using ${source}`);
+  if (fromManifest) {
+    note(`evaluate: ${describeSource(data)} has no ${split}/ folder; using ${source}`);
+  }
   const { prob, failures } = await predictRecords(run, records, { perturbSeed });
   for (const f of failures) note(`evaluate: skipped ${f.path}: ${f.reason}`);
   const y: number[] = [], p: number[] = [];
@@ -275,10 +288,13 @@ export async function main(args: string[]): Promise<void> {
     return console.log(v.json ? JSON.stringify(res) : formatSiteCalibration(res));
   }
   const data = v.data!;
-  const split: SplitName = v.split;
+  const split: EvalSplit = v.split;
+  const src = dataSource(data, v);
   if (form === "site") {
-    const { records, source, fromManifest } = await splitRecords(data, split);
-    if (fromManifest) console.error(`evaluate: ${data} has no ${split}/ folder; using ${source}`);
+    const { records, source, fromManifest } = await splitRecords(src, split);
+    if (fromManifest) {
+      console.error(`evaluate: ${describeSource(src)} has no ${split}/ folder; using ${source}`);
+    }
     const e = await evaluateSite({
       runs,
       records,
@@ -301,7 +317,7 @@ export async function main(args: string[]): Promise<void> {
   if (perturb !== undefined) {
     console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
   }
-  const e = await evaluateRun(runDir, data, split, undefined, perturb);
+  const e = await evaluateRun(runDir, src, split, undefined, perturb);
   if (v.json) return console.log(JSON.stringify(e));
   console.log(formatEvaluation(e, runDir, split, data));
 }

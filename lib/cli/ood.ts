@@ -9,6 +9,8 @@
 import { join } from "node:path";
 import { type BackendChoice, initBackend } from "../backend/select.ts";
 import { loadOrCreateManifest } from "../data/split.ts";
+import { dataSourceOf } from "../train/config.ts";
+import { DATA_FLAGS, dataSource } from "./_data_flags.ts";
 import { disposeRun, loadRun } from "../train/run.ts";
 import { loadRunImages, makeSplitData } from "../train/data.ts";
 import { OOD_MAX_TRAIN, storeOod } from "../train/ood.ts";
@@ -23,6 +25,7 @@ export const OOD_CLI = {
   flags: {
     run: { type: "string", arg: "DIR", help: "run folder (default outputs/reference)" },
     data: { type: "string", arg: "DIR", help: "dataset root (default: the run's config.json)" },
+    ...DATA_FLAGS,
     "max-train": {
       type: "number",
       arg: "N",
@@ -44,11 +47,12 @@ export async function main(args: string[]): Promise<void> {
   const runDir = v.run ?? DEFAULT_RUN;
   const run = await loadRun(runDir);
   const data = v.data ?? run.config.data;
+  const src = v.data ? dataSource(v.data, v) : dataSourceOf(run.config);
   if (!data) {
     throw new UsageError(`${runDir}/config.json names no data folder; pass --data DIR`);
   }
   const outputs = run.config.outputsDir ?? "outputs";
-  const { manifestPath, records } = await loadOrCreateManifest(data, {
+  const { manifestPath, records } = await loadOrCreateManifest(src, {
     outDir: join(outputs, "manifests"),
   });
   const train = records.filter((r) => r.split === "train"),

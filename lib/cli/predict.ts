@@ -15,16 +15,28 @@ import type { ScopeWarning } from "../images/scope.ts";
 import { screenFiles } from "../eval/screen.ts";
 import { DEFAULT_RUN } from "./evaluate.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
+import { DATA_FLAGS, dataSource } from "./_data_flags.ts";
+import { loadDataset } from "../data/dataset.ts";
 
 /** The predict command's flags. */
 export const PREDICT_CLI = {
   name: "predict",
-  synopsis: ["[--run DIR] FILE... [--json]"],
+  synopsis: [
+    "[--run DIR] FILE... [--json]",
+    "[--run DIR] --data DIR [--labels FILE [--format F]] [--json]",
+  ],
   about: "P(pneumonia), the label at the run's threshold (or the site threshold kept in its " +
     "calibration.json) and out-of-scope warnings for each image (JPEG, PNG or DICOM).",
   positionals: "FILE...",
   flags: {
     run: { type: "string", arg: "DIR", help: "run folder (default outputs/reference)" },
+    data: {
+      type: "string",
+      arg: "DIR",
+      help: "predict every image of a dataset (class folders, or the frontal images of --labels) " +
+        "instead of FILE...",
+    },
+    ...DATA_FLAGS,
     json: { type: "boolean", help: "print one JSON array" },
     backend: { type: "string", arg: "NAME", help: "TF.js backend (wasm, cpu, ...)" },
   },
@@ -81,9 +93,13 @@ export async function predictFiles(runDir: string, files: string[]): Promise<Fil
 export async function main(args: string[]): Promise<void> {
   const { values: v, positionals, help } = parseCli(PREDICT_CLI, args);
   if (help) return console.log(helpText(PREDICT_CLI));
-  if (positionals.length === 0) throw new UsageError("no image files given");
+  if (v.data && positionals.length) throw new UsageError("give FILE... or --data DIR, not both");
+  const files = v.data
+    ? (await loadDataset(dataSource(v.data, v))).records.map((r) => r.path)
+    : positionals;
+  if (files.length === 0) throw new UsageError("no image files given");
   await initBackend({ prefer: v.backend as BackendChoice | undefined });
-  const rows = await predictFiles(v.run ?? DEFAULT_RUN, positionals);
+  const rows = await predictFiles(v.run ?? DEFAULT_RUN, files);
   if (v.json) return console.log(JSON.stringify(rows));
   const w = Math.max(4, ...rows.map((r) => r.file.length));
   if (rows.length) {

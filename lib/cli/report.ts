@@ -30,6 +30,7 @@ export const REPORT_CLI = {
   synopsis: [
     "[--profile ci|quick|full] [--data DIR | --synthetic] [--seed N] [--out DIR] " +
     "[--only 01,02] [--base DIR] [--site DIR|none] [--fresh] [--set NAME=VALUE ...]",
+    "--data DIR --labels FILE [--site DIR --site-labels FILE] [...]",
   ],
   about: "Executes every notebook headless and writes the executed notebooks and one HTML page.",
   flags: {
@@ -50,6 +51,13 @@ export const REPORT_CLI = {
       arg: "DIR|none",
       help: "labelled second-site sample of chapter 16 (default: chest_xray_site beside the data)",
     },
+    labels: {
+      type: "string",
+      arg: "FILE",
+      help: "label table of the images under --data (RSNA, NIH, CheXpert or path,label,patient " +
+        "csv; format from its header)",
+    },
+    "site-labels": { type: "string", arg: "FILE", help: "label table of the --site images" },
     fresh: {
       type: "boolean",
       help: "retrain runs instead of reusing finished ones (an unfinished report of the same " +
@@ -83,6 +91,8 @@ export async function main(args: string[]): Promise<number> {
     only: v.only?.split(",").map((x) => x.trim()).filter(Boolean),
     transferBase: v.base,
     site: v.site,
+    labels: v.labels,
+    siteLabels: v["site-labels"],
     fresh: v.fresh,
     sets: v.set,
     command: ["deno task report", ...args.map(shellQuote)].join(" "),

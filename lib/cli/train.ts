@@ -34,6 +34,7 @@ import { train } from "../train/train.ts";
 import { defaultTrainWorkers } from "../train/parallel/workers.ts";
 import { readJson } from "../util/atomic.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
+import { DATA_FLAGS, dataSource } from "./_data_flags.ts";
 
 /** The train command's flags. */
 export const TRAIN_CLI = {
@@ -41,6 +42,7 @@ export const TRAIN_CLI = {
   synopsis: [
     "--model NAME --data DIR [--size N] [--epochs N] [--balance none|down|up|weights] " +
     "[--fraction F] [--seed S] [--out DIR] [--resume] [more flags: --help]",
+    "--model NAME --data DIR --labels FILE [--format rsna|nih|chexpert|csv] [...]",
     "--resume --out DIR",
     "--list",
   ],
@@ -48,7 +50,12 @@ export const TRAIN_CLI = {
     "folder (default outputs/runs/<model>-s<seed>).",
   flags: {
     model: { type: "string", arg: "NAME", help: "registered model (--list lists them)" },
-    data: { type: "string", arg: "DIR", help: "dataset root (Kaggle layout or class folders)" },
+    data: {
+      type: "string",
+      arg: "DIR",
+      help: "dataset root (Kaggle layout or class folders), or the images of --labels",
+    },
+    ...DATA_FLAGS,
     size: { type: "number", arg: "N", integer: true, min: 1, help: "input side in pixels" },
     epochs: { type: "number", arg: "N", integer: true, min: 1, help: "most epochs" },
     balance: {
@@ -232,9 +239,13 @@ export async function main(args: string[]): Promise<void> {
       .catch(() => null)
     : null;
   const patience = v.patience;
+  const src = dataSource(v.data, v);
   const cfg = resolveConfig({
     model: v.model,
     data: v.data,
+    labels: src.labels,
+    format: src.format,
+    labelPolicy: src.policy,
     out: v.out,
     name: v.name ?? (v.out ? basename(v.out) : undefined),
     size: v.size ?? basePre?.size,

@@ -21,11 +21,19 @@
  */
 import pl from "nodejs-polars";
 import { ImageError, probeImage } from "../images/load.ts";
+import { metadataWarnings } from "../images/scope.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { mapLimit } from "./_pool.ts";
 import { ProbeCache, type ProbeOutcome } from "./_probe_cache.ts";
 import { projectPath } from "../util/project.ts";
-import { cmp, discoverDataset } from "./discover.ts";
+import { cmp } from "./discover.ts";
+import {
+  type DataSource,
+  loadDataset,
+  type SkipKind,
+  type Skipped,
+  skippedCounts,
+} from "./dataset.ts";
 import { knownSubtype } from "./names.ts";
 import {
   DEFAULT_FRACTIONS,
@@ -90,10 +98,60 @@ export interface DuplicateGroup {
   plannedSplits: string[];
 }
 
+/**
+ * The out-of-scope summary of a dataset, from what its label table and DICOM headers say (the
+ * `dicom_*` checks of lib/images/scope.ts: age outside 1-5 years, not a radiograph, not the
+ * chest), plus the lateral views the dataset left out. The pixel checks (colour, exposure,
+ * asymmetry, feature distance) need a run and are `predict`'s and the page's.
+ */
+export interface OutOfScope {
+  /** Images with at least one warning, and their share of the dataset's images. */
+  images: number;
+  share: number;
+  /** Images per warning code (`dicom_age`, `dicom_modality`, `dicom_body_part`). */
+  byCode: Record<string, number>;
+  /** Images whose age is known (from the table or the DICOM header). */
+  ageKnown: number;
+  /** Lateral views left out of the dataset (counted in `skipped` too). */
+  lateralLeftOut: number;
+  /** The first flagged images with their codes. */
+  examples: { relPath: string; codes: string[] }[];
+}
+
+/** The out-of-scope summary of the records (see {@link OutOfScope}). */
+export function outOfScope(
+  records: readonly ImageRecord[],
+  lateralLeftOut: number,
+): OutOfScope {
+  const byCode: Record<string, number> = {};
+  const examples: OutOfScope["examples"] = [];
+  let images = 0, ageKnown = 0;
+  for (const r of records) {
+    if (r.meta?.ageYears != null) ageKnown++;
+    const codes = metadataWarnings(r.meta ?? {}).map((w) => w.code)
+      .filter((c) => c !== "dicom_lateral");
+    if (!codes.length) continue;
+    images++;
+    for (const c of codes) byCode[c] = (byCode[c] ?? 0) + 1;
+    if (examples.length < 10) examples.push({ relPath: r.relPath, codes });
+  }
+  const share = records.length ? Math.round(10000 * images / records.length) / 10000 : 0;
+  return { images, share, byCode, ageKnown, lateralLeftOut, examples };
+}
+
 /** The audit's result; every table is a nodejs-polars DataFrame. */
 export interface AuditReport {
   root: string;
-  layout: "kaggle" | "flat";
+  layout: "kaggle" | "flat" | "table";
+  /** The label table (absolute) and its format, for a table source; null for the folders. */
+  labels: string | null;
+  format: string | null;
+  /** Items the dataset left out (label rows, files, views, DICOMs), each named with its kind. */
+  skipped: Skipped[];
+  /** How many of each kind (every kind, 0 when none). */
+  skippedCounts: Record<SkipKind, number>;
+  /** How much of the dataset the pediatric model should not be trusted on (see {@link OutOfScope}). */
+  outOfScope: OutOfScope;
   /** ISO time the audit ran. */
   created: string;
   /** Seconds the audit took (discovery + reading every file). */
@@ -237,12 +295,15 @@ function filesFrame(checks: FileCheck[]): pl.DataFrame {
  * Audits the dataset under `root` (see the module doc). Throws only for what stops discovery
  * (missing root, wrong layout, empty class folder); bad files are reported, not thrown.
  */
-export async function auditDataset(root: string, opts: AuditOptions = {}): Promise<AuditReport> {
+export async function auditDataset(
+  root: DataSource | string,
+  opts: AuditOptions = {},
+): Promise<AuditReport> {
   const t0 = performance.now();
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
   const seed = opts.seed ?? DEFAULT_SEED;
   const fractions = opts.fractions ?? DEFAULT_FRACTIONS;
-  const found = await discoverDataset(root);
+  const found = await loadDataset(root);
   const plan = planSplits(found.records, { seed, fractions });
   const planned = new Map(plan.records.map((r) => [r.relPath, r.split]));
   const cache = await ProbeCache.open(opts.probeCache ?? null);
@@ -319,6 +380,11 @@ export async function auditDataset(root: string, opts: AuditOptions = {}): Promi
   return {
     root: found.root,
     layout: found.layout,
+    labels: found.labels,
+    format: found.format,
+    skipped: found.skipped,
+    skippedCounts: skippedCounts(found.skipped),
+    outOfScope: outOfScope(found.records, skippedCounts(found.skipped).lateral),
     created: new Date().toISOString(),
     seconds: Math.round((performance.now() - t0) / 10) / 100,
     concurrency,

@@ -49,6 +49,14 @@ export function duplicatesFrame(report: AuditReport): pl.DataFrame {
   return listFrame(cols, rows).withColumns(pl.col("copies").cast(pl.Int64));
 }
 
+/** Items left out of the dataset as a table (`kind,item,detail`). */
+export function skippedFrame(report: AuditReport): pl.DataFrame {
+  return listFrame(
+    ["kind", "item", "detail"],
+    report.skipped.map((s) => [s.kind, s.item, s.detail]),
+  );
+}
+
 /** Patients in more than one split folder as a table (`patient,splits`). */
 export function sharedPatientsFrame(report: AuditReport): pl.DataFrame {
   return listFrame(
@@ -69,6 +77,13 @@ export function auditToJson(report: AuditReport): Record<string, unknown> {
   };
 }
 
+/** Words for the out-of-scope codes (lib/images/scope.ts). */
+const SCOPE_NAMES: Record<string, string> = {
+  dicom_age: "age outside 1-5 years",
+  dicom_modality: "not a radiograph",
+  dicom_body_part: "not the chest",
+};
+
 /** Unreadable files, duplicate groups and shared patients listed on the terminal (all in CSVs). */
 const LIST_SHOWN = 30;
 
@@ -82,8 +97,11 @@ function heading(text: string): string {
 /** Human-readable audit: headings and polars tables. */
 export function formatAudit(report: AuditReport): string {
   const out: string[] = [];
+  const source = report.labels
+    ? `${report.root} with the ${report.format} label table ${report.labels}`
+    : `${report.root} (${report.layout} layout)`;
   out.push(
-    `Dataset audit of ${report.root} (${report.layout} layout): ${fmtInt(report.total)} images, ` +
+    `Dataset audit of ${source}: ${fmtInt(report.total)} images, ` +
       `${fmtInt(report.readable)} readable, ${report.seconds.toFixed(2)} s ` +
       `(${report.concurrency} files at a time)`,
   );
@@ -93,6 +111,30 @@ export function formatAudit(report: AuditReport): string {
       `Probe cache ${shortPath(c.path)}: ${fmtInt(c.hits)} files known, ${fmtInt(c.misses)} probed`,
     );
   }
+  out.push(heading(`Left out of the dataset: ${fmtInt(report.skipped.length)} item(s)`));
+  const kinds = Object.entries(report.skippedCounts).filter(([, n]) => n > 0);
+  if (kinds.length) out.push(kinds.map(([k, n]) => `${k} ${fmtInt(n)}`).join(", "));
+  // Lines, not a polars table: items and reasons must be whole.
+  for (const s of report.skipped.slice(0, LIST_SHOWN)) {
+    out.push(`- ${s.kind}: ${s.item}: ${s.detail}`);
+  }
+  if (report.skipped.length > LIST_SHOWN) {
+    out.push(`  ... ${report.skipped.length - LIST_SHOWN} more in skipped.csv`);
+  }
+  const o = report.outOfScope;
+  out.push(
+    heading(
+      `Out of scope for the pediatric model: ${fmtInt(o.images)} of ${fmtInt(report.total)} ` +
+        `images (${(100 * o.share).toFixed(1)}%)`,
+    ),
+  );
+  const codes = Object.entries(o.byCode).map(([c, n]) => `${SCOPE_NAMES[c] ?? c} ${fmtInt(n)}`);
+  out.push(
+    (codes.length ? codes.join(", ") + "; " : "") +
+      `age known for ${fmtInt(o.ageKnown)} images; lateral views left out: ` +
+      `${fmtInt(o.lateralLeftOut)}`,
+  );
+  for (const e of o.examples) out.push(`- ${e.relPath}: ${e.codes.join(", ")}`);
   out.push(heading("Images per split folder, class and subtype"), report.counts.toString());
   out.push(
     heading(`Split folders (PNEUMONIA:NORMAL = ${report.classRatio.toFixed(3)} overall)`),
@@ -161,7 +203,7 @@ function csv(df: pl.DataFrame): string {
 
 /**
  * Writes audit.json and the CSVs (counts, splits, planned_splits, sizes, unreadable, duplicates,
- * shared_patients, files) into `outDir`, each atomically. Returns the paths written.
+ * skipped, shared_patients, files) into `outDir`, each atomically. Returns the paths written.
  */
 export async function writeAudit(
   report: AuditReport,
@@ -174,6 +216,7 @@ export async function writeAudit(
     ["planned_splits.csv", csv(report.planned)],
     ["sizes.csv", csv(report.sizes)],
     ["unreadable.csv", csv(unreadableFrame(report))],
+    ["skipped.csv", csv(skippedFrame(report))],
     ["duplicates.csv", csv(duplicatesFrame(report))],
     ["shared_patients.csv", csv(sharedPatientsFrame(report))],
     ["files.csv", csv(report.files)],

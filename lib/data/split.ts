@@ -23,7 +23,8 @@ import { join } from "node:path";
 import { readJson, writeJsonAtomic } from "../util/atomic.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { makeRng, type Rng, shuffle } from "../util/rng.ts";
-import { cmp, discoverDataset } from "./discover.ts";
+import { cmp } from "./discover.ts";
+import { type DataSource, loadDataset, type Skipped } from "./dataset.ts";
 import { knownSubtype } from "./names.ts";
 import { projectPath } from "../util/project.ts";
 import type { ClassName, ImageRecord, SplitName, SplitRecord, Subtype } from "./types.ts";
@@ -252,7 +253,10 @@ export interface ManifestMeta {
   strategy: SplitStrategy;
   /** Absolute dataset root when the manifest was made (information only). */
   dataRoot: string;
-  layout: "kaggle" | "flat";
+  layout: "kaggle" | "flat" | "table";
+  /** The label table (absolute) and its format, for a table source. */
+  labels?: string | null;
+  format?: string | null;
   /** Images per split. */
   counts: Record<SplitName, number>;
   /** Discovery and split warnings. */
@@ -335,20 +339,38 @@ export interface LoadedManifest {
   strategy: SplitStrategy;
   /** Discovery and split warnings. */
   warnings: string[];
+  /** Items the dataset left out, by kind (lib/data/dataset.ts). */
+  skipped: Skipped[];
 }
 
 /**
- * Discovers the dataset, then reuses the manifest for this file list, seed and fractions when it
+ * The manifest key of a dataset: {@link manifestKey} for the folder layout (unchanged, so old
+ * manifests stay valid); for a label table the labels and patients count too (one folder can
+ * have several tables).
+ */
+function datasetKey(
+  records: readonly ImageRecord[],
+  labelsHash: string,
+  seed: number,
+  fractions: Fractions,
+): string {
+  if (labelsHash === "") return manifestKey(records, seed, fractions);
+  const files = records.map((r) => `${r.relPath}\t${r.label}\t${r.patientId}`).sort(cmp);
+  return sha256Hex(JSON.stringify({ files, labelsHash, seed, fractions })).slice(0, 16);
+}
+
+/**
+ * Reads the dataset (a folder, or a folder with a label table: lib/data/dataset.ts), then reuses the manifest for this file list, seed and fractions when it
  * exists (and its file list matches), or makes and writes one under `outDir`.
  */
 export async function loadOrCreateManifest(
-  dataRoot: string,
+  source: DataSource | string,
   opts: ManifestOptions = {},
 ): Promise<LoadedManifest> {
   const seed = opts.seed ?? DEFAULT_SEED;
   const fractions = checkFractions(opts.fractions ?? DEFAULT_FRACTIONS);
-  const found = await discoverDataset(dataRoot);
-  const key = manifestKey(found.records, seed, fractions);
+  const found = await loadDataset(source);
+  const key = datasetKey(found.records, found.labelsHash, seed, fractions);
   const manifestPath = join(opts.outDir ?? DEFAULT_MANIFEST_DIR, `${key}.json`);
   const existing = await readManifest(manifestPath).catch(() => null);
   if (existing && sameFiles(existing, found.records)) {
@@ -359,6 +381,7 @@ export async function loadOrCreateManifest(
       created: false,
       strategy: existing.meta.strategy,
       warnings: existing.meta.warnings ?? [],
+      skipped: found.skipped,
     };
   }
   const plan = planSplits(found.records, { seed, fractions });
@@ -370,9 +393,18 @@ export async function loadOrCreateManifest(
     strategy: plan.strategy,
     dataRoot: found.root,
     layout: found.layout,
+    labels: found.labels,
+    format: found.format,
     warnings,
   });
-  return { manifestPath, records: plan.records, created: true, strategy: plan.strategy, warnings };
+  return {
+    manifestPath,
+    records: plan.records,
+    created: true,
+    strategy: plan.strategy,
+    warnings,
+    skipped: found.skipped,
+  };
 }
 
 /** True when a manifest lists exactly these files. */

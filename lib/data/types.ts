@@ -44,6 +44,23 @@ export interface ImageRecord {
   parsed: boolean;
   /** The official split folder the file sits in, or null for a single folder of classes. */
   officialSplit: SplitName | null;
+  /**
+   * What a label table or the DICOM header says of the image (age, modality, body part, view),
+   * for the audit's out-of-scope summary (lib/images/scope.ts `metadataWarnings`); absent when
+   * nothing is known.
+   */
+  meta?: RecordMetadata;
+}
+
+/** Metadata of an image from its label table or DICOM header (every field optional). */
+export interface RecordMetadata {
+  modality?: string | null;
+  bodyPart?: string | null;
+  viewPosition?: string | null;
+  /** Patient age in years. */
+  ageYears?: number | null;
+  /** The age as written (`004Y`, `58`). */
+  ageText?: string | null;
 }
 
 /** An image record assigned to a split. */

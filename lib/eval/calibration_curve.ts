@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { discoverDataset } from "../data/discover.ts";
+import { loadDataset } from "../data/dataset.ts";
 import type { AdaptMode } from "./adapt.ts";
 import { quantileSorted } from "../metrics/bootstrap.ts";
 import { binaryMetrics, thresholdForSensitivity } from "../metrics/classification.ts";
@@ -173,7 +173,7 @@ export async function siteCalibrationCurve(
     cacheDir?: string;
   },
 ): Promise<CurveRow[]> {
-  const { records } = await discoverDataset(siteDir);
+  const { records } = await loadDataset(siteDir);
   const s = await scoreForSite({ ...o, records, source: siteDir });
   const items = s.scored.records.map((r) => ({ y: r.y, patientId: r.patientId }));
   return calibrationCurve(items, s.scored.prob, { target: s.targetSensitivity, ...o });

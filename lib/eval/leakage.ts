@@ -14,6 +14,7 @@
 
 import type { SplitName, SplitRecord } from "../data/types.ts";
 import { loadOrCreateManifest } from "../data/split.ts";
+import type { DataSource } from "../data/dataset.ts";
 import { makeRng } from "../util/rng.ts";
 import {
   hammingDistance,
@@ -251,7 +252,7 @@ export interface DatasetLeakage {
  * and 10 as well.
  */
 export async function datasetLeakage(
-  dataRoot: string,
+  dataRoot: DataSource | string,
   opts: {
     maxDistance?: number;
     minCorrelation?: number;
@@ -279,7 +280,7 @@ export async function datasetLeakage(
     };
   });
   return {
-    dataRoot,
+    dataRoot: typeof dataRoot === "string" ? dataRoot : dataRoot.data,
     manifestPath,
     audit,
     pairsByDistance,

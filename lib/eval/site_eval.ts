@@ -15,7 +15,7 @@
  * @example
  * ```ts
  * import { evaluateSite } from "./site_eval.ts";
- * const { records } = await discoverDataset("data/site");
+ * const { records } = await loadDataset("data/site");
  * const e = await evaluateSite({ runs: ["outputs/reference"], records, source: "data/site",
  *   adapt: "bn", ci: true });
  * console.log(e.auc, e.intervals?.auc);
@@ -24,7 +24,7 @@
  */
 import { isAbsolute, join, resolve } from "node:path";
 import { sha256Hex } from "../util/hash.ts";
-import { discoverDataset } from "../data/discover.ts";
+import { type DataSource, describeSource, loadDataset } from "../data/dataset.ts";
 import type { ImageRecord, SplitRecord } from "../data/types.ts";
 import { type BootMetric, bootstrapMetrics, type Interval } from "../metrics/bootstrap.ts";
 import { binaryMetrics, rocAuc, thresholdForSensitivity } from "../metrics/classification.ts";
@@ -67,7 +67,7 @@ export interface SiteScoringOptions {
   /** Adaptation without labels, on `records`' images (default "none"). */
   adapt?: AdaptMode;
   /** A labelled site folder whose labels pick the threshold (every image used), or null. */
-  calibrate?: string | null;
+  calibrate?: DataSource | string | null;
   /** Augmented copies per image averaged with the clean one (default 0: none). */
   tta?: number;
   /** Where the runs' validation images are when their config's data folder has moved. */
@@ -257,7 +257,7 @@ export async function scoreForSite(o: SiteScoringOptions): Promise<SiteScoring> 
   }
   if (o.runs.length === 0) throw new Error("scoreForSite: no run folder given");
   const { records, source } = o;
-  const calRecords = o.calibrate ? (await discoverDataset(o.calibrate)).records : [];
+  const calRecords = o.calibrate ? (await loadDataset(o.calibrate)).records : [];
   const needVal = o.runs.length > 1 || tta > 0 || prior || o.withValidation === true;
   const dataP: number[][] = [], calP: number[][] = [], valP: number[][] = [];
   const failures: { path: string; reason: string }[] = [];
@@ -359,11 +359,12 @@ export async function scoreForSite(o: SiteScoringOptions): Promise<SiteScoring> 
   }
   let threshold: number, thresholdFrom: string;
   const calibration = o.calibrate
-    ? { ...keepScored(calRecords, calScores), dir: o.calibrate }
+    ? { ...keepScored(calRecords, calScores), dir: describeSource(o.calibrate) }
     : null;
   if (calibration) {
     threshold = thresholdForSensitivity(calibration.y, calibration.prob, target);
-    thresholdFrom = `calibrated on the labels of ${o.calibrate} (${calibration.y.length} images, ` +
+    thresholdFrom =
+      `calibrated on the labels of ${calibration.dir} (${calibration.y.length} images, ` +
       `highest threshold with sensitivity >= ${target})`;
   } else if (o.runs.length === 1 && tta === 0) {
     threshold = stored;

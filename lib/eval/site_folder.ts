@@ -16,7 +16,7 @@
  * @module
  */
 
-import { discoverDataset } from "../data/discover.ts";
+import { loadDataset } from "../data/dataset.ts";
 import { disposeRun, loadRun } from "../train/run.ts";
 import { scoreRecords } from "../train/score.ts";
 import type { ThresholdPolicy } from "./operating_points.ts";
@@ -53,7 +53,7 @@ export async function calibrateSiteFolder(
   siteDir: string,
   opts: SiteFolderOptions = {},
 ): Promise<SiteFolderResult> {
-  const { records } = await discoverDataset(siteDir);
+  const { records } = await loadDataset(siteDir);
   const run = await loadRun(runDir);
   try {
     // The run's chest-region mode comes with run.preprocessing (loadRun).

@@ -265,3 +265,56 @@ export async function decodeDicom(
   }
   return { image: squarePixels(image, info.pixelAspect), info };
 }
+
+/** What a DICOM file's header says, without decoding its pixels (see {@link readDicomHeader}). */
+export interface DicomHeader {
+  /** Pixel Data (7FE0,0010) present. */
+  hasPixels: boolean;
+  /** Number of Frames (1 when absent). */
+  frames: number;
+  /** View Position (0018,5101): PA, AP, LL, RL, LATERAL...; null when absent. */
+  viewPosition: string | null;
+  /** Patient ID (0010,0020). */
+  patientId: string | null;
+  /** SOP Instance UID (0008,0018). */
+  sopInstanceUid: string | null;
+  /** Modality (0008,0060), Body Part Examined (0018,0015), Patient's Age (0010,1010). */
+  modality: string | null;
+  bodyPart: string | null;
+  patientAge: string | null;
+}
+
+/**
+ * Reads the tags that decide whether a DICOM file is one frontal chest image, from the bytes
+ * before its pixel data (`head` may be the first few kilobytes of the file: parsing stops at the
+ * Pixel Data tag). `complete` says whether `head` is the whole file: only then can a missing
+ * Pixel Data element mean "no pixels". Returns null when `head` is too short to reach the pixel
+ * data (read more), throws {@link DicomError} when the bytes are not readable DICOM.
+ */
+export function readDicomHeader(head: Uint8Array, complete: boolean): DicomHeader | null {
+  if (!isDicom(head)) {
+    throw new DicomError('not a DICOM Part 10 file ("DICM" expected at byte 128)');
+  }
+  let ds: DataSet;
+  try {
+    ds = dicomParser.parseDicom(head, { untilTag: "x7fe00010" });
+  } catch (err) {
+    if (!complete) return null;
+    const msg = typeof err === "string"
+      ? err
+      : (err as { exception?: string }).exception ?? (err as Error).message ?? String(err);
+    throw new DicomError(`not a readable DICOM file (${msg})`);
+  }
+  const hasPixels = ds.elements.x7fe00010 !== undefined;
+  if (!hasPixels && !complete) return null;
+  return {
+    hasPixels,
+    frames: ds.intString("x00280008") ?? 1,
+    viewPosition: str(ds, "x00185101")?.toUpperCase() ?? null,
+    patientId: str(ds, "x00100020"),
+    sopInstanceUid: str(ds, "x00080018"),
+    modality: str(ds, "x00080060"),
+    bodyPart: str(ds, "x00180015"),
+    patientAge: str(ds, "x00101010"),
+  };
+}

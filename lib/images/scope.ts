@@ -187,6 +187,32 @@ export function dicomAgeYears(age: string | null): number | null {
 
 /** The checks on DICOM tags (see the module doc). */
 export function dicomWarnings(info: DicomInfo): ScopeWarning[] {
+  return metadataWarnings({
+    modality: info.modality,
+    bodyPart: info.bodyPart,
+    viewPosition: info.viewPosition,
+    ageYears: dicomAgeYears(info.patientAge),
+    ageText: info.patientAge,
+  });
+}
+
+/** What a DICOM header or a label table says about an image, for {@link metadataWarnings}. */
+export interface ImageMetadata {
+  modality?: string | null;
+  bodyPart?: string | null;
+  viewPosition?: string | null;
+  /** Patient age in years (null: unknown). */
+  ageYears?: number | null;
+  /** The age as written (`004Y`, `58`), for the message. */
+  ageText?: string | null;
+}
+
+/**
+ * The out-of-scope checks on an image's metadata (DICOM tags, or a label table's age and view
+ * columns): the `dicom_*` rows of the module doc, whatever the source, so the page, `predict` and
+ * the audit's per-dataset summary say the same.
+ */
+export function metadataWarnings(info: ImageMetadata): ScopeWarning[] {
   const out: ScopeWarning[] = [];
   if (info.modality && !RADIOGRAPH_MODALITIES.has(info.modality.toUpperCase())) {
     out.push({
@@ -209,11 +235,11 @@ export function dicomWarnings(info: DicomInfo): ScopeWarning[] {
         "frontal (PA/AP) films",
     });
   }
-  const years = dicomAgeYears(info.patientAge);
+  const years = info.ageYears ?? null;
   if (years !== null && (years < 1 || years >= 6)) {
     out.push({
       code: "dicom_age",
-      message: `patient age ${info.patientAge}: outside the training population (children ` +
+      message: `patient age ${info.ageText ?? years}: outside the training population (children ` +
         "aged 1-5); the model's error rates do not apply",
     });
   }

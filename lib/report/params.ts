@@ -63,6 +63,9 @@ export const PARAMETER_DOCS: Readonly<Record<string, string>> = {
   trainVariant: "also train the edited architecture of the chapter",
   site: 'labelled second-site sample, class folders or Kaggle layout ("none": none; null: the ' +
     "chest_xray_site folder beside the data when there is one)",
+  labels: "label table of the images in data (RSNA, NIH, CheXpert or path,label,patient csv; " +
+    "format from its header), relative to the project (null: the folder layout)",
+  siteLabels: "label table of the site's images (null: the site's class folders)",
 };
 
 /** Index of the notebook's parameters cell; none or several is an error naming the file. */
@@ -259,8 +262,10 @@ export function chapterSettings(params: Params): ReportSettings {
   if (p.base !== undefined && p.base !== null && typeof p.base !== "string") {
     bad("base", p.base, "a path or null");
   }
-  if (p.site !== undefined && p.site !== null && typeof p.site !== "string") {
-    bad("site", p.site, "a path or null");
+  for (const k of ["site", "labels", "siteLabels"]) {
+    if (p[k] !== undefined && p[k] !== null && typeof p[k] !== "string") {
+      bad(k, p[k], "a path or null");
+    }
   }
   const train: ChapterTraining = {
     balance: oneOf(p, "balance", ["none", "down", "up", "weights"] as const) ?? "none",
@@ -287,6 +292,8 @@ export function chapterSettings(params: Params): ReportSettings {
     params: { ...params },
     train,
     site: siteFor(p.site as string | null | undefined, abs(p.data as string)),
+    labels: typeof p.labels === "string" && p.labels ? abs(p.labels) : null,
+    siteLabels: typeof p.siteLabels === "string" && p.siteLabels ? abs(p.siteLabels) : null,
   };
 }
 
@@ -299,7 +306,7 @@ export function settingsBlock(s: ReportSettings): string {
   const rel = (x: string) =>
     x.startsWith(PROJECT_ROOT + "/") ? x.slice(PROJECT_ROOT.length + 1) : x;
   const items = Object.entries(p).filter(([k]) => k !== "profile").map(([k, v]) => {
-    const shown = k === "data" || k === "out" || k === "base"
+    const shown = ["data", "out", "base", "labels", "siteLabels", "site"].includes(k)
       ? (typeof v === "string" ? rel(v) : String(v))
       : typeof v === "string"
       ? v

@@ -59,6 +59,10 @@ export interface ReportOptions {
    * site written beside the synthetic data).
    */
   site?: string;
+  /** A label table of the images in `data` (lib/data/tables.ts); absent: the class folders. */
+  labels?: string;
+  /** A label table of the images in `site`; absent: the site's class folders. */
+  siteLabels?: string;
   /**
    * Start from an empty runs folder (`<out>/runs`) and results folder, so that every model is
    * trained in this report; within the report, later chapters still reuse earlier chapters' runs.
@@ -129,6 +133,8 @@ export function resolveReportSettings(o: ReportOptions): ReportSettings {
   const base = transferBaseFor(o);
   if (base) env.set(REPORT_ENV.base, base);
   if (o.site) env.set(REPORT_ENV.site, o.site);
+  if (o.labels) env.set(REPORT_ENV.labels, o.labels);
+  if (o.siteLabels) env.set(REPORT_ENV.siteLabels, o.siteLabels);
   if (o.synthetic && !o.data) {
     env.set(REPORT_ENV.data, join("outputs", "synthetic", `${o.profile}-s${o.seed ?? 42}`));
   }
@@ -358,7 +364,14 @@ export async function prepareNotebooks(
 ): Promise<Map<string, { notebook: Notebook; values: Params }>> {
   const out = new Map<string, { notebook: Notebook; values: Params }>();
   const declared = new Set<string>();
-  const report: Params = { data: s.data, out: s.out, seed: s.seed, site: s.site ?? "none" };
+  const report: Params = {
+    data: s.data,
+    out: s.out,
+    seed: s.seed,
+    site: s.site ?? "none",
+    labels: s.labels ?? null,
+    siteLabels: s.siteLabels ?? null,
+  };
   if (withBase) report.base = s.transferBase;
   for (const path of paths) {
     const file = basename(path);

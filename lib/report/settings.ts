@@ -4,6 +4,7 @@
  * interactively gets the same defaults as `deno task report`.
  * @module
  */
+import type { DataSource } from "../data/dataset.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { PROJECT_ROOT } from "../util/project.ts";
 import type { ChapterTraining, Params } from "./params.ts";
@@ -87,6 +88,8 @@ export const REPORT_ENV = {
   base: "XRAY_TRANSFER_BASE",
   fresh: "XRAY_REPORT_FRESH",
   site: "XRAY_REPORT_SITE",
+  labels: "XRAY_REPORT_LABELS",
+  siteLabels: "XRAY_REPORT_SITE_LABELS",
 } as const;
 
 /** Everything a chapter needs to know about this report run; all paths absolute. */
@@ -116,6 +119,24 @@ export interface ReportSettings {
    * site" chapter; null when there is none (see {@link siteFor}).
    */
   site?: string | null;
+  /**
+   * A label table describing the images under `data` (lib/data/tables.ts; format from its
+   * header); null or absent: the folder layout.
+   */
+  labels?: string | null;
+  /** A label table of the `site` images; null or absent: the site's class folders. */
+  siteLabels?: string | null;
+}
+
+/** The report's dataset as the data layer reads it (lib/data/dataset.ts). */
+export function reportSource(s: Pick<ReportSettings, "data" | "labels">): DataSource {
+  return s.labels ? { data: s.data, labels: s.labels } : { data: s.data };
+}
+
+/** Chapter 16's site as the data layer reads it; null when there is no site. */
+export function siteSource(s: Pick<ReportSettings, "site" | "siteLabels">): DataSource | null {
+  if (!s.site) return null;
+  return s.siteLabels ? { data: s.site, labels: s.siteLabels } : { data: s.site };
 }
 
 /**
@@ -175,7 +196,10 @@ export function reportSettings(
   const out = abs(env.get(REPORT_ENV.out) ?? join("outputs", "report"), root);
   const base = env.get(REPORT_ENV.base);
   const data = abs(env.get(REPORT_ENV.data) ?? DEFAULT_DATA, root);
+  const labels = env.get(REPORT_ENV.labels), siteLabels = env.get(REPORT_ENV.siteLabels);
   return {
+    labels: labels ? abs(labels, root) : null,
+    siteLabels: siteLabels ? abs(siteLabels, root) : null,
     root,
     data,
     profile: PROFILES[profileName as ProfileName],
@@ -200,5 +224,7 @@ export function settingsEnv(s: ReportSettings): Record<string, string> {
   if (s.transferBase) env[REPORT_ENV.base] = s.transferBase;
   if (s.fresh) env[REPORT_ENV.fresh] = "1";
   env[REPORT_ENV.site] = s.site ?? "none";
+  if (s.labels) env[REPORT_ENV.labels] = s.labels;
+  if (s.siteLabels) env[REPORT_ENV.siteLabels] = s.siteLabels;
   return env;
 }

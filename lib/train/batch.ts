@@ -13,13 +13,25 @@ import type { Preprocessing } from "../models/types.ts";
 import type { Rng } from "../util/rng.ts";
 import { augmentInto, type AugmentOptions } from "./augment.ts";
 
-/** Records of one split with their pixels: record i's image is slot `slot[i]` of `pixels`. */
+/** Images read one at a time from disk (a packed cache, lib/images/packed.ts). */
+export interface PixelSource {
+  /** Image `slot`'s uint8 HWC bytes. */
+  image(slot: number): Uint8Array;
+}
+
+/**
+ * Records of one split with their pixels: record i's image is slot `slot[i]` of `pixels`, or,
+ * for a dataset too large for memory, of `source` (then `pixels` is empty). Read images with
+ * {@link imageAt}.
+ */
 export interface SplitData {
   records: SplitRecord[];
   /** Class index per record (2 classes: y; 3 classes: normal 0, bacteria 1, virus 2). */
   labels: Int32Array;
-  /** uint8 HWC images, one slot per distinct file. */
+  /** uint8 HWC images, one slot per distinct file (empty when `source` is set). */
   pixels: Uint8Array;
+  /** The images on disk, when they are not in `pixels`. */
+  source?: PixelSource;
   slot: Int32Array;
   /** Bytes per image (size * size * channels). */
   imageBytes: number;
@@ -33,6 +45,12 @@ export interface TrainData {
   classWeights: number[] | null;
   manifestPath: string | null;
   warnings: string[];
+}
+
+/** The uint8 image in `slot` of a split (in memory: a view; on disk: read now). */
+export function imageAt(split: SplitData, slot: number): Uint8Array {
+  const b = split.imageBytes;
+  return split.source ? split.source.image(slot) : split.pixels.subarray(slot * b, (slot + 1) * b);
 }
 
 /**
@@ -50,8 +68,7 @@ export function fillBatch(
 ): number {
   const b = split.imageBytes;
   for (let k = 0; k < idx.length; k++) {
-    const s = split.slot[idx[k]];
-    const img = split.pixels.subarray(s * b, (s + 1) * b);
+    const img = imageAt(split, split.slot[idx[k]]);
     if (rng) augmentInto(img, pre, rng, x, k * b, aug);
     else normalisePixels(pre, img, x, k * b);
   }

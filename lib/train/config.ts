@@ -3,6 +3,8 @@
  * defaults, saved with the run as config.json, and read back on `--resume`.
  * @module
  */
+import type { DataSource } from "../data/dataset.ts";
+import type { LabelPolicy, TableFormat } from "../data/tables.ts";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { CHEST_REGION_MODES, type ChestRegionMode } from "../images/chest_region.ts";
@@ -19,8 +21,15 @@ export interface TrainConfig {
   /** Run name; the run folder is `out`. */
   name: string;
   model: string;
-  /** Dataset root (Kaggle layout or a folder of class folders). */
+  /** Dataset root (Kaggle layout or a folder of class folders), or the images of `labels`. */
   data: string;
+  /**
+   * A label table describing the images under `data` (lib/data/tables.ts), its format (null:
+   * detected) and label policy; absent or null: the folder layout.
+   */
+  labels?: string | null;
+  format?: TableFormat | null;
+  labelPolicy?: Partial<LabelPolicy>;
   /** Run folder. */
   out: string;
   size: number;
@@ -100,6 +109,13 @@ export function resolveConfig(input: TrainConfigInput): TrainConfig {
     name,
     model: spec.name,
     data: input.data,
+    ...(input.labels
+      ? {
+        labels: input.labels,
+        format: input.format ?? null,
+        labelPolicy: input.labelPolicy ?? {},
+      }
+      : {}),
     out: input.out ?? join("outputs", "runs", name),
     size: input.size ?? spec.defaultSize,
     channels: input.channels ?? spec.channels,
@@ -199,4 +215,13 @@ export function sameConfig(a: TrainConfig | null, b: TrainConfig | null): boolea
     pseudo: c.pseudo ?? null,
   });
   return isDeepStrictEqual(norm(a), norm(b));
+}
+
+/** The dataset a config trains on (folder layout, or a label table), for lib/data/dataset.ts. */
+export function dataSourceOf(
+  cfg: Pick<TrainConfig, "data" | "labels" | "format" | "labelPolicy">,
+): DataSource {
+  return cfg.labels
+    ? { data: cfg.data, labels: cfg.labels, format: cfg.format ?? null, policy: cfg.labelPolicy }
+    : { data: cfg.data };
 }

@@ -12,9 +12,31 @@ import { applyChestRegionBatch, type ChestRegionMode } from "../images/chest_reg
 import { loadImages } from "../images/cache.ts";
 import { applyIntensityBatch, type IntensityMode } from "../images/intensity.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
-import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
+import { chestRegionOf, dataSourceOf, intensityOf, type TrainConfig } from "./config.ts";
+import { type Skipped, skippedCounts } from "../data/dataset.ts";
+import { openPackedImages } from "../images/packed.ts";
+import { progressLine } from "../util/progress.ts";
 import type { SplitData, TrainData } from "./batch.ts";
 import { listUnlabelled, type UnlabelledImages } from "./pseudo.ts";
+
+/**
+ * Above this many bytes of decoded pixels (train + val) training streams them from the packed
+ * decode cache on disk (lib/images/packed.ts) instead of holding them in memory: 768 MiB, so a
+ * run stays within 2 GB of memory at any dataset size. The Kaggle set at 224 px x 3 channels
+ * (0.82 GiB) stays in memory.
+ */
+export const STREAM_ABOVE_BYTES = 2 ** 30;
+
+/** The warning that says what the dataset left out, by kind (none when nothing was). */
+function skippedWarning(skipped: readonly Skipped[]): string[] {
+  if (!skipped.length) return [];
+  const counts = Object.entries(skippedCounts(skipped)).filter(([, n]) => n > 0);
+  return [
+    `the dataset left out ${skipped.length} item(s) (${
+      counts.map(([k, n]) => `${k} ${n}`).join(", ")
+    }); deno task audit names each`,
+  ];
+}
 
 /** Class index of a record: binary y, or the subtype for 3 classes (-1: subtype unknown). */
 export function classIndex(r: SplitRecord, classes: 2 | 3): number {
@@ -97,8 +119,9 @@ export async function loadRunImages(
 export async function loadTrainData(
   cfg: TrainConfig,
   log: (msg: string) => void = () => {},
+  opts: { streamAboveBytes?: number } = {},
 ): Promise<TrainData> {
-  const { manifestPath, records } = await loadOrCreateManifest(cfg.data, {
+  const { manifestPath, records, skipped } = await loadOrCreateManifest(dataSourceOf(cfg), {
     outDir: join(cfg.outputsDir, "manifests"),
   });
   let train = records.filter((r) => r.split === "train");
@@ -121,6 +144,46 @@ export async function loadTrainData(
   const paths = [...new Set([...train, ...val].map((r) => r.path))];
   const t0 = performance.now();
   const chestRegion = chestRegionOf(cfg), intensity = intensityOf(cfg);
+  const bytes = cfg.size * cfg.size * cfg.channels;
+  const limit = opts.streamAboveBytes ?? STREAM_ABOVE_BYTES;
+  if (paths.length * bytes > limit) {
+    // Too large for memory: the packed decode cache on disk, read batch by batch.
+    const tick = progressLine(
+      `decode cache (${cfg.size}x${cfg.size}x${cfg.channels})`,
+      paths.length,
+      log,
+    );
+    const packed = await openPackedImages(paths, {
+      size: cfg.size,
+      channels: cfg.channels,
+      chestRegion,
+      intensity,
+      dir: join(cfg.outputsDir, "cache", "packed"),
+      onProgress: (d) => tick(d),
+    });
+    log(
+      `packed ${paths.length} images at ${cfg.size}x${cfg.size}x${cfg.channels} on disk ` +
+        `(${packed.decoded} decoded now, ${((paths.length * bytes) / 2 ** 30).toFixed(2)} GiB in ` +
+        `${packed.file}; streamed, not held in memory) in ` +
+        `${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    const slotOf = new Map<string, number>();
+    paths.forEach((p, i) => packed.ok[i] && slotOf.set(p, i));
+    const warnings = packed.failures.map((f) => `skipped unreadable image ${f.path}: ${f.reason}`);
+    warnings.push(...skippedWarning(skipped));
+    const empty = new Uint8Array(0);
+    const split = (r: SplitRecord[]) => ({
+      ...makeSplitData(r, cfg.classes, empty, slotOf, bytes),
+      source: packed,
+    });
+    return {
+      train: split(train),
+      val: split(val),
+      classWeights,
+      manifestPath,
+      warnings,
+    };
+  }
   const loaded = await loadRunImages(paths, {
     size: cfg.size,
     channels: cfg.channels,
@@ -137,7 +200,7 @@ export async function loadTrainData(
   const slotOf = new Map<string, number>();
   paths.forEach((p, i) => loaded.ok[i] && slotOf.set(p, i));
   const warnings = loaded.failures.map((f) => `skipped unreadable image ${f.path}: ${f.reason}`);
-  const bytes = cfg.size * cfg.size * cfg.channels;
+  warnings.push(...skippedWarning(skipped));
   return {
     train: makeSplitData(train, cfg.classes, loaded.data, slotOf, bytes),
     val: makeSplitData(val, cfg.classes, loaded.data, slotOf, bytes),

@@ -18,7 +18,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import { normalisePixels } from "../models/preprocessing.ts";
 import type { Preprocessing } from "../models/types.ts";
-import type { SplitData } from "./batch.ts";
+import { imageAt, type SplitData } from "./batch.ts";
 import { readJson, writeJsonAtomic } from "../util/atomic.ts";
 import { makeRng, shuffle } from "../util/rng.ts";
 import { flattenLayers, penultimateWith } from "../models/features.ts";
@@ -29,6 +29,8 @@ export { OOD_FILE };
 
 /** Training images sampled for the feature Gaussian. */
 export const OOD_MAX_TRAIN = 2000;
+/** Validation images the reference is fitted on, at most (seeded sample above that). */
+export const OOD_MAX_VAL = 5000;
 
 /** Penultimate features of `n` uint8 images (packed, size x size x channels each), [n * d]. */
 export async function featuresOf(
@@ -67,7 +69,7 @@ function splitPixels(
   const chosen = slots.length > max ? shuffle(slots, makeRng(seed)).slice(0, max) : slots;
   const b = split.imageBytes;
   const pixels = new Uint8Array(chosen.length * b);
-  chosen.forEach((s, i) => pixels.set(split.pixels.subarray(s * b, (s + 1) * b), i * b));
+  chosen.forEach((s, i) => pixels.set(imageAt(split, s), i * b));
   return { pixels, n: chosen.length };
 }
 
@@ -84,7 +86,8 @@ export async function fitRunOod(
   opts: { maxTrain?: number; seed?: number } = {},
 ): Promise<OodFile> {
   const tr = splitPixels(train, opts.maxTrain ?? OOD_MAX_TRAIN, opts.seed ?? 0);
-  const va = splitPixels(val, Infinity, 0);
+  // At most OOD_MAX_VAL validation images (all of them below that), so a large val stays small.
+  const va = splitPixels(val, OOD_MAX_VAL, 0);
   const ft = await featuresOf(model, pre, tr.pixels, tr.n);
   const fv = await featuresOf(model, pre, va.pixels, va.n);
   const fit = fitOod(ft.features, tr.n, fv.features, va.n, { dim: ft.dim });

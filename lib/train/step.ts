@@ -254,6 +254,12 @@ export interface ExtraImages {
  * exactly what it was before they existed. Returns the labels and training-mode P(pneumonia) of
  * the labelled images only, and the mean loss over every image trained on (with mixup: of the
  * mixed images, against their own labels).
+ *
+ * The next batch is read (from memory or the packed cache on disk), augmented and mixed while
+ * `step` works on the current one (with data-parallel workers the two truly overlap); the random
+ * streams are drawn in the same order as one batch at a time, so results are unchanged.
+ * `onBatch(done, total)` is called after each batch with the images done. `maxBatches` stops
+ * the epoch early (a fixed number of steps, for benchmarks).
  */
 export async function trainEpoch(
   step: BatchStep,
@@ -262,8 +268,7 @@ export async function trainEpoch(
   pre: Preprocessing,
   epoch: number,
   extra?: ExtraImages,
-  /** Called after each batch with its number of images (progress). */
-  onBatch?: (images: number) => void,
+  opts: { onBatch?: (done: number, total: number) => void; maxBatches?: number } = {},
 ): Promise<{ y: number[]; p: number[]; loss: number }> {
   const split = data.train;
   const nTrain = split.records.length;
@@ -275,7 +280,8 @@ export async function trainEpoch(
   const mixRng = cfg.mixup ? makeRng(cfg.seed * 15485863 + epoch) : null;
   const ys: number[] = [], ps: number[] = [];
   let lossSum = 0;
-  for (let start = 0; start < n; start += cfg.batchSize) {
+  const end = Math.min(n, (opts.maxBatches ?? Infinity) * cfg.batchSize);
+  const make = (start: number) => {
     const idx = order.slice(start, start + cfg.batchSize);
     const b = idx.length;
     const x = new Float32Array(b * split.imageBytes);
@@ -303,7 +309,18 @@ export async function trainEpoch(
         cfg.mixup!,
       );
     }
-    const res = await step(x, targets, b, weights);
+    return { idx, b, x, labels, weights, targets };
+  };
+  let next = end > 0 ? make(0) : null;
+  let seen = 0;
+  for (let start = 0; start < end; start += cfg.batchSize) {
+    const { idx, b, x, labels, weights, targets } = next!;
+    const pending = step(x, targets, b, weights);
+    // Prefetch: the next batch is made while the step runs.
+    next = start + cfg.batchSize < end ? make(start + cfg.batchSize) : null;
+    const res = await pending;
+    seen += b;
+    opts.onBatch?.(seen, end);
     lossSum += res.loss * b;
     const probs = toBinary(res.outputs, cfg.classes);
     for (let k = 0; k < b; k++) {
@@ -311,7 +328,6 @@ export async function trainEpoch(
       ys.push(labels[k] > 0 ? 1 : 0);
       ps.push(probs[k]);
     }
-    onBatch?.(b);
   }
-  return { y: ys, p: ps, loss: lossSum / n };
+  return { y: ys, p: ps, loss: lossSum / Math.max(1, seen) };
 }

@@ -143,6 +143,11 @@ export interface TrainOptions {
    * true; the result is the same either way: lib/train/feature_cache.ts).
    */
   featureCache?: boolean;
+  /**
+   * Above this many bytes of decoded pixels, stream them from the packed decode cache on disk
+   * (default `STREAM_ABOVE_BYTES` of lib/train/data.ts; 0: always).
+   */
+  streamAboveBytes?: number;
 }
 
 interface TrainerState {
@@ -212,7 +217,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     await writeJsonAtomic(join(dir, "config.json"), cfg);
   }
   const pre = preprocessingFor(cfg.model, cfg);
-  const data = opts.data ?? await loadTrainData(cfg, log);
+  const data = opts.data ??
+    await loadTrainData(cfg, log, { streamAboveBytes: opts.streamAboveBytes });
   for (const w of data.warnings) log(`warning: ${w}`);
   const unlabelled = cfg.pseudo ? await loadUnlabelled(cfg, log) : null;
   const pseudoFile = join(dir, "pseudo_labels.csv");
@@ -307,6 +313,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       Math.random = makeRng(cfg.seed * 31337 + epoch);
       const t0 = performance.now();
       await tracker.startEpoch(epoch);
+      let imagesDone = 0;
       const chosen = unlabelled && st.pseudo?.index.length
         ? unlabelledSplit(unlabelled, st.pseudo)
         : null;
@@ -317,7 +324,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         pre,
         epoch,
         chosen ? { split: chosen, weight: cfg.pseudo!.weight } : undefined,
-        (n) => tracker.batch(n),
+        {
+          onBatch: (done) => {
+            tracker.batch(done - imagesDone);
+            imagesDone = done;
+          },
+        },
       );
       if (trainer) await trainer.syncTo(model);
       const recalibrate = () =>

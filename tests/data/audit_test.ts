@@ -136,6 +136,7 @@ Deno.test("audit: flat layout, progress callback and written files", async () =>
       "planned_splits.csv",
       "sizes.csv",
       "unreadable.csv",
+      "skipped.csv",
       "duplicates.csv",
       "shared_patients.csv",
       "files.csv",

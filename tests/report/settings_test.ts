@@ -82,3 +82,24 @@ Deno.test("chapterSettings: the site parameter ('none', a path, or null for the 
   assert.equal(chapterSettings({ site: null, data: "/nowhere/chest_xray" }).site, null);
   assert.throws(() => chapterSettings({ site: 3 }), /parameter site = 3: expected a path or null/);
 });
+
+Deno.test("a label table for the data and the site: env, parameters and the data source", async () => {
+  const { reportSource, siteSource } = await import("../../lib/report/settings.ts");
+  const s = reportSettings(envOf({
+    [REPORT_ENV.data]: "/a/archive",
+    [REPORT_ENV.labels]: "/a/archive/stage_2_train_labels.csv",
+    [REPORT_ENV.site]: "/b/site",
+    [REPORT_ENV.siteLabels]: "/b/site/labels.csv",
+  }));
+  assert.equal(s.labels, "/a/archive/stage_2_train_labels.csv");
+  assert.deepEqual(reportSource(s), { data: "/a/archive", labels: s.labels });
+  assert.deepEqual(siteSource(s), { data: "/b/site", labels: "/b/site/labels.csv" });
+  assert.deepEqual(reportSettings(envOf(settingsEnv(s))).siteLabels, s.siteLabels);
+  // The parameters cell (and --set labels=...): paths relative to the project.
+  const c = chapterSettings({ data: "x/archive", labels: "x/archive/labels.csv", site: "none" });
+  assert.equal(c.labels, join(PROJECT_ROOT, "x/archive/labels.csv"));
+  assert.equal(c.siteLabels, null);
+  assert.deepEqual(reportSource(c), { data: join(PROJECT_ROOT, "x/archive"), labels: c.labels });
+  assert.equal(reportSource(chapterSettings({ data: "x" })).labels, undefined);
+  assert.throws(() => chapterSettings({ data: "x", labels: 3 }), /labels/);
+});

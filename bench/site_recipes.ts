@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { initBackend } from "../lib/backend/select.ts";
 import { splitRecords } from "../lib/cli/_eval_data.ts";
-import { defaultWorkers } from "../lib/cli/train.ts";
+import { defaultTrainWorkers } from "../lib/train/parallel/start.ts";
 import { discoverDataset } from "../lib/data/discover.ts";
 import {
   mergeRows,
@@ -376,7 +376,7 @@ async function ensureTrained(cfg: TrainConfig, log: (l: string) => void): Promis
   log(`${cfg.name}: training${resume ? " (resumed)" : ""}, log in ${file}`);
   await train(cfg, {
     resume,
-    workers: defaultWorkers(cfg),
+    workers: defaultTrainWorkers(cfg, await initBackend()),
     log: (l) => Deno.writeTextFileSync(file, l + "\n", { append: true }),
   });
 }

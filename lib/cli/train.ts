@@ -14,8 +14,10 @@
  * --average-from EPOCH (weight averaging from that epoch on, lib/train/weight_average.ts),
  * --mixup A (mixup with Beta(A, A) weights, lib/train/mixup.ts),
  * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
- * lib/train/parallel/trainer.ts; default 2 on a multi-core machine, 0 = this thread, which
- * --resume needs for a bit-identical result; always 0 on the GPU backends),
+ * lib/train/parallel/trainer.ts; default from defaultTrainWorkers in lib/train/parallel/start.ts:
+ * 0 = this thread when the wasm kernels run on several threads (XRAY_WASM_THREADS, default the
+ * cores) and on the GPU backends, else 2 on a multi-core machine; 0 is what --resume needs for a
+ * bit-identical result),
  * --list (the registered models).
  * @module
  */
@@ -26,6 +28,7 @@ import type { Preprocessing } from "../models/types.ts";
 import { AUGMENTATION_STRENGTHS } from "../train/augment.ts";
 import { resolveConfig, type TrainConfig } from "../train/config.ts";
 import { train } from "../train/train.ts";
+import { defaultTrainWorkers } from "../train/parallel/start.ts";
 import { readJson } from "../util/atomic.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 
@@ -131,27 +134,13 @@ export const TRAIN_CLI = {
       arg: "N",
       integer: true,
       min: 0,
-      help: "data-parallel worker replicas (default 2 on a multi-core machine; 0 = this thread, " +
-        "which --resume needs for a bit-identical result)",
+      help: "data-parallel worker replicas (default 0 when the wasm kernels run on several " +
+        "threads, XRAY_WASM_THREADS, else 2 on a multi-core machine; 0 = this thread, which " +
+        "--resume needs for a bit-identical result)",
     },
     list: { type: "boolean", help: "list the registered models" },
   },
 } as const satisfies CliSpec;
-
-/**
- * Data-parallel workers when --workers is not given: 2 on a machine with 2 or more cores when the
- * model allows it (measured on this 2-core machine, idle: compact 128x128x1, 1,043 images, one epoch with val
- * scoring, 27.7 s in-process vs 17.8 s with 2 workers), else 0 (this thread). On a GPU backend
- * (`backend` "webgpu" or "tfjs-node-gpu") 0: the device is the parallel part, and each worker
- * would open its own.
- */
-export function defaultWorkers(cfg: TrainConfig, backend = "wasm"): number {
-  if (backend === "webgpu" || backend === "tfjs-node-gpu") return 0;
-  // The workers run the in-process step (lib/train/step.ts) on models they can rebuild from
-  // JSON (not `transfer` or `finetune`, whose base is nested: see lib/train/parallel/start.ts).
-  const supported = cfg.model !== "transfer" && cfg.model !== "finetune";
-  return supported && navigator.hardwareConcurrency >= 2 ? 2 : 0;
-}
 
 /** Runs the train command with `args` (without the program name). */
 export async function main(args: string[]): Promise<void> {
@@ -170,7 +159,7 @@ export async function main(args: string[]): Promise<void> {
   if (v.resume) {
     if (!v.out) throw new UsageError("--resume needs --out DIR (the run folder to continue)");
     const cfg = await readJson<TrainConfig>(join(v.out, "config.json"));
-    await train(cfg, { resume: true, workers: v.workers ?? defaultWorkers(cfg, info.name) });
+    await train(cfg, { resume: true, workers: v.workers ?? defaultTrainWorkers(cfg, info) });
     return;
   }
   if (!v.model || !v.data) throw new UsageError("--model and --data are required");
@@ -218,7 +207,7 @@ export async function main(args: string[]): Promise<void> {
     weightAverage: v["average-from"] ? { fromEpoch: v["average-from"] } : undefined,
     mixup: v.mixup,
   });
-  await train(cfg, { workers: v.workers ?? defaultWorkers(cfg, info.name) });
+  await train(cfg, { workers: v.workers ?? defaultTrainWorkers(cfg, info) });
 }
 
 if (import.meta.main) await runCli("train", () => main(Deno.args), TRAIN_CLI);

@@ -120,7 +120,9 @@ const SELECT_MODULE = "../../backend/select.ts";
  * `name` so that every replica computes with the same kernels as the others.
  */
 export async function initReplicaBackend(name: string): Promise<string> {
-  let select: { initBackend?: (o: { prefer?: string; threads?: number }) => Promise<unknown> } | null = null;
+  let select:
+    | { initBackend?: (o: { prefer?: string; threads?: number }) => Promise<unknown> }
+    | null = null;
   try {
     select = await import(new URL(SELECT_MODULE, import.meta.url).href);
   } catch (e) {

@@ -19,12 +19,13 @@ function serve({ module, memory, control, index }: PoolInit): void {
     parentPort!.postMessage(String(err));
     return;
   }
-  parentPort!.postMessage("ready");
   const c = new Int32Array(control);
   const { SEQ, PENDING, FN, STOP, ERR, ARGS } = CONTROL;
   const base = ARGS + index * MAX_ARGS;
   const args: number[] = [];
+  // Read before saying "ready": the first part may be posted as soon as the main thread hears it.
   let seen = Atomics.load(c, SEQ);
+  parentPort!.postMessage("ready");
   for (;;) {
     Atomics.wait(c, SEQ, seen);
     seen = Atomics.load(c, SEQ);

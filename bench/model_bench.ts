@@ -4,6 +4,7 @@
  * `run_model.ts`), so that each peak RSS belongs to one workload.
  * @module
  */
+import os from "node:os";
 import process from "node:process";
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendChoice, type BackendInfo, initBackend } from "../lib/backend/select.ts";
@@ -43,6 +44,24 @@ export interface PhaseTiming {
   cpuMsPerImage: number;
   /** Each timed step, in ms (wall), rounded to 0.1. */
   stepMs: number[];
+  /**
+   * For each timed step, CPU ms that other processes used on the machine meanwhile (all CPUs'
+   * busy time from `os.cpus()` minus this process's): a step is "quiet" when that is at most
+   * {@link QUIET_SHARE} of its wall time. Rounded to 0.1.
+   */
+  othersCpuMs: number[];
+  /** Median wall ms per image over the quiet steps (null with fewer than 3 quiet steps). */
+  quietMsPerImage: number | null;
+}
+
+/** A step is quiet when other processes used at most this share of one CPU during it. */
+export const QUIET_SHARE = 0.1;
+
+/** Busy CPU ms of the whole machine so far (all CPUs; from os.cpus(), needs --allow-sys). */
+export function machineBusyMs(): number {
+  let t = 0;
+  for (const c of os.cpus()) t += c.times.user + c.times.nice + c.times.sys + c.times.irq;
+  return t;
 }
 
 /** Result of {@link benchModel}. */
@@ -73,13 +92,24 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function timing(stepMs: number[], cpuMs: number[], batch: number): PhaseTiming {
+/** Timing of steps: medians per image, and the median over quiet steps (see PhaseTiming). */
+export function timing(
+  stepMs: number[],
+  cpuMs: number[],
+  batch: number,
+  othersCpuMs: number[] = [],
+): PhaseTiming {
   const m = median(stepMs);
+  const quiet = stepMs.filter((t, i) =>
+    othersCpuMs[i] !== undefined && othersCpuMs[i] <= QUIET_SHARE * t
+  );
   return {
     msPerImage: Math.round((m / batch) * 100) / 100,
     imagesPerSecond: Math.round((batch / (m / 1000)) * 100) / 100,
     cpuMsPerImage: Math.round((median(cpuMs) / batch) * 100) / 100,
     stepMs: stepMs.map((t) => Math.round(t * 10) / 10),
+    othersCpuMs: othersCpuMs.map((t) => Math.round(t * 10) / 10),
+    quietMsPerImage: quiet.length >= 3 ? Math.round((median(quiet) / batch) * 100) / 100 : null,
   };
 }
 
@@ -112,19 +142,27 @@ export async function benchModel(
   model.compile({ optimizer, loss: "binaryCrossentropy" });
   const x = tf.randomUniform([batch, size, size, spec.channels], 0, 1, "float32", 7);
   const y = tf.tensor2d(Array.from({ length: batch }, (_, i) => i % 2), [batch, 1]);
-  const train: number[] = [], trainCpu: number[] = [];
+  const train: number[] = [], trainCpu: number[] = [], trainOthers: number[] = [];
   for (let i = 0; i < warmup + opts.steps; i++) {
-    const t0 = performance.now(), c0 = process.cpuUsage();
+    const t0 = performance.now(), c0 = process.cpuUsage(), m0 = machineBusyMs();
     await model.trainOnBatch(x, y); // returns the loss value: synchronises with the backend
-    if (i >= warmup) train.push(performance.now() - t0), trainCpu.push(cpuMsSince(c0));
+    if (i >= warmup) {
+      const own = cpuMsSince(c0);
+      train.push(performance.now() - t0), trainCpu.push(own);
+      trainOthers.push(Math.max(0, machineBusyMs() - m0 - own));
+    }
   }
-  const predict: number[] = [], predictCpu: number[] = [];
+  const predict: number[] = [], predictCpu: number[] = [], predictOthers: number[] = [];
   for (let i = 0; i < warmup + opts.steps; i++) {
-    const t0 = performance.now(), c0 = process.cpuUsage();
+    const t0 = performance.now(), c0 = process.cpuUsage(), m0 = machineBusyMs();
     const p = model.predict(x) as tf.Tensor;
     await p.data();
     p.dispose();
-    if (i >= warmup) predict.push(performance.now() - t0), predictCpu.push(cpuMsSince(c0));
+    if (i >= warmup) {
+      const own = cpuMsSince(c0);
+      predict.push(performance.now() - t0), predictCpu.push(own);
+      predictOthers.push(Math.max(0, machineBusyMs() - m0 - own));
+    }
   }
   const params = model.countParams();
   tf.dispose([x, y]);
@@ -140,8 +178,8 @@ export async function benchModel(
     channels: spec.channels,
     batchSize: batch,
     params,
-    train: timing(train, trainCpu, batch),
-    predict: timing(predict, predictCpu, batch),
+    train: timing(train, trainCpu, batch, trainOthers),
+    predict: timing(predict, predictCpu, batch, predictOthers),
     peakRssMiB: peakRssMiB(),
   };
 }

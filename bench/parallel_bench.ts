@@ -153,7 +153,7 @@ const PARALLEL_BENCH_CLI = {
  * `deno run -A bench/parallel_bench.ts [--model cnn_reg] [--size 150] [--batch 8] [--steps 5]
  * [--warmup 1] [--workers 0,2] [--wasm-threads N] [--backend wasm]`: prints one JSON line per
  * configuration. `--wasm-threads N` runs the in-process (0 workers) case on tfjs' threaded wasm
- * build with N threads (see lib/train/parallel/threads.ts); workers always use one thread each.
+ * build with N threads (see lib/backend/wasm/threaded.ts); workers always use one thread each.
  */
 async function main(args: string[]): Promise<void> {
   const { values: a, help } = parseCli(PARALLEL_BENCH_CLI, args);
@@ -162,7 +162,7 @@ async function main(args: string[]): Promise<void> {
   const info = await initBackend({ prefer: a.backend });
   let threads = 1;
   if (a["wasm-threads"]) {
-    const { enableWasmThreads } = await import("../lib/train/parallel/threads.ts");
+    const { enableWasmThreads } = await import("../lib/backend/wasm/threaded.ts");
     threads = (await enableWasmThreads(a["wasm-threads"])).threads;
     await initBackend({ prefer: "wasm" }); // re-registers the gradient kernels on the new instance
   }

@@ -7,10 +7,13 @@ L2 1e-3 on the conv kernels, Dense 80 ReLU, sigmoid, Adam 1e-3, binary cross-ent
 
     python3 bench/pytorch_reference.py [--threads 1] [--steps 10]
 
-Prints one JSON line: wall and CPU ms per image for training and prediction (medians).
+Prints one JSON line: wall and CPU ms per image for training and prediction (medians), and for
+training the median over "quiet" steps, during which other processes used at most 10% of one CPU
+(from /proc/stat), as bench/model_bench.ts does for ours.
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -29,15 +32,36 @@ def build() -> nn.Module:
     return nn.Sequential(*layers)
 
 
+QUIET_SHARE = 0.1  # as bench/model_bench.ts: others used at most this share of one CPU
+
+
+def machine_busy_ms():
+    """Busy CPU ms of the whole machine so far (all CPUs), from /proc/stat; 0 elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    tick = 1000 / os.sysconf("SC_CLK_TCK")
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) * tick  # user nice system irq softirq
+
+
 def timed(fn, steps, warmup=1):
-    wall, cpu = [], []
+    wall, cpu, others = [], [], []
     for i in range(warmup + steps):
-        w0, c0 = time.perf_counter(), time.process_time()
+        w0, c0, m0 = time.perf_counter(), time.process_time(), machine_busy_ms()
         fn()
         if i >= warmup:
-            wall.append((time.perf_counter() - w0) * 1000)
-            cpu.append((time.process_time() - c0) * 1000)
-    return statistics.median(wall), statistics.median(cpu)
+            w, c = (time.perf_counter() - w0) * 1000, (time.process_time() - c0) * 1000
+            wall.append(w)
+            cpu.append(c)
+            others.append(max(0.0, machine_busy_ms() - m0 - c))
+    quiet = [w for w, o in zip(wall, others) if o <= QUIET_SHARE * w]
+    return {
+        "wall": statistics.median(wall), "cpu": statistics.median(cpu),
+        "quiet": statistics.median(quiet) if len(quiet) >= 3 else None,
+        "stepMs": [round(w, 1) for w in wall], "othersCpuMs": [round(o, 1) for o in others],
+    }
 
 
 def main():
@@ -66,14 +90,16 @@ def main():
             model(x)
 
     model.train()
-    tw, tc = timed(train_step, args.steps)
+    tr = timed(train_step, args.steps)
     model.eval()
-    pw, pc = timed(predict, args.steps)
+    pr = timed(predict, args.steps)
     b = args.batch
     print(json.dumps({
         "torch": torch.__version__, "threads": args.threads, "batch": b,
-        "trainMsPerImage": round(tw / b, 2), "trainCpuMsPerImage": round(tc / b, 2),
-        "predictMsPerImage": round(pw / b, 2), "predictCpuMsPerImage": round(pc / b, 2),
+        "trainMsPerImage": round(tr["wall"] / b, 2), "trainCpuMsPerImage": round(tr["cpu"] / b, 2),
+        "trainQuietMsPerImage": None if tr["quiet"] is None else round(tr["quiet"] / b, 2),
+        "trainStepMs": tr["stepMs"], "trainOthersCpuMs": tr["othersCpuMs"],
+        "predictMsPerImage": round(pr["wall"] / b, 2), "predictCpuMsPerImage": round(pr["cpu"] / b, 2),
     }))
 
 

@@ -201,7 +201,7 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
     const { defaultTrainWorkers } = await import("../lib/train/parallel/workers.ts");
     const info = await initBackend();
     const cfg = await config(c, 128);
-    const workers = c.workers ?? defaultTrainWorkers(cfg, info.name);
+    const workers = c.workers ?? defaultTrainWorkers(cfg, info);
     await Deno.remove(cfg.out, { recursive: true }).catch(() => {});
     const r = await train(cfg, { log: c.log, streamAboveBytes: 0, workers });
     images = r.summary.trainImages;
@@ -251,7 +251,7 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
         warnings: [],
       };
       const model = await createModel("compact", { size: 224, channels: cfg.channels, seed: 42 });
-      const workers = c.workers ?? defaultTrainWorkers(cfg, info.name);
+      const workers = c.workers ?? defaultTrainWorkers(cfg, info);
       const trainer = workers > 0 ? await startWorkers(model, cfg, workers) : null;
       const step = trainer
         ? workerStep(trainer)

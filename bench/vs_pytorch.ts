@@ -1,16 +1,22 @@
 /**
- * Our wasm training speed against PyTorch eager CPU in one run, on one thread each: rounds that
- * alternate `bench/pytorch_reference.py` (Debian's `python3-torch`) with our `cnn_reg` (and,
- * with `--before`, our kernels without the relaxed-SIMD ones, `XRAY_WASM_SIMD=off`), each in its
- * own process, so that both see the same load. Prints per-round figures and the median ratio
- * (PyTorch ms per image / ours: 1.0 means as fast as PyTorch), names the CPU, and writes
- * `outputs/bench/vs_pytorch.json`.
+ * Our wasm training speed against PyTorch eager CPU in one run, at the same number of threads:
+ * rounds that alternate `bench/pytorch_reference.py` (Debian's `python3-torch`,
+ * `torch.set_num_threads(T)`) with our `cnn_reg` (`XRAY_WASM_THREADS=T`: our kernels and XNNPACK
+ * split over T threads, no data-parallel workers), each in its own process so that both see the
+ * same load; with T > 1 each round also runs ours on one thread (our speed-up from threads). With
+ * `--before`, also our kernels without the relaxed-SIMD ones (`XRAY_WASM_SIMD=off`).
+ *
+ * Prints per-round figures and the medians, names the CPU, and writes
+ * `outputs/bench/vs_pytorch.json`; with `--json` stdout is only that JSON object (progress goes to
+ * stderr): `threads`, `oursMsPerImage`, `pytorchMsPerImage`, `ratio` (PyTorch ms per image /
+ * ours: above 1 we are faster), and more (see {@link VsPytorchResult}).
  *
  * ```sh
  * apt-get install -y python3-torch   # optional; only this benchmark needs it
- * deno task bench-pytorch [--rounds 3] [--steps 8] [--before] [--model cnn_reg]
+ * deno task bench-pytorch [--threads 1|2] [--json] [--rounds 3] [--steps 8] [--before]
  * ```
- * Never run by tests (PyTorch is not a dependency of the project).
+ * Never run by tests (PyTorch is not a dependency of the project); its parsing and summary are
+ * (tests/bench/vs_pytorch_test.ts).
  * @module
  */
 import { fileURLToPath } from "node:url";
@@ -22,9 +28,21 @@ import type { ModelBenchResult } from "./model_bench.ts";
 export const VS_PYTORCH_CLI = {
   name: "bench-pytorch",
   command: "deno task bench-pytorch",
-  synopsis: ["[--rounds N] [--steps N] [--before] [--python PATH] [--out PATH]"],
-  about: "cnn_reg training, ours against PyTorch eager CPU, one thread each, alternating rounds.",
+  synopsis: [
+    "[--threads 1|2] [--json] [--rounds N] [--steps N] [--before] [--python PATH] [--out PATH]",
+  ],
+  about:
+    "cnn_reg training, ours against PyTorch eager CPU at the same thread count, alternating rounds.",
   flags: {
+    threads: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 1,
+      default: 1,
+      help: "threads on both sides (PyTorch set_num_threads, our XRAY_WASM_THREADS)",
+    },
+    json: { type: "boolean", help: "print only the result JSON on stdout" },
     rounds: { type: "number", arg: "N", integer: true, min: 1, default: 3, help: "rounds" },
     steps: { type: "number", arg: "N", integer: true, min: 2, default: 8, help: "steps per run" },
     before: { type: "boolean", help: "also time our kernels with XRAY_WASM_SIMD=off" },
@@ -45,52 +63,44 @@ export const VS_PYTORCH_CLI = {
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
-interface Figures {
+/** One timed run of one side. */
+export interface Figures {
+  /** Median wall ms per image over the run's steps. */
   trainMsPerImage: number;
+  /** Median CPU ms per image (all the process's threads). */
   trainCpuMsPerImage: number;
+  /** Median wall ms per image over the quiet steps (others used <= 10% of a CPU); or null. */
+  trainQuietMsPerImage: number | null;
 }
 
-async function output(cmd: string, args: string[], env: Record<string, string> = {}) {
-  const res = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" })
-    .output();
-  const out = new TextDecoder().decode(res.stdout).trim().split("\n").at(-1) ?? "";
-  if (!res.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(res.stderr)}`);
-  }
-  return JSON.parse(out);
+/** One round: PyTorch and ours at `threads`, and ours on one thread when threads > 1. */
+export interface Round {
+  pytorch: Figures;
+  ours: Figures;
+  oursOneThread: Figures | null;
+  oursBefore: Figures | null;
 }
 
-async function pytorch(python: string, steps: number): Promise<Figures & { torch: string }> {
-  const r = await output(python, [
-    here("./pytorch_reference.py"),
-    "--threads",
-    "1",
-    "--steps",
-    `${steps}`,
-  ]);
-  return {
-    torch: r.torch,
-    trainMsPerImage: r.trainMsPerImage,
-    trainCpuMsPerImage: r.trainCpuMsPerImage,
-  };
-}
-
-async function ours(steps: number, simd: boolean): Promise<Figures> {
-  const r: ModelBenchResult = await output(Deno.execPath(), [
-    "run",
-    "--allow-read",
-    "--allow-env",
-    "--allow-ffi",
-    "--allow-sys",
-    here("./run_model.ts"),
-    "--model",
-    "cnn_reg",
-    "--steps",
-    `${steps}`,
-    "--backend",
-    "wasm",
-  ], { XRAY_WASM_SIMD: simd ? "on" : "off", XRAY_BACKEND: "wasm" });
-  return { trainMsPerImage: r.train.msPerImage, trainCpuMsPerImage: r.train.cpuMsPerImage };
+/** What the benchmark prints with --json and writes to --out. */
+export interface VsPytorchResult {
+  schema: "xray-bench-vs-pytorch/2";
+  threads: number;
+  /** Medians over rounds of each round's median wall ms per image. */
+  oursMsPerImage: number;
+  pytorchMsPerImage: number;
+  /** pytorchMsPerImage / oursMsPerImage: above 1 we are faster. */
+  ratio: number;
+  /** With threads > 1: ours on one thread, and oursOneThread / ours (our speed-up). */
+  oursOneThreadMsPerImage: number | null;
+  speedupVsOneThread: number | null;
+  /** The same medians over quiet steps only, where every side had >= 3 quiet steps a round. */
+  quiet: { oursMsPerImage: number; pytorchMsPerImage: number; ratio: number } | null;
+  ratioWithoutSimdKernels: number | null;
+  torch: string;
+  workload: string;
+  machine: Record<string, unknown>;
+  finishedAt: string;
+  rounds: Round[];
 }
 
 const median = (xs: number[]) => {
@@ -98,6 +108,159 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const r2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * The last line of a subprocess's stdout as JSON with the numeric fields `fields`; throws naming
+ * `who` and the line when it is not.
+ */
+export function parseResultLine(
+  who: string,
+  stdout: string,
+  fields: string[],
+): Record<string, unknown> {
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  let r: Record<string, unknown>;
+  try {
+    r = JSON.parse(line);
+  } catch {
+    throw new Error(`${who}: expected one JSON line on stdout, got ${JSON.stringify(line)}`);
+  }
+  for (const f of fields) {
+    if (typeof r[f] !== "number") {
+      throw new Error(`${who}: field ${f} missing or not a number in ${line}`);
+    }
+  }
+  return r;
+}
+
+/** pytorch_reference.py's line as {@link Figures} (+ the torch version). */
+export function pytorchFigures(stdout: string): Figures & { torch: string } {
+  const r = parseResultLine("pytorch_reference.py", stdout, [
+    "trainMsPerImage",
+    "trainCpuMsPerImage",
+  ]);
+  return {
+    torch: String(r.torch),
+    trainMsPerImage: r.trainMsPerImage as number,
+    trainCpuMsPerImage: r.trainCpuMsPerImage as number,
+    trainQuietMsPerImage: (r.trainQuietMsPerImage as number | null) ?? null,
+  };
+}
+
+/** run_model.ts's line ({@link ModelBenchResult}) as {@link Figures}. */
+export function oursFigures(stdout: string): Figures {
+  const r = parseResultLine("run_model.ts", stdout, []) as unknown as ModelBenchResult;
+  if (typeof r.train?.msPerImage !== "number") {
+    throw new Error(`run_model.ts: no train.msPerImage in ${stdout.trim().split("\n").at(-1)}`);
+  }
+  return {
+    trainMsPerImage: r.train.msPerImage,
+    trainCpuMsPerImage: r.train.cpuMsPerImage,
+    trainQuietMsPerImage: r.train.quietMsPerImage ?? null,
+  };
+}
+
+/** The result object from the rounds (medians over rounds; see {@link VsPytorchResult}). */
+export function summarise(
+  rounds: Round[],
+  threads: number,
+  meta: { torch: string; machine: Record<string, unknown>; finishedAt: string },
+): VsPytorchResult {
+  if (rounds.length === 0) throw new Error("summarise: no rounds");
+  const med = (f: (r: Round) => number) => r2(median(rounds.map(f)));
+  const ours = med((r) => r.ours.trainMsPerImage);
+  const pytorch = med((r) => r.pytorch.trainMsPerImage);
+  const one = rounds.every((r) => r.oursOneThread)
+    ? med((r) => r.oursOneThread!.trainMsPerImage)
+    : null;
+  const quietOk = rounds.every((r) =>
+    r.ours.trainQuietMsPerImage !== null && r.pytorch.trainQuietMsPerImage !== null
+  );
+  const quiet = quietOk
+    ? (() => {
+      const o = med((r) => r.ours.trainQuietMsPerImage!);
+      const p = med((r) => r.pytorch.trainQuietMsPerImage!);
+      return { oursMsPerImage: o, pytorchMsPerImage: p, ratio: r2(p / o) };
+    })()
+    : null;
+  const before = rounds.every((r) => r.oursBefore)
+    ? r2(pytorch / med((r) => r.oursBefore!.trainMsPerImage))
+    : null;
+  return {
+    schema: "xray-bench-vs-pytorch/2",
+    threads,
+    oursMsPerImage: ours,
+    pytorchMsPerImage: pytorch,
+    ratio: r2(pytorch / ours),
+    oursOneThreadMsPerImage: one,
+    speedupVsOneThread: one === null ? null : r2(one / ours),
+    quiet,
+    ratioWithoutSimdKernels: before,
+    torch: meta.torch,
+    workload:
+      `cnn_reg 150x150x3, batch 8, Adam; ${threads} thread(s) each (PyTorch set_num_threads, ours XRAY_WASM_THREADS, no data-parallel workers)`,
+    machine: meta.machine,
+    finishedAt: meta.finishedAt,
+    rounds,
+  };
+}
+
+/** One line per round, for people. */
+export function formatRound(i: number, r: Round): string {
+  const f = (x: Figures) =>
+    `${x.trainMsPerImage} ms/img (CPU ${x.trainCpuMsPerImage}${
+      x.trainQuietMsPerImage === null ? "" : `, quiet ${x.trainQuietMsPerImage}`
+    })`;
+  return `round ${i + 1}: PyTorch ${f(r.pytorch)}, ours ${f(r.ours)}${
+    r.oursOneThread ? `, ours 1 thread ${f(r.oursOneThread)}` : ""
+  }${r.oursBefore ? `, ours without SIMD kernels ${f(r.oursBefore)}` : ""}: ratio ${
+    r2(r.pytorch.trainMsPerImage / r.ours.trainMsPerImage)
+  }`;
+}
+
+async function output(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const res = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!res.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(res.stderr)}`);
+  }
+  return new TextDecoder().decode(res.stdout);
+}
+
+async function pytorch(python: string, steps: number, threads: number) {
+  return pytorchFigures(
+    await output(python, [
+      here("./pytorch_reference.py"),
+      "--threads",
+      `${threads}`,
+      "--steps",
+      `${steps}`,
+    ]),
+  );
+}
+
+async function ours(steps: number, simd: boolean, threads: number): Promise<Figures> {
+  return oursFigures(
+    await output(Deno.execPath(), [
+      "run",
+      "--allow-read",
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-sys",
+      here("./run_model.ts"),
+      "--model",
+      "cnn_reg",
+      "--steps",
+      `${steps}`,
+      "--backend",
+      "wasm",
+    ], {
+      XRAY_WASM_SIMD: simd ? "on" : "off",
+      XRAY_BACKEND: "wasm",
+      XRAY_WASM_THREADS: `${threads}`,
+    }),
+  );
+}
 
 /** "AVX-512", "AVX2" or "no AVX2", from /proc/cpuinfo (read by grep: Deno asks --allow-all for /proc). */
 async function cpuVector(): Promise<string> {
@@ -118,6 +281,8 @@ async function cpuVector(): Promise<string> {
 async function main(args: string[]) {
   const { values, help } = parseCli(VS_PYTORCH_CLI, args);
   if (help) return console.log(helpText(VS_PYTORCH_CLI));
+  const log = values.json ? console.error : console.log;
+  const T = values.threads;
   try {
     await output(values.python, ["-c", "import json, torch; print(json.dumps(1))"]);
   } catch {
@@ -132,47 +297,39 @@ async function main(args: string[]) {
     vector: await cpuVector(),
     loadAverage1mAtStart: r2(os.loadavg()[0]),
   };
-  console.log(
-    `bench-pytorch: ${machine.cpuModel} (${machine.vector}, ${machine.cpus} CPUs), load ${machine.loadAverage1mAtStart}; cnn_reg 150x150x3 batch 8, one thread each`,
+  log(
+    `bench-pytorch: ${machine.cpuModel} (${machine.vector}, ${machine.cpus} CPUs), load ${machine.loadAverage1mAtStart}; cnn_reg 150x150x3 batch 8, ${T} thread(s) each`,
   );
-  const rounds: { pytorch: Figures; ours: Figures; oursBefore: Figures | null }[] = [];
+  const rounds: Round[] = [];
   let torchVersion = "";
   for (let i = 0; i < values.rounds; i++) {
-    const pt = await pytorch(values.python, values.steps);
+    const pt = await pytorch(values.python, values.steps, T);
     torchVersion = pt.torch;
-    const us = await ours(values.steps, true);
-    const before = values.before ? await ours(values.steps, false) : null;
-    rounds.push({ pytorch: pt, ours: us, oursBefore: before });
-    console.log(
-      `round ${
-        i + 1
-      }: PyTorch ${pt.trainMsPerImage} ms/img (CPU ${pt.trainCpuMsPerImage}), ours ${us.trainMsPerImage} (CPU ${us.trainCpuMsPerImage})${
-        before
-          ? `, ours without SIMD kernels ${before.trainMsPerImage} (CPU ${before.trainCpuMsPerImage})`
-          : ""
-      }: ratio ${r2(pt.trainMsPerImage / us.trainMsPerImage)}`,
+    const us = await ours(values.steps, true, T);
+    const one = T > 1 ? await ours(values.steps, true, 1) : null;
+    const before = values.before ? await ours(values.steps, false, T) : null;
+    const { torch: _, ...ptFigures } = pt;
+    rounds.push({ pytorch: ptFigures, ours: us, oursOneThread: one, oursBefore: before });
+    log(formatRound(i, rounds[i]));
+  }
+  const result = summarise(rounds, T, {
+    torch: torchVersion,
+    machine: { ...machine, loadAverage1mAtEnd: r2(os.loadavg()[0]) },
+    finishedAt: new Date().toISOString(),
+  });
+  await writeJsonAtomic(values.out, result);
+  if (values.json) console.log(JSON.stringify(result));
+  else {
+    log(
+      `median: ours ${result.oursMsPerImage} ms/img, PyTorch ${result.pytorchMsPerImage}: ratio ${result.ratio}${
+        result.speedupVsOneThread === null
+          ? ""
+          : `; ours ${result.speedupVsOneThread}x our one thread (${result.oursOneThreadMsPerImage})`
+      }${
+        result.quiet ? `; quiet steps only: ratio ${result.quiet.ratio}` : ""
+      }. Written to ${values.out}`,
     );
   }
-  const ratio = median(rounds.map((r) => r.pytorch.trainMsPerImage / r.ours.trainMsPerImage));
-  const ratioBefore = values.before
-    ? median(rounds.map((r) => r.pytorch.trainMsPerImage / r.oursBefore!.trainMsPerImage))
-    : null;
-  const result = {
-    schema: "xray-bench-vs-pytorch/1",
-    finishedAt: new Date().toISOString(),
-    machine: { ...machine, loadAverage1mAtEnd: r2(os.loadavg()[0]) },
-    workload: "cnn_reg 150x150x3, batch 8, Adam, one thread (PyTorch set_num_threads(1))",
-    torch: torchVersion,
-    rounds,
-    speedRatio: r2(ratio),
-    speedRatioWithoutSimdKernels: ratioBefore === null ? null : r2(ratioBefore),
-  };
-  await writeJsonAtomic(values.out, result);
-  console.log(
-    `median speed ratio (PyTorch ms per image / ours): ${r2(ratio)}${
-      ratioBefore === null ? "" : `; without our SIMD kernels ${r2(ratioBefore)}`
-    }. Written to ${values.out}`,
-  );
 }
 
 if (import.meta.main) await runCli("bench-pytorch", () => main(Deno.args), VS_PYTORCH_CLI);

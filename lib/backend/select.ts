@@ -21,7 +21,13 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-layers";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { setWasmKernels, type WasmKernelMode } from "./wasm/mod.ts";
-import { simdKernels } from "./wasm/simd/mod.ts";
+import { kernelThreads, simdKernels, startKernelThreads } from "./wasm/simd/mod.ts";
+import {
+  disableWasmThreads,
+  enableWasmThreads,
+  wasmThreadedActive,
+  wasmThreadsSetting,
+} from "./wasm/threaded.ts";
 import type { WasmBackendLike } from "./wasm/_heap.ts";
 import { type AdapterSummary, describeAdapter, initWebGpu } from "./webgpu.ts";
 import { initNodeBackend, nodeSkipReason } from "./node.ts";
@@ -38,10 +44,16 @@ export interface BackendInfo {
   /** The name TF.js knows it by (`tf.getBackend()`: "tensorflow", "webgpu", "wasm" or "cpu"). */
   tfName: string;
   /**
-   * Threads the backend computes with (wasm: its thread pool size; cpu and webgpu: 1, the thread
-   * that runs or drives it; tfjs-node: the CPU count).
+   * Threads the backend computes with (wasm: the threads our kernels and XNNPACK split each call
+   * over, from `XRAY_WASM_THREADS` or the cores; cpu and webgpu: 1, the thread that runs or
+   * drives it; tfjs-node: the CPU count).
    */
   threads: number;
+  /**
+   * On wasm: where the thread count came from ("XRAY_WASM_THREADS", "cores", or "option" for
+   * `InitBackendOptions.threads`), and why fewer threads run than asked, if so; else null.
+   */
+  threadsFrom: { from: string; note: string | null } | null;
   /** On webgpu: the adapter (vendor, description, whether it is a software renderer); else null. */
   adapter: AdapterSummary | null;
   /** Backends tried before this one (or not tried because one was forced), with why. */
@@ -66,6 +78,11 @@ export interface InitBackendOptions {
   prefer?: BackendChoice;
   /** Wasm gradient kernels: "fast" (default) or "reference" (stock + plain missing kernels). */
   wasmKernels?: WasmKernelMode;
+  /**
+   * Wasm threads (overrides `XRAY_WASM_THREADS` and the default, the cores up to 4); 1 = tfjs'
+   * single-threaded build. Data-parallel worker replicas ask for 1.
+   */
+  threads?: number;
 }
 
 let cached: { key: string; info: BackendInfo } | null = null;
@@ -74,11 +91,41 @@ function isChoice(s: string): s is BackendChoice {
   return (BACKEND_ORDER as readonly string[]).includes(s);
 }
 
+/** Why the wasm backend runs fewer threads than asked (set by {@link initWasm}), or null. */
+let wasmThreadNote: string | null = null;
+
+/**
+ * The wasm backend with `threads` threads: tfjs' threaded build (XNNPACK's pool) plus our kernel
+ * pool (`wasm/simd/pool.ts`) on its shared memory; 1 thread: the single-threaded build. Where the
+ * threaded build cannot start, runs on one thread and says why in {@link wasmThreadNote}.
+ */
+async function initWasm(mode: WasmKernelMode, threads: number): Promise<void> {
+  await import("@tensorflow/tfjs-backend-wasm");
+  wasmThreadNote = null;
+  if (threads > 1) {
+    try {
+      await enableWasmThreads(threads);
+    } catch (err) {
+      wasmThreadNote = `one thread: ${(err as Error).message.split("\n")[0]}`;
+      await disableWasmThreads();
+    }
+  } else if (wasmThreadedActive()) {
+    await disableWasmThreads();
+  } else if (!(await tf.setBackend("wasm"))) {
+    throw new Error("the wasm backend did not initialise");
+  }
+  setWasmKernels(mode);
+  if (wasmThreadedActive()) {
+    await startKernelThreads(tf.backend() as unknown as WasmBackendLike, threads);
+  }
+}
+
 /** Initialises `choice`; returns the WebGPU adapter on webgpu, else null. */
 async function tryOne(
   choice: BackendChoice,
   mode: WasmKernelMode,
   forced: boolean,
+  threads: number,
 ): Promise<AdapterSummary | null> {
   if (choice === "tfjs-node-gpu" || choice === "tfjs-node") {
     await initNodeBackend(choice);
@@ -86,9 +133,7 @@ async function tryOne(
   }
   if (choice === "webgpu") return await initWebGpu({ allowSoftware: forced });
   if (choice === "wasm") {
-    await import("@tensorflow/tfjs-backend-wasm");
-    if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
-    setWasmKernels(mode);
+    await initWasm(mode, threads);
     return null;
   }
   if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend did not initialise");
@@ -137,10 +182,14 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   }
   const mode: WasmKernelMode = opts.wasmKernels ?? (envMode as WasmKernelMode | undefined) ??
     "fast";
-  const key = `${forcedBy}|${forced ?? "auto"}|${mode}`;
+  const setting = opts.threads !== undefined
+    ? { threads: opts.threads, from: "option" }
+    : wasmThreadsSetting();
+  if (!Number.isInteger(setting.threads) || setting.threads < 1) {
+    throw new Error(`initBackend: threads must be a positive integer, got ${setting.threads}`);
+  }
+  const key = `${forcedBy}|${forced ?? "auto"}|${mode}|${setting.threads}`;
   if (cached && cached.key === key && tf.getBackend() === cached.info.tfName) {
-    // The wasm thread pool can change if the backend is re-initialised (lib/train's threaded wasm).
-    if (cached.info.name === "wasm") cached.info.threads = getThreadsCount();
     return cached.info;
   }
 
@@ -159,7 +208,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   for (const choice of candidates) {
     let adapter: AdapterSummary | null;
     try {
-      adapter = await tryOne(choice, mode, forced !== null);
+      adapter = await tryOne(choice, mode, forced !== null, setting.threads);
     } catch (err) {
       if (forced) {
         throw new Error(
@@ -177,10 +226,11 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
       name: choice,
       tfName,
       threads: isWasm
-        ? getThreadsCount()
+        ? Math.max(getThreadsCount(), kernelThreads(tf.backend() as unknown as WasmBackendLike))
         : choice === "cpu" || choice === "webgpu"
         ? 1
         : navigator.hardwareConcurrency,
+      threadsFrom: isWasm ? { from: setting.from, note: wasmThreadNote } : null,
       adapter,
       skipped,
       forcedBy,
@@ -217,7 +267,12 @@ export function describeBackend(info: BackendInfo): string {
   const skipped = info.skipped.length
     ? `; skipped: ${info.skipped.map((s) => `${s.name} (${s.reason})`).join("; ")}`
     : "";
+  const from = info.threadsFrom
+    ? ` [${info.threadsFrom.from === "cores" ? "cores" : info.threadsFrom.from}${
+      info.threadsFrom.note ? `; ${info.threadsFrom.note}` : ""
+    }]`
+    : "";
   return `TF.js backend: ${info.name}${how} (${info.threads} thread${
     info.threads === 1 ? "" : "s"
-  }${extra})${skipped}`;
+  }${from}${extra})${skipped}`;
 }

@@ -17,8 +17,10 @@
  * (self-training with confident, class-balanced pseudo-labels on DIR's images, whose folder
  * names are ignored; lib/train/pseudo.ts),
  * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
- * lib/train/parallel/trainer.ts; default 2 on a multi-core machine, 0 = this thread, which
- * --resume needs for a bit-identical result; always 0 on the GPU backends),
+ * lib/train/parallel/trainer.ts; default from defaultTrainWorkers in lib/train/parallel/workers.ts:
+ * 0 = this thread when the wasm kernels run on several threads (XRAY_WASM_THREADS, default the
+ * cores) and on the GPU backends, else 2 on a multi-core machine; 0 is what --resume needs for a
+ * bit-identical result),
  * --list (the registered models).
  * @module
  */
@@ -170,8 +172,9 @@ export const TRAIN_CLI = {
       arg: "N",
       integer: true,
       min: 0,
-      help: "data-parallel worker replicas (default 2 on a multi-core machine; 0 = this thread, " +
-        "which --resume needs for a bit-identical result)",
+      help: "data-parallel worker replicas (default 0 when the wasm kernels run on several " +
+        "threads, XRAY_WASM_THREADS, else 2 on a multi-core machine; 0 = this thread, which " +
+        "--resume needs for a bit-identical result)",
     },
     list: { type: "boolean", help: "list the registered models" },
   },
@@ -225,7 +228,7 @@ export async function main(args: string[]): Promise<void> {
     const bar = terminalProgress();
     await train(cfg, {
       resume: true,
-      workers: v.workers ?? defaultTrainWorkers(cfg, info.name),
+      workers: v.workers ?? defaultTrainWorkers(cfg, info),
       progress: bar,
       log: bar.log,
     });
@@ -284,7 +287,7 @@ export async function main(args: string[]): Promise<void> {
   // A bar on a terminal; in logs the epoch lines alone, with the run's ETA.
   const bar = terminalProgress();
   await train(cfg, {
-    workers: v.workers ?? defaultTrainWorkers(cfg, info.name),
+    workers: v.workers ?? defaultTrainWorkers(cfg, info),
     progress: bar,
     log: bar.log,
   });

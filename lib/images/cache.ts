@@ -25,7 +25,7 @@ import { dirname, join, resolve } from "node:path";
 import { projectPath } from "../util/project.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { writeFileAtomic } from "../util/atomic.ts";
-import { decodeImage, DEFAULT_KERNEL, ImageError, readImageBytes } from "./load.ts";
+import { decodeImage, DEFAULT_KERNEL, ImageError, readImageBytesSync } from "./load.ts";
 import type { ResizeKernel } from "./load.ts";
 
 /** Default cache folder: `outputs/cache/images` in the project root (not the working dir). */
@@ -47,7 +47,11 @@ export interface LoadImagesOptions {
   kernel?: ResizeKernel;
   /** Cache folder; default {@link DEFAULT_CACHE_DIR}. `null` disables the cache. */
   cacheDir?: string | null;
-  /** Images in flight at once; default 4 (2 cores: overlaps file I/O with decoding). */
+  /**
+   * Images in flight at once; default 8: sharp decodes on libuv's pool (4 threads) and cache
+   * writes run on Deno's I/O threads, so more in flight keeps both busy (1,500 images, 2-core
+   * EPYC under load, no cache: 3.7 s at 4, 2.6 s at 8, 2.2 s at 16).
+   */
   concurrency?: number;
   /** Called after each image with the number done and the total. */
   onProgress?: (done: number, total: number) => void;
@@ -92,10 +96,14 @@ interface Counters {
  */
 sharp.concurrency(1);
 
-/** Reads a cache entry; null when missing or of the wrong length (corrupt: rebuilt by caller). */
-async function readEntry(file: string, expected: number): Promise<Uint8Array | null> {
+/**
+ * Reads a cache entry; null when missing or of the wrong length (corrupt: rebuilt by caller).
+ * Synchronous, as the stat and the image read of {@link loadImages}: for small files Deno's async
+ * file operations cost a hand-off to its I/O threads each.
+ */
+function readEntry(file: string, expected: number): Uint8Array | null {
   try {
-    const buf = await Deno.readFile(file);
+    const buf = Deno.readFileSync(file);
     return buf.length === expected ? buf : null;
   } catch {
     return null;
@@ -157,8 +165,8 @@ export async function loadImages(
     const path = resolve(paths[i]);
     let stat: Deno.FileInfo | null = null;
     try {
-      stat = await Deno.stat(path);
-    } catch { /* readImageBytes below reports the missing file */ }
+      stat = Deno.statSync(path);
+    } catch { /* readImageBytesSync below reports the missing file */ }
     const mtimeMs = stat?.mtime?.getTime() ?? 0;
     const row = stat ? index.get(path) : undefined;
     // Warm path: index hit -> entry file, no hashing, no decoding.
@@ -167,7 +175,7 @@ export async function loadImages(
         reasons[i] = row.error;
         return;
       }
-      const hit = await readEntry(join(folder, row.hash.slice(0, 2), `${row.hash}.u8`), pixels);
+      const hit = readEntry(join(folder, row.hash.slice(0, 2), `${row.hash}.u8`), pixels);
       if (hit) {
         data.set(hit, i * pixels);
         ok[i] = true;
@@ -177,7 +185,7 @@ export async function loadImages(
     }
     let bytes: Uint8Array;
     try {
-      bytes = await readImageBytes(path);
+      bytes = readImageBytesSync(path);
     } catch (err) {
       // Missing/empty/unreadable: not cached (the file may appear or be fixed).
       reasons[i] = err instanceof ImageError ? err.reason : String(err);
@@ -186,7 +194,7 @@ export async function loadImages(
     const hash = sha256Hex(bytes);
     counters.hashed++;
     const entry = folder ? join(folder, hash.slice(0, 2), `${hash}.u8`) : "";
-    let px = folder ? await readEntry(entry, pixels) : null;
+    let px = folder ? readEntry(entry, pixels) : null;
     if (px) {
       counters.cacheHits++;
     } else {
@@ -204,10 +212,12 @@ export async function loadImages(
       if (folder) {
         const sub = dirname(entry);
         if (!madeDirs.has(sub)) {
-          await Deno.mkdir(sub, { recursive: true });
+          Deno.mkdirSync(sub, { recursive: true });
           madeDirs.add(sub);
         }
-        await writeFileAtomic(entry, px);
+        // Asynchronous: writing a 67 kB file took 1-2 ms here (ext4, busy machine), and writes in
+        // flight overlap with decoding; the small reads above are synchronous.
+        await writeFileAtomic(entry, px, { folderExists: true });
       }
     }
     data.set(px, i * pixels);
@@ -219,7 +229,7 @@ export async function loadImages(
   };
 
   // Bounded worker pool: `concurrency` images in flight.
-  const concurrency = Math.max(1, Math.min(opts.concurrency ?? 4, n || 1));
+  const concurrency = Math.max(1, Math.min(opts.concurrency ?? 8, n || 1));
   let next = 0;
   let done = 0;
   const worker = async () => {

@@ -128,7 +128,7 @@ export interface TrainOptions {
   interruptAfter?: number;
   /**
    * Data-parallel worker replicas (`DataParallelTrainer`, same step as in this thread); 0 trains
-   * in this thread; default {@link defaultTrainWorkers} (2 on a multi-core CPU, as the CLI).
+   * in this thread; default {@link defaultTrainWorkers} (the one rule the CLI uses too).
    * With workers, dropout is seeded per worker for the whole run rather than per epoch, so a
    * resumed run is not bit-identical to an uninterrupted one.
    */

@@ -6,8 +6,13 @@
 import { dirname } from "node:path";
 
 /** Writes bytes or text to `path` atomically, creating parent folders. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  opts: { folderExists?: boolean } = {},
+): Promise<void> {
+  // folderExists: the caller made the folder (the image cache, thousands of files).
+  if (!opts.folderExists) await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
     if (typeof data === "string") await Deno.writeTextFile(tmp, data);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../../lib/backend/select.ts";
 import { wasmKernelMode } from "../../lib/backend/wasm/mod.ts";
+import { wasmThreadsSetting } from "../../lib/backend/wasm/threaded.ts";
 
 async function withEnv<T>(
   name: string,
@@ -37,7 +38,13 @@ Deno.test("initBackend picks wasm here and says why tfjs-node(-gpu) and webgpu w
     // Idempotent: same request, same object, backend unchanged.
     assert.equal(await initBackend(), info);
     const line = describeBackend(info);
-    assert.match(line, /^TF\.js backend: wasm \(1 thread/);
+    // The thread count and where it came from (XRAY_WASM_THREADS, else the cores up to 4).
+    const t = wasmThreadsSetting();
+    assert.equal(info.threads, t.threads);
+    assert.match(
+      line,
+      new RegExp(`^TF\\.js backend: wasm \\(${t.threads} threads? \\[${t.from}\\]`),
+    );
     assert.match(line, /skipped: tfjs-node-gpu/);
   });
 });

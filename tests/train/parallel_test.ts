@@ -194,7 +194,7 @@ Deno.test("a worker that cannot build the model fails create() naming it", async
 
 Deno.test("enableWasmThreads: threaded wasm runs with 2 threads, matches cpu, and the process exits", async () => {
   // In a subprocess: it replaces the wasm backend of the whole process.
-  const lib = new URL("../../lib/train/parallel/threads.ts", import.meta.url).href;
+  const lib = new URL("../../lib/backend/wasm/threaded.ts", import.meta.url).href;
   const code = `
     import * as tf from "@tensorflow/tfjs-core";
     import "@tensorflow/tfjs-backend-cpu";

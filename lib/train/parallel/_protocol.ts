@@ -120,7 +120,9 @@ const SELECT_MODULE = "../../backend/select.ts";
  * `name` so that every replica computes with the same kernels as the others.
  */
 export async function initReplicaBackend(name: string): Promise<string> {
-  let select: { initBackend?: (o: { prefer?: string }) => Promise<unknown> } | null = null;
+  let select:
+    | { initBackend?: (o: { prefer?: string; threads?: number }) => Promise<unknown> }
+    | null = null;
   try {
     select = await import(new URL(SELECT_MODULE, import.meta.url).href);
   } catch (e) {
@@ -129,7 +131,8 @@ export async function initReplicaBackend(name: string): Promise<string> {
   }
   // initBackend names tfjs-node "tfjs-node"; tf (and so the main thread's default) "tensorflow".
   if (select?.initBackend) {
-    await select.initBackend({ prefer: name === "tensorflow" ? "tfjs-node" : name });
+    // One thread per replica: the replicas are the parallel part (lib/train/parallel/mod.ts).
+    await select.initBackend({ prefer: name === "tensorflow" ? "tfjs-node" : name, threads: 1 });
   }
   if (tf.getBackend() !== name) {
     if (name === "wasm") await import("@tensorflow/tfjs-backend-wasm");

@@ -23,7 +23,7 @@
  *   machine a 512x512 matMul went from 7.0 to 3.7 ms (one run, indicative only).
  * - Emscripten `ref`s each pthread worker while it runs and XNNPACK's threads never finish: the
  *   process did not exit at the end of the script until our workers ignored `ref()`.
- * So it *can* be done: {@link enableWasmThreads} (`threads.ts`) does exactly that, and a
+ * So it *can* be done: {@link enableWasmThreads} (`lib/backend/wasm/threaded.ts`) does exactly that, and a
  * 64x64 cnn_reg trained 3 steps with lib/backend's kernels printed the same losses and weight
  * sums to the last digit on 1 and 2 threads (outputs/h7/thrgrad.ts, not kept). It only speeds up what XNNPACK runs (convolutions, matMul, pooling forward); kernels
  * written in TypeScript on the wasm heap (lib/backend's gradient kernels) stay on one thread.
@@ -90,7 +90,7 @@ import {
 } from "./_protocol.ts";
 import { Replica } from "./replica.ts";
 
-export { enableWasmThreads } from "./threads.ts";
+export { enableWasmThreads } from "../../backend/wasm/threaded.ts";
 export type { LossName, OptimizerSpec } from "../step.ts";
 export type { PixelScaling } from "./_input.ts";
 export type { NamedTensor } from "./_protocol.ts";

@@ -86,14 +86,14 @@ INLINE void fg_block(const int RJ, const int RC, const float *x, const float *dy
       add_f64(o + r * CO + 4 * c, a[r][c]);
 }
 
-/* Filter rows j .. j + RJ - 1 for every output channel: blocks of 4 * FG_C, then of 4. */
+/* Filter rows j .. j + RJ - 1 for output channels [ca, cb): blocks of 4 * FG_C, then of 4. */
 #define FG_ROWS(RJ)                                                                             \
   do {                                                                                          \
-    int co = 0;                                                                                 \
-    for (; co + 4 * FG_C <= CO; co += 4 * FG_C)                                                 \
+    int co = ca;                                                                                \
+    for (; co + 4 * FG_C <= cb; co += 4 * FG_C)                                                 \
       fg_block(RJ, FG_C, x, dy, acc, b, H, W, CI, OH, OW, CO, KWCI, sh, sw, top, left, kh, oy0,  \
                oy1, pa, pb, j, co);                                                             \
-    for (; co < CO; co += 4)                                                                    \
+    for (; co < cb; co += 4)                                                                    \
       fg_block(RJ, 1, x, dy, acc, b, H, W, CI, OH, OW, CO, KWCI, sh, sw, top, left, kh, oy0,    \
                oy1, pa, pb, j, co);                                                             \
   } while (0)
@@ -126,11 +126,14 @@ static inline void interior(int W, int KW, int sw, int left, int OW, int *oxa, i
  * sum over b, oy, ox of x[b, oy*sh + kh - top, ox*sw + kw - left, ci] * dy[b, oy, ox, co]
  * (0 outside the input). CO must be a multiple of 4. Output rows are taken `rows` at a time so
  * that a tile of dy and x stays in cache while every filter block sweeps it.
+ * Only the part j in [ja, jb) (j = kw * CI + ci, within each kh) by co in [ca, cb) is computed
+ * (ca, cb multiples of 4), so that threads can share one call: every element of acc gets the
+ * same operations in the same order however the ranges are cut.
  */
 EXPORT("conv_filter_grad")
 void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H, int W, int CI,
                       int OH, int OW, int CO, int KH, int KW, int sh, int sw, int top, int left,
-                      int rows) {
+                      int rows, int ja, int jb, int ca, int cb) {
   const int KWCI = KW * CI;
   int oxa, oxb;
   interior(W, KW, sw, left, OW, &oxa, &oxb);
@@ -139,7 +142,7 @@ void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H
       int oy1 = oy0 + rows < OH ? oy0 + rows : OH;
       for (int kh = 0; kh < KH; kh++) {
         int pa = oxa, pb = oxb;
-        if (pa < pb) FG_RANGE(0, KWCI);
+        if (pa < pb) FG_RANGE(ja, jb);
         /* Border columns, one at a time: only the kernel columns inside the input. */
         for (int ox = 0; ox < OW; ox++) {
           if (ox == oxa) ox = oxb;
@@ -149,7 +152,8 @@ void conv_filter_grad(const float *x, const float *dy, double *acc, int B, int H
           if (kwa >= kwb) continue;
           pa = ox;
           pb = ox + 1;
-          FG_RANGE(kwa * CI, kwb * CI);
+          int j0 = kwa * CI > ja ? kwa * CI : ja, j1 = kwb * CI < jb ? kwb * CI : jb;
+          if (j0 < j1) FG_RANGE(j0, j1);
         }
       }
     }
@@ -212,17 +216,20 @@ INLINE void cv_block(const int RP, const int RC, const float *x, const float *w,
 /*
  * Conv2D, NHWC, dilation 1: y [B, OH, OW, CO] = sum over kh, kw, ci of x[b, oy*sh + kh - top,
  * ox*sw + kw - left, ci] * w[kh, kw, ci, co] (0 outside the input), + bias[co] when bias is not 0,
- * then the activation act: 0 none, 1 ReLU, 2 ReLU6. CO a multiple of 4.
+ * then the activation act: 0 none, 1 ReLU, 2 ReLU6. CO a multiple of 4. Only output rows
+ * r in [r0, r1) of the B * OH rows (r = b * OH + oy) are written (threads share a call by rows).
  */
 EXPORT("conv2d")
 void conv2d(const float *x, const float *w, float *y, int B, int H, int W, int CI, int OH, int OW,
             int CO, int KH, int KW, int sh, int sw, int top, int left, const float *bias,
-            int act) {
+            int act, int r0, int r1) {
   const int KWCI = KW * CI;
   int oxa, oxb;
   interior(W, KW, sw, left, OW, &oxa, &oxb);
-  for (int b = 0; b < B; b++) {
-    for (int oy = 0; oy < OH; oy++) {
+  (void)B;
+  for (int r = r0; r < r1; r++) {
+    const int b = r / OH, oy = r - b * OH;
+    {
       int ja = 0, jb = KWCI, ox = oxa;
       for (; ox + CV_P <= oxb; ox += CV_P) CV_PIXELS(CV_P);
       for (; ox < oxb; ox++) CV_PIXELS(1);
@@ -244,14 +251,17 @@ void conv2d(const float *x, const float *w, float *y, int B, int H, int W, int C
 /*
  * MaxPoolGrad for 2x2 windows, stride 2, no padding, NHWC, C a multiple of 4: each input element
  * gets dy where it is its window's first maximum in scan order (the cpu backend's rule), else 0.
- * Writes every element of dx inside the OH*2 x OW*2 region (the caller zeroes the rest).
+ * Writes every element of dx inside the OH*2 x OW*2 region (the caller zeroes the rest), for the
+ * output rows r in [r0, r1) of the B * OH (r = b * OH + oy).
  */
 EXPORT("max_pool_2x2_grad")
 void max_pool_2x2_grad(const float *x, const float *dy, float *dx, int B, int H, int W, int C,
-                       int OH, int OW) {
+                       int OH, int OW, int r0, int r1) {
   const int row = W * C;
-  for (int b = 0; b < B; b++) {
-    for (int oy = 0; oy < OH; oy++) {
+  (void)B;
+  for (int r = r0; r < r1; r++) {
+    const int b = r / OH, oy = r - b * OH;
+    {
       for (int ox = 0; ox < OW; ox++) {
         int p = ((b * H + 2 * oy) * W + 2 * ox) * C;
         const float *g = dy + ((b * OH + oy) * OW + ox) * C;
@@ -279,18 +289,19 @@ void max_pool_2x2_grad(const float *x, const float *dy, float *dx, int B, int H,
 }
 
 /*
- * Sum over the leading axis of x [M, C] (C a multiple of 4) into acc [C] (f64, zeroed by the
- * caller): f32 partial sums over blocks of 256 rows, then added in f64.
+ * Sum over the leading axis of x [M, ld] into acc [C] (f64, zeroed by the caller): f32 partial
+ * sums over blocks of 256 rows, then added in f64. C and the row stride ld are multiples of 4;
+ * threads share a call by columns (x and acc offset, C the width of the part).
  */
 EXPORT("sum_rows")
-void sum_rows(const float *x, double *acc, int M, int C) {
+void sum_rows(const float *x, double *acc, int M, int C, int ld) {
   for (int r0 = 0; r0 < M; r0 += 256) {
     int r1 = r0 + 256 < M ? r0 + 256 : M;
     int c = 0;
     for (; c + 16 <= C; c += 16) {
       v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
-      const float *p = x + r0 * C + c;
-      for (int r = r0; r < r1; r++, p += C) {
+      const float *p = x + r0 * ld + c;
+      for (int r = r0; r < r1; r++, p += ld) {
         s0 = wasm_f32x4_add(s0, LD(p));
         s1 = wasm_f32x4_add(s1, LD(p + 4));
         s2 = wasm_f32x4_add(s2, LD(p + 8));
@@ -303,8 +314,8 @@ void sum_rows(const float *x, double *acc, int M, int C) {
     }
     for (; c < C; c += 4) {
       v128_t s0 = wasm_f32x4_splat(0);
-      const float *p = x + r0 * C + c;
-      for (int r = r0; r < r1; r++, p += C) s0 = wasm_f32x4_add(s0, LD(p));
+      const float *p = x + r0 * ld + c;
+      for (int r = r0; r < r1; r++, p += ld) s0 = wasm_f32x4_add(s0, LD(p));
       add_f64(acc + c, s0);
     }
   }

@@ -4,7 +4,7 @@
  *
  * Why by hand: tfjs ships the threaded build but its loader cannot start the pthread workers
  * outside a browser, and no published package does. Three things stop it under Deno, each found by
- * trying (see the record in `parallel.ts`):
+ * trying (see the record in lib/train/parallel/trainer.ts):
  *
  * 1. `WASM_HAS_MULTITHREAD_SUPPORT` returns false whenever `IS_NODE` is true (Deno exposes
  *    `process`, so it is): we set the flag to true.
@@ -32,6 +32,56 @@ import { getThreadsCount, setThreadsCount } from "@tensorflow/tfjs-backend-wasm"
 import os from "node:os";
 import { Worker as NodeWorker } from "node:worker_threads";
 import { createRequire } from "node:module";
+import { stopKernelThreads } from "./simd/mod.ts";
+import type { WasmBackendLike } from "./_heap.ts";
+
+/** Default thread count cap: the cores, at most this many (see {@link wasmThreadsSetting}). */
+export const MAX_DEFAULT_WASM_THREADS = 4;
+
+/**
+ * The threads the wasm backend computes with, from one place: `XRAY_WASM_THREADS` (a positive
+ * integer) when set, else the machine's cores up to {@link MAX_DEFAULT_WASM_THREADS}. 1 means
+ * tfjs' single-threaded build and no kernel pool.
+ * @throws when `XRAY_WASM_THREADS` is set to something else than a positive integer.
+ */
+export function wasmThreadsSetting(): { threads: number; from: "XRAY_WASM_THREADS" | "cores" } {
+  const env = Deno.env.get("XRAY_WASM_THREADS")?.trim();
+  if (env) {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new Error(`XRAY_WASM_THREADS="${env}" is not a positive integer (e.g. 1 or 2)`);
+    }
+    return { threads: n, from: "XRAY_WASM_THREADS" };
+  }
+  const cores = Math.max(1, navigator.hardwareConcurrency || 1);
+  return { threads: Math.min(cores, MAX_DEFAULT_WASM_THREADS), from: "cores" };
+}
+
+/** The threaded wasm backend instance this module made, and its XNNPACK threads. */
+let threaded: { instance: unknown; threads: number } | null = null;
+
+/** Whether the active wasm backend instance is tfjs' threaded build (made by enableWasmThreads). */
+export function wasmThreadedActive(): boolean {
+  const registry = tf.engine().registry as Record<string, unknown>;
+  return threaded !== null && registry["wasm"] === threaded.instance;
+}
+
+/**
+ * Makes the wasm backend single-threaded again (tfjs' single-threaded build) if this module made
+ * it threaded; tensors on the threaded instance are lost. Then activates it.
+ */
+export async function disableWasmThreads(): Promise<void> {
+  if (wasmThreadedActive()) {
+    stopKernelThreads(threaded!.instance as WasmBackendLike);
+    const factory = tf.findBackendFactory("wasm");
+    if (factory == null) throw new Error("disableWasmThreads: wasm backend has no factory");
+    tf.removeBackend("wasm");
+    tf.registerBackend("wasm", factory, 2);
+  }
+  threaded = null;
+  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
+}
 
 /** Result of {@link enableWasmThreads}. */
 export interface WasmThreadsInfo {
@@ -86,6 +136,11 @@ export async function enableWasmThreads(threads = os.cpus().length): Promise<Was
   if (!Number.isInteger(threads) || threads < 1) {
     throw new Error(`enableWasmThreads: threads must be a positive integer, got ${threads}`);
   }
+  if (wasmThreadedActive() && threaded!.threads === threads) {
+    // Already made: switch to it (e.g. back from the cpu backend), keeping its tensors.
+    if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
+    return { threads: getThreadsCount(), reinitialised: false };
+  }
   if (!(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"))) {
     throw new Error(
       "enableWasmThreads: this runtime has no wasm SIMD; the threaded build needs it",
@@ -95,6 +150,7 @@ export async function enableWasmThreads(threads = os.cpus().length): Promise<Was
   let reinitialised = false;
   const registry = tf.engine().registry as Record<string, unknown>;
   if (registry["wasm"] !== undefined) {
+    if (wasmThreadedActive()) stopKernelThreads(registry["wasm"] as WasmBackendLike);
     const factory = tf.findBackendFactory("wasm");
     if (factory == null) throw new Error("enableWasmThreads: wasm backend has no factory");
     tf.removeBackend("wasm");
@@ -102,15 +158,21 @@ export async function enableWasmThreads(threads = os.cpus().length): Promise<Was
     reinitialised = true;
   }
 
+  // Emscripten refs a worker while it runs a pthread, and XNNPACK's pool threads never return:
+  // the process would never exit. The main thread blocks while the pool works, so an unref'd
+  // pool is never left running unattended. They stay ref'd until the module has loaded: its
+  // start-up waits for their "loaded" messages, which an unref'd worker would not keep the event
+  // loop alive for (Deno's test runner then fails with "Promise resolution is still pending").
+  const started: NodeWorker[] = [];
+  let loaded = false;
   class PthreadWorker extends NodeWorker {
     constructor(_url: string | URL, options?: Record<string, unknown>) {
       super(source, { ...(options ?? {}), eval: true });
-      super.unref();
+      started.push(this);
     }
-    // Emscripten refs a worker while it runs a pthread, and XNNPACK's pool threads never return:
-    // the process would never exit. The main thread blocks while the pool works, so an unref'd
-    // pool is never left running unattended.
-    override ref(): void {}
+    override ref(): void {
+      if (!loaded) super.ref();
+    }
     override postMessage(msg: unknown, transfer?: readonly any[]): void {
       const m = msg as { cmd?: string; urlOrBlob?: unknown } | null;
       if (m && m.cmd === "load" && typeof m.urlOrBlob !== "string") {
@@ -143,6 +205,9 @@ export async function enableWasmThreads(threads = os.cpus().length): Promise<Was
   } finally {
     (os as { cpus: () => os.CpuInfo[] }).cpus = realCpus;
     if (workerDesc) Object.defineProperty(globalThis, "Worker", workerDesc);
+    loaded = true;
+    for (const w of started) w.unref();
   }
+  threaded = { instance: (tf.engine().registry as Record<string, unknown>)["wasm"], threads };
   return { threads: getThreadsCount(), reinitialised };
 }

@@ -1,0 +1,145 @@
+/**
+ * How each SIMD kernel call is cut into parts for the threads of a {@link KernelPool}: parts write
+ * disjoint outputs and every output element gets the same operations in the same order as on one
+ * thread, so the results are bit-identical whatever the thread count.
+ *
+ * - `conv2d`, `max_pool_2x2_grad`: by output rows (b * OH + oy).
+ * - `conv_filter_grad`: by output channels in blocks of 16 where there are at least 16 per
+ *   thread, else by filter rows (j = kw * CI + ci) in pairs (the register block).
+ * - `sum_rows`: by columns in blocks of 4; `relu_grad`: by elements in blocks of 16.
+ * - `f64_to_f32` (a filter's worth of values) and calls below {@link MIN_PART_WORK} run whole.
+ * @module
+ */
+import type { ConvDims } from "../_conv_geometry.ts";
+import type { KernelPool } from "./pool.ts";
+
+/**
+ * The geometry every convolution kernel takes after its three pointers, in kernels.c's order
+ * (see {@link convGeometryArgs}).
+ */
+export type ConvGeometryArgs = [
+  B: number,
+  H: number,
+  W: number,
+  CI: number,
+  OH: number,
+  OW: number,
+  CO: number,
+  KH: number,
+  KW: number,
+  sh: number,
+  sw: number,
+  top: number,
+  left: number,
+];
+
+/** A convolution's sizes as {@link ConvGeometryArgs}. */
+export function convGeometryArgs(d: ConvDims): ConvGeometryArgs {
+  return [d.B, d.H, d.W, d.CI, d.OH, d.OW, d.CO, d.KH, d.KW, d.sh, d.sw, d.top, d.left];
+}
+
+/** The kernels, whole calls (pointers are byte offsets in tfjs' memory); split over threads. */
+export interface SimdKernels {
+  /** Conv2DBackpropFilter into a zeroed f64 accumulator; `rows`: output rows per cache tile. */
+  conv_filter_grad(x: number, dy: number, acc: number, ...g: [...ConvGeometryArgs, number]): void;
+  conv2d(
+    x: number,
+    w: number,
+    y: number,
+    ...g: [...ConvGeometryArgs, bias: number, act: number]
+  ): void;
+  max_pool_2x2_grad(
+    x: number,
+    dy: number,
+    dx: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    OH: number,
+    OW: number,
+  ): void;
+  sum_rows(x: number, acc: number, M: number, C: number): void;
+  relu_grad(dy: number, x: number, dx: number, n: number): void;
+  f64_to_f32(acc: number, out: number, n: number): void;
+  /** Threads the calls are split over. */
+  readonly threads: number;
+}
+
+/**
+ * Calls with less work than this (multiply-adds, or values touched for the memory-bound
+ * kernels) run on one thread: waking a worker costs more than it saves.
+ */
+export let MIN_PART_WORK = 200_000;
+/** For tests: changes {@link MIN_PART_WORK} (0 splits every call); returns the previous value. */
+export function setMinPartWork(n: number): number {
+  const was = MIN_PART_WORK;
+  MIN_PART_WORK = n;
+  return was;
+}
+
+/** `[a, b)` cut into `parts` contiguous ranges whose bounds are multiples of `unit`. */
+export function cut(a: number, b: number, parts: number, unit = 1): [number, number][] {
+  const units = Math.ceil((b - a) / unit);
+  const out: [number, number][] = [];
+  for (let k = 0; k < parts; k++) {
+    const lo = a + Math.floor((k * units) / parts) * unit;
+    const hi = Math.min(b, a + Math.floor(((k + 1) * units) / parts) * unit);
+    if (hi > lo) out.push([lo, hi]);
+  }
+  return out;
+}
+
+/** How many threads a call with `work` units of work and `units` indivisible pieces gets. */
+function threadsFor(pool: KernelPool, work: number, units: number): number {
+  return work < MIN_PART_WORK ? 1 : Math.max(1, Math.min(pool.threads, units));
+}
+
+/** The kernels of {@link SimdKernels} on `pool`'s threads. */
+export function splitKernels(pool: KernelPool): SimdKernels {
+  return {
+    threads: pool.threads,
+    conv2d(x, w, y, ...g) {
+      const [B, , , CI, OH, OW, CO, KH, KW] = g;
+      const R = B * OH;
+      const t = threadsFor(pool, R * OW * CO * KH * KW * CI, R);
+      pool.run("conv2d", cut(0, R, t).map(([r0, r1]) => [x, w, y, ...g, r0, r1]));
+    },
+    conv_filter_grad(x, dy, acc, ...g) {
+      const [B, , , CI, OH, OW, CO, KH, KW] = g;
+      const J = KW * CI;
+      const t = threadsFor(pool, B * OH * OW * CO * KH * J, Math.max(CO / 4, J / 2));
+      if (t === 1) return pool.run("conv_filter_grad", [[x, dy, acc, ...g, 0, J, 0, CO]]);
+      const byChannels = CO >= 16 * t;
+      const parts = byChannels
+        ? cut(0, CO, t, 16).map(([c0, c1]) => [x, dy, acc, ...g, 0, J, c0, c1])
+        : cut(0, J, t, 2).map(([j0, j1]) => [x, dy, acc, ...g, j0, j1, 0, CO]);
+      pool.run("conv_filter_grad", parts);
+    },
+    max_pool_2x2_grad(x, dy, dx, B, H, W, C, OH, OW) {
+      const R = B * OH;
+      const t = threadsFor(pool, R * OW * C * 4, R);
+      pool.run(
+        "max_pool_2x2_grad",
+        cut(0, R, t).map(([r0, r1]) => [x, dy, dx, B, H, W, C, OH, OW, r0, r1]),
+      );
+    },
+    sum_rows(x, acc, M, C) {
+      const t = threadsFor(pool, M * C, C / 4);
+      pool.run(
+        "sum_rows",
+        cut(0, C, t, 4).map(([c0, c1]) => [x + 4 * c0, acc + 8 * c0, M, c1 - c0, C]),
+      );
+    },
+    relu_grad(dy, x, dx, n) {
+      const t = threadsFor(pool, n, Math.ceil(n / 16));
+      pool.run(
+        "relu_grad",
+        cut(0, n, t, 16).map(([a, b]) => [dy + 4 * a, x + 4 * a, dx + 4 * a, b - a]),
+      );
+    },
+    f64_to_f32(acc, out, n) {
+      pool.run("f64_to_f32", [[acc, out, n]]);
+    },
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * The SIMD kernels on several threads (lib/backend/wasm/simd/pool.ts, split.ts): on tfjs' threaded
+ * build with XRAY_WASM_THREADS=2, every kernel split over both threads gives the very same bits
+ * as on one thread and writes nothing outside its output; the backend line says the thread count;
+ * a process that never stops the pool still exits. Plus the pool itself (errors, close) and the
+ * thread setting.
+ */
+import assert from "node:assert/strict";
+import { KernelPool } from "../../lib/backend/wasm/simd/pool.ts";
+import { cut } from "../../lib/backend/wasm/simd/split.ts";
+import { KERNELS_SHARED_WASM_BASE64 } from "../../lib/backend/wasm/simd/kernels_wasm.ts";
+import { simdKernelsSupported } from "../../lib/backend/wasm/simd/mod.ts";
+import { wasmThreadsSetting } from "../../lib/backend/wasm/threaded.ts";
+
+const available = simdKernelsSupported();
+
+function sharedModule(): WebAssembly.Module {
+  return new WebAssembly.Module(
+    Uint8Array.from(atob(KERNELS_SHARED_WASM_BASE64), (c) => c.charCodeAt(0)),
+  );
+}
+
+Deno.test("cut: contiguous ranges on unit boundaries covering [a, b)", () => {
+  assert.deepEqual(cut(0, 10, 2), [[0, 5], [5, 10]]);
+  assert.deepEqual(cut(0, 64, 2, 16), [[0, 32], [32, 64]]);
+  assert.deepEqual(cut(0, 20, 2, 16), [[0, 16], [16, 20]]);
+  assert.deepEqual(cut(0, 9, 2, 2), [[0, 4], [4, 9]]);
+  assert.deepEqual(cut(0, 3, 4), [[0, 1], [1, 2], [2, 3]]);
+});
+
+Deno.test("wasmThreadsSetting: XRAY_WASM_THREADS, else the cores up to 4; a bad value is an error", () => {
+  const was = Deno.env.get("XRAY_WASM_THREADS");
+  try {
+    Deno.env.set("XRAY_WASM_THREADS", "3");
+    assert.deepEqual(wasmThreadsSetting(), { threads: 3, from: "XRAY_WASM_THREADS" });
+    Deno.env.set("XRAY_WASM_THREADS", "two");
+    assert.throws(() => wasmThreadsSetting(), /XRAY_WASM_THREADS="two" is not a positive integer/);
+    Deno.env.delete("XRAY_WASM_THREADS");
+    const s = wasmThreadsSetting();
+    assert.equal(s.from, "cores");
+    assert.equal(s.threads, Math.min(4, navigator.hardwareConcurrency));
+  } finally {
+    if (was === undefined) Deno.env.delete("XRAY_WASM_THREADS");
+    else Deno.env.set("XRAY_WASM_THREADS", was);
+  }
+});
+
+Deno.test({
+  name: "KernelPool: parts run on both threads, a failing part is an error, close() ends it",
+  ignore: !available,
+  async fn() {
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+    const pool = await KernelPool.start(sharedModule(), memory, 2);
+    try {
+      const f = new Float32Array(memory.buffer);
+      // relu_grad(dy, x, dx, n): dy at 0, x at 4096 bytes, dx at 8192 bytes, 64 values each.
+      for (let i = 0; i < 64; i++) f[i] = i + 1, f[1024 + i] = i % 2 ? 1 : -1;
+      pool.run("relu_grad", [[0, 4096, 8192, 32], [128, 4096 + 128, 8192 + 128, 32]]);
+      for (let i = 0; i < 64; i++) assert.equal(f[2048 + i], i % 2 ? i + 1 : 0, `dx[${i}]`);
+      // A part that reads past the memory traps in the worker: reported, and the pool goes on.
+      assert.throws(
+        () => pool.run("relu_grad", [[0, 4096, 8192, 4], [0, 2 ** 31 - 64, 8192, 4]]),
+        /relu_grad failed/,
+      );
+      pool.run("relu_grad", [[0, 4096, 8192, 4], [16, 4096 + 16, 8192 + 16, 4]]);
+    } finally {
+      pool.close();
+    }
+    assert.throws(() => pool.run("relu_grad", [[0, 0, 0, 0]]), /used after close/);
+  },
+});
+
+/**
+ * Run in a subprocess (the threaded build replaces the process' wasm backend): every kernel,
+ * split (MIN_PART_WORK 0) and whole (on one thread), on guard-surrounded tensors; prints JSON.
+ * It never stops the pool: the subprocess must exit by itself.
+ */
+const SCRIPT = (root: string) => `
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, describeBackend } from "${root}/lib/backend/select.ts";
+import { setMinPartWork } from "${root}/lib/backend/wasm/simd/split.ts";
+const info = await initBackend({ prefer: "wasm" });
+let seed = 1;
+const rnd = (shape) => {
+  const n = shape.reduce((a, b) => a * b, 1), d = new Float32Array(n);
+  for (let i = 0; i < n; i++) { seed = (seed * 16807) % 2147483647; d[i] = seed / 2147483647 - 0.5; }
+  return tf.tensor(d, shape);
+};
+const x = rnd([2, 21, 19, 16]), w64 = rnd([3, 3, 16, 64]), w20 = rnd([3, 3, 16, 20]);
+const dy64 = rnd([2, 19, 17, 64]), dy20 = rnd([2, 11, 10, 20]), bias = rnd([64]);
+const pooled = rnd([2, 10, 9, 16]);
+const cases = {
+  conv: () => tf.conv2d(x, w64, 1, "valid"),
+  fused: () => tf.fused.conv2d({ x, filter: w64, strides: 1, pad: "same", bias, activation: "relu" }),
+  filterGradByChannels: () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: dy64 },
+    { strides: 1, pad: "valid", dataFormat: "NHWC", filterShape: [3, 3, 16, 64] }),
+  filterGradByRows: () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: dy20 },
+    { strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 16, 20] }),
+  inputGrad: () => tf.engine().runKernel("Conv2DBackpropInput", { dy: dy64, filter: w64 },
+    { strides: 1, pad: "valid", dataFormat: "NHWC", inputShape: [2, 21, 19, 16] }),
+  maxPoolGrad: () => tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a, 2, 2, "valid"), pooled)))(x),
+  sum: () => tf.sum(dy64, [0, 1, 2]),
+  reluGrad: () => tf.grad((a) => tf.sum(tf.mul(tf.relu(a), x)))(x),
+};
+const out = { line: describeBackend(info), threads: info.threads, same: {}, guards: true };
+for (const [name, f] of Object.entries(cases)) {
+  const runs = [];
+  for (const split of [false, true]) {
+    setMinPartWork(split ? 0 : Infinity);
+    const guards = Array.from({ length: 6 }, (_, i) => tf.fill([999], i + 0.5));
+    const y = f();
+    runs.push(Array.from(y.dataSync()));
+    for (const [i, g] of guards.entries()) {
+      if (!g.dataSync().every((v) => v === i + 0.5)) out.guards = false;
+    }
+    tf.dispose([y, ...guards]);
+  }
+  out.same[name] = runs[0].length > 0 && runs[0].every((v, i) => Object.is(v, runs[1][i]));
+}
+console.log(JSON.stringify(out));
+`;
+
+Deno.test({
+  name:
+    "2 kernel threads: bit-identical to one thread, no writes outside outputs, the process exits",
+  ignore: !available,
+  async fn() {
+    const root = new URL("../..", import.meta.url).href.replace(/\/$/, "");
+    const res = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", SCRIPT(root)],
+      env: { XRAY_WASM_THREADS: "2" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    const stderr = new TextDecoder().decode(res.stderr);
+    assert.equal(res.code, 0, `subprocess failed or hung: ${stderr}`);
+    const line = new TextDecoder().decode(res.stdout).trim().split("\n").filter((l) =>
+      l.startsWith("{")
+    ).pop()!;
+    const r = JSON.parse(line);
+    assert.equal(r.threads, 2, r.line);
+    assert.match(r.line, /wasm \(forced\) \(2 threads \[XRAY_WASM_THREADS\]/);
+    for (const [name, same] of Object.entries(r.same)) {
+      assert.equal(same, true, `${name}: split over 2 threads differs from one thread`);
+    }
+    assert.equal(Object.keys(r.same).length, 8);
+    assert.equal(r.guards, true, "a tensor outside an output changed");
+  },
+});

@@ -11,6 +11,7 @@ import { isFinishedRun, readRunRecord, resultPath, runDir, type RunRecord } from
 import type { ReportSettings } from "../report/settings.ts";
 import { valConfusion } from "./_training.ts";
 import { CHAPTER_RUNS } from "./_models.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 /** The finished runs of the model chapters, in chapter order (a skipped chapter is absent). */
 export async function chapterRuns(s: ReportSettings): Promise<RunRecord[]> {
@@ -130,7 +131,7 @@ export function chooseFinal(rows: ComparisonRow[]): Choice {
     return a["trainable params"] - b["trainable params"];
   });
   const best = sorted[0];
-  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "undefined");
+  const f = (x: number) => formatMetric(x);
   const reasons: string[] = [];
   const next = sorted[1];
   reasons.push(
@@ -188,7 +189,7 @@ export function thresholdSentence(t: StoredThreshold | undefined): string {
   if (!t) {
     return "Its decision threshold is the one stored with the run (chosen on validation), not 0.5.";
   }
-  const f = (x: number) => x.toFixed(3);
+  const f = (x: number) => formatMetric(x);
   const head = `Its decision threshold is not 0.5 but ${f(t.threshold)}, stored with the run ` +
     `(policy: ${t.policy}; validation sensitivity ${f(t.sensitivity)} there, ` +
     `${f(t.sensitivityAt05)} at 0.5). `;

@@ -28,6 +28,7 @@ import {
 import type { ReportSettings } from "../report/settings.ts";
 import { chapterConfig, type RunSpec, trainOrReuse } from "./_training.ts";
 import type { Choice } from "./06_comparison.ts";
+import { formatMetric, formatSigned } from "../metrics/format.ts";
 
 /** One balancing experiment's numbers (validation, kept model). */
 export interface BalanceRow {
@@ -217,8 +218,8 @@ export function balanceSummary(rows: BalanceRow[]): string {
       b,
     ) => ((Number.isFinite(b[k]) ? b[k] : -1) > (Number.isFinite(a[k]) ? a[k] : -1) ? b : a));
   const key = { F1: "f1", AUC: "auc", recall: "sensitivity", specificity: "specificity" } as const;
-  const f = (x: number) => x.toFixed(3);
-  const sign = (x: number) => `${x >= 0 ? "+" : ""}${f(x)}`;
+  const f = (x: number) => formatMetric(x);
+  const sign = (x: number) => formatSigned(x);
   const lines = (["F1", "AUC", "recall", "specificity"] as const).map((k) => {
     const b = best(k);
     const d = b.vsNone?.[key[k]];

@@ -42,6 +42,7 @@ export {
   referenceLabel,
   referenceRun,
 } from "./_site_adaptation.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 /** Where the site sample comes from, or why there is none. */
 export function siteSource(
@@ -235,7 +236,7 @@ export function calibrationCurveTable(c: SiteChapter, seed: number): string {
 }
 
 const spreadText = (x: { median: number; lo: number; hi: number }) =>
-  `${x.median.toFixed(3)} (${x.lo.toFixed(3)} to ${x.hi.toFixed(3)})`;
+  `${formatMetric(x.median)} (${formatMetric(x.lo)} to ${formatMetric(x.hi)})`;
 
 /**
  * The recipe table measured by bench/site_recipes.ts: outputs/recipes/table.json when this
@@ -315,8 +316,8 @@ export async function saveSecondSite(
 }
 
 const triple = (e: SiteEvaluation) =>
-  `ROC-AUC ${e.auc.toFixed(3)}, sensitivity ${e.sensitivity.toFixed(3)}, specificity ` +
-  `${e.specificity.toFixed(3)}`;
+  `ROC-AUC ${formatMetric(e.auc)}, sensitivity ${formatMetric(e.sensitivity)}, specificity ` +
+  `${formatMetric(e.specificity)}`;
 
 /**
  * The chapter's conclusions, from its numbers and the issue's targets; `reference`: the shipped
@@ -350,12 +351,12 @@ export function siteSummary(
     `${(100 * c.site.prevalence).toFixed(0)}% of the second.`,
     `Strict protocol (no site labels; target ROC-AUC >= ${T.strict.auc}, sensitivity >= ` +
     `${T.strict.sensitivity} with specificity >= ${T.strict.specificity}): ${met(strictOk)} ` +
-    `(${strict.auc.toFixed(3)}, ${strict.sensitivity.toFixed(3)}, ` +
-    `${strict.specificity.toFixed(3)}). Calibrated on the site's labels (target ROC-AUC >= ` +
+    `(${formatMetric(strict.auc)}, ${formatMetric(strict.sensitivity)}, ` +
+    `${formatMetric(strict.specificity)}). Calibrated on the site's labels (target ROC-AUC >= ` +
     `${T.calibrated.auc}, sensitivity >= ${T.calibrated.sensitivity}, specificity >= ` +
     `${T.calibrated.specificity}; judged on the same images, so optimistic): ${met(calOk)} ` +
-    `(${calibrated.auc.toFixed(3)}, ${calibrated.sensitivity.toFixed(3)}, ` +
-    `${calibrated.specificity.toFixed(3)}). These are the report's own \`compact\` run.`,
+    `(${formatMetric(calibrated.auc)}, ${formatMetric(calibrated.sensitivity)}, ` +
+    `${formatMetric(calibrated.specificity)}). These are the report's own \`compact\` run.`,
     ...ref,
   ].join("\n\n");
 }

@@ -126,6 +126,12 @@ Deno.test({
       );
       assert.ok(html.includes("doi.org/10.17632/rscbjbr9sj.2") && html.includes("CC BY 4.0"));
       assert.ok(html.includes('id="reproduce"'), "the page has its reproducibility panel");
+      // An undefined metric reads n/a everywhere: no NaN in the text, tables, captions or charts
+      // (scripts, styles and embedded images set aside).
+      const visible = html.replace(/<(script|style)\b[\s\S]*?<\/\1>/g, "")
+        .replace(/data:[^"')\s]+/g, "");
+      const nan = /.{0,80}\bNaN\b.{0,80}/.exec(visible);
+      assert.equal(nan, null, `NaN in the report: ${nan?.[0]}`);
       assert.match(html, /class="xr-command">runReport\(/, "the panel names the command");
       const sections = html.split('<section class="chapter"').slice(1);
       assert.equal(sections.length, notebooks.length);

@@ -25,6 +25,7 @@ import type { SiteEvaluation } from "../eval/site_eval.ts";
 import { loadImages } from "../images/cache.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { bootstrapMetrics, formatInterval, type MetricIntervals } from "../metrics/bootstrap.ts";
+import { formatMetric } from "../metrics/format.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import { meetsTargets, SITE_TARGETS } from "../eval/site_targets.ts";
 import { readJson, writeJsonAtomic } from "../util/atomic.ts";
@@ -42,7 +43,6 @@ export {
   referenceLabel,
   referenceRun,
 } from "./_site_adaptation.ts";
-import { formatMetric } from "../metrics/format.ts";
 
 /** Where the site sample comes from, or why there is none. */
 export function siteSource(

@@ -4,7 +4,7 @@ import { encodeDicom } from "../../lib/images/dicom_write.ts";
 import { decodeDicom, DicomError, isDicom } from "../../lib/images/dicom.ts";
 import { decodeImage, ImageError, loadImage, probeImage } from "../../lib/images/load.ts";
 import { loadImages } from "../../lib/images/cache.ts";
-import { renderChest } from "../../lib/images/synthetic.ts";
+import { renderChest } from "../../lib/data/synthetic.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 import sharp from "sharp";
 

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import * as tf from "@tensorflow/tfjs-core";
 import { encodeDicom } from "../../lib/images/dicom_write.ts";
-import { renderChest } from "../../lib/images/synthetic.ts";
+import { renderChest } from "../../lib/data/synthetic.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 import { disposeRun, loadRun } from "../../lib/train/run.ts";
 import { buildEnsemble } from "../../lib/train/ensemble.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 import pl from "nodejs-polars";
-import { metricBars } from "../charts/bar.ts";
+import { dotIntervalChart } from "../charts/dot_intervals.ts";
+import { bootstrapMetrics } from "../metrics/bootstrap.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { isFinishedRun, readRunRecord, resultPath, runDir, type RunRecord } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
@@ -223,12 +224,35 @@ export function choiceMarkdown(c: Choice): string {
     c.reasons.map((r) => `- ${r}`).join("\n");
 }
 
-/** F1 and AUC of every model as bars, for the comparison chapter. */
-export function comparisonCharts(rows: ComparisonRow[]): string[] {
-  const pick = (k: "F1" | "AUC" | "recall") =>
-    Object.fromEntries(rows.map((r) => [r.run, Number.isFinite(r[k]) ? r[k] : 0]));
+/** Bootstrap resamples of the comparison's intervals. */
+const N_BOOT_COMPARISON = 1000;
+
+/**
+ * Validation ROC-AUC and F1 at 0.5 of every model with patient-bootstrap 95% intervals, as dots on
+ * a zoomed axis (one panel per metric): the models lie close together, and the intervals show
+ * whether a gap is more than resampling noise.
+ */
+export function comparisonCharts(runs: RunRecord[], seed: number): string[] {
+  const points = runs.flatMap((r) => {
+    const m = bootstrapMetrics(r.val.y, r.val.prob, {
+      groups: r.val.patient,
+      threshold: 0.5,
+      nBoot: N_BOOT_COMPARISON,
+      seed,
+    }).metrics;
+    return [
+      { label: r.name, panel: "ROC-AUC", ...m.auc },
+      { label: r.name, panel: "F1 at 0.5", ...m.f1 },
+    ];
+  });
   return [
-    metricBars(pick("AUC"), { horizontal: true, title: "Validation ROC-AUC", width: 480 }),
-    metricBars(pick("F1"), { horizontal: true, title: "Validation F1 at 0.5", width: 480 }),
+    dotIntervalChart(points, {
+      title: "Validation ROC-AUC and F1 with 95% intervals",
+      caption: `Dots: each model's value on its validation images; lines: 95% intervals from ` +
+        `${N_BOOT_COMPARISON} bootstrap resamples of whole patients. Each axis is zoomed to the ` +
+        "models' range: overlapping lines mean the gap is within resampling noise.",
+      bounds: [0, 1],
+      panelWidth: 430,
+    }),
   ];
 }

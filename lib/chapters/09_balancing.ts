@@ -4,7 +4,7 @@
  * validation in one table and one chart.
  * @module
  */
-import { groupedBarChart } from "../charts/bar.ts";
+import { dotIntervalChart } from "../charts/dot_intervals.ts";
 import { rowsToHtml } from "../charts/table.ts";
 import { balance, BALANCE_MODES, type BalanceMode } from "../data/balance.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
@@ -173,7 +173,10 @@ export function balanceTable(rows: BalanceRow[]): string {
   });
 }
 
-/** One chart: every metric, one bar per balancing mode. */
+/**
+ * One chart: a small dot plot per metric, one row per balancing mode, each with its 95% interval
+ * on an axis zoomed to the modes' range.
+ */
 export function balanceChart(rows: BalanceRow[]): string {
   const metrics = ["accuracy", "recall", "precision", "specificity", "F1", "AUC"] as const;
   const key: Record<(typeof metrics)[number], BootMetric> = {
@@ -184,23 +187,22 @@ export function balanceChart(rows: BalanceRow[]): string {
     F1: "f1",
     AUC: "auc",
   };
-  return groupedBarChart(
+  return dotIntervalChart(
     metrics.flatMap((k) =>
       rows.map((r) => ({
-        group: k,
-        series: r.mode,
-        value: Number.isFinite(r[k]) ? r[k] : 0,
+        panel: k,
+        label: r.mode,
+        estimate: r[k],
         lo: r.intervals?.[key[k]].lo,
         hi: r.intervals?.[key[k]].hi,
       }))
     ),
     {
       title: "Balancing: validation metrics per mode",
-      max: 1.1,
-      valueLabel: "value",
-      digits: 2,
-      caption: "Whiskers: 95% intervals, validation images resampled by patient " +
-        `(${N_BOOT_BALANCE} resamples).`,
+      bounds: [0, 1],
+      digits: 3,
+      caption: "Dots: validation value at 0.5; lines: 95% intervals, validation images " +
+        `resampled by patient (${N_BOOT_BALANCE} resamples). Each metric has its own zoomed axis.`,
     },
   );
 }

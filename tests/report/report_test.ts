@@ -41,7 +41,7 @@ const EXPECTED: Record<
     text: [/Trained <code>transfer<\/code>/],
   },
   "06": {
-    charts: { "training-curves": 1, confusion: 1, bar: 2 },
+    charts: { "training-curves": 1, confusion: 1, "dot-intervals": 1 },
     tables: 2,
     text: [/Final model: <code>/, /policy: highest threshold/],
   },
@@ -52,7 +52,7 @@ const EXPECTED: Record<
   },
   "08": { charts: { images: 3, architecture: 1 }, tables: 1, text: [/Activations of conv 1/] },
   "09": {
-    charts: { bar: 1 },
+    charts: { "dot-intervals": 1 },
     tables: 2,
     text: [/Best F1/, /same number of training images/, /down - none, same images and steps/],
   },

@@ -6,6 +6,7 @@
  */
 import pl from "nodejs-polars";
 import { dotIntervalChart } from "../charts/dot_intervals.ts";
+import { binaryConfusionHeatmap } from "../charts/heatmap.ts";
 import { bootstrapMetrics } from "../metrics/bootstrap.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { isFinishedRun, readRunRecord, resultPath, runDir, type RunRecord } from "./_context.ts";
@@ -95,14 +96,40 @@ export function comparisonRows(runs: RunRecord[]): ComparisonRow[] {
   });
 }
 
-/** The comparison as a polars DataFrame. */
+/**
+ * The comparison as a polars DataFrame, narrow enough for the report's column: the confusion
+ * matrices are drawn beside it ({@link confusionGrid}), times and parameters have short headers.
+ */
 export function comparisonTable(rows: ComparisonRow[]): pl.DataFrame {
   return pl.DataFrame(
-    rows.map(({ stored: _s, ...r }) => ({
-      ...r,
-      "time per epoch (s)": r["time per epoch (s)"].toFixed(1),
-    })) as unknown as Record<string, unknown>[],
+    rows.map((r) => ({
+      run: r.run,
+      model: r.model,
+      "train images": r["train images"],
+      loss: r.loss,
+      accuracy: r.accuracy,
+      recall: r.recall,
+      precision: r.precision,
+      F1: r.F1,
+      AUC: r.AUC,
+      "trainable params": r["trainable params"],
+      "time (s)": r["total time (s)"],
+      epochs: r.epochs,
+      "s / epoch": r["time per epoch (s)"].toFixed(1),
+    })),
   );
+}
+
+/** Every model's validation confusion matrix at 0.5, small and side by side. */
+export function confusionGrid(runs: RunRecord[]): string {
+  const cells = runs.map((r) =>
+    `<div style="display:inline-block;vertical-align:top;margin:0 10px 4px 0">` +
+    binaryConfusionHeatmap(valConfusion(r), { title: r.name, width: 300, height: 200 }) +
+    "</div>"
+  ).join("");
+  return `<div class="xr-small-multiples"><p class="xr-title" style="font-weight:600;margin:` +
+    `.5em 0 0">Validation confusion matrices at threshold 0.5 (rows: actual, columns: ` +
+    `predicted)</p>${cells}</div>`;
 }
 
 /** The chosen model and why. */

@@ -162,7 +162,9 @@ export async function saveBalance(s: ReportSettings, rows: BalanceRow[]): Promis
 
 /** The table of the four experiments. */
 export function balanceTable(rows: BalanceRow[]): string {
-  const plain = rows.map(({ intervals: _i, vsNone: _v, ...r }) => r);
+  const plain = rows.map((
+    { mode, run, "train NORMAL": n, "train PNEUMONIA": p, intervals: _i, vsNone: _v, ...r },
+  ) => ({ mode, run, "train normal / pneumonia": `${n} / ${p}`, ...r }));
   return rowsToHtml(plain as unknown as Record<string, unknown>[], {
     caption: "Balancing experiments (validation; metrics at 0.5 unless stated; 95% intervals " +
       "in the chart and the summary)",
@@ -349,6 +351,7 @@ export function budgetTable(b: BudgetComparison): string {
     row("down - none, same images and steps", b.noneSameSize, b.vsSameSize),
     row("down - none, all images (size confounded)", b.noneAll, b.vsAll),
   ], {
+    wrap: ["comparison"],
     caption: `Downsampling against no balancing (validation; AUC, and the rest at threshold 0.5; ` +
       `95% intervals from ${b.nBoot} patient-level bootstrap resamples)`,
   });

@@ -138,6 +138,7 @@ export function sideBySideTable(c: SiteChapter): string {
   ], {
     caption: `At the stored threshold ${c.ctx.run.threshold.toFixed(4)}; ${N_BOOT} resamples ` +
       "of patients",
+    wrap: ["images"],
   });
 }
 
@@ -259,7 +260,13 @@ export function recipeTableHtml(r: { table: RecipeTable; path: string } | null):
     }]);
   }
   return rowsToHtml(recipeTableRows(r.table.rows), {
-    wrap: ["what", "site AUC (95% CI)"],
+    wrap: [
+      "what",
+      "test-part sens / spec",
+      "site AUC (95% CI)",
+      "site sens (95% CI)",
+      "site spec (95% CI)",
+    ],
     caption: `${r.path}, made ${r.table.created.slice(0, 10)} by bench/site_recipes.ts on ` +
       `${r.table.data} and the site sample ${r.table.site}; strict threshold (chosen on ` +
       "validation); site intervals from 1000 patient resamples",

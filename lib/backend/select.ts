@@ -23,7 +23,13 @@ import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { setWasmKernels, type WasmKernelMode } from "./wasm/mod.ts";
 import { simdKernels } from "./wasm/simd/mod.ts";
 import type { WasmBackendLike } from "./wasm/_heap.ts";
-import { type AdapterSummary, describeAdapter, initWebGpu } from "./webgpu.ts";
+import {
+  type AdapterSummary,
+  describeAdapter,
+  gpuDeviceNodes,
+  initWebGpu,
+  noGpuDeviceReason,
+} from "./webgpu.ts";
 import { initNodeBackend, nodeSkipReason } from "./node.ts";
 
 /** Backends in the order they are tried. */
@@ -84,7 +90,12 @@ async function tryOne(
     await initNodeBackend(choice);
     return null;
   }
-  if (choice === "webgpu") return await initWebGpu({ allowSoftware: forced });
+  if (choice === "webgpu") {
+    // Not even an adapter request where only a software renderer can exist (see
+    // noGpuDeviceReason: it would load lavapipe into this process for nothing).
+    if (!forced && gpuDeviceNodes()?.length === 0) throw new Error(noGpuDeviceReason());
+    return await initWebGpu({ allowSoftware: forced });
+  }
   if (choice === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm");
     if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");

@@ -29,7 +29,13 @@ import {
   wasmThreadsSetting,
 } from "./wasm/threaded.ts";
 import type { WasmBackendLike } from "./wasm/_heap.ts";
-import { type AdapterSummary, describeAdapter, initWebGpu } from "./webgpu.ts";
+import {
+  type AdapterSummary,
+  describeAdapter,
+  gpuDeviceNodes,
+  initWebGpu,
+  noGpuDeviceReason,
+} from "./webgpu.ts";
 import { initNodeBackend, nodeSkipReason } from "./node.ts";
 
 /** Backends in the order they are tried. */
@@ -131,7 +137,12 @@ async function tryOne(
     await initNodeBackend(choice);
     return null;
   }
-  if (choice === "webgpu") return await initWebGpu({ allowSoftware: forced });
+  if (choice === "webgpu") {
+    // Not even an adapter request where only a software renderer can exist (see
+    // noGpuDeviceReason: it would load lavapipe into this process for nothing).
+    if (!forced && gpuDeviceNodes()?.length === 0) throw new Error(noGpuDeviceReason());
+    return await initWebGpu({ allowSoftware: forced });
+  }
   if (choice === "wasm") {
     await initWasm(mode, threads);
     return null;

@@ -105,6 +105,45 @@ async function quietly<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The device files through which Linux reaches a hardware GPU: `/dev/dri/renderD*` (Mesa and
+ * most drivers), `/dev/nvidia0..` (NVIDIA's driver), `/dev/dxg` (WSL 2). An empty list means only
+ * a software adapter (lavapipe) can exist; null when this cannot be told (not Linux, or no read
+ * permission on /dev).
+ */
+export function gpuDeviceNodes(): string[] | null {
+  if (Deno.build.os !== "linux") return null;
+  const list = (dir: string, re: RegExp) => {
+    try {
+      return [...Deno.readDirSync(dir)].filter((e) => re.test(e.name)).map((e) =>
+        `${dir}/${e.name}`
+      );
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return [];
+      throw err;
+    }
+  };
+  try {
+    return [...list("/dev/dri", /^renderD\d+$/), ...list("/dev", /^(nvidia\d+|dxg)$/)];
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Why automatic selection does not ask for a WebGPU adapter on a Linux machine without a GPU
+ * device file. Asking creates a WebGPU instance, which loads Mesa's lavapipe (LLVM) into the
+ * process; an instance made in a runtime off the main thread (each file of `deno test` runs in
+ * one, as does a Worker) crashes the process at exit in a few runs out of a hundred
+ * ("double free or corruption", "corrupted size vs. prev_size", segmentation faults). The only
+ * adapter such a machine has is a software one, which automatic selection skips anyway.
+ */
+export function noGpuDeviceReason(): string {
+  return "no GPU device on this machine (no /dev/dri/renderD*, /dev/nvidia*, /dev/dxg): its only " +
+    "WebGPU adapter would be a software (CPU) renderer, slower than wasm and used only when " +
+    "forced with XRAY_BACKEND=webgpu";
+}
+
 /** Asks `navigator.gpu` for a high-performance adapter and describes it. Never throws. */
 export async function probeWebGpu(): Promise<WebGpuProbe> {
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;

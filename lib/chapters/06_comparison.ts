@@ -5,12 +5,15 @@
  * @module
  */
 import pl from "nodejs-polars";
-import { metricBars } from "../charts/bar.ts";
+import { dotIntervalChart } from "../charts/dot_intervals.ts";
+import { binaryConfusionHeatmap } from "../charts/heatmap.ts";
+import { bootstrapMetrics } from "../metrics/bootstrap.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { isFinishedRun, readRunRecord, resultPath, runDir, type RunRecord } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import { valConfusion } from "./_training.ts";
 import { CHAPTER_RUNS } from "./_models.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 /** The finished runs of the model chapters, in chapter order (a skipped chapter is absent). */
 export async function chapterRuns(s: ReportSettings): Promise<RunRecord[]> {
@@ -93,14 +96,40 @@ export function comparisonRows(runs: RunRecord[]): ComparisonRow[] {
   });
 }
 
-/** The comparison as a polars DataFrame. */
+/**
+ * The comparison as a polars DataFrame, narrow enough for the report's column: the confusion
+ * matrices are drawn beside it ({@link confusionGrid}), times and parameters have short headers.
+ */
 export function comparisonTable(rows: ComparisonRow[]): pl.DataFrame {
   return pl.DataFrame(
-    rows.map(({ stored: _s, ...r }) => ({
-      ...r,
-      "time per epoch (s)": r["time per epoch (s)"].toFixed(1),
-    })) as unknown as Record<string, unknown>[],
+    rows.map((r) => ({
+      run: r.run,
+      model: r.model,
+      "train images": r["train images"],
+      loss: r.loss,
+      accuracy: r.accuracy,
+      recall: r.recall,
+      precision: r.precision,
+      F1: r.F1,
+      AUC: r.AUC,
+      "trainable params": r["trainable params"],
+      "time (s)": r["total time (s)"],
+      epochs: r.epochs,
+      "s / epoch": r["time per epoch (s)"].toFixed(1),
+    })),
   );
+}
+
+/** Every model's validation confusion matrix at 0.5, small and side by side. */
+export function confusionGrid(runs: RunRecord[]): string {
+  const cells = runs.map((r) =>
+    `<div style="display:inline-block;vertical-align:top;margin:0 10px 4px 0">` +
+    binaryConfusionHeatmap(valConfusion(r), { title: r.name, width: 300, height: 200 }) +
+    "</div>"
+  ).join("");
+  return `<div class="xr-small-multiples"><p class="xr-title" style="font-weight:600;margin:` +
+    `.5em 0 0">Validation confusion matrices at threshold 0.5 (rows: actual, columns: ` +
+    `predicted)</p>${cells}</div>`;
 }
 
 /** The chosen model and why. */
@@ -130,7 +159,7 @@ export function chooseFinal(rows: ComparisonRow[]): Choice {
     return a["trainable params"] - b["trainable params"];
   });
   const best = sorted[0];
-  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "undefined");
+  const f = (x: number) => formatMetric(x);
   const reasons: string[] = [];
   const next = sorted[1];
   reasons.push(
@@ -188,7 +217,7 @@ export function thresholdSentence(t: StoredThreshold | undefined): string {
   if (!t) {
     return "Its decision threshold is the one stored with the run (chosen on validation), not 0.5.";
   }
-  const f = (x: number) => x.toFixed(3);
+  const f = (x: number) => formatMetric(x);
   const head = `Its decision threshold is not 0.5 but ${f(t.threshold)}, stored with the run ` +
     `(policy: ${t.policy}; validation sensitivity ${f(t.sensitivity)} there, ` +
     `${f(t.sensitivityAt05)} at 0.5). `;
@@ -222,12 +251,35 @@ export function choiceMarkdown(c: Choice): string {
     c.reasons.map((r) => `- ${r}`).join("\n");
 }
 
-/** F1 and AUC of every model as bars, for the comparison chapter. */
-export function comparisonCharts(rows: ComparisonRow[]): string[] {
-  const pick = (k: "F1" | "AUC" | "recall") =>
-    Object.fromEntries(rows.map((r) => [r.run, Number.isFinite(r[k]) ? r[k] : 0]));
+/** Bootstrap resamples of the comparison's intervals. */
+const N_BOOT_COMPARISON = 1000;
+
+/**
+ * Validation ROC-AUC and F1 at 0.5 of every model with patient-bootstrap 95% intervals, as dots on
+ * a zoomed axis (one panel per metric): the models lie close together, and the intervals show
+ * whether a gap is more than resampling noise.
+ */
+export function comparisonCharts(runs: RunRecord[], seed: number): string[] {
+  const points = runs.flatMap((r) => {
+    const m = bootstrapMetrics(r.val.y, r.val.prob, {
+      groups: r.val.patient,
+      threshold: 0.5,
+      nBoot: N_BOOT_COMPARISON,
+      seed,
+    }).metrics;
+    return [
+      { label: r.name, panel: "ROC-AUC", ...m.auc },
+      { label: r.name, panel: "F1 at 0.5", ...m.f1 },
+    ];
+  });
   return [
-    metricBars(pick("AUC"), { horizontal: true, title: "Validation ROC-AUC", width: 480 }),
-    metricBars(pick("F1"), { horizontal: true, title: "Validation F1 at 0.5", width: 480 }),
+    dotIntervalChart(points, {
+      title: "Validation ROC-AUC and F1 with 95% intervals",
+      caption: `Dots: each model's value on its validation images; lines: 95% intervals from ` +
+        `${N_BOOT_COMPARISON} bootstrap resamples of whole patients. Each axis is zoomed to the ` +
+        "models' range: overlapping lines mean the gap is within resampling noise.",
+      bounds: [0, 1],
+      panelWidth: 430,
+    }),
   ];
 }

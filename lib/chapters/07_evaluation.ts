@@ -20,6 +20,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { readResult, resultPath, runDir, splits } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import type { Choice } from "./06_comparison.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 /** The final model's results on the test images (results/test.json). */
 export interface TestEvaluation {
@@ -158,7 +159,7 @@ export function thresholdTable(ev: TestEvaluation): string {
     row("stored (val sens >= 0.95)", ev.threshold, ev.atThreshold),
     row("0.5", 0.5, ev.at05),
   ], {
-    caption: `Test metrics (${ev.n} images, ROC-AUC ${ev.auc.toFixed(3)})`,
+    caption: `Test metrics (${ev.n} images, ROC-AUC ${formatMetric(ev.auc)})`,
   });
 }
 

@@ -4,7 +4,7 @@
  * validation in one table and one chart.
  * @module
  */
-import { groupedBarChart } from "../charts/bar.ts";
+import { dotIntervalChart } from "../charts/dot_intervals.ts";
 import { rowsToHtml } from "../charts/table.ts";
 import { balance, BALANCE_MODES, type BalanceMode } from "../data/balance.ts";
 import { binaryMetrics, rocAuc } from "../metrics/classification.ts";
@@ -28,6 +28,7 @@ import {
 import type { ReportSettings } from "../report/settings.ts";
 import { type RunSpec, trainOrReuse } from "./_training.ts";
 import type { Choice } from "./06_comparison.ts";
+import { formatMetric, formatSigned } from "../metrics/format.ts";
 
 /** One balancing experiment's numbers (validation, kept model). */
 export interface BalanceRow {
@@ -158,7 +159,9 @@ export async function saveBalance(s: ReportSettings, rows: BalanceRow[]): Promis
 
 /** The table of the four experiments. */
 export function balanceTable(rows: BalanceRow[]): string {
-  const plain = rows.map(({ intervals: _i, vsNone: _v, ...r }) => r);
+  const plain = rows.map((
+    { mode, run, "train NORMAL": n, "train PNEUMONIA": p, intervals: _i, vsNone: _v, ...r },
+  ) => ({ mode, run, "train normal / pneumonia": `${n} / ${p}`, ...r }));
   return rowsToHtml(plain as unknown as Record<string, unknown>[], {
     caption: "Balancing experiments (validation; metrics at 0.5 unless stated; 95% intervals " +
       "in the chart and the summary)",
@@ -169,7 +172,10 @@ export function balanceTable(rows: BalanceRow[]): string {
   });
 }
 
-/** One chart: every metric, one bar per balancing mode. */
+/**
+ * One chart: a small dot plot per metric, one row per balancing mode, each with its 95% interval
+ * on an axis zoomed to the modes' range.
+ */
 export function balanceChart(rows: BalanceRow[]): string {
   const metrics = ["accuracy", "recall", "precision", "specificity", "F1", "AUC"] as const;
   const key: Record<(typeof metrics)[number], BootMetric> = {
@@ -180,23 +186,22 @@ export function balanceChart(rows: BalanceRow[]): string {
     F1: "f1",
     AUC: "auc",
   };
-  return groupedBarChart(
+  return dotIntervalChart(
     metrics.flatMap((k) =>
       rows.map((r) => ({
-        group: k,
-        series: r.mode,
-        value: Number.isFinite(r[k]) ? r[k] : 0,
+        panel: k,
+        label: r.mode,
+        estimate: r[k],
         lo: r.intervals?.[key[k]].lo,
         hi: r.intervals?.[key[k]].hi,
       }))
     ),
     {
       title: "Balancing: validation metrics per mode",
-      max: 1.1,
-      valueLabel: "value",
-      digits: 2,
-      caption: "Whiskers: 95% intervals, validation images resampled by patient " +
-        `(${N_BOOT_BALANCE} resamples).`,
+      bounds: [0, 1],
+      digits: 3,
+      caption: "Dots: validation value at 0.5; lines: 95% intervals, validation images " +
+        `resampled by patient (${N_BOOT_BALANCE} resamples). Each metric has its own zoomed axis.`,
     },
   );
 }
@@ -214,8 +219,8 @@ export function balanceSummary(rows: BalanceRow[]): string {
       b,
     ) => ((Number.isFinite(b[k]) ? b[k] : -1) > (Number.isFinite(a[k]) ? a[k] : -1) ? b : a));
   const key = { F1: "f1", AUC: "auc", recall: "sensitivity", specificity: "specificity" } as const;
-  const f = (x: number) => x.toFixed(3);
-  const sign = (x: number) => `${x >= 0 ? "+" : ""}${f(x)}`;
+  const f = (x: number) => formatMetric(x);
+  const sign = (x: number) => formatSigned(x);
   const lines = (["F1", "AUC", "recall", "specificity"] as const).map((k) => {
     const b = best(k);
     const d = b.vsNone?.[key[k]];
@@ -343,6 +348,7 @@ export function budgetTable(b: BudgetComparison): string {
     row("down - none, same images and steps", b.noneSameSize, b.vsSameSize),
     row("down - none, all images (size confounded)", b.noneAll, b.vsAll),
   ], {
+    wrap: ["comparison"],
     caption: `Downsampling against no balancing (validation; AUC, and the rest at threshold 0.5; ` +
       `95% intervals from ${b.nBoot} patient-level bootstrap resamples)`,
   });

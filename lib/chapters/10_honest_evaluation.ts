@@ -222,6 +222,14 @@ export function reliabilityFigure(y: number[], raw: number[], scaled: number[], 
   });
 }
 
+/** Which run the chapter evaluates and on which images, in one line of Markdown. */
+export function runLine(ctx: EvalContext): string {
+  const c = ctx.record.config;
+  return `Run **${ctx.record.name}** (${c.model}, ${c.size}x${c.size}x${c.channels}); ` +
+    `validation ${ctx.val.y.length} images, test ${ctx.test.y.length} images from ` +
+    `${ctx.testSource}.`;
+}
+
 /**
  * A paragraph with the chapter's numbers. Also records them (results/honest_evaluation.json) for
  * the conclusions.

@@ -23,6 +23,7 @@ import {
 import { siteCalibrate, type SiteCalibrationResult } from "../eval/site_calibration.ts";
 import type { EvalContext } from "./_eval_context.ts";
 import { N_BOOT } from "./10_honest_evaluation.ts";
+import { formatSigned } from "../metrics/format.ts";
 
 /**
  * The four policies picked on validation, applied to test; then what each means for 1,000
@@ -223,7 +224,7 @@ export function siteCalibration(
 
 /** Site calibration as a table: before, after and the paired change with 95% intervals. */
 export function siteTable(r: SiteCalibrationResult): string {
-  const sign = (x: number) => (x >= 0 ? "+" : "") + x.toFixed(3);
+  const sign = (x: number) => formatSigned(x);
   const rows = (["sensitivity", "specificity", "precision", "f1", "accuracy"] as const).map((
     k,
   ) => ({

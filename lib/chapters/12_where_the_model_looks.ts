@@ -18,6 +18,7 @@ import type { EvalContext, ScoredSplit } from "./_eval_context.ts";
 import { bootstrapStats, type Interval } from "../metrics/bootstrap.ts";
 import { recordResult } from "./_context.ts";
 import { N_BOOT } from "./10_honest_evaluation.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 /**
  * Grad-CAM heatmaps of every image of a scored split. By default each explains the class the
@@ -204,10 +205,8 @@ export async function outcomeGrid(ctx: EvalContext, shares: number[]): Promise<s
     x.dispose();
     tiles.push({
       src: await overlayDataUrl(d, pre, i, cam.heatmap),
-      caption: `${p.label}: P(pneumonia) ${d.prob[i].toFixed(3)}, explains ` +
-        `${cam.classIndex === 1 ? "PNEUMONIA" : "NORMAL"}, outside ${
-          Number.isFinite(shares[i]) ? shares[i].toFixed(2) : "n/a"
-        }`,
+      caption: `${p.label}: P(pneumonia) ${formatMetric(d.prob[i])}, explains ` +
+        `${cam.classIndex === 1 ? "PNEUMONIA" : "NORMAL"}, outside ${formatMetric(shares[i], 2)}`,
     });
   }
   if (tiles.length === 0) throw new Error("outcomeGrid: the test part has no images");

@@ -21,6 +21,7 @@ import { classIndex } from "../train/data.ts";
 import { EVAL_RUN, type EvalContext, type ScoredSplit } from "./_eval_context.ts";
 import { trainOrReuse } from "./_training.ts";
 import { N_BOOT } from "./10_honest_evaluation.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 /** Run name of the three-class model. */
 export const THREE_RUN = "compact_3class";
@@ -83,7 +84,7 @@ export function perClassTable(rep: MulticlassReport): string {
       },
     ],
     {
-      caption: `Accuracy over the three classes: ${rep.accuracy.toFixed(3)}; the macro mean ` +
+      caption: `Accuracy over the three classes: ${formatMetric(rep.accuracy)}; the macro mean ` +
         "averages the three per-class values",
     },
   );
@@ -116,8 +117,8 @@ export function kermanyTable(ctx: EvalContext, seed: number): string {
     {
       task: "bacterial vs viral (bacterial positive)",
       measure: "accuracy / sensitivity / specificity",
-      ours: `${bv.accuracy.toFixed(3)} / ${bv.sensitivity.toFixed(3)} / ${
-        bv.specificity.toFixed(3)
+      ours: `${formatMetric(bv.accuracy)} / ${formatMetric(bv.sensitivity)} / ${
+        formatMetric(bv.specificity)
       } (n = ${bv.n})`,
       "Kermany et al. 2018":
         `${k.bacterialVsViral.accuracy} / ${k.bacterialVsViral.sensitivity} / ` +
@@ -144,7 +145,9 @@ export function threeSummary(rep: MulticlassReport): string {
   const [normal, bacteria, virus] = rep.perClass;
   const wrong = rep.n - rep.matrix.reduce((a, r, i) => a + r[i], 0);
   const between = rep.matrix[1][2] + rep.matrix[2][1];
-  return `Recall: normal ${normal.recall.toFixed(3)}, bacterial ${bacteria.recall.toFixed(3)}, ` +
-    `viral ${virus.recall.toFixed(3)}. Of the ${wrong} misclassified test images, ${between} ` +
+  return `Recall: normal ${formatMetric(normal.recall)}, bacterial ${
+    formatMetric(bacteria.recall)
+  }, ` +
+    `viral ${formatMetric(virus.recall)}. Of the ${wrong} misclassified test images, ${between} ` +
     `confuse bacterial and viral pneumonia and ${wrong - between} confuse pneumonia with normal.`;
 }

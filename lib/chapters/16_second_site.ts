@@ -25,6 +25,7 @@ import type { SiteEvaluation } from "../eval/site_eval.ts";
 import { loadImages } from "../images/cache.ts";
 import { toPngDataUrl } from "../images/png.ts";
 import { bootstrapMetrics, formatInterval, type MetricIntervals } from "../metrics/bootstrap.ts";
+import { formatMetric } from "../metrics/format.ts";
 import { type ReportSettings, siteSource as siteData } from "../report/settings.ts";
 import { meetsTargets, SITE_TARGETS } from "../eval/site_targets.ts";
 import { readJson, writeJsonAtomic } from "../util/atomic.ts";
@@ -143,6 +144,7 @@ export function sideBySideTable(c: SiteChapter): string {
   ], {
     caption: `At the stored threshold ${c.ctx.run.threshold.toFixed(4)}; ${N_BOOT} resamples ` +
       "of patients",
+    wrap: ["images"],
   });
 }
 
@@ -241,7 +243,7 @@ export function calibrationCurveTable(c: SiteChapter, seed: number): string {
 }
 
 const spreadText = (x: { median: number; lo: number; hi: number }) =>
-  `${x.median.toFixed(3)} (${x.lo.toFixed(3)} to ${x.hi.toFixed(3)})`;
+  `${formatMetric(x.median)} (${formatMetric(x.lo)} to ${formatMetric(x.hi)})`;
 
 /**
  * The recipe table measured by bench/site_recipes.ts: outputs/recipes/table.json when this
@@ -264,7 +266,13 @@ export function recipeTableHtml(r: { table: RecipeTable; path: string } | null):
     }]);
   }
   return rowsToHtml(recipeTableRows(r.table.rows), {
-    wrap: ["what", "site AUC (95% CI)"],
+    wrap: [
+      "what",
+      "test-part sens / spec",
+      "site AUC (95% CI)",
+      "site sens (95% CI)",
+      "site spec (95% CI)",
+    ],
     caption: `${r.path}, made ${r.table.created.slice(0, 10)} by bench/site_recipes.ts on ` +
       `${r.table.data} and the site sample ${r.table.site}; strict threshold (chosen on ` +
       "validation); site intervals from 1000 patient resamples",
@@ -321,8 +329,8 @@ export async function saveSecondSite(
 }
 
 const triple = (e: SiteEvaluation) =>
-  `ROC-AUC ${e.auc.toFixed(3)}, sensitivity ${e.sensitivity.toFixed(3)}, specificity ` +
-  `${e.specificity.toFixed(3)}`;
+  `ROC-AUC ${formatMetric(e.auc)}, sensitivity ${formatMetric(e.sensitivity)}, specificity ` +
+  `${formatMetric(e.specificity)}`;
 
 /**
  * The chapter's conclusions, from its numbers and the issue's targets; `reference`: the shipped
@@ -356,12 +364,12 @@ export function siteSummary(
     `${(100 * c.site.prevalence).toFixed(0)}% of the second.`,
     `Strict protocol (no site labels; target ROC-AUC >= ${T.strict.auc}, sensitivity >= ` +
     `${T.strict.sensitivity} with specificity >= ${T.strict.specificity}): ${met(strictOk)} ` +
-    `(${strict.auc.toFixed(3)}, ${strict.sensitivity.toFixed(3)}, ` +
-    `${strict.specificity.toFixed(3)}). Calibrated on the site's labels (target ROC-AUC >= ` +
+    `(${formatMetric(strict.auc)}, ${formatMetric(strict.sensitivity)}, ` +
+    `${formatMetric(strict.specificity)}). Calibrated on the site's labels (target ROC-AUC >= ` +
     `${T.calibrated.auc}, sensitivity >= ${T.calibrated.sensitivity}, specificity >= ` +
     `${T.calibrated.specificity}; judged on the same images, so optimistic): ${met(calOk)} ` +
-    `(${calibrated.auc.toFixed(3)}, ${calibrated.sensitivity.toFixed(3)}, ` +
-    `${calibrated.specificity.toFixed(3)}). These are the report's own \`compact\` run.`,
+    `(${formatMetric(calibrated.auc)}, ${formatMetric(calibrated.sensitivity)}, ` +
+    `${formatMetric(calibrated.specificity)}). These are the report's own \`compact\` run.`,
     ...ref,
   ].join("\n\n");
 }

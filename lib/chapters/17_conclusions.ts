@@ -20,6 +20,7 @@ import {
 } from "./_conclusion_inputs.ts";
 import { budgetNote, trainingDiagnosis } from "./_training.ts";
 import type { RunRecord } from "./_context.ts";
+import { formatMetric, formatPercent, formatSigned } from "../metrics/format.ts";
 
 type Protocol = keyof typeof SITE_TARGETS;
 
@@ -42,8 +43,8 @@ export const REFERENCES = {
   split: "the official Kaggle test split (624 images)",
 } as const;
 
-const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "undefined");
-const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+const f = (x: number) => formatMetric(x);
+const pct = (x: number) => formatPercent(x);
 
 /**
  * "undertrained" / "overfits" / "neither" for a run, in a short clause, with whether it converged
@@ -193,7 +194,7 @@ export function findings(c: ConclusionInputs): string[] {
       `. On test it ${
         m.fn > t.at05.fn ? "misses more" : m.fn < t.at05.fn ? "misses fewer" : "misses as many"
       } pneumonias than 0.5 (${m.fn} against ${t.at05.fn}; sensitivity ` +
-      `${dSens >= 0 ? "+" : ""}${f(dSens)}, specificity ${dSpec >= 0 ? "+" : ""}${f(dSpec)}).`,
+      `${formatSigned(dSens)}, specificity ${formatSigned(dSpec)}).`,
   );
   if (h) {
     const apart = h.val.auc.lo > h.test.auc.hi || h.test.auc.lo > h.val.auc.hi;

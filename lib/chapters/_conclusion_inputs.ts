@@ -18,6 +18,7 @@ import type { BalanceRow } from "./09_balancing.ts";
 import type { OutsideStats } from "./12_where_the_model_looks.ts";
 import type { ScreeningProjection } from "../eval/operating_points.ts";
 import type { BinaryMetrics } from "../metrics/classification.ts";
+import { formatMetric, formatSigned, UNDEFINED_METRIC } from "../metrics/format.ts";
 
 /**
  * The run folders the conclusions read: the model chapters' runs, and chapter 9's downsampled
@@ -191,11 +192,11 @@ export function asInterval(m: Measured | undefined): Interval | null {
   return { nValid: 0, nSkipped: 0, lo: NaN, hi: NaN, ...m } as Interval;
 }
 
-/** "0.912 (95% CI 0.887 to 0.934)", or "0.912" without an interval; "undefined" for NaN. */
+/** "0.912 (95% CI 0.887 to 0.934)", or "0.912" without an interval; "n/a" for NaN. */
 export function fmtMeasured(m: Measured | undefined | null, digits = 3): string {
   const iv = m === null ? null : asInterval(m);
-  if (!iv || !Number.isFinite(iv.estimate)) return "undefined";
-  const f = (x: number) => x.toFixed(digits);
+  if (!iv || !Number.isFinite(iv.estimate)) return UNDEFINED_METRIC;
+  const f = (x: number) => formatMetric(x, digits);
   return Number.isFinite(iv.lo) && Number.isFinite(iv.hi)
     ? `${f(iv.estimate)} (95% CI ${f(iv.lo)} to ${f(iv.hi)})`
     : f(iv.estimate);
@@ -209,7 +210,7 @@ export function side(iv: Interval | null): "up" | "down" | "zero" | "unknown" {
 
 /** "+0.012 (95% CI -0.010 to +0.034)". */
 export function fmtDiff(iv: Interval): string {
-  const f = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
+  const f = (x: number) => formatSigned(x);
   return Number.isFinite(iv.lo)
     ? `${f(iv.estimate)} (95% CI ${f(iv.lo)} to ${f(iv.hi)})`
     : f(iv.estimate);

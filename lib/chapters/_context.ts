@@ -14,8 +14,13 @@ import type { SplitName, SplitRecord } from "../data/types.ts";
 import { isFinishedRun, readRunRecord, type RunRecord } from "../train/run.ts";
 import { readJson, writeJsonAtomicSync } from "../util/atomic.ts";
 import { jupyterApi, show } from "../report/display.ts";
-import { chapterSettings, type Params, settingsBlock } from "../report/params.ts";
-import { type ReportSettings, reportSettings, reportSource } from "../report/settings.ts";
+import { chapterSettings, settingsBlock } from "../report/params.ts";
+import {
+  type Params,
+  type ReportSettings,
+  reportSettings,
+  reportSource,
+} from "../report/settings.ts";
 
 /**
  * The first call of every chapter: makes the settings from the notebook's parameters cell

@@ -19,6 +19,7 @@ import {
   trainOrReuse,
 } from "./_training.ts";
 import { sha256Hex } from "../util/hash.ts";
+import { formatMetric, formatSigned } from "../metrics/format.ts";
 
 /** Run names of the model chapters, shared with the comparison chapter. */
 export const CHAPTER_RUNS = {
@@ -53,13 +54,11 @@ const secs = (x: number) => `${x < 10 ? x.toFixed(1) : Math.round(x)} s`;
 
 /** How the baseline changed from 25% to 75% of the data, in words. */
 export function baselineDelta(a: RunRecord, b: RunRecord): string {
-  const f = (x: number) => x.toFixed(3);
+  const f = (x: number) => formatMetric(x);
   const keys = ["accuracy", "recall", "precision", "f1", "auc"] as const;
   const parts = keys.map((k) => {
     const delta = b.summary.val[k] - a.summary.val[k];
-    return `${k} ${f(a.summary.val[k])} -> ${f(b.summary.val[k])} (${delta >= 0 ? "+" : ""}${
-      f(delta)
-    })`;
+    return `${k} ${f(a.summary.val[k])} -> ${f(b.summary.val[k])} (${formatSigned(delta)})`;
   });
   return `With ${b.summary.trainImages} instead of ${a.summary.trainImages} training images, the ` +
     `dense baseline's validation ${parts.join(", ")}; ` +
@@ -73,8 +72,8 @@ export function baselineDelta(a: RunRecord, b: RunRecord): string {
  */
 export function overfitNote(run: RunRecord): string {
   const d = trainingDiagnosis(run);
-  const f = (x: number) => x.toFixed(3);
-  const gap = `${d.accuracyGap >= 0 ? "+" : ""}${f(d.accuracyGap)}`;
+  const f = (x: number) => formatMetric(x);
+  const gap = formatSigned(d.accuracyGap);
   const facts = `At the last epoch (${d.lastEpoch}) train accuracy is ${f(d.trainAccuracy)} and ` +
     `validation ${f(d.valAccuracy)} (gap ${gap}); validation loss was lowest at epoch ` +
     `${d.bestLossEpoch} (${f(d.bestValLoss)}, last ${f(d.lastValLoss)}). The kept model is epoch ` +

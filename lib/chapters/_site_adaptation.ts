@@ -4,6 +4,7 @@
  * (judged on the same images, optimistic) and on half of them (judged on the other half).
  * @module
  */
+import type { DataSource } from "../data/dataset.ts";
 import { basename, join } from "node:path";
 import { rowsToHtml } from "../charts/table.ts";
 import { ADAPT_MODES } from "../eval/adapt.ts";
@@ -19,10 +20,22 @@ import type { ReportSettings } from "../report/settings.ts";
 import { isFinishedRun } from "../train/run.ts";
 import { ensembleMembers } from "../train/run_files.ts";
 import { projectPath } from "../util/project.ts";
-import type { SiteChapter } from "./16_second_site.ts";
+import type { ScoredSplit } from "./_eval_context.ts";
 
 /** Bootstrap resamples of the chapter's intervals. */
 export const N_BOOT = 1000;
+
+/** What the adaptation table reads of chapter 16's scored site (its `SiteChapter`). */
+export interface ScoredSite {
+  /** The site's images with their labels. */
+  site: Pick<ScoredSplit, "records">;
+  /** How the site is named in the tables. */
+  siteText: string;
+  /** The site's folder (for calibration on its labels). */
+  siteDir: string;
+  /** The site's data (a folder, or a folder with its label table), for calibration. */
+  siteSource: DataSource | string;
+}
 
 /** One row of the adaptation table. */
 export type AdaptationRow = Record<string, string> & { model: string; protocol: string };
@@ -41,7 +54,7 @@ const intervalCells = (iv: MetricIntervals["metrics"], threshold: number) => ({
  */
 export async function adaptationRows(
   s: ReportSettings,
-  c: SiteChapter,
+  c: ScoredSite,
   name: string,
   runDir: string,
 ): Promise<

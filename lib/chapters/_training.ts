@@ -337,26 +337,32 @@ export function runConfusion(run: RunRecord): string {
   });
 }
 
-/** One row of facts about a run: model, data used, epochs, time, params, val metrics. */
+/**
+ * One row of facts about a run: data used, epochs, time, params, validation metrics at 0.5 and the
+ * stored threshold (the run, model and input are in {@link runFactsCaption}).
+ */
 export function runFacts(run: RunRecord): Record<string, string | number> {
-  const { summary: sm, config: c, threshold: t } = run;
+  const { summary: sm, threshold: t } = run;
   return {
-    run: run.name,
-    model: c.model,
-    input: `${c.size}x${c.size}x${c.channels}`,
     "train images": sm.trainImages,
     "val images": sm.valImages,
-    epochs: sm.epochsRun,
-    "best epoch": sm.bestEpoch,
+    "epochs (best)": `${sm.epochsRun} (${sm.bestEpoch})`,
     "trainable params": sm.trainableParams,
     "time (s)": Math.round(sm.totalTimeS),
-    "val accuracy": sm.val.accuracy,
-    "val recall": sm.val.recall,
-    "val precision": sm.val.precision,
-    "val F1": sm.val.f1,
-    "val AUC": sm.val.auc,
-    threshold: t.threshold,
+    accuracy: sm.val.accuracy,
+    recall: sm.val.recall,
+    precision: sm.val.precision,
+    F1: sm.val.f1,
+    AUC: sm.val.auc,
+    "stored threshold": t.threshold,
   };
+}
+
+/** The caption of {@link runFacts}: run, model, input, and what the metrics are. */
+export function runFactsCaption(run: RunRecord): string {
+  const c = run.config;
+  return `Run ${run.name} (${c.model}, input ${c.size}x${c.size}x${c.channels}); validation ` +
+    "metrics at 0.5";
 }
 
 /**
@@ -365,7 +371,7 @@ export function runFacts(run: RunRecord): Record<string, string | number> {
  */
 export function runReport(run: RunRecord): string[] {
   return [
-    rowsToHtml([runFacts(run)], { caption: `Run ${run.name}` }),
+    rowsToHtml([runFacts(run)], { caption: runFactsCaption(run) }),
     runCurves(run),
     runConfusion(run),
   ];

@@ -5,6 +5,7 @@
  */
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
+import { formatMetric } from "../metrics/format.ts";
 
 /** Options accepted by every chart: a title above the chart and a caption below. */
 export interface ChartFrame {
@@ -58,8 +59,7 @@ export const COLORS = {
   bar: "#4269d0",
 } as const;
 
-/** Number formatting for labels: integers as is, other numbers with `digits` decimals. */
+/** Number formatting for labels: integers as is, other numbers with `digits` decimals, NaN n/a. */
 export function fmtNumber(v: number, digits = 3): string {
-  if (!Number.isFinite(v)) return String(v);
-  return Number.isInteger(v) ? String(v) : v.toFixed(digits);
+  return Number.isInteger(v) ? String(v) : formatMetric(v, digits);
 }

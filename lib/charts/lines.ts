@@ -7,6 +7,7 @@
  */
 import * as Plot from "@observablehq/plot";
 import { type ChartFrame, COLORS, escapeHtml, frame, plotSvg } from "./_render.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 /** One named series of (x, y) points. */
 export interface Series {
@@ -202,7 +203,7 @@ export function rocChart(
   opts: LineOptions = {},
 ): string {
   const series: Series[] = curves.map((c) => ({
-    name: c.auc !== undefined ? `${c.name} (AUC ${c.auc.toFixed(3)})` : c.name,
+    name: c.auc !== undefined ? `${c.name} (AUC ${formatMetric(c.auc)})` : c.name,
     points: c.fpr.map((x, i) => ({ x, y: c.tpr[i] })),
   }));
   series.push(referenceLine("chance", 0, 1));
@@ -223,7 +224,7 @@ export function prChart(
   opts: LineOptions & { prevalence?: number } = {},
 ): string {
   const series: Series[] = curves.map((c) => ({
-    name: c.ap !== undefined ? `${c.name} (AP ${c.ap.toFixed(3)})` : c.name,
+    name: c.ap !== undefined ? `${c.name} (AP ${formatMetric(c.ap)})` : c.name,
     points: c.recall.map((x, i) => ({ x, y: c.precision[i] })),
   }));
   if (opts.prevalence !== undefined) {

@@ -28,6 +28,12 @@ export {
   type Series,
   trainingCurve,
 } from "./lines.ts";
+export {
+  type DotInterval,
+  dotIntervalChart,
+  type DotIntervalOptions,
+  zoomedDomain,
+} from "./dot_intervals.ts";
 export { binaryConfusionHeatmap, type ConfusionCounts, confusionHeatmap } from "./heatmap.ts";
 export { histogram, type HistogramOptions, type HistSeries } from "./histogram.ts";
 export { type GridImage, type GridOptions, imageGrid } from "./images.ts";

@@ -17,8 +17,8 @@ export interface TableOptions {
   /** Largest number of rows shown (default 200); the rest are summarised in a note. */
   maxRows?: number;
   /**
-   * Text columns whose cells may wrap (cells do not wrap by default), so that a long description
-   * does not push the figures beside it out of view in a narrow column.
+   * Text columns whose cells may wrap at spaces (cells do not wrap by default), so that a long
+   * description or an interval does not push the figures beside it out of the report's column.
    */
   wrap?: string[];
 }
@@ -60,7 +60,7 @@ export function rowsToHtml(rows: Record<string, unknown>[], opts: TableOptions =
       const style = numeric
         ? ' style="text-align:right"'
         : wrap.has(c)
-        ? ' style="white-space:normal;min-width:12em"'
+        ? ' style="white-space:normal;min-width:7em"'
         : "";
       return best.has(c) && v === best.get(c)
         ? `<td${style}><b>${text}</b></td>`

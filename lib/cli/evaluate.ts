@@ -33,6 +33,7 @@ import type { AdaptMode } from "../eval/adapt.ts";
 import { formatCalibrationCurve, siteCalibrationCurve } from "../eval/calibration_curve.ts";
 import { evaluateSite, type Evaluation, type SiteEvaluation } from "../eval/site_eval.ts";
 import { formatInterval } from "../metrics/bootstrap.ts";
+import { formatMetric, formatPercent } from "../metrics/format.ts";
 import {
   type CliSpec,
   helpText,
@@ -329,16 +330,16 @@ export function formatEvaluation(
   split: string,
   data: string,
 ): string {
-  const pct = (x: number) => (100 * x).toFixed(1) + "%";
+  const pct = (x: number) => formatPercent(x, 1);
   const ci = (k: keyof NonNullable<SiteEvaluation["intervals"]>) =>
     e.intervals ? `  95% CI ${formatInterval(e.intervals[k])}` : "";
   const lines = [
     `run ${run} on ${split} of ${data}: n = ${e.n}, threshold ${e.threshold.toFixed(4)}`,
-    `  ROC-AUC     ${e.auc.toFixed(4)}${ci("auc")}`,
+    `  ROC-AUC     ${formatMetric(e.auc, 4)}${ci("auc")}`,
     `  accuracy    ${pct(e.accuracy)}`,
     `  sensitivity ${pct(e.sensitivity)}${ci("sensitivity")}`,
     `  specificity ${pct(e.specificity)}${ci("specificity")}`,
-    `  precision   ${pct(e.precision)}   F1 ${e.f1.toFixed(4)}`,
+    `  precision   ${pct(e.precision)}   F1 ${formatMetric(e.f1, 4)}`,
     `  confusion   [[tn ${e.confusion[0][0]}, fp ${e.confusion[0][1]}], ` +
     `[fn ${e.confusion[1][0]}, tp ${e.confusion[1][1]}]]`,
   ];

@@ -1,5 +1,5 @@
 /**
- * Writes one synthetic archive (seeded chest-like films from lib/images/synthetic.ts) in any of
+ * Writes one synthetic archive (seeded chest-like films from lib/data/synthetic.ts) in any of
  * the dataset formats the data layer reads: the Kaggle class folders, or images under a label
  * table as the public sets ship them. The same plan of images written in two formats holds the
  * same pixels, so every task must give the same answer on both (tests/data/formats_test.ts);
@@ -21,7 +21,7 @@
 import { dirname, join } from "node:path";
 import sharp from "sharp";
 import { encodeDicom } from "../images/dicom_write.ts";
-import { renderChest } from "../images/synthetic.ts";
+import { renderChest } from "./synthetic.ts";
 import { writeFileAtomic } from "../util/atomic.ts";
 import { makeRng } from "../util/rng.ts";
 import { mapLimit } from "./_pool.ts";

@@ -1,7 +1,7 @@
 /**
  * The data layer: find the chest X-ray images, read class, subtype and patient from their paths,
  * split them by patient into train / val / test (a manifest, never moving files), balance the
- * classes, and audit the dataset.
+ * classes, audit the dataset, and write a seeded synthetic one for tests and demos.
  *
  * @example Splits for training
  * ```ts
@@ -79,3 +79,9 @@ export {
   type FileCheck,
 } from "./audit.ts";
 export { auditToJson, DEFAULT_AUDIT_DIR, formatAudit, writeAudit } from "./audit_output.ts";
+export {
+  renderChest,
+  shiftImage,
+  type SyntheticOptions,
+  writeSyntheticDataset,
+} from "./synthetic.ts";

@@ -24,6 +24,7 @@ import { binaryMetrics, thresholdForSensitivity } from "../metrics/classificatio
 import { makeRng } from "../util/rng.ts";
 import { type LabelledItem, stratifiedPatientSample } from "./site_calibration.ts";
 import { scoreForSite } from "./site_eval.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 /** A calibration sample size: a number of images, or every labelled image ("all"). */
 export type CurveSize = number | "all";
@@ -144,7 +145,8 @@ export function calibrationCurve(
 
 /** The curve as plain text, one row per size. */
 export function formatCalibrationCurve(rows: CurveRow[], target = 0.95): string {
-  const f = (s: Spread) => `${s.median.toFixed(3)} (${s.lo.toFixed(3)} to ${s.hi.toFixed(3)})`;
+  const f = (s: Spread) =>
+    `${formatMetric(s.median)} (${formatMetric(s.lo)} to ${formatMetric(s.hi)})`;
   return [
     `labelled images  draws  sensitivity >= ${target} held  sensitivity (5-95%)      ` +
     `specificity (5-95%)      threshold`,

@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { formatPercent } from "../metrics/format.ts";
 
 /** What `decisionThreshold` reads of `threshold.json`. */
 export interface StoredThreshold {
@@ -44,8 +45,7 @@ export interface Decision {
   words: string;
 }
 
-const pct = (x: number | undefined) =>
-  x === undefined || !Number.isFinite(x) ? "?" : `${(100 * x).toFixed(1)}%`;
+const pct = (x: number | undefined) => formatPercent(x, 1);
 
 /** The decision for a run: the site threshold when `calibration.site` exists, else the run's. */
 export function decisionThreshold(

@@ -149,7 +149,9 @@ export function recipeRow(
 }
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "-");
-const iv = (i: Interval) => `${f3(i.estimate)} (${f3(i.lo)}-${f3(i.hi)})`;
+// A non-breaking hyphen (U+2011): a narrow table column wraps after the estimate, never inside
+// the interval.
+const iv = (i: Interval) => `${f3(i.estimate)} (${f3(i.lo)}\u2011${f3(i.hi)})`;
 
 /** The table's rows as plain objects for a table display (one column per figure). */
 export function recipeTableRows(rows: RecipeTableRow[]): Record<string, string | number>[] {

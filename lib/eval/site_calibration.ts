@@ -26,6 +26,7 @@ import {
   type MetricIntervals,
 } from "../metrics/bootstrap.ts";
 import { chooseThreshold, policyName, type ThresholdPolicy } from "./operating_points.ts";
+import { formatSigned } from "../metrics/format.ts";
 
 /** What the calibration needs of an image: its label and its patient. */
 export interface LabelledItem {
@@ -181,7 +182,7 @@ export function formatSiteCalibration(r: SiteCalibrationResult): string {
   ];
   for (const k of ["sensitivity", "specificity", "precision", "f1", "accuracy"] as const) {
     const change = r.change[k];
-    const sign = (x: number) => (x >= 0 ? "+" : "") + x.toFixed(3);
+    const sign = (x: number) => formatSigned(x);
     lines.push(
       `${k.padEnd(13)} ${formatInterval(r.before.metrics[k]).padEnd(24)} ` +
         `${formatInterval(r.after.metrics[k]).padEnd(24)} ` +

@@ -1,7 +1,7 @@
 /**
  * Image loading for the chest X-ray project: decode one file ({@link loadImage}), many files with
- * a disk cache ({@link loadImages}), gather float batches ({@link toFloatBatch}), encode PNGs for
- * reports ({@link toPngDataUrl}) and write a synthetic dataset ({@link writeSyntheticDataset}).
+ * a disk cache ({@link loadImages}), gather float batches ({@link toFloatBatch}) and encode PNGs
+ * for reports ({@link toPngDataUrl}). The synthetic dataset is in lib/data/synthetic.ts.
  *
  * @example
  * ```ts
@@ -17,5 +17,3 @@ export { DEFAULT_CACHE_DIR, loadImages } from "./cache.ts";
 export type { LoadImagesOptions, LoadImagesResult } from "./cache.ts";
 export { gatherImages, grayToRgb, rgbToGray, toFloatBatch } from "./tensor.ts";
 export { encodePng, toPngDataUrl } from "./png.ts";
-export { renderChest, writeSyntheticDataset } from "./synthetic.ts";
-export type { SyntheticOptions } from "./synthetic.ts";

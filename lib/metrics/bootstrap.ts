@@ -19,6 +19,7 @@
  */
 
 import { makeRng } from "../util/rng.ts";
+import { formatMetric, UNDEFINED_METRIC } from "./format.ts";
 import { binaryMetrics, checkLengths, rocAuc } from "./classification.ts";
 
 /** Metrics that `bootstrapMetrics` can put an interval on. */
@@ -207,9 +208,9 @@ export function bootstrapMetrics(
   };
 }
 
-/** "0.912 (0.887 to 0.934)"; "undefined" when the estimate is NaN. */
+/** "0.912 (0.887 to 0.934)"; "n/a" when the estimate is undefined (NaN), as every metric. */
 export function formatInterval(iv: Interval, digits = 3): string {
-  if (Number.isNaN(iv.estimate)) return "undefined";
-  const f = (x: number) => (Number.isNaN(x) ? "?" : x.toFixed(digits));
+  if (Number.isNaN(iv.estimate)) return UNDEFINED_METRIC;
+  const f = (x: number) => formatMetric(x, digits);
   return `${f(iv.estimate)} (${f(iv.lo)} to ${f(iv.hi)})`;
 }

@@ -146,5 +146,6 @@ export function architectureTable(model: tfl.LayersModel, name: string): string 
     rowsToHtml(rows, {
       caption: `${name}: ${rows.length} layers, ${total.toLocaleString("en-US")} parameters ` +
         `(${trainable.toLocaleString("en-US")} trainable)`,
+      wrap: ["detail"],
     });
 }

@@ -1,8 +1,10 @@
 /**
  * The report page as a reader sees it: loads an HTML report in headless Chromium (Debian's
  * `chromium`, driven by playwright-core) at a desktop width and checks what a reader would notice:
- * the page scrolls sideways, text inside a chart sits on other text (legend entries, labels,
- * ticks), or an image fails to load. Keeps full-page screenshots for people to look at.
+ * the page scrolls sideways, a box (a table's wrapper, a code block) scrolls inside itself so that
+ * a reader who does not scroll never sees its right part, text inside a chart sits on other text
+ * (legend entries, labels, ticks), or an image fails to load. Keeps full-page screenshots for
+ * people to look at.
  *
  * ```sh
  * deno run -A lib/report/browser_check.ts outputs/report.html   # screenshots in outputs/browser/
@@ -37,6 +39,12 @@ export interface PageCheck {
   overflowPx: number;
   /** Elements wider than the page's viewport that stick out of it (tag, class, right edge). */
   overflowing: string[];
+  /**
+   * Boxes whose content is wider than the box and scrolls or is clipped inside it (overflow
+   * auto, scroll, hidden or clip): the chapter, the element, its caption or first heading, and
+   * how many px are out of sight.
+   */
+  hiddenInBoxes: string[];
   svgs: number;
   overlaps: TextOverlap[];
   images: number;
@@ -89,6 +97,23 @@ export async function checkReportPage(
           }
         }
       }
+      const hiddenInBoxes: string[] = [];
+      for (const el of Array.from(document.querySelectorAll("body *"))) {
+        const hidden = el.scrollWidth - el.clientWidth;
+        if (hidden <= 1 || !/auto|scroll|hidden|clip/.test(getComputedStyle(el).overflowX)) {
+          continue;
+        }
+        const sec = el.closest("section");
+        const chapter = sec?.getAttribute("data-notebook") ??
+          sec?.querySelector("h1")?.textContent?.trim() ?? "outside the chapters";
+        const label = (el.querySelector("caption, figcaption, th, h1, h2, h3")?.textContent ??
+          el.textContent ?? "").trim().replace(/\s+/g, " ").slice(0, 60);
+        const cls = typeof el.className === "string" && el.className ? `.${el.className}` : "";
+        hiddenInBoxes.push(
+          `${chapter}: <${el.tagName.toLowerCase()}${cls}> "${label}" shows ${el.clientWidth} ` +
+            `of ${el.scrollWidth} px (${hidden} px out of sight)`,
+        );
+      }
       const overlaps: { chart: string; a: string; b: string; area: number }[] = [];
       const svgs = Array.from(document.querySelectorAll("svg"));
       svgs.forEach((svg, i) => {
@@ -116,6 +141,7 @@ export async function checkReportPage(
       return {
         overflowPx,
         overflowing,
+        hiddenInBoxes,
         svgs: svgs.length,
         overlaps,
         images: imgs.length,
@@ -153,6 +179,7 @@ export function pageProblems(c: PageCheck): string[] {
       }`,
     );
   }
+  for (const h of c.hiddenInBoxes) out.push(`content hidden in a scrolling box: ${h}`);
   for (const o of c.overlaps) {
     out.push(`in "${o.chart}", "${o.a}" overlaps "${o.b}" (${o.area.toFixed(0)} px²)`);
   }

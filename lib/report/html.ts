@@ -131,7 +131,7 @@ section.chapter{border-bottom:1px solid #ccc;padding-bottom:1em;margin-bottom:1.
 details.xr-code{margin:.4em 0;font-size:12px} details.xr-code summary{cursor:pointer;color:#777}
 .highlight pre,.output_text pre,pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:12px}
 .output_stderr pre{background:#fff4e5}
-table.xr-table td,table.xr-table th{border:1px solid #ddd;padding:3px 7px}
+table.xr-table td,table.xr-table th{border:1px solid #ddd;padding:3px 5px}
 table.xr-table th{background:#eef2f7} table.xr-table caption{font-weight:600;text-align:left}
 figure.xr-chart{display:inline-block;vertical-align:top;margin:.4em .6em .4em 0}
 figure.xr-chart figcaption{font-weight:600;font-size:13px}

@@ -22,19 +22,17 @@ import { escapeHtml } from "../charts/_render.ts";
 import type { Notebook, NotebookCell } from "./runner.ts";
 import { cellSource } from "./runner.ts";
 import {
+  type ChapterTraining,
+  type Params,
+  type ParamValue,
   type Profile,
   PROFILE_NAMES,
   type ProfileName,
   PROFILES,
   PROJECT_ROOT,
+  type ReportSettings,
+  siteFor,
 } from "./settings.ts";
-import { type ReportSettings, siteFor } from "./settings.ts";
-
-/** A parameter value as a parameters cell writes it. */
-export type ParamValue = string | number | boolean | null | number[];
-
-/** Parameter values by name. */
-export type Params = Record<string, ParamValue>;
 
 /** Tag of the cell a reader edits. */
 export const PARAMETERS_TAG = "parameters";
@@ -189,15 +187,6 @@ export function notebookParameterNames(nb: Notebook, file = "notebook"): string[
     throw new Error(`${file}: unknown parameter(s) ${unknown.join(", ")} in the parameters cell`);
   }
   return names;
-}
-
-/** Training options a chapter passes to every run it trains (unset: the model's own). */
-export interface ChapterTraining {
-  balance?: "none" | "down" | "up" | "weights";
-  batchSize?: number;
-  optimizer?: "adam" | "sgd" | "rmsprop";
-  learningRate?: number;
-  augment?: boolean;
 }
 
 function bad(name: string, value: unknown, expected: string): never {

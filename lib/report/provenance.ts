@@ -9,7 +9,8 @@
 import { join } from "node:path";
 import { escapeHtml } from "../charts/mod.ts";
 import { cellSource, type Notebook } from "./runner.ts";
-import { parametersCellIndex, type Params } from "./params.ts";
+import { parametersCellIndex } from "./params.ts";
+import type { Params } from "./settings.ts";
 import { readJson } from "../util/atomic.ts";
 import { PROJECT_ROOT } from "../util/project.ts";
 

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { PROJECT_ROOT } from "../util/project.ts";
 import { collectProvenance, parameterDefaults, provenanceHtml } from "./provenance.ts";
-import { writeSyntheticDataset } from "../images/synthetic.ts";
+import { writeSyntheticDataset } from "../data/synthetic.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { exists, notebookHash, progressKey, startProgress } from "./progress.ts";
 import { REPRODUCTION_DIR, writeReproduction } from "./reproduction.ts";
@@ -22,14 +22,19 @@ import {
   readNotebook,
 } from "./runner.ts";
 import { ReportProgress } from "./progress_watch.ts";
-import { PROFILES, REPORT_ENV, type ReportSettings, reportSettings } from "./settings.ts";
+import {
+  type Params,
+  PROFILES,
+  REPORT_ENV,
+  type ReportSettings,
+  reportSettings,
+} from "./settings.ts";
 import {
   cellTags,
   injectParameters,
   notebookOverrides,
   notebookParameterNames,
   PARAMETERS_TAG,
-  type Params,
   parseSets,
   type SetOverride,
 } from "./params.ts";
@@ -39,7 +44,7 @@ export interface ReportOptions {
   profile: keyof typeof PROFILES;
   /** Dataset root; with `synthetic`, where the synthetic dataset is written. */
   data?: string;
-  /** Make a synthetic dataset (lib/images/synthetic.ts) and report on it. */
+  /** Make a synthetic dataset (lib/data/synthetic.ts) and report on it. */
   synthetic?: boolean;
   seed?: number;
   /** Output folder of executed notebooks and runs (default outputs/report); the HTML is `<out>.html`. */
@@ -280,7 +285,7 @@ export async function runReport(o: ReportOptions): Promise<ReportResult> {
     notes: [
       ...(o.synthetic
         ? [
-          "This report was made on a synthetic dataset (lib/images/synthetic.ts): its numbers say nothing about X-rays.",
+          "This report was made on a synthetic dataset (lib/data/synthetic.ts): its numbers say nothing about X-rays.",
         ]
         : []),
       ...(sets.length ? [`Settings changed with --set: ${setsText(sets)}.`] : []),

@@ -7,7 +7,21 @@
 import type { DataSource } from "../data/dataset.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { PROJECT_ROOT } from "../util/project.ts";
-import type { ChapterTraining, Params } from "./params.ts";
+
+/** A parameter value as a notebook's parameters cell writes it (read in lib/report/params.ts). */
+export type ParamValue = string | number | boolean | null | number[];
+
+/** Parameter values by name. */
+export type Params = Record<string, ParamValue>;
+
+/** Training options a chapter passes to every run it trains (unset: the model's own). */
+export interface ChapterTraining {
+  balance?: "none" | "down" | "up" | "weights";
+  batchSize?: number;
+  optimizer?: "adam" | "sgd" | "rmsprop";
+  learningRate?: number;
+  augment?: boolean;
+}
 
 /** The three report profiles. */
 export type ProfileName = "ci" | "quick" | "full";

@@ -12,6 +12,7 @@
  */
 import type { EpochMetrics } from "./epoch_metrics.ts";
 import { readRunSummary } from "./run.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 /** One row of the comparison: the run, and its kept model's validation metrics (at 0.5). */
 export interface ComparisonRow extends EpochMetrics {
@@ -51,7 +52,7 @@ export async function compareRuns(dirs: string[]): Promise<ComparisonRow[]> {
 
 /** The rows as a markdown table (metrics of the kept model on validation, at threshold 0.5). */
 export function comparisonMarkdown(rows: ComparisonRow[]): string {
-  const f = (v: number, d = 3) => (Number.isFinite(v) ? v.toFixed(d) : "n/a");
+  const f = formatMetric;
   const head = [
     "model",
     "input",

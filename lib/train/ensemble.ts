@@ -45,6 +45,7 @@ import {
 } from "./run_files.ts";
 import { scoreRecords } from "./score.ts";
 import type { RunSummary } from "./train.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 export { ENSEMBLE_FILE, type EnsembleFile, ensembleMembers };
 
@@ -247,10 +248,10 @@ export async function buildEnsemble(o: EnsembleOptions): Promise<EnsembleResult>
   await Deno.rename(tmp, out);
   await Deno.remove(old, { recursive: true }).catch(() => {});
   log(
-    `ensemble of ${names.join(" + ")}: val auc ${summary.val.auc.toFixed(4)}, threshold ` +
+    `ensemble of ${names.join(" + ")}: val auc ${formatMetric(summary.val.auc, 4)}, threshold ` +
       `${threshold.threshold.toFixed(4)} (val sens ${
-        threshold.atThreshold.sensitivity.toFixed(3)
-      }, spec ${threshold.atThreshold.specificity.toFixed(3)}) -> ${out}`,
+        formatMetric(threshold.atThreshold.sensitivity)
+      }, spec ${formatMetric(threshold.atThreshold.specificity)}) -> ${out}`,
   );
   return { dir: out, members: rel.map((r) => join(out, r)), threshold, summary };
 }

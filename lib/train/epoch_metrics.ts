@@ -10,6 +10,7 @@ import {
   rocAuc,
   thresholdForSensitivity,
 } from "../metrics/classification.ts";
+import { formatMetric } from "../metrics/format.ts";
 
 /** One split's metrics for one epoch (at threshold 0.5). */
 export interface EpochMetrics {
@@ -20,6 +21,32 @@ export interface EpochMetrics {
   f1: number;
   /** NaN when the split has one class only. */
   auc: number;
+}
+
+/** What {@link epochLogLine} prints for one epoch. */
+export interface EpochLog {
+  epoch: number;
+  epochs: number;
+  train: EpochMetrics;
+  val: EpochMetrics;
+  timeS: number;
+  /** Whether this epoch's model was kept (marked `*`). */
+  improved: boolean;
+  /** First epoch of the weight average the validation figures are of, when averaging. */
+  averagedFrom?: number;
+}
+
+/**
+ * The training log line of one epoch; an undefined metric (precision with no positive
+ * prediction, AUC with one class) reads `n/a`, as in the report's tables.
+ */
+export function epochLogLine(e: EpochLog): string {
+  const f = (v: number) => formatMetric(v, 4);
+  const t = e.train, v = e.val;
+  return `epoch ${e.epoch}/${e.epochs} loss ${f(t.loss)} acc ${f(t.accuracy)} auc ${f(t.auc)} | ` +
+    `val loss ${f(v.loss)} acc ${f(v.accuracy)} rec ${f(v.recall)} prec ${f(v.precision)} ` +
+    `f1 ${f(v.f1)} auc ${f(v.auc)} | ${e.timeS.toFixed(1)} s${e.improved ? " *" : ""}` +
+    (e.averagedFrom !== undefined ? ` (val: mean of epochs ${e.averagedFrom}-${e.epoch})` : "");
 }
 
 /** ROC-AUC, or NaN when undefined (one class only). */

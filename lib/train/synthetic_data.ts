@@ -1,5 +1,5 @@
 /**
- * Training data made in memory from the synthetic chest pictures of `lib/images/synthetic.ts`
+ * Training data made in memory from the synthetic chest pictures of `lib/data/synthetic.ts`
  * (no files, no decoding): for runs of the training engine where the real data is absent or
  * beside the point, such as backend checks and timings on a fresh machine.
  *
@@ -12,7 +12,7 @@
  * @module
  */
 import type { SplitName, SplitRecord, Subtype } from "../data/types.ts";
-import { renderChest } from "../images/synthetic.ts";
+import { renderChest } from "../data/synthetic.ts";
 import { makeRng } from "../util/rng.ts";
 import type { TrainData } from "./batch.ts";
 import { makeSplitData } from "./data.ts";

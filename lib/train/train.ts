@@ -23,6 +23,7 @@ import { createModel, preprocessingFor } from "../models/registry.ts";
 import type { Preprocessing } from "../models/types.ts";
 import { readJson, writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { makeRng } from "../util/rng.ts";
+import { formatMetric } from "../metrics/format.ts";
 import { loadCheckpoint, loadCheckpointExtra, saveCheckpoint } from "./checkpoint.ts";
 import { chestRegionOf, intensityOf, type TrainConfig } from "./config.ts";
 import {
@@ -39,6 +40,7 @@ import { PSEUDO_CSV_HEADER, pseudoRows, selectPseudoLabels, unlabelledSplit } fr
 import {
   chooseThreshold,
   chooseThresholdWithMargin,
+  epochLogLine,
   type EpochMetrics,
   epochMetrics,
   type ThresholdRecord,
@@ -163,7 +165,7 @@ interface TrainerState {
 }
 
 const METRIC_KEYS = ["loss", "accuracy", "recall", "precision", "f1", "auc"] as const;
-const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : "NaN");
+const fmt = (v: number) => formatMetric(v, 4);
 
 function metricsCsv(rows: EpochRow[], pseudo = false): string {
   const head = ["epoch", ...METRIC_KEYS, ...METRIC_KEYS.map((k) => `val_${k}`), "lr", "time_s"];
@@ -406,13 +408,15 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       );
       const eta = tracker.snapshot.runEta;
       log(
-        `epoch ${epoch}/${cfg.epochs} loss ${fmt(trainM.loss)} acc ${fmt(trainM.accuracy)} ` +
-          `auc ${fmt(trainM.auc)} | val loss ${fmt(val.loss)} acc ${fmt(val.accuracy)} ` +
-          `rec ${fmt(val.recall)} prec ${fmt(val.precision)} f1 ${fmt(val.f1)} auc ${
-            fmt(val.auc)
-          }` +
-          ` | ${timeS.toFixed(1)} s${improved ? " *" : ""}` +
-          (averaging ? ` (val: mean of epochs ${cfg.weightAverage!.fromEpoch}-${epoch})` : "") +
+        epochLogLine({
+          epoch,
+          epochs: cfg.epochs,
+          train: trainM,
+          val,
+          timeS,
+          improved,
+          averagedFrom: averaging ? cfg.weightAverage!.fromEpoch : undefined,
+        }) +
           pseudoNote +
           (eta && eta.epochsLeftMax > 0 ? ` | run ETA ${formatRunEta(eta)}` : ""),
       );

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../../lib/backend/select.ts";
+import { gpuDeviceNodes } from "../../lib/backend/webgpu.ts";
 import { wasmKernelMode } from "../../lib/backend/wasm/mod.ts";
 import { wasmThreadsSetting } from "../../lib/backend/wasm/threaded.ts";
 
@@ -89,4 +90,21 @@ Deno.test("initBackend: reference wasm kernels can be chosen for baselines", asy
     assert.equal((await initBackend()).wasmKernels, "fast");
     assert.equal(wasmKernelMode(), "fast");
   });
+});
+
+Deno.test({
+  name: "automatic selection without a GPU device file loads no WebGPU driver into the process",
+  ignore: gpuDeviceNodes()?.length !== 0,
+  async fn() {
+    // A WebGPU instance in a test file's runtime (off the main thread) loads Mesa's lavapipe and
+    // crashes the process at exit now and then; automatic selection must not make one here.
+    await withEnv("XRAY_BACKEND", undefined, async () => {
+      const info = await initBackend();
+      const skip = info.skipped.find((s) => s.name === "webgpu");
+      assert.match(skip!.reason, /^no GPU device on this machine/);
+    });
+    const maps = await Deno.readTextFile("/proc/self/maps");
+    const drivers = [...new Set(maps.match(/\S*(?:libvulkan|libLLVM)\S*/g) ?? [])];
+    assert.deepEqual(drivers, [], "Vulkan or LLVM libraries mapped into the test process");
+  },
 });

@@ -2,18 +2,27 @@
  * The webgpu backend against the cpu reference. Runs wherever Deno finds a WebGPU adapter; on a
  * machine without a GPU, Mesa's lavapipe (`apt-get install mesa-vulkan-drivers`; optionally
  * `DENO_WEBGPU_BACKEND=vulkan`) is one, a software renderer: correct but slow, so sizes are tiny.
- * Without any adapter the GPU tests are skipped and the reason is printed.
+ * Without any adapter the GPU tests are ignored and the reason is printed.
+ *
+ * The GPU work runs in a child `deno run` of this file (on its main thread), never in the test
+ * process: `deno test` runs each file in a runtime off the main thread, and a WebGPU instance made
+ * there (lavapipe, LLVM) crashes the whole process at exit in a few runs out of a hundred
+ * ("double free or corruption", segmentation faults). `XRAY_WEBGPU_CASE` names the case the child
+ * runs ("probe" prints the adapter).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { describeBackend, initBackend } from "../../lib/backend/select.ts";
 import {
   describeAdapter,
+  gpuDeviceNodes,
   probeWebGpu,
   softwareRenderer,
   summariseAdapter,
+  type WebGpuProbe,
 } from "../../lib/backend/webgpu.ts";
 import { LAYER_CASES, LAYER_TOLERANCE, layerParity } from "../../lib/backend/parity.ts";
 import { FIT_TOLERANCE, fitParity, fitPasses } from "../../lib/train/fit_parity.ts";
@@ -25,11 +34,44 @@ import { gradCam } from "../../lib/eval/gradcam.ts";
 import { featuresOf } from "../../lib/train/ood.ts";
 import type { Preprocessing } from "../../lib/models/types.ts";
 
-const probe = await probeWebGpu();
+/** The case a child process runs (set by {@link inChild}); undefined in the test process. */
+const CHILD_CASE = Deno.env.get("XRAY_WEBGPU_CASE");
+
+/** Runs this file in a child `deno run` with XRAY_WEBGPU_CASE=name; returns its stdout. */
+async function inChild(name: string): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", fileURLToPath(import.meta.url)],
+    env: { XRAY_WEBGPU_CASE: name },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  assert.equal(
+    out.code,
+    0,
+    `webgpu case "${name}" exited with ${out.code}${out.signal ? ` (${out.signal})` : ""}:\n` +
+      dec.decode(out.stderr).slice(-3000),
+  );
+  return dec.decode(out.stdout);
+}
+
+/** The adapter probe: in the child, asked here; in the test process, read from a child. */
+const probe: WebGpuProbe = CHILD_CASE !== undefined
+  ? await probeWebGpu()
+  : JSON.parse((await inChild("probe")).trim().split("\n").at(-1)!);
+if (CHILD_CASE === "probe") console.log(JSON.stringify(probe));
 const noGpu = probe.adapter === null;
-if (noGpu) console.log(`webgpu tests skipped: ${probe.reason}`);
-else console.log(`webgpu tests on ${describeAdapter(probe.adapter!)}`);
-const gpuTest = (name: string, fn: () => Promise<void>) => Deno.test({ name, ignore: noGpu, fn });
+if (CHILD_CASE === undefined) {
+  if (noGpu) console.log(`webgpu tests ignored: ${probe.reason}`);
+  else console.log(`webgpu tests on ${describeAdapter(probe.adapter!)} (in child processes)`);
+}
+
+/** The GPU cases by name, run by the child process. */
+const CASES = new Map<string, () => Promise<void>>();
+const gpuTest = (name: string, fn: () => Promise<void>) => {
+  CASES.set(name, fn);
+  Deno.test({ name, ignore: noGpu, fn: async () => void await inChild(name) });
+};
 
 async function withEnv<T>(name: string, value: string | undefined, fn: () => Promise<T>) {
   const old = Deno.env.get(name);
@@ -76,7 +118,13 @@ gpuTest(
       const skip = auto.skipped.find((s) => s.name === "webgpu");
       if (probe.adapter!.software) {
         assert.equal(auto.name, "wasm");
-        assert.match(skip!.reason, /software \(CPU\) renderer.*XRAY_BACKEND=webgpu/);
+        // Without a GPU device file automatic selection does not even ask for the adapter.
+        assert.match(
+          skip!.reason,
+          gpuDeviceNodes()?.length === 0
+            ? /^no GPU device on this machine .*software \(CPU\) renderer.*XRAY_BACKEND=webgpu/
+            : /software \(CPU\) renderer.*XRAY_BACKEND=webgpu/,
+        );
       } else {
         assert.equal(auto.name, "webgpu");
       }
@@ -227,3 +275,10 @@ gpuTest(
     }
   },
 );
+
+// In the child process: run the case it was started for, after every case is registered above.
+if (CHILD_CASE !== undefined && CHILD_CASE !== "probe") {
+  const run = CASES.get(CHILD_CASE);
+  if (!run) throw new Error(`no webgpu case "${CHILD_CASE}" (known: ${[...CASES.keys()]})`);
+  await run();
+}

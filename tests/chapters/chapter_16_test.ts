@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { initBackend } from "../../lib/backend/select.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { reportSettings } from "../../lib/report/settings.ts";
 import * as ss from "../../lib/chapters/16_second_site.ts";
 import { projectPath } from "../../lib/util/project.ts";

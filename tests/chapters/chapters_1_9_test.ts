@@ -3,14 +3,20 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import { readCsv } from "../../lib/util/csv.ts";
-import { chooseFinal, type ComparisonRow } from "../../lib/chapters/06_comparison.ts";
+import {
+  chooseFinal,
+  comparisonCharts,
+  type ComparisonRow,
+} from "../../lib/chapters/06_comparison.ts";
 import { pickExamples } from "../../lib/chapters/07_evaluation.ts";
 import {
   activationLayers,
   architectureRows,
   tileChannels,
 } from "../../lib/chapters/08_inside_the_model.ts";
-import { type BalanceRow, balanceSummary } from "../../lib/chapters/09_balancing.ts";
+import { balanceChart, type BalanceRow, balanceSummary } from "../../lib/chapters/09_balancing.ts";
+import type { RunRecord } from "../../lib/train/run.ts";
+import { makeRng } from "../../lib/util/rng.ts";
 import type { SplitRecord } from "../../lib/data/types.ts";
 
 const row = (run: string, AUC: number, F1: number, params: number): ComparisonRow => ({
@@ -119,4 +125,37 @@ Deno.test("readCsv reads quoted fields with commas and quotes, empty fields, and
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("comparison and balancing charts: dots with patient-bootstrap intervals, not bars", () => {
+  const rng = makeRng(3);
+  const run = (name: string, skill: number) => {
+    const y = Array.from({ length: 60 }, (_, i) => i % 2);
+    const prob = y.map((v) =>
+      Math.min(1, Math.max(0, 0.5 + (v - 0.5) * skill + rng() * 0.4 - 0.2))
+    );
+    const patient = y.map((_, i) => `p${Math.floor(i / 2)}`);
+    return { name, val: { y, prob, patient, relPath: [] } } as unknown as RunRecord;
+  };
+  const [html] = comparisonCharts([run("a", 0.5), run("b", 0.7), run("c", 0.9)], 1);
+  assert.match(html, /data-chart="dot-intervals"/);
+  assert.doesNotMatch(html, /data-chart="bar"/);
+  assert.ok(html.includes(">ROC-AUC<") && html.includes(">F1 at 0.5<"));
+  assert.equal((html.match(/<circle/g) ?? []).length, 6, "a dot per model and metric");
+  assert.match(html, /95% intervals from 1000 bootstrap resamples of whole patients/);
+  const iv = { estimate: 0.8, lo: 0.7, hi: 0.9, nValid: 1000, nSkipped: 0 };
+  const r = (mode: BalanceRow["mode"]) =>
+    ({
+      mode,
+      accuracy: 0.8,
+      recall: 0.8,
+      precision: NaN,
+      specificity: 0.8,
+      F1: 0.8,
+      AUC: 0.8,
+      intervals: { accuracy: iv, sensitivity: iv, precision: iv, specificity: iv, f1: iv, auc: iv },
+    }) as unknown as BalanceRow;
+  const bal = balanceChart([r("none"), r("down")]);
+  assert.equal((bal.match(/class="xr-panel"/g) ?? []).length, 6, "a panel per metric");
+  assert.ok(bal.includes(">n/a<"), "an undefined precision is n/a, not a bar at 0");
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { initBackend } from "../../lib/backend/select.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { chapterSettings } from "../../lib/report/params.ts";
 import {
   chapterConfig,

@@ -25,7 +25,7 @@ Deno.test("rowsToHtml: wrap lets the named text columns wrap, numbers and the re
   const cells = [...html.matchAll(/<td([^>]*)>/g)].map((m) => m[1]);
   assert.deepEqual(cells, [
     "",
-    ' style="white-space:normal;min-width:12em"',
+    ' style="white-space:normal;min-width:7em"',
     ' style="text-align:right"',
   ]);
   assert.doesNotMatch(rowsToHtml([{ what: "x" }]), /white-space/);

@@ -5,7 +5,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
 import { discoverDataset } from "../../lib/data/discover.ts";
 import { formatSelection, runFingerprint, selectOnSite } from "../../lib/eval/site_select.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { saveModel } from "../../lib/models/io.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../lib/util/atomic.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { discoverDataset } from "../../lib/data/discover.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { kaggleFiles, tempDir, writeTree } from "./_fixtures.ts";
 
 /** Runs `fn` with a temp dir holding `files`, then removes it. */

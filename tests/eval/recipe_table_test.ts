@@ -50,7 +50,7 @@ Deno.test("recipeRow: validation, test part and site at the strict threshold, wi
   assert.deepEqual(row.runs, ["a", "b"]);
   const [t] = recipeTableRows([row]);
   assert.equal(t["train time (s)"], 12);
-  assert.match(String(t["site spec (95% CI)"]), /^\d\.\d{3} \(\d\.\d{3}-\d\.\d{3}\)$/);
+  assert.match(String(t["site spec (95% CI)"]), /^\d\.\d{3} \(\d\.\d{3}\u2011\d\.\d{3}\)$/);
   const md = recipeTableMarkdown([row]).split("\n");
   assert.equal(md.length, 3);
   assert.match(md[0], /^\| recipe \| what \| val AUC/);

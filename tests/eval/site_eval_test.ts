@@ -6,7 +6,7 @@ import { initBackend } from "../../lib/backend/select.ts";
 import { discoverDataset } from "../../lib/data/discover.ts";
 import { clearScoreMemo, scoreForSite, summariseScoring } from "../../lib/eval/site_eval.ts";
 import { ADAPT_MODES } from "../../lib/eval/adapt.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { saveModel } from "../../lib/models/io.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../lib/util/atomic.ts";
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { saveModel } from "../../lib/models/io.ts";
 import { calibrateSiteFolder } from "../../lib/eval/site_folder.ts";
 import { formatSiteCalibration } from "../../lib/eval/site_calibration.ts";

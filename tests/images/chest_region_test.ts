@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { initBackend } from "../../lib/backend/select.ts";
 import { applyChestRegion, boxPixels } from "../../lib/images/chest_region.ts";
 import { predictRecords, scoreRecords } from "../../lib/train/score.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { loadImages } from "../../lib/images/cache.ts";
 import { resolveConfig } from "../../lib/train/config.ts";
 import { loadTrainData } from "../../lib/train/data.ts";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadImages } from "../../lib/images/cache.ts";
 import { openPackedImages } from "../../lib/images/packed.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 
 const opts = { size: 24, channels: 1 as const };
 

@@ -8,7 +8,7 @@ import {
   statRanges,
 } from "../../lib/images/scope.ts";
 import type { DicomInfo } from "../../lib/images/dicom.ts";
-import { renderChest } from "../../lib/images/synthetic.ts";
+import { renderChest } from "../../lib/data/synthetic.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
 const S = 32;

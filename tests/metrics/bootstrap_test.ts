@@ -91,6 +91,6 @@ Deno.test("bootstrapStats supports custom statistics and checks lengths", () => 
 Deno.test("formatInterval", () => {
   const iv = { estimate: 0.5, lo: -0.25, hi: 0.75, nValid: 10, nSkipped: 0 };
   assert.equal(formatInterval(iv), "0.500 (-0.250 to 0.750)");
-  assert.equal(formatInterval({ ...iv, estimate: NaN }), "undefined");
-  assert.equal(formatInterval({ ...iv, lo: NaN }, 2), "0.50 (? to 0.75)");
+  assert.equal(formatInterval({ ...iv, estimate: NaN }), "n/a");
+  assert.equal(formatInterval({ ...iv, lo: NaN }, 2), "0.50 (n/a to 0.75)");
 });

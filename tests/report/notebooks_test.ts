@@ -8,12 +8,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cellSource, listNotebooks, type Notebook, readNotebook } from "../../lib/report/runner.ts";
-import { PROFILES, PROJECT_ROOT } from "../../lib/report/settings.ts";
+import { type Params, PROFILES, PROJECT_ROOT } from "../../lib/report/settings.ts";
 import {
   chapterSettings,
   notebookParameterNames,
   parametersCellIndex,
-  type Params,
   profileParams,
 } from "../../lib/report/params.ts";
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { PROJECT_ROOT } from "../../lib/util/project.ts";
 import { readCsv } from "../../lib/util/csv.ts";
 import type { ProgressState } from "../../lib/report/progress.ts";

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { initBackend } from "../../lib/backend/select.ts";
 import type { IntensityMode } from "../../lib/images/intensity.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { resolveConfig } from "../../lib/train/config.ts";
 import { train } from "../../lib/train/train.ts";
 import { projectPath } from "../../lib/util/project.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 
 /** Runs `deno task NAME ...args` (the real task, with its permissions) and returns its output. */
 async function task(name: string, args: string[]) {

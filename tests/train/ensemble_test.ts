@@ -5,7 +5,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
 import { discoverDataset } from "../../lib/data/discover.ts";
 import { scoreForSite } from "../../lib/eval/site_eval.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { saveModel } from "../../lib/models/io.ts";
 import { buildEnsemble, ensembleMembers } from "../../lib/train/ensemble.ts";
 import { disposeRun, loadRun, readRunRecord } from "../../lib/train/run.ts";

@@ -10,7 +10,7 @@ import { scoreRecords } from "../../lib/eval/predict.ts";
 import { scoreForSite } from "../../lib/eval/site_eval.ts";
 import { loadImages } from "../../lib/images/cache.ts";
 import { equalizeInPlace } from "../../lib/images/intensity.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import {
   intensityOf,
   resolveConfig,

@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import { initBackend } from "../../lib/backend/select.ts";
 import { pseudoOf } from "../../lib/cli/train.ts";
 import { UsageError } from "../../lib/cli/_args.ts";
-import { writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { resolveConfig } from "../../lib/train/config.ts";
 import { checkPseudoConfig, listUnlabelled, selectPseudoLabels } from "../../lib/train/pseudo.ts";
 import { syntheticTrainData } from "../../lib/train/synthetic_data.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { basename, dirname, join, relative } from "node:path";
-import { renderChest, shiftImage, writeSyntheticDataset } from "../../lib/images/synthetic.ts";
+import { renderChest, shiftImage, writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { loadImage, probeImage } from "../../lib/images/load.ts";
 import { parseFileName } from "../../lib/data/names.ts";
 import { sha256Hex } from "../../lib/util/hash.ts";

@@ -21,7 +21,7 @@ import sharp from "sharp";
 import { join } from "node:path";
 import { makeRng, randNormal } from "../util/rng.ts";
 import type { Rng } from "../util/rng.ts";
-import type { ClassName, SplitName, Subtype } from "../data/types.ts";
+import type { ClassName, SplitName, Subtype } from "./types.ts";
 
 /** Options of {@link writeSyntheticDataset}. */
 export interface SyntheticOptions {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { hasDenoKernel } from "./_kernel.ts";
+import { alive, exeOf, parentOf } from "../util/_procs.ts";
 import {
   kernelSpec,
   PROJECT_ENV,
@@ -81,15 +82,6 @@ Deno.test("kernel launcher: outside a checkout, without deno on PATH, a clear er
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-const alive = async (pid: number) => {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat); // a zombie has ended
-  } catch {
-    return false;
-  }
-};
 
 async function until(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -184,10 +176,9 @@ Deno.test({
       }
       const kernelPid = Number(await Deno.readTextFile(pidFile));
       // It runs this checkout's deno, started by the launcher (exec keeps the pid).
-      const exe = await Deno.readLink(`/proc/${kernelPid}/exe`);
+      const exe = await exeOf(kernelPid);
       assert.equal(exe, await Deno.realPath(join(root, "node_modules/deno/deno")));
-      const status = await Deno.readTextFile(`/proc/${kernelPid}/status`);
-      const nbconvert = Number(status.match(/^PPid:\s+(\d+)/m)![1]);
+      const nbconvert = (await parentOf(kernelPid))!;
       report.kill("SIGKILL");
       await report.status;
       assert.ok(

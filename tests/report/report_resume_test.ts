@@ -11,6 +11,7 @@ import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { PROJECT_ROOT } from "../../lib/util/project.ts";
 import { readCsv } from "../../lib/util/csv.ts";
 import type { ProgressState } from "../../lib/report/progress.ts";
+import { descendants } from "../util/_procs.ts";
 import { hasDenoKernel } from "./_kernel.ts";
 
 const lib = (p: string) => pathToFileURL(join(PROJECT_ROOT, "lib", p)).href;
@@ -42,25 +43,6 @@ const notebook = (run: string) =>
     nbformat: 4,
     nbformat_minor: 4,
   });
-
-/** Every process below `pid` (children, grandchildren, ...), from /proc. */
-function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      parent.set(Number(e.name), ppid);
-    } catch { /* the process ended */ }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const [c, pp] of parent) if (pp === p) out.push(c), walk(c);
-  };
-  walk(pid);
-  return out;
-}
 
 Deno.test({
   name: "a report killed (SIGKILL) mid-training continues: done work kept, training resumed",
@@ -117,7 +99,7 @@ Deno.test({
         assert.ok(Date.now() - t0 < 600_000, "run b never checkpointed");
         await new Promise((r) => setTimeout(r, 200));
       }
-      const tree = [first.pid, ...descendants(first.pid)];
+      const tree = [first.pid, ...(await descendants(first.pid))];
       // kill -9 of the report and of everything it started (jupyter and the kernel too: a
       // kernel left running would go on training into the same folder).
       for (const p of tree) {

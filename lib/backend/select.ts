@@ -56,7 +56,7 @@ export interface BackendInfo {
    */
   threads: number;
   /**
-   * On wasm: where the thread count came from ("XRAY_WASM_THREADS", "cores", or "option" for
+   * On wasm: where the thread count came from ("XRAY_WASM_THREADS", "default", or "option" for
    * `InitBackendOptions.threads`), and why fewer threads run than asked, if so; else null.
    */
   threadsFrom: { from: string; note: string | null } | null;
@@ -85,7 +85,7 @@ export interface InitBackendOptions {
   /** Wasm gradient kernels: "fast" (default) or "reference" (stock + plain missing kernels). */
   wasmKernels?: WasmKernelMode;
   /**
-   * Wasm threads (overrides `XRAY_WASM_THREADS` and the default, the cores up to 4); 1 = tfjs'
+   * Wasm threads (overrides `XRAY_WASM_THREADS` and the default, 1); 1 = tfjs'
    * single-threaded build. Data-parallel worker replicas ask for 1.
    */
   threads?: number;
@@ -279,9 +279,7 @@ export function describeBackend(info: BackendInfo): string {
     ? `; skipped: ${info.skipped.map((s) => `${s.name} (${s.reason})`).join("; ")}`
     : "";
   const from = info.threadsFrom
-    ? ` [${info.threadsFrom.from === "cores" ? "cores" : info.threadsFrom.from}${
-      info.threadsFrom.note ? `; ${info.threadsFrom.note}` : ""
-    }]`
+    ? ` [${info.threadsFrom.from}${info.threadsFrom.note ? `; ${info.threadsFrom.note}` : ""}]`
     : "";
   return `TF.js backend: ${info.name}${how} (${info.threads} thread${
     info.threads === 1 ? "" : "s"

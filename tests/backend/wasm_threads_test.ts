@@ -28,7 +28,7 @@ Deno.test("cut: contiguous ranges on unit boundaries covering [a, b)", () => {
   assert.deepEqual(cut(0, 3, 4), [[0, 1], [1, 2], [2, 3]]);
 });
 
-Deno.test("wasmThreadsSetting: XRAY_WASM_THREADS, else the cores up to 4; a bad value is an error", () => {
+Deno.test("wasmThreadsSetting: XRAY_WASM_THREADS, else the default (1); a bad value is an error", () => {
   const was = Deno.env.get("XRAY_WASM_THREADS");
   try {
     Deno.env.set("XRAY_WASM_THREADS", "3");
@@ -37,8 +37,8 @@ Deno.test("wasmThreadsSetting: XRAY_WASM_THREADS, else the cores up to 4; a bad 
     assert.throws(() => wasmThreadsSetting(), /XRAY_WASM_THREADS="two" is not a positive integer/);
     Deno.env.delete("XRAY_WASM_THREADS");
     const s = wasmThreadsSetting();
-    assert.equal(s.from, "cores");
-    assert.equal(s.threads, Math.min(4, navigator.hardwareConcurrency));
+    assert.equal(s.from, "default");
+    assert.equal(s.threads, 1);
   } finally {
     if (was === undefined) Deno.env.delete("XRAY_WASM_THREADS");
     else Deno.env.set("XRAY_WASM_THREADS", was);

@@ -79,6 +79,9 @@ const SCRIPT = (root: string) => `
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, describeBackend } from "${root}/lib/backend/select.ts";
 import { setMinPartWork } from "${root}/lib/backend/wasm/simd/split.ts";
+import { registerFusedAdam } from "${root}/lib/backend/fused_adam.ts";
+import { dropoutMask } from "${root}/lib/util/dropout_mask.ts";
+registerFusedAdam();
 const info = await initBackend({ prefer: "wasm" });
 let seed = 1;
 const rnd = (shape) => {
@@ -89,6 +92,7 @@ const rnd = (shape) => {
 const x = rnd([2, 21, 19, 16]), w64 = rnd([3, 3, 16, 64]), w20 = rnd([3, 3, 16, 20]);
 const dy64 = rnd([2, 19, 17, 64]), dy20 = rnd([2, 11, 10, 20]), bias = rnd([64]);
 const pooled = rnd([2, 10, 9, 16]);
+const w65 = rnd([2, 19, 17, 65]), g64 = rnd([2, 19, 17, 65]), m64 = rnd([2, 19, 17, 65]), v64 = tf.square(rnd([2, 19, 17, 65]));
 const cases = {
   conv: () => tf.conv2d(x, w64, 1, "valid"),
   fused: () => tf.fused.conv2d({ x, filter: w64, strides: 1, pad: "same", bias, activation: "relu" }),
@@ -101,6 +105,12 @@ const cases = {
   maxPoolGrad: () => tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a, 2, 2, "valid"), pooled)))(x),
   sum: () => tf.sum(dy64, [0, 1, 2]),
   reluGrad: () => tf.grad((a) => tf.sum(tf.mul(tf.relu(a), x)))(x),
+  mul: () => tf.mul(dy64, dy64),
+  dropoutMask: () => tf.engine().runKernel("XrayDropoutMask", {},
+    { shape: [3, 7, 11, 13], rate: 0.3, seed: 12345 }),
+  adam: () => tf.engine().runKernel("XrayFusedAdam",
+    { w: w65, g: g64, m: m64, v: v64, c1: tf.scalar(0.19), c2: tf.scalar(0.002) },
+    { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, learningRate: 0.001 }),
 };
 const out = { line: describeBackend(info), threads: info.threads, same: {}, guards: true };
 for (const [name, f] of Object.entries(cases)) {
@@ -109,7 +119,7 @@ for (const [name, f] of Object.entries(cases)) {
     setMinPartWork(split ? 0 : Infinity);
     const guards = Array.from({ length: 6 }, (_, i) => tf.fill([999], i + 0.5));
     const y = f();
-    runs.push(Array.from(y.dataSync()));
+    runs.push([y].flat().flatMap((t) => Array.from(t.dataSync())));
     for (const [i, g] of guards.entries()) {
       if (!g.dataSync().every((v) => v === i + 0.5)) out.guards = false;
     }
@@ -117,6 +127,10 @@ for (const [name, f] of Object.entries(cases)) {
   }
   out.same[name] = runs[0].length > 0 && runs[0].every((v, i) => Object.is(v, runs[1][i]));
 }
+// The mask made on the heap (split over both threads) is the TypeScript generator's, bit for bit.
+setMinPartWork(0);
+const m = tf.engine().runKernel("XrayDropoutMask", {}, { shape: [1001], rate: 0.4, seed: -99 });
+out.maskAsTs = Array.from(m.dataSync()).every((v, i) => v === dropoutMask(1001, 0.4, -99)[i]);
 console.log(JSON.stringify(out));
 `;
 
@@ -144,7 +158,8 @@ Deno.test({
     for (const [name, same] of Object.entries(r.same)) {
       assert.equal(same, true, `${name}: split over 2 threads differs from one thread`);
     }
-    assert.equal(Object.keys(r.same).length, 8);
+    assert.equal(Object.keys(r.same).length, 11);
+    assert.equal(r.maskAsTs, true, "the dropout mask on 2 threads differs from dropoutMask()");
     assert.equal(r.guards, true, "a tensor outside an output changed");
   },
 });

@@ -3,6 +3,8 @@
  * Measured on this 2-core machine, the stock wasm kernels they replace are slow or wrong:
  *
  * - `XrayReluGrad`: the ReLU gradient in one pass (see `relu_grad.ts`).
+ * - `Multiply` of same-shape float32 tensors and `XrayDropoutMask` (the dropout mask made on the
+ *   heap) on the kernel threads (see `elementwise.ts`).
  * - `Conv2D` and `FusedConv2D` (bias; linear, ReLU or ReLU6): a SIMD kernel with fused
  *   multiply-add (see `conv.ts`), faster than XNNPACK's.
  * - `Conv2DBackpropFilter` (missing in wasm) and `Conv2DBackpropInput` (a scalar loop): see
@@ -33,6 +35,7 @@ import {
   type KernelFunc,
   MaxPoolGrad,
   Mean,
+  Multiply,
   Sum,
   type TensorInfo,
   Tile,
@@ -44,6 +47,8 @@ import { type Args, callStock, transposeLast2 } from "./_ops.ts";
 import { conv2dBackpropFilterFast, conv2dBackpropInputFast } from "./conv_grads.ts";
 import { conv2dFast, fusedConv2dFast } from "./conv.ts";
 import { RELU_GRAD, reluGradWasm } from "./relu_grad.ts";
+import { dropoutMaskWasm, multiplyFast } from "./elementwise.ts";
+import { DROPOUT_MASK_KERNEL } from "../../util/dropout_mask.ts";
 export { COL2IM_MAX_CHANNELS, setCol2imMaxChannels } from "./conv_grads.ts";
 
 function maxPoolGradFast({ inputs, backend, attrs }: Args): TensorInfo {
@@ -308,5 +313,7 @@ export function fastKernels(): KernelConfig[] {
     config(Identity, identityFast),
     config(Cast, castFast),
     config(RELU_GRAD, reluGradWasm),
+    config(Multiply, multiplyFast),
+    config(DROPOUT_MASK_KERNEL, dropoutMaskWasm),
   ];
 }

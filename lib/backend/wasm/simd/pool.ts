@@ -29,6 +29,9 @@ export const POOL_KERNELS = [
   "sum_rows",
   "relu_grad",
   "f64_to_f32",
+  "mul",
+  "dropout_mask",
+  "adam",
 ] as const;
 /** A kernel the pool can run. */
 export type PoolKernel = (typeof POOL_KERNELS)[number];

@@ -6,7 +6,8 @@
  * - `conv2d`, `max_pool_2x2_grad`: by output rows (b * OH + oy).
  * - `conv_filter_grad`: by output channels in blocks of 16 where there are at least 16 per
  *   thread, else by filter rows (j = kw * CI + ci) in pairs (the register block).
- * - `sum_rows`: by columns in blocks of 4; `relu_grad`: by elements in blocks of 16.
+ * - `sum_rows`: by columns in blocks of 4; `relu_grad`, `mul`, `dropout_mask` and `adam`: by
+ *   elements in blocks of 16.
  * - `f64_to_f32` (a filter's worth of values) and calls below {@link MIN_PART_WORK} run whole.
  * @module
  */
@@ -62,6 +63,28 @@ export interface SimdKernels {
   sum_rows(x: number, acc: number, M: number, C: number): void;
   relu_grad(dy: number, x: number, dx: number, n: number): void;
   f64_to_f32(acc: number, out: number, n: number): void;
+  /** out = a * b for n floats. */
+  mul(a: number, b: number, out: number, n: number): void;
+  /**
+   * n values of the dropout mask of lib/util/dropout_mask.ts (`cut`, `scale` as there; the scale
+   * as a float32 value), bit for bit.
+   */
+  dropout_mask(mask: number, n: number, seed: number, cut: number, scale: number): void;
+  /**
+   * The fused Adam update of n floats (lib/backend/fused_adam.ts): w1, m1, v1 from w, g, m, v and
+   * the float32 scalars beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, epsilon, -learning rate.
+   */
+  adam(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    w1: number,
+    m1: number,
+    v1: number,
+    n: number,
+    scalars: number[],
+  ): void;
   /** Threads the calls are split over. */
   readonly threads: number;
 }
@@ -88,6 +111,13 @@ export function cut(a: number, b: number, parts: number, unit = 1): [number, num
     if (hi > lo) out.push([lo, hi]);
   }
   return out;
+}
+
+const bitsView = new DataView(new ArrayBuffer(4));
+/** A number's float32 bits as an i32 (kernels take their float scalars this way). */
+export function f32Bits(x: number): number {
+  bitsView.setFloat32(0, x, true);
+  return bitsView.getInt32(0, true);
 }
 
 /** How many threads a call with `work` units of work and `units` indivisible pieces gets. */
@@ -140,6 +170,35 @@ export function splitKernels(pool: KernelPool): SimdKernels {
     },
     f64_to_f32(acc, out, n) {
       pool.run("f64_to_f32", [[acc, out, n]]);
+    },
+    mul(a, b, out, n) {
+      const t = threadsFor(pool, n, Math.ceil(n / 16));
+      pool.run(
+        "mul",
+        cut(0, n, t, 16).map(([i, j]) => [a + 4 * i, b + 4 * i, out + 4 * i, j - i]),
+      );
+    },
+    dropout_mask(mask, n, seed, cutAt, scale) {
+      // Generating a value costs about as much as moving four: count it as 4 units.
+      const t = threadsFor(pool, 4 * n, Math.ceil(n / 16));
+      const s = seed | 0, sb = f32Bits(scale);
+      pool.run(
+        "dropout_mask",
+        cut(0, n, t, 16).map(([i, j]) => [mask + 4 * i, j - i, s, cutAt, sb, i]),
+      );
+    },
+    adam(w, g, m, v, w1, m1, v1, n, scalars) {
+      // Seven streams of floats and a division and a square root per value: 4 units.
+      const t = threadsFor(pool, 4 * n, Math.ceil(n / 16));
+      const sb = scalars.map(f32Bits);
+      pool.run(
+        "adam",
+        cut(0, n, t, 16).map(([i, j]) => [
+          ...[w, g, m, v, w1, m1, v1].map((p) => p + 4 * i),
+          j - i,
+          ...sb,
+        ]),
+      );
     },
   };
 }

@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
 import type { WasmKernelMode } from "../../lib/backend/wasm/mod.ts";
+import { setSimdKernelsEnabled } from "../../lib/backend/wasm/simd/mod.ts";
 import { conv2d, FastConv2D } from "../../lib/models/conv.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
@@ -87,6 +88,26 @@ Deno.test("fused training on wasm: the same bits as TF.js' stock Conv2D layer", 
   assert.equal(count(stock.kernelNames, "Add") - count(fused.kernelNames, "Add"), 2, "bias adds");
   assert.equal(count(fused.kernelNames, "Conv2DBackpropInput"), 2, "input gradients of layers 2-3");
   assert.equal(count(fused.kernelNames, "Conv2DBackpropFilter"), 3);
+  // dz and the bias gradient in one pass for the two ReLU layers: two Sums fewer.
+  assert.equal(count(fused.kernelNames, "XrayReluGradBias"), 2);
+  assert.equal(count(stock.kernelNames, "Sum") - count(fused.kernelNames, "Sum"), 2, "bias sums");
+});
+
+Deno.test("fused training without the SIMD kernels: within rounding of the stock layer", async () => {
+  // XNNPACK's FusedConv2D starts its sums from the bias (ours adds it last, as Conv2D + Add do),
+  // so here the forward differs in the last bits.
+  const was = setSimdKernelsEnabled(false);
+  try {
+    const stock = await train(tfl.layers.conv2d, "wasm");
+    const fused = await train(conv2d as ConvFactory, "wasm");
+    assert.ok(fused.kernelNames.includes("XrayReluGradBias"));
+    fused.losses.forEach((l, i) => assert.ok(Math.abs(l - stock.losses[i]) < 1e-6, `loss ${i}`));
+    for (const [k, w] of fused.weights.entries()) {
+      w.forEach((v, i) => assert.ok(Math.abs(v - stock.weights[k][i]) < 1e-5, `w ${k}[${i}]`));
+    }
+  } finally {
+    setSimdKernelsEnabled(was);
+  }
 });
 
 Deno.test("elsewhere FastConv2D is the stock layer: cpu, the reference kernels", async () => {

@@ -12,7 +12,8 @@
  * The gradient is the unfused ops' own, in the same order, so training gives the same bits:
  * dz = dy where y > 0 (ReLU; y > 0 exactly where conv + bias > 0), else dy; then the bias
  * gradient sum(dz) over the batch and pixel axes (Add's gradient), and the input and filter
- * gradients of the convolution from dz (Conv2D's, each computed only when asked for).
+ * gradients of the convolution from dz (Conv2D's, each computed only when asked for). On wasm dz
+ * and the bias gradient come from one pass (`XrayReluGradBias`, relu_grad.ts).
  * Registered for every backend (`registerFusedConvGradient`, by `setWasmKernels("fast")`); where
  * `XrayReluGrad` is not registered, dz is TF.js' own `dy * step(y)`.
  * @module
@@ -27,7 +28,7 @@ import {
   registerGradient,
   unregisterGradient,
 } from "@tensorflow/tfjs-core";
-import { RELU_GRAD } from "./relu_grad.ts";
+import { RELU_GRAD, RELU_GRAD_BIAS } from "./relu_grad.ts";
 
 /** The ReLU gradient at output y (XrayReluGrad where registered, else TF.js' expression). */
 function reluGrad(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
@@ -63,7 +64,13 @@ const gradConfig: tf.GradConfig = {
       );
     }
     const d = dy as tf.Tensor;
-    const dz = act === "relu" ? reluGrad(d, y) : d;
+    // With a ReLU on wasm: dz and the bias gradient in one pass (the same bits; the sums cost
+    // next to nothing in that memory-bound pass, and are dropped where there is no bias).
+    const oneSum = act === "relu" && d.dtype === "float32" &&
+      getKernel(RELU_GRAD_BIAS, tf.getBackend()) !== undefined;
+    let dz: tf.Tensor, db: tf.Tensor | null = null;
+    if (oneSum) [dz, db] = tf.engine().runKernel(RELU_GRAD_BIAS, { dy: d, y }) as tf.Tensor[];
+    else dz = act === "relu" ? reluGrad(d, y) : d;
     const common = { strides, pad, dataFormat: dataFormat ?? "NHWC", dimRoundingMode };
     return {
       x: () =>
@@ -76,7 +83,7 @@ const gradConfig: tf.GradConfig = {
           ...common,
           filterShape: filter.shape,
         } as never) as tf.Tensor,
-      bias: () => tf.sum(dz, [0, 1, 2]),
+      bias: () => db ?? tf.sum(dz, [0, 1, 2]),
     };
   },
 };

@@ -46,7 +46,7 @@ import { simdKernels } from "./simd/mod.ts";
 import { type Args, callStock, transposeLast2 } from "./_ops.ts";
 import { conv2dBackpropFilterFast, conv2dBackpropInputFast } from "./conv_grads.ts";
 import { conv2dFast, fusedConv2dFast } from "./conv.ts";
-import { RELU_GRAD, reluGradWasm } from "./relu_grad.ts";
+import { RELU_GRAD, RELU_GRAD_BIAS, reluGradBiasWasm, reluGradWasm } from "./relu_grad.ts";
 import { dropoutMaskWasm, multiplyFast } from "./elementwise.ts";
 import { DROPOUT_MASK_KERNEL } from "../../util/dropout_mask.ts";
 export { COL2IM_MAX_CHANNELS, setCol2imMaxChannels } from "./conv_grads.ts";
@@ -313,6 +313,7 @@ export function fastKernels(): KernelConfig[] {
     config(Identity, identityFast),
     config(Cast, castFast),
     config(RELU_GRAD, reluGradWasm),
+    config(RELU_GRAD_BIAS, reluGradBiasWasm as unknown as (a: Args) => TensorInfo),
     config(Multiply, multiplyFast),
     config(DROPOUT_MASK_KERNEL, dropoutMaskWasm),
   ];

@@ -32,6 +32,7 @@ export const POOL_KERNELS = [
   "mul",
   "dropout_mask",
   "adam",
+  "relu_grad_sum",
 ] as const;
 /** A kernel the pool can run. */
 export type PoolKernel = (typeof POOL_KERNELS)[number];

@@ -6,7 +6,7 @@
  * - `conv2d`, `max_pool_2x2_grad`: by output rows (b * OH + oy).
  * - `conv_filter_grad`: by output channels in blocks of 16 where there are at least 16 per
  *   thread, else by filter rows (j = kw * CI + ci) in pairs (the register block).
- * - `sum_rows`: by columns in blocks of 4; `relu_grad`, `mul`, `dropout_mask` and `adam`: by
+ * - `sum_rows` and `relu_grad_sum`: by columns in blocks of 4; `relu_grad`, `mul`, `dropout_mask` and `adam`: by
  *   elements in blocks of 16.
  * - `f64_to_f32` (a filter's worth of values) and calls below {@link MIN_PART_WORK} run whole.
  * @module
@@ -62,6 +62,8 @@ export interface SimdKernels {
   ): void;
   sum_rows(x: number, acc: number, M: number, C: number): void;
   relu_grad(dy: number, x: number, dx: number, n: number): void;
+  /** relu_grad of dy, y [M, C] into dz, and its column sums into a zeroed f64 acc [C]. */
+  relu_grad_sum(dy: number, y: number, dz: number, acc: number, M: number, C: number): void;
   f64_to_f32(acc: number, out: number, n: number): void;
   /** out = a * b for n floats. */
   mul(a: number, b: number, out: number, n: number): void;
@@ -159,6 +161,21 @@ export function splitKernels(pool: KernelPool): SimdKernels {
       pool.run(
         "sum_rows",
         cut(0, C, t, 4).map(([c0, c1]) => [x + 4 * c0, acc + 8 * c0, M, c1 - c0, C]),
+      );
+    },
+    relu_grad_sum(dy, y, dz, acc, M, C) {
+      const t = threadsFor(pool, M * C, C / 4);
+      pool.run(
+        "relu_grad_sum",
+        cut(0, C, t, 4).map(([c0, c1]) => [
+          dy + 4 * c0,
+          y + 4 * c0,
+          dz + 4 * c0,
+          acc + 8 * c0,
+          M,
+          c1 - c0,
+          C,
+        ]),
       );
     },
     relu_grad(dy, x, dx, n) {

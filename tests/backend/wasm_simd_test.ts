@@ -111,6 +111,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "SIMD 2x2 MaxPool equals cpu exactly: odd sizes, 'same' padding, strides, other windows",
+  ignore: !available,
+  async fn() {
+    const cases: [number[], number, number, string][] = [
+      [[2, 6, 8, 4], 2, 2, "valid"],
+      [[1, 7, 5, 8], 2, 2, "valid"], // odd: the last row and column are dropped
+      [[2, 4, 6, 12], 2, 2, "same"], // even 'same': no padding, the SIMD kernel
+      [[1, 5, 7, 4], 2, 2, "same"], // odd 'same': padded, the stock kernel
+      [[1, 6, 6, 4], 3, 2, "valid"], // 3x3 windows: stock
+      [[1, 6, 6, 3], 2, 2, "valid"], // 3 channels: stock
+    ];
+    for (const [shape, f, s, pad] of cases) {
+      const x = rand(shape, 9);
+      for (let i = 0; i < x.data.length; i += 3) x.data[i] = -Math.abs(x.data[i]);
+      const attrs = { filterSize: f, strides: s, pad };
+      await initBackend({ prefer: "cpu" });
+      const want = run("MaxPool", { x }, attrs);
+      await initBackend({ prefer: "wasm" });
+      setWasmKernels("fast");
+      for (const on of [true, false]) {
+        setSimdKernelsEnabled(on);
+        assert.deepEqual(run("MaxPool", { x }, attrs), want, `${shape} ${f} ${s} ${pad} ${on}`);
+      }
+      setSimdKernelsEnabled(true);
+    }
+  },
+});
+
+Deno.test({
   name: "SIMD Sum and Mean over leading axes match cpu (4, 16 and 20 channels, long columns)",
   ignore: !available,
   async fn() {

@@ -106,6 +106,7 @@ const cases = {
   sum: () => tf.sum(dy64, [0, 1, 2]),
   reluGrad: () => tf.grad((a) => tf.sum(tf.mul(tf.relu(a), x)))(x),
   mul: () => tf.mul(dy64, dy64),
+  maxPool: () => tf.maxPool(dy64, 2, 2, "valid"),
   reluGradBias: () => tf.engine().runKernel("XrayReluGradBias", { dy: dy64, y: tf.sub(dy64, 0.1) }),
   fusedTraining: () => tf.grads((a, w, b) => tf.sum(tf.mul(tf.engine().runKernel("FusedConv2D",
     { x: a, filter: w, bias: b }, { strides: 1, pad: "valid", dataFormat: "NHWC", dilations: 1,
@@ -162,7 +163,7 @@ Deno.test({
     for (const [name, same] of Object.entries(r.same)) {
       assert.equal(same, true, `${name}: split over 2 threads differs from one thread`);
     }
-    assert.equal(Object.keys(r.same).length, 13);
+    assert.equal(Object.keys(r.same).length, 14);
     assert.equal(r.maskAsTs, true, "the dropout mask on 2 threads differs from dropoutMask()");
     assert.equal(r.guards, true, "a tensor outside an output changed");
   },

@@ -289,6 +289,30 @@ void max_pool_2x2_grad(const float *x, const float *dy, float *dx, int B, int H,
 }
 
 /*
+ * MaxPool for 2x2 windows, stride 2, no padding, NHWC, C a multiple of 4: y[b, oy, ox, c] = the
+ * largest of the window's four values (f32x4.max: a NaN in a window gives NaN). Output rows r in
+ * [r0, r1) of the B * OH (r = b * OH + oy); H >= 2 * OH, W >= 2 * OW.
+ */
+EXPORT("max_pool_2x2")
+void max_pool_2x2(const float *x, float *y, int B, int H, int W, int C, int OH, int OW, int r0,
+                  int r1) {
+  const int row = W * C;
+  (void)B;
+  for (int r = r0; r < r1; r++) {
+    const int b = r / OH, oy = r - b * OH;
+    const float *p = x + ((b * H + 2 * oy) * W) * C;
+    float *o = y + r * OW * C;
+    for (int ox = 0; ox < OW; ox++, p += 2 * C, o += C) {
+      for (int c = 0; c < C; c += 4) {
+        v128_t a = wasm_f32x4_max(LD(p + c), LD(p + C + c));
+        v128_t d = wasm_f32x4_max(LD(p + row + c), LD(p + row + C + c));
+        ST(o + c, wasm_f32x4_max(a, d));
+      }
+    }
+  }
+}
+
+/*
  * Sum over the leading axis of x [M, ld] into acc [C] (f64, zeroed by the caller): f32 partial
  * sums over blocks of 256 rows, then added in f64. C and the row stride ld are multiples of 4;
  * threads share a call by columns (x and acc offset, C the width of the part).

@@ -3,7 +3,7 @@
  * disjoint outputs and every output element gets the same operations in the same order as on one
  * thread, so the results are bit-identical whatever the thread count.
  *
- * - `conv2d`, `max_pool_2x2_grad`: by output rows (b * OH + oy).
+ * - `conv2d`, `max_pool_2x2`, `max_pool_2x2_grad`: by output rows (b * OH + oy).
  * - `conv_filter_grad`: by output channels in blocks of 16 where there are at least 16 per
  *   thread, else by filter rows (j = kw * CI + ci) in pairs (the register block).
  * - `sum_rows` and `relu_grad_sum`: by columns in blocks of 4; `relu_grad`, `mul`, `dropout_mask` and `adam`: by
@@ -53,6 +53,17 @@ export interface SimdKernels {
     x: number,
     dy: number,
     dx: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    OH: number,
+    OW: number,
+  ): void;
+  /** MaxPool 2x2, stride 2, valid, NHWC (C % 4 == 0): x [B, H, W, C] into y [B, OH, OW, C]. */
+  max_pool_2x2(
+    x: number,
+    y: number,
     B: number,
     H: number,
     W: number,
@@ -147,6 +158,14 @@ export function splitKernels(pool: KernelPool): SimdKernels {
         ? cut(0, CO, t, 16).map(([c0, c1]) => [x, dy, acc, ...g, 0, J, c0, c1])
         : cut(0, J, t, 2).map(([j0, j1]) => [x, dy, acc, ...g, j0, j1, 0, CO]);
       pool.run("conv_filter_grad", parts);
+    },
+    max_pool_2x2(x, y, B, H, W, C, OH, OW) {
+      const R = B * OH;
+      const t = threadsFor(pool, R * OW * C * 4, R);
+      pool.run(
+        "max_pool_2x2",
+        cut(0, R, t).map(([r0, r1]) => [x, y, B, H, W, C, OH, OW, r0, r1]),
+      );
     },
     max_pool_2x2_grad(x, dy, dx, B, H, W, C, OH, OW) {
       const R = B * OH;

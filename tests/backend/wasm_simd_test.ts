@@ -273,14 +273,15 @@ Deno.test({
     const rng = makeRng(8);
     for (const [M, C] of [[300, 20], [257, 64], [5, 4], [600, 36]]) {
       const n = M * C, dy = 64, y = dy + n + 64, dz = y + n + 64, dz2 = dz + n + 64;
-      const acc = dz2 + n + 64, acc2 = acc + 2 * C + 64, end = acc2 + 2 * C + 64;
+      const acc = dz2 + n + 64, acc2 = acc + 2 * C + 64, part = acc2 + 2 * C + 64;
+      const end = part + C + 64;
       heap.fill(-1.5, 0, end);
       for (let i = 0; i < n; i++) {
         heap[dy + i] = rng() - 0.5;
         heap[y + i] = i % 7 === 0 ? 0 : rng() - 0.3; // y == 0 gives 0, like relu'(0)
       }
       heap.fill(0, acc, acc + 2 * C), heap.fill(0, acc2, acc2 + 2 * C);
-      k.relu_grad_sum(4 * dy, 4 * y, 4 * dz, 4 * acc, M, C);
+      k.relu_grad_sum(4 * dy, 4 * y, 4 * dz, 4 * acc, 4 * part, M, C);
       k.relu_grad(4 * dy, 4 * y, 4 * dz2, n);
       k.sum_rows(4 * dz2, 4 * acc2, M, C);
       assert.deepEqual(heap.slice(dz, dz + n), heap.slice(dz2, dz2 + n), `dz ${M}x${C}`);
@@ -289,6 +290,8 @@ Deno.test({
         for (let i = a; i < b; i++) assert.equal(heap[i], -1.5, `guard at ${i}`);
       }
       for (let i = acc + 2 * C; i < acc2; i++) assert.equal(heap[i], -1.5, `guard at ${i}`);
+      for (let i = acc2 + 2 * C; i < part; i++) assert.equal(heap[i], -1.5, `guard at ${i}`);
+      for (let i = part + C; i < end; i++) assert.equal(heap[i], -1.5, `guard at ${i}`);
     }
   },
 });

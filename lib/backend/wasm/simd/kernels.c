@@ -357,47 +357,28 @@ void relu_grad(const float *dy, const float *x, float *dx, int n) {
 /*
  * relu_grad and then sum_rows in one pass (a ReLU layer's bias gradient, lib/backend/wasm/
  * conv_bias_relu.ts): dz [M, ld] = dy where y > 0, else 0; acc [C] (f64, zeroed by the caller) +=
- * the column sums of dz, with sum_rows' f32 blocks of 256 rows, so the same bits as the two
- * kernels one after the other. Threads share a call by columns (pointers offset, C the width of
- * the part, ld the row stride; multiples of 4).
+ * the column sums of dz, with sum_rows' f32 sums over blocks of 256 rows (kept in part [C], f32
+ * scratch), so the same bits as the two kernels one after the other. Rows are streamed whole
+ * (sum_rows' column sweeps, fused, ran slower than the two kernels). Threads share a call by
+ * columns (pointers offset, C the width of the part, ld the row stride; multiples of 4).
  */
 EXPORT("relu_grad_sum")
-void relu_grad_sum(const float *dy, const float *y, float *dz, double *acc, int M, int C,
-                   int ld) {
+void relu_grad_sum(const float *dy, const float *y, float *dz, double *acc, float *part, int M,
+                   int C, int ld) {
   const v128_t zero = wasm_f32x4_splat(0);
-#define RG(o) wasm_v128_and(LD(dy + (o)), wasm_f32x4_gt(LD(y + (o)), zero))
   for (int r0 = 0; r0 < M; r0 += 256) {
     int r1 = r0 + 256 < M ? r0 + 256 : M;
-    int c = 0;
-    for (; c + 16 <= C; c += 16) {
-      v128_t s0 = zero, s1 = zero, s2 = zero, s3 = zero;
-      for (int r = r0, p = r0 * ld + c; r < r1; r++, p += ld) {
-        v128_t d0 = RG(p), d1 = RG(p + 4), d2 = RG(p + 8), d3 = RG(p + 12);
-        ST(dz + p, d0);
-        ST(dz + p + 4, d1);
-        ST(dz + p + 8, d2);
-        ST(dz + p + 12, d3);
-        s0 = wasm_f32x4_add(s0, d0);
-        s1 = wasm_f32x4_add(s1, d1);
-        s2 = wasm_f32x4_add(s2, d2);
-        s3 = wasm_f32x4_add(s3, d3);
+    for (int c = 0; c < C; c += 4) ST(part + c, zero);
+    for (int r = r0; r < r1; r++) {
+      const int p = r * ld;
+      for (int c = 0; c < C; c += 4) {
+        v128_t d = wasm_v128_and(LD(dy + p + c), wasm_f32x4_gt(LD(y + p + c), zero));
+        ST(dz + p + c, d);
+        ST(part + c, wasm_f32x4_add(LD(part + c), d));
       }
-      add_f64(acc + c, s0);
-      add_f64(acc + c + 4, s1);
-      add_f64(acc + c + 8, s2);
-      add_f64(acc + c + 12, s3);
     }
-    for (; c < C; c += 4) {
-      v128_t s0 = zero;
-      for (int r = r0, p = r0 * ld + c; r < r1; r++, p += ld) {
-        v128_t d0 = RG(p);
-        ST(dz + p, d0);
-        s0 = wasm_f32x4_add(s0, d0);
-      }
-      add_f64(acc + c, s0);
-    }
+    for (int c = 0; c < C; c += 4) add_f64(acc + c, LD(part + c));
   }
-#undef RG
 }
 
 /* out[i] = (float) acc[i] for n values. */

@@ -73,8 +73,19 @@ export interface SimdKernels {
   ): void;
   sum_rows(x: number, acc: number, M: number, C: number): void;
   relu_grad(dy: number, x: number, dx: number, n: number): void;
-  /** relu_grad of dy, y [M, C] into dz, and its column sums into a zeroed f64 acc [C]. */
-  relu_grad_sum(dy: number, y: number, dz: number, acc: number, M: number, C: number): void;
+  /**
+   * relu_grad of dy, y [M, C] into dz, and its column sums into a zeroed f64 acc [C]; part: C
+   * floats of scratch.
+   */
+  relu_grad_sum(
+    dy: number,
+    y: number,
+    dz: number,
+    acc: number,
+    part: number,
+    M: number,
+    C: number,
+  ): void;
   f64_to_f32(acc: number, out: number, n: number): void;
   /** out = a * b for n floats. */
   mul(a: number, b: number, out: number, n: number): void;
@@ -182,7 +193,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
         cut(0, C, t, 4).map(([c0, c1]) => [x + 4 * c0, acc + 8 * c0, M, c1 - c0, C]),
       );
     },
-    relu_grad_sum(dy, y, dz, acc, M, C) {
+    relu_grad_sum(dy, y, dz, acc, part, M, C) {
       const t = threadsFor(pool, M * C, C / 4);
       pool.run(
         "relu_grad_sum",
@@ -191,6 +202,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
           y + 4 * c0,
           dz + 4 * c0,
           acc + 8 * c0,
+          part + 4 * c0,
           M,
           c1 - c0,
           C,

@@ -53,10 +53,14 @@ export function reluGradBiasWasm({ inputs, backend }: Args): TensorInfo[] {
   const simd = C % 4 === 0 && y.dtype === "float32" ? simdKernels(be) : null;
   if (simd) {
     const dz = alloc(be, y.shape as number[]), db = alloc(be, [C]);
-    const acc = alloc(be, [3 * C]); // C float64 values, then C floats of scratch
+    const acc = alloc(be, [2 * C]); // C float64 values
+    const part = alloc(be, [Math.ceil(M / 256) * C]); // f32 sums per block of 256 rows
     f32(be, acc).fill(0);
-    const a = addr(be, acc);
-    if (M * C > 0) simd.relu_grad_sum(addr(be, dy), addr(be, y), addr(be, dz), a, a + 8 * C, M, C);
+    if (M * C > 0) {
+      const [a, b, c, d, e] = [dy, y, dz, acc, part].map((t) => addr(be, t));
+      simd.relu_grad_sum(a, b, c, d, e, M, C);
+    }
+    free(be, part);
     simd.f64_to_f32(addr(be, acc), addr(be, db), C);
     free(be, acc);
     return [dz, db];

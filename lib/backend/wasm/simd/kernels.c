@@ -355,30 +355,36 @@ void relu_grad(const float *dy, const float *x, float *dx, int n) {
 }
 
 /*
- * relu_grad and then sum_rows in one pass (a ReLU layer's bias gradient, lib/backend/wasm/
- * conv_bias_relu.ts): dz [M, ld] = dy where y > 0, else 0; acc [C] (f64, zeroed by the caller) +=
- * the column sums of dz, with sum_rows' f32 sums over blocks of 256 rows (kept in part [C], f32
- * scratch), so the same bits as the two kernels one after the other. Rows are streamed whole
- * (sum_rows' column sweeps, fused, ran slower than the two kernels). Threads share a call by
- * columns (pointers offset, C the width of the part, ld the row stride; multiples of 4).
+ * relu_grad and the f32 part of sum_rows in one pass (a ReLU layer's bias gradient, lib/backend/
+ * wasm/conv_bias_relu.ts): dz [M, C] = dy where y > 0, else 0, and, for each block b of 256 rows
+ * in [b0, b1), part[b, C] = the f32 column sums of dz over the block in row order, as sum_rows
+ * makes them; `sum_blocks` then adds the blocks in f64 in order: the same bits as relu_grad then
+ * sum_rows. Rows are streamed whole, the block's sums kept in part (L1); threads share a call by
+ * blocks of rows (by columns, two threads ran no faster than one). C a multiple of 4.
  */
 EXPORT("relu_grad_sum")
-void relu_grad_sum(const float *dy, const float *y, float *dz, double *acc, float *part, int M,
-                   int C, int ld) {
+void relu_grad_sum(const float *dy, const float *y, float *dz, float *part, int M, int C, int b0,
+                   int b1) {
   const v128_t zero = wasm_f32x4_splat(0);
-  for (int r0 = 0; r0 < M; r0 += 256) {
-    int r1 = r0 + 256 < M ? r0 + 256 : M;
-    for (int c = 0; c < C; c += 4) ST(part + c, zero);
-    for (int r = r0; r < r1; r++) {
-      const int p = r * ld;
+  for (int b = b0; b < b1; b++) {
+    int r0 = 256 * b, r1 = r0 + 256 < M ? r0 + 256 : M;
+    float *pb = part + b * C;
+    for (int c = 0; c < C; c += 4) ST(pb + c, zero);
+    for (int r = r0, p = r0 * C; r < r1; r++, p += C) {
       for (int c = 0; c < C; c += 4) {
         v128_t d = wasm_v128_and(LD(dy + p + c), wasm_f32x4_gt(LD(y + p + c), zero));
         ST(dz + p + c, d);
-        ST(part + c, wasm_f32x4_add(LD(part + c), d));
+        ST(pb + c, wasm_f32x4_add(LD(pb + c), d));
       }
     }
-    for (int c = 0; c < C; c += 4) add_f64(acc + c, LD(part + c));
   }
+}
+
+/* acc [C] (f64) += part[b, C] for b = 0 .. nb - 1, in that order (sum_rows' f64 additions). */
+EXPORT("sum_blocks")
+void sum_blocks(const float *part, double *acc, int nb, int C) {
+  for (int b = 0; b < nb; b++)
+    for (int c = 0; c < C; c += 4) add_f64(acc + c, LD(part + b * C + c));
 }
 
 /* out[i] = (float) acc[i] for n values. */

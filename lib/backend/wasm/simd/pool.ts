@@ -33,6 +33,7 @@ export const POOL_KERNELS = [
   "dropout_mask",
   "adam",
   "relu_grad_sum",
+  "sum_blocks",
   "max_pool_2x2",
 ] as const;
 /** A kernel the pool can run. */

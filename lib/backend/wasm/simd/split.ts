@@ -6,7 +6,8 @@
  * - `conv2d`, `max_pool_2x2`, `max_pool_2x2_grad`: by output rows (b * OH + oy).
  * - `conv_filter_grad`: by output channels in blocks of 16 where there are at least 16 per
  *   thread, else by filter rows (j = kw * CI + ci) in pairs (the register block).
- * - `sum_rows` and `relu_grad_sum`: by columns in blocks of 4; `relu_grad`, `mul`, `dropout_mask` and `adam`: by
+ * - `sum_rows`: by columns in blocks of 4; `relu_grad_sum`: by blocks of 256 rows (its f64 sums,
+ *   `sum_blocks`, run whole); `relu_grad`, `mul`, `dropout_mask` and `adam`: by
  *   elements in blocks of 16.
  * - `f64_to_f32` (a filter's worth of values) and calls below {@link MIN_PART_WORK} run whole.
  * @module
@@ -74,8 +75,8 @@ export interface SimdKernels {
   sum_rows(x: number, acc: number, M: number, C: number): void;
   relu_grad(dy: number, x: number, dx: number, n: number): void;
   /**
-   * relu_grad of dy, y [M, C] into dz, and its column sums into a zeroed f64 acc [C]; part: C
-   * floats of scratch.
+   * relu_grad of dy, y [M, C] into dz, and its column sums into a zeroed f64 acc [C] (the bits of
+   * relu_grad then sum_rows); part: ceil(M / 256) * C floats of scratch.
    */
   relu_grad_sum(
     dy: number,
@@ -194,20 +195,13 @@ export function splitKernels(pool: KernelPool): SimdKernels {
       );
     },
     relu_grad_sum(dy, y, dz, acc, part, M, C) {
-      const t = threadsFor(pool, M * C, C / 4);
+      const nb = Math.ceil(M / 256);
+      const t = threadsFor(pool, M * C, nb);
       pool.run(
         "relu_grad_sum",
-        cut(0, C, t, 4).map(([c0, c1]) => [
-          dy + 4 * c0,
-          y + 4 * c0,
-          dz + 4 * c0,
-          acc + 8 * c0,
-          part + 4 * c0,
-          M,
-          c1 - c0,
-          C,
-        ]),
+        cut(0, nb, t).map(([b0, b1]) => [dy, y, dz, part, M, C, b0, b1]),
       );
+      pool.run("sum_blocks", [[part, acc, nb, C]]);
     },
     relu_grad(dy, x, dx, n) {
       const t = threadsFor(pool, n, Math.ceil(n / 16));

@@ -46,7 +46,8 @@ Deno.test("wasmThreadsSetting: XRAY_WASM_THREADS, else the cores up to 4; a bad 
 });
 
 Deno.test({
-  name: "KernelPool: parts run on both threads, a failing part is an error, close() ends it",
+  name:
+    "KernelPool: parts run on both threads, each once, a failing part is an error, close() ends it",
   ignore: !available,
   async fn() {
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
@@ -63,6 +64,26 @@ Deno.test({
         /relu_grad failed/,
       );
       pool.run("relu_grad", [[0, 4096, 8192, 4], [16, 4096 + 16, 8192 + 16, 4]]);
+      // Up to 4 parts per thread, each claimed and run exactly once (sum_rows adds into its f64
+      // accumulator: a part run twice would double its columns), over many rounds.
+      const rows = 10, cols = 32, acc = 16384; // x [10, 32] at 0, acc [32] f64 at 16 KiB
+      for (let i = 0; i < rows * cols; i++) f[i] = (i % 7) + 1;
+      const want = Array.from({ length: cols }, (_, c) => {
+        let s = 0;
+        for (let r = 0; r < rows; r++) s += f[r * cols + c];
+        return s;
+      });
+      for (let round = 0; round < 200; round++) {
+        const n = 2 + (round % 7); // 2 .. 8 parts of 4 columns each
+        new Float64Array(memory.buffer, acc, cols).fill(0);
+        const parts = Array.from({ length: n }, (_, k) => [16 * k, acc + 32 * k, rows, 4, cols]);
+        pool.run("sum_rows", parts);
+        const got = new Float64Array(memory.buffer, acc, cols);
+        for (let c = 0; c < cols; c++) {
+          assert.equal(got[c], c < 4 * n ? want[c] : 0, `round ${round} column ${c}`);
+        }
+      }
+      assert.throws(() => pool.run("sum_rows", Array(9).fill([0, acc, 1, 4, 4])), /9 parts/);
     } finally {
       pool.close();
     }

@@ -10,6 +10,7 @@
  *   `sum_blocks`, run whole); `relu_grad`, `mul`, `dropout_mask` and `adam`: by
  *   elements in blocks of 16.
  * - `f64_to_f32` (a filter's worth of values) and calls below {@link MIN_PART_WORK} run whole.
+ * - Cuts by rows or elements make {@link PARTS_PER_THREAD_SPLIT} parts per thread.
  * @module
  */
 import type { ConvDims } from "../_conv_geometry.ts";
@@ -150,6 +151,19 @@ function threadsFor(pool: KernelPool, work: number, units: number): number {
   return work < MIN_PART_WORK ? 1 : Math.max(1, Math.min(pool.threads, units));
 }
 
+/**
+ * Parts per thread for calls cut by rows or elements: more parts than threads, claimed by
+ * whichever thread is free (pool.ts), so that a thread slowed by other work on the machine takes
+ * fewer. The filter gradient and sum_rows, whose cuts trade efficiency, get one per thread.
+ */
+export const PARTS_PER_THREAD_SPLIT = 2;
+
+/** How many parts a row- or element-cut call gets (see {@link PARTS_PER_THREAD_SPLIT}). */
+function partsFor(pool: KernelPool, work: number, units: number): number {
+  const t = threadsFor(pool, work, units);
+  return t === 1 ? 1 : Math.min(units, t * PARTS_PER_THREAD_SPLIT);
+}
+
 /** The kernels of {@link SimdKernels} on `pool`'s threads. */
 export function splitKernels(pool: KernelPool): SimdKernels {
   return {
@@ -157,7 +171,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
     conv2d(x, w, y, ...g) {
       const [B, , , CI, OH, OW, CO, KH, KW] = g;
       const R = B * OH;
-      const t = threadsFor(pool, R * OW * CO * KH * KW * CI, R);
+      const t = partsFor(pool, R * OW * CO * KH * KW * CI, R);
       pool.run("conv2d", cut(0, R, t).map(([r0, r1]) => [x, w, y, ...g, r0, r1]));
     },
     conv_filter_grad(x, dy, acc, ...g) {
@@ -173,7 +187,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
     },
     max_pool_2x2(x, y, B, H, W, C, OH, OW) {
       const R = B * OH;
-      const t = threadsFor(pool, R * OW * C * 4, R);
+      const t = partsFor(pool, R * OW * C * 4, R);
       pool.run(
         "max_pool_2x2",
         cut(0, R, t).map(([r0, r1]) => [x, y, B, H, W, C, OH, OW, r0, r1]),
@@ -181,7 +195,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
     },
     max_pool_2x2_grad(x, dy, dx, B, H, W, C, OH, OW) {
       const R = B * OH;
-      const t = threadsFor(pool, R * OW * C * 4, R);
+      const t = partsFor(pool, R * OW * C * 4, R);
       pool.run(
         "max_pool_2x2_grad",
         cut(0, R, t).map(([r0, r1]) => [x, dy, dx, B, H, W, C, OH, OW, r0, r1]),
@@ -196,7 +210,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
     },
     relu_grad_sum(dy, y, dz, acc, part, M, C) {
       const nb = Math.ceil(M / 256);
-      const t = threadsFor(pool, M * C, nb);
+      const t = partsFor(pool, M * C, nb);
       pool.run(
         "relu_grad_sum",
         cut(0, nb, t).map(([b0, b1]) => [dy, y, dz, part, M, C, b0, b1]),
@@ -204,7 +218,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
       pool.run("sum_blocks", [[part, acc, nb, C]]);
     },
     relu_grad(dy, x, dx, n) {
-      const t = threadsFor(pool, n, Math.ceil(n / 16));
+      const t = partsFor(pool, n, Math.ceil(n / 16));
       pool.run(
         "relu_grad",
         cut(0, n, t, 16).map(([a, b]) => [dy + 4 * a, x + 4 * a, dx + 4 * a, b - a]),
@@ -214,7 +228,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
       pool.run("f64_to_f32", [[acc, out, n]]);
     },
     mul(a, b, out, n) {
-      const t = threadsFor(pool, n, Math.ceil(n / 16));
+      const t = partsFor(pool, n, Math.ceil(n / 16));
       pool.run(
         "mul",
         cut(0, n, t, 16).map(([i, j]) => [a + 4 * i, b + 4 * i, out + 4 * i, j - i]),
@@ -222,7 +236,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
     },
     dropout_mask(mask, n, seed, cutAt, scale) {
       // Generating a value costs about as much as moving four: count it as 4 units.
-      const t = threadsFor(pool, 4 * n, Math.ceil(n / 16));
+      const t = partsFor(pool, 4 * n, Math.ceil(n / 16));
       const s = seed | 0, sb = f32Bits(scale);
       pool.run(
         "dropout_mask",
@@ -231,7 +245,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
     },
     adam(w, g, m, v, w1, m1, v1, n, scalars) {
       // Seven streams of floats and a division and a square root per value: 4 units.
-      const t = threadsFor(pool, 4 * n, Math.ceil(n / 16));
+      const t = partsFor(pool, 4 * n, Math.ceil(n / 16));
       const sb = scalars.map(f32Bits);
       pool.run(
         "adam",

@@ -1,7 +1,8 @@
 /**
  * Per-kernel profile of training steps: every kernel registered for the active backend is wrapped
  * with a timer measuring this process's CPU time (user + system, `process.cpuUsage`), which other
- * work on the machine disturbs much less than wall time. Time spent outside kernels (tfjs-layers
+ * work on the machine disturbs much less than wall time, the main thread's own CPU time (on
+ * Linux: with kernel threads, what still runs on one thread) and wall time. Time spent outside kernels (tfjs-layers
  * bookkeeping, random numbers for dropout, JS garbage collection) is reported as "(outside kernels)".
  *
  * ```sh
@@ -30,10 +31,36 @@ export function cpuMs(since?: { user: number; system: number }): number {
   return (u.user + u.system) / 1000;
 }
 
+/**
+ * CPU milliseconds of the calling thread alone (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)` through
+ * FFI), or null where that is unavailable (not Linux, no FFI permission). With kernel threads, the
+ * main thread's CPU time in a kernel is the part of it that did not run on another thread (the
+ * main thread sleeps in `Atomics.wait` while the workers finish), so it shows the serial time
+ * whatever else runs on the machine.
+ */
+export const threadCpuMs: (() => number) | null = (() => {
+  if (Deno.build.os !== "linux") return null;
+  try {
+    const lib = Deno.dlopen("libc.so.6", {
+      clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+    });
+    const ts = new BigInt64Array(2);
+    const CLOCK_THREAD_CPUTIME_ID = 3;
+    return () => {
+      lib.symbols.clock_gettime(CLOCK_THREAD_CPUTIME_ID, ts);
+      return Number(ts[0]) * 1e3 + Number(ts[1]) / 1e6;
+    };
+  } catch {
+    return null;
+  }
+})();
+
 /** One row of a profile: a kernel's total CPU ms over the profiled steps and its call count. */
 export interface ProfileRow {
   kernel: string;
   cpuMs: number;
+  /** CPU ms of the main thread alone (see {@link threadCpuMs}); 0 where unavailable. */
+  mainCpuMs: number;
   /** Wall ms (differs from cpuMs where a kernel runs on several threads, or the CPU is busy). */
   wallMs: number;
   calls: number;
@@ -47,7 +74,10 @@ export async function profileKernels(
   backendName: string,
   fn: () => Promise<void>,
   byShape = false,
-): Promise<{ rows: ProfileRow[]; totalCpuMs: number; totalWallMs: number }> {
+): Promise<
+  { rows: ProfileRow[]; totalCpuMs: number; totalWallMs: number; totalMainCpuMs: number }
+> {
+  const tcpu = threadCpuMs ?? (() => 0);
   const originals = getKernelsForBackend(backendName);
   const acc = new Map<string, ProfileRow>();
   let depth = 0; // kernels calling kernels: count the outermost only
@@ -57,7 +87,7 @@ export async function profileKernels(
       kernelFunc: (args) => {
         if (depth > 0) return k.kernelFunc(args);
         depth++;
-        const t0 = process.cpuUsage(), w0 = performance.now();
+        const t0 = process.cpuUsage(), w0 = performance.now(), m0 = tcpu();
         try {
           return k.kernelFunc(args);
         } finally {
@@ -69,8 +99,10 @@ export async function profileKernels(
               ).join(",")
             }`
             : k.kernelName;
-          const row = acc.get(key) ?? { kernel: key, cpuMs: 0, wallMs: 0, calls: 0 };
+          const row = acc.get(key) ??
+            { kernel: key, cpuMs: 0, mainCpuMs: 0, wallMs: 0, calls: 0 };
           row.cpuMs += cpuMs(t0);
+          row.mainCpuMs += tcpu() - m0;
           row.wallMs += performance.now() - w0;
           row.calls++;
           acc.set(key, row);
@@ -80,7 +112,7 @@ export async function profileKernels(
     unregisterKernel(k.kernelName, backendName);
     registerKernel(wrapped);
   }
-  const t0 = process.cpuUsage(), w0 = performance.now();
+  const t0 = process.cpuUsage(), w0 = performance.now(), m0 = tcpu();
   try {
     await fn();
   } finally {
@@ -89,17 +121,19 @@ export async function profileKernels(
       registerKernel(k);
     }
   }
-  const totalCpuMs = cpuMs(t0), totalWallMs = performance.now() - w0;
+  const totalCpuMs = cpuMs(t0), totalWallMs = performance.now() - w0, totalMainCpuMs = tcpu() - m0;
   const rows = [...acc.values()].sort((a, b) => b.cpuMs - a.cpuMs);
   const inKernels = rows.reduce((s, r) => s + r.cpuMs, 0);
   const inKernelsWall = rows.reduce((s, r) => s + r.wallMs, 0);
+  const inKernelsMain = rows.reduce((s, r) => s + r.mainCpuMs, 0);
   rows.push({
     kernel: "(outside kernels)",
     cpuMs: totalCpuMs - inKernels,
+    mainCpuMs: totalMainCpuMs - inKernelsMain,
     wallMs: totalWallMs - inKernelsWall,
     calls: 0,
   });
-  return { rows, totalCpuMs, totalWallMs };
+  return { rows, totalCpuMs, totalWallMs, totalMainCpuMs };
 }
 
 /** Profiles `steps` training steps of a registered model (after one warm-up step). */
@@ -107,7 +141,14 @@ export async function profileTraining(
   model: string,
   opts: { steps?: number; kernels?: WasmKernelMode; batchSize?: number; byShape?: boolean } = {},
 ): Promise<
-  { rows: ProfileRow[]; totalCpuMs: number; totalWallMs: number; batchSize: number; steps: number }
+  {
+    rows: ProfileRow[];
+    totalCpuMs: number;
+    totalWallMs: number;
+    totalMainCpuMs: number;
+    batchSize: number;
+    steps: number;
+  }
 > {
   const info = await initBackend({ wasmKernels: opts.kernels ?? "fast" });
   const spec = getModelSpec(model);
@@ -167,18 +208,20 @@ async function main(args: string[]): Promise<void> {
   });
   console.log(describeBackend(await initBackend({ wasmKernels: kernels })));
   const per = (ms: number) => (ms / r.steps).toFixed(1).padStart(9);
+  const main = threadCpuMs !== null;
   console.log(
     `${values.model}, batch ${r.batchSize}: ${per(r.totalCpuMs)} CPU ms per step ` +
       `(${(r.totalCpuMs / r.steps / r.batchSize).toFixed(1)} per image), ${
         per(r.totalWallMs)
-      } wall ms (CPU time counts every thread)`,
+      } wall ms (CPU time counts every thread)` +
+      (main ? `, ${per(r.totalMainCpuMs)} CPU ms of the main thread (the serial part)` : ""),
   );
   const top = r.rows.slice(0, -1).slice(0, values.top);
   for (const row of [...top, r.rows[r.rows.length - 1]]) {
     console.log(
-      `  ${row.kernel.padEnd(32)} ${per(row.cpuMs)} CPU ${per(row.wallMs)} wall ms/step ${
-        String(row.calls / r.steps).padStart(6)
-      } calls/step`,
+      `  ${row.kernel.padEnd(32)} ${per(row.cpuMs)} CPU ${
+        main ? `${per(row.mainCpuMs)} main ` : ""
+      }${per(row.wallMs)} wall ms/step ${String(row.calls / r.steps).padStart(6)} calls/step`,
     );
   }
 }

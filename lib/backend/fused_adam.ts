@@ -5,7 +5,10 @@
  * square, div, sqrt, ...), each a full pass over the variable and a fresh allocation. For
  * `dense_baseline` (1 M weights in its first layer) those passes were ~4.5 ms of a ~20 ms step.
  * Here one registered kernel (`XrayFusedAdam`, wasm and cpu) reads w, g, m, v once and writes the
- * new w, m, v. Written by hand because tfjs has no fused optimizer kernel.
+ * new w, m, v. Written by hand because tfjs has no fused optimizer kernel. On wasm it runs as
+ * `adam` of lib/backend/wasm/simd/kernels.c (split over the kernel threads on tfjs' threaded
+ * build, whose shared memory the hand-assembled function of `fused_adam_simd.ts` cannot import)
+ * where the SIMD kernels are on, else as that function, else as a scalar loop.
  *
  * Same results as `tf.train.adam`: every operation is rounded to float32 in the order the stock
  * optimizer applies its kernels (`Math.fround`; a double-precision +, -, *, / or sqrt of float32
@@ -27,6 +30,7 @@ import {
 import { alloc, f32, type WasmBackendLike } from "./wasm/_heap.ts";
 import { wasmKernelMode } from "./wasm/mod.ts";
 import { simdAdamFor } from "./fused_adam_simd.ts";
+import { simdKernels, wasmMemoryOf } from "./wasm/simd/mod.ts";
 
 /** Name of the registered fused Adam kernel. */
 export const FUSED_ADAM = "XrayFusedAdam";
@@ -91,21 +95,26 @@ function checkInputs(inputs: Record<string, TensorInfo>): TensorInfo[] {
 }
 
 const wasmFusedAdam: KernelFunc = ({ inputs, backend, attrs }) => {
-  const be = backend as unknown as WasmBackendLike & {
-    wasm: { asm?: { memory?: WebAssembly.Memory } };
-  };
+  const be = backend as unknown as WasmBackendLike;
   const ins = checkInputs(inputs as Record<string, TensorInfo>);
   const [w, g, m, v, c1t, c2t] = ins;
   const outs = [alloc(be, w.shape), alloc(be, w.shape), alloc(be, w.shape)];
   const a = attrs as unknown as AdamAttrs;
   const c1 = f32(be, c1t)[0], c2 = f32(be, c2t)[0];
   const n = w.shape.reduce((p, d) => p * d, 1);
-  const memory = be.wasm.asm?.memory;
-  const simd = memory instanceof WebAssembly.Memory ? simdAdamFor(memory) : null;
+  const at = (t: TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset;
+  // The C kernel (on the kernel threads where there are several), else this file's SIMD
+  // function (unshared memory only), else the scalar loop.
+  const kernels = simdKernels(be);
+  if (kernels !== null) {
+    if (n > 0) kernels.adam(...([w, g, m, v, ...outs].map(at) as Seven), n, scalars(a, c1, c2));
+    return outs;
+  }
+  const memory = wasmMemoryOf(be);
+  const simd = memory ? simdAdamFor(memory) : null;
   let done = 0;
   if (simd !== null) {
     done = n - (n % 4);
-    const at = (t: TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset;
     simd(...[w, g, m, v, ...outs].map(at), done * 4, ...scalars(a, c1, c2));
   }
   if (done < n) {
@@ -115,6 +124,8 @@ const wasmFusedAdam: KernelFunc = ({ inputs, backend, attrs }) => {
   }
   return outs;
 };
+
+type Seven = [number, number, number, number, number, number, number];
 
 /** The parts of tfjs-backend-cpu's `MathBackendCPU` used here. */
 interface CpuBackendLike {

@@ -21,7 +21,13 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-layers";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { setWasmKernels, type WasmKernelMode } from "./wasm/mod.ts";
-import { kernelThreads, simdKernels, startKernelThreads } from "./wasm/simd/mod.ts";
+import {
+  kernelThreads,
+  simdKernels,
+  simdKernelsEnabled,
+  simdKernelsSupported,
+  startKernelThreads,
+} from "./wasm/simd/mod.ts";
 import {
   disableWasmThreads,
   enableWasmThreads,
@@ -109,8 +115,14 @@ async function initWasm(mode: WasmKernelMode, threads: number): Promise<void> {
   await import("@tensorflow/tfjs-backend-wasm");
   wasmThreadNote = null;
   if (threads > 1) {
+    // Where our SIMD kernels run, they do a step's heavy work on their own pool; XNNPACK then keeps
+    // one thread: what it still runs (small matMuls and broadcasts) gains nothing from more, and
+    // its pool's workers spin after each op, taking a core from ours (2 threads, cnn_reg, 3
+    // alternating profiles at load 5.9: 215-219 CPU ms a step against 219-232 with 2 XNNPACK
+    // threads, main thread 110-113 against 111-119).
+    const ours = mode === "fast" && simdKernelsEnabled() && simdKernelsSupported();
     try {
-      await enableWasmThreads(threads);
+      await enableWasmThreads(ours ? 1 : threads);
     } catch (err) {
       wasmThreadNote = `one thread: ${(err as Error).message.split("\n")[0]}`;
       await disableWasmThreads();

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { conv2d } from "./conv.ts";
 import { glorot, outputLayer, validConvMinSize } from "./_layers.ts";
 import type { BuildOptions, ModelSpec } from "./types.ts";
 
@@ -31,7 +32,7 @@ export function cnnSpec(arch: Partial<CnnArchitecture> = {}): ModelSpec {
   const build = ({ size, channels, seed, classes }: BuildOptions): tfl.LayersModel => {
     const m = tfl.sequential({ name: a.name });
     a.filters.forEach((filters, i) => {
-      m.add(tfl.layers.conv2d({
+      m.add(conv2d({
         filters,
         kernelSize: 3,
         activation: "relu",

@@ -9,6 +9,7 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { conv2d } from "./conv.ts";
 import { dropout } from "./dropout.ts";
 import { outputLayer } from "./_layers.ts";
 import type { BuildOptions, ModelSpec } from "./types.ts";
@@ -43,7 +44,7 @@ export function compactSpec(arch: Partial<CompactArchitecture> = {}): ModelSpec 
   const build = ({ size, channels, seed, classes }: BuildOptions): tfl.LayersModel => {
     const m = tfl.sequential({ name: a.name });
     a.filters.forEach((filters, i) => {
-      m.add(tfl.layers.conv2d({
+      m.add(conv2d({
         filters,
         kernelSize: 3,
         strides: i === 0 ? 2 : 1,

@@ -3,9 +3,10 @@
  * JavaScript loop over seedrandom's alea generator (~20 ns a value): for cnn_reg's first
  * dropout (8x74x74x64, 2.8 M values) that was 40-60 ms of a ~450 ms training step, more than any
  * kernel but the convolutions, and TF.js then spends four passes (add, floor, div, mul) applying
- * it. Here the mask (0 or 1/keep) comes from mulberry32, a counter-style 32-bit generator (a few
- * ns a value, written by hand because no maintained package ships a bulk generator to a typed
- * array), and is applied in one multiply, whose gradient is the mask again.
+ * it. Here the mask (0 or 1/keep) comes from mulberry32, a counter-style 32-bit generator
+ * (lib/util/dropout_mask.ts: a few ns a value in TypeScript; on wasm a SIMD kernel makes it in
+ * place, split over the kernel threads, the same bits), and is applied in one multiply, whose
+ * gradient is the mask again.
  *
  * The class keeps TF.js' serialised name, "Dropout": saved models are unchanged and load with or
  * without this module (the browser page uses the stock class; inference never drops). Like TF.js
@@ -15,7 +16,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { getKernel } from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { DROPOUT_MASK_KERNEL, dropoutMask } from "../util/dropout_mask.ts";
+
+export { dropoutMask } from "../util/dropout_mask.ts";
 
 type DropoutArgs = { rate: number; noiseShape?: number[]; seed?: number; name?: string };
 
@@ -23,28 +28,6 @@ type DropoutArgs = { rate: number; noiseShape?: number[]; seed?: number; name?: 
 const StockDropout = Object.getPrototypeOf(tfl.layers.dropout({ rate: 0.5 }))
   // deno-lint-ignore no-explicit-any
   .constructor as new (args: DropoutArgs) => any;
-
-/**
- * n values, each 1 / (1 - rate) with probability 1 - rate and 0 otherwise, from the 32-bit seed
- * (mulberry32; the same seed gives the same mask on every backend and machine).
- */
-export function dropoutMask(n: number, rate: number, seed: number): Float32Array {
-  if (!(rate >= 0 && rate < 1)) throw new Error(`dropoutMask: rate must be in [0, 1), got ${rate}`);
-  const mask = new Float32Array(n);
-  const scale = 1 / (1 - rate);
-  // Kept when the top 24 bits u satisfy u / 2^24 >= rate, i.e. u >= cut; the sign bit of u - cut
-  // decides without a branch (a data-dependent branch made the loop 4x slower: 31 vs 7.5 ms for
-  // 2.8 M values).
-  const cut = Math.ceil(rate * 16777216);
-  let a = seed | 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    mask[i] = (1 ^ ((((t ^ (t >>> 14)) >>> 8) - cut) >>> 31)) * scale;
-  }
-  return mask;
-}
 
 /** TF.js' Dropout layer with the fast mask in training (see the module comment). */
 export class FastDropout extends StockDropout {
@@ -61,7 +44,15 @@ export class FastDropout extends StockDropout {
       this.invokeCallHook(inputs, kwargs);
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const seed = Math.floor(Math.random() * 4294967296);
-      return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, seed), x.shape, "float32"));
+      // On wasm the mask is made in place on the backend's memory, on its kernel threads.
+      const mask = tf.getBackend() === "wasm" && getKernel(DROPOUT_MASK_KERNEL, "wasm")
+        ? tf.engine().runKernel(DROPOUT_MASK_KERNEL, {}, {
+          shape: x.shape,
+          rate,
+          seed,
+        }) as tf.Tensor
+        : tf.tensor(dropoutMask(x.size, rate, seed), x.shape, "float32");
+      return tf.mul(x, mask);
     });
   }
 }

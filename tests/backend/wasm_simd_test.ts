@@ -12,8 +12,11 @@ import { setWasmKernels } from "../../lib/backend/wasm/mod.ts";
 import {
   setSimdKernelsEnabled,
   simdKernels,
+  simdKernelsFor,
   simdKernelsSupported,
 } from "../../lib/backend/wasm/simd/mod.ts";
+import { dropoutMask, dropoutMaskInto, dropoutMaskParams } from "../../lib/util/dropout_mask.ts";
+import { makeRng } from "../../lib/util/rng.ts";
 import { KERNELS_WASM_BASE64 } from "../../lib/backend/wasm/simd/kernels_wasm.ts";
 import type { WasmBackendLike } from "../../lib/backend/wasm/_heap.ts";
 import { type Arr, rand, relErr, run } from "./_kernel_check.ts";
@@ -108,6 +111,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "SIMD 2x2 MaxPool equals cpu exactly: odd sizes, 'same' padding, strides, other windows",
+  ignore: !available,
+  async fn() {
+    const cases: [number[], number, number, string][] = [
+      [[2, 6, 8, 4], 2, 2, "valid"],
+      [[1, 7, 5, 8], 2, 2, "valid"], // odd: the last row and column are dropped
+      [[2, 4, 6, 12], 2, 2, "same"], // even 'same': no padding, the SIMD kernel
+      [[1, 5, 7, 4], 2, 2, "same"], // odd 'same': padded, the stock kernel
+      [[1, 6, 6, 4], 3, 2, "valid"], // 3x3 windows: stock
+      [[1, 6, 6, 3], 2, 2, "valid"], // 3 channels: stock
+    ];
+    for (const [shape, f, s, pad] of cases) {
+      const x = rand(shape, 9);
+      for (let i = 0; i < x.data.length; i += 3) x.data[i] = -Math.abs(x.data[i]);
+      const attrs = { filterSize: f, strides: s, pad };
+      await initBackend({ prefer: "cpu" });
+      const want = run("MaxPool", { x }, attrs);
+      await initBackend({ prefer: "wasm" });
+      setWasmKernels("fast");
+      for (const on of [true, false]) {
+        setSimdKernelsEnabled(on);
+        assert.deepEqual(run("MaxPool", { x }, attrs), want, `${shape} ${f} ${s} ${pad} ${on}`);
+      }
+      setSimdKernelsEnabled(true);
+    }
+  },
+});
+
+Deno.test({
   name: "SIMD Sum and Mean over leading axes match cpu (4, 16 and 20 channels, long columns)",
   ignore: !available,
   async fn() {
@@ -165,7 +197,109 @@ Deno.test({
   },
 });
 
-Deno.test("the kernels module defines no data", () => {
+/** A fresh unshared memory with the kernels on it (one thread), and its float view. */
+function kernelsOnFreshMemory(pages = 4) {
+  const memory = new WebAssembly.Memory({ initial: pages });
+  const k = simdKernelsFor(memory);
+  assert.ok(k, "kernels load on an unshared memory");
+  return { k, heap: new Float32Array(memory.buffer) };
+}
+
+Deno.test({
+  name: "SIMD dropout mask: the bits of the TypeScript generator, every tail, ranges, guards",
+  ignore: !available,
+  fn() {
+    const { k, heap } = kernelsOnFreshMemory();
+    for (
+      const [n, rate, seed] of [[1003, 0.3, 42], [4, 0.5, -7], [17, 0.9, 2 ** 31 + 5], [
+        2,
+        0,
+        1,
+      ]] as const
+    ) {
+      heap.fill(7.5, 0, 4096);
+      k.dropout_mask(64, n, seed, dropoutMaskParams(rate).cut, dropoutMaskParams(rate).scale);
+      const want = dropoutMask(n, rate, seed);
+      assert.deepEqual(heap.slice(16, 16 + n), want, `n ${n}, rate ${rate}`);
+      assert.ok(heap.slice(0, 16).every((v) => v === 7.5), "nothing written before the mask");
+      assert.ok(heap.slice(16 + n, 4096).every((v) => v === 7.5), "nothing written after it");
+    }
+    // Any range of the mask on its own (what threads do): values [from, from + m) of the whole.
+    const whole = dropoutMask(300, 0.3, 9), part = new Float32Array(37);
+    dropoutMaskInto(part, 0.3, 9, 101);
+    assert.deepEqual(part, whole.slice(101, 138));
+  },
+});
+
+Deno.test({
+  name: "SIMD mul and Adam: float32-exact, every tail, nothing written outside the outputs",
+  ignore: !available,
+  fn() {
+    const { k, heap } = kernelsOnFreshMemory();
+    const rng = makeRng(5), fr = Math.fround;
+    for (const n of [1, 3, 4, 13, 64]) {
+      heap.fill(-3.25, 0, 16384);
+      const base = (i: number) => 64 + i * 80; // float index of array i (8 arrays of <= 64 + gap)
+      for (let a = 0; a < 4; a++) {
+        for (let i = 0; i < n; i++) heap[base(a) + i] = rng() - 0.5 + (a === 3 ? 0.6 : 0);
+      }
+      k.mul(4 * base(0), 4 * base(1), 4 * base(4), n);
+      for (let i = 0; i < n; i++) {
+        assert.equal(heap[base(4) + i], fr(heap[base(0) + i] * heap[base(1) + i]), `mul ${i}`);
+      }
+      const sc = [0.9, 0.1, 0.999, 0.001, 0.271, 0.00299, 1e-7, -1e-3].map(fr);
+      const [b1, ob1, b2, ob2, c1, c2, eps, nlr] = sc;
+      k.adam(...([0, 1, 2, 3, 5, 6, 7].map((a) => 4 * base(a)) as Seven), n, sc);
+      for (let i = 0; i < n; i++) {
+        const [w, g, m, v] = [0, 1, 2, 3].map((a) => heap[base(a) + i]);
+        const m1 = fr(fr(m * b1) + fr(g * ob1)), v1 = fr(fr(v * b2) + fr(fr(g * g) * ob2));
+        const w1 = fr(fr(fr(fr(m1 / c1) / fr(fr(Math.sqrt(fr(v1 / c2))) + eps)) * nlr) + w);
+        assert.deepEqual([5, 6, 7].map((a) => heap[base(a) + i]), [w1, m1, v1], `adam ${n}/${i}`);
+      }
+      for (let a = 0; a < 8; a++) {
+        const from = a === 0 ? 0 : base(a - 1) + 80, gapEnd = base(a);
+        for (let i = from; i < gapEnd; i++) assert.equal(heap[i], -3.25, `guard at ${i}`);
+        for (let i = base(a) + n; i < base(a) + 80; i++) assert.equal(heap[i], -3.25, `tail ${i}`);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "SIMD relu_grad_sum: relu_grad then sum_rows, bit for bit; every tail; guards",
+  ignore: !available,
+  fn() {
+    const { k, heap } = kernelsOnFreshMemory(16);
+    const rng = makeRng(8);
+    for (const [M, C] of [[300, 20], [257, 64], [5, 4], [600, 36]]) {
+      const n = M * C, dy = 64, y = dy + n + 64, dz = y + n + 64, dz2 = dz + n + 64;
+      const acc = dz2 + n + 64, acc2 = acc + 2 * C + 64, part = acc2 + 2 * C + 64;
+      const end = part + Math.ceil(M / 256) * C + 64;
+      heap.fill(-1.5, 0, end);
+      for (let i = 0; i < n; i++) {
+        heap[dy + i] = rng() - 0.5;
+        heap[y + i] = i % 7 === 0 ? 0 : rng() - 0.3; // y == 0 gives 0, like relu'(0)
+      }
+      heap.fill(0, acc, acc + 2 * C), heap.fill(0, acc2, acc2 + 2 * C);
+      k.relu_grad_sum(4 * dy, 4 * y, 4 * dz, 4 * acc, 4 * part, M, C);
+      k.relu_grad(4 * dy, 4 * y, 4 * dz2, n);
+      k.sum_rows(4 * dz2, 4 * acc2, M, C);
+      assert.deepEqual(heap.slice(dz, dz + n), heap.slice(dz2, dz2 + n), `dz ${M}x${C}`);
+      assert.deepEqual(heap.slice(acc, acc + 2 * C), heap.slice(acc2, acc2 + 2 * C), "sums");
+      for (const [a, b] of [[0, dy], [dy + n, y], [y + n, dz], [dz + n, dz2]]) {
+        for (let i = a; i < b; i++) assert.equal(heap[i], -1.5, `guard at ${i}`);
+      }
+      for (let i = acc + 2 * C; i < acc2; i++) assert.equal(heap[i], -1.5, `guard at ${i}`);
+      for (let i = acc2 + 2 * C; i < part; i++) assert.equal(heap[i], -1.5, `guard at ${i}`);
+      const partEnd = part + Math.ceil(M / 256) * C;
+      for (let i = partEnd; i < end; i++) assert.equal(heap[i], -1.5, `guard at ${i}`);
+    }
+  },
+});
+
+type Seven = [number, number, number, number, number, number, number];
+
+Deno.test("the kernels module defines no data and imports only a memory", () => {
   const bin = atob(KERNELS_WASM_BASE64);
   const bytes = Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
   // Section ids after the 8-byte header: 11 (data) and 12 (data count) must be absent.

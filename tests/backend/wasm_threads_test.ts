@@ -46,7 +46,8 @@ Deno.test("wasmThreadsSetting: XRAY_WASM_THREADS, else the default (1); a bad va
 });
 
 Deno.test({
-  name: "KernelPool: parts run on both threads, a failing part is an error, close() ends it",
+  name:
+    "KernelPool: parts run on both threads, each once, a failing part is an error, close() ends it",
   ignore: !available,
   async fn() {
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
@@ -63,6 +64,26 @@ Deno.test({
         /relu_grad failed/,
       );
       pool.run("relu_grad", [[0, 4096, 8192, 4], [16, 4096 + 16, 8192 + 16, 4]]);
+      // Up to 4 parts per thread, each claimed and run exactly once (sum_rows adds into its f64
+      // accumulator: a part run twice would double its columns), over many rounds.
+      const rows = 10, cols = 32, acc = 16384; // x [10, 32] at 0, acc [32] f64 at 16 KiB
+      for (let i = 0; i < rows * cols; i++) f[i] = (i % 7) + 1;
+      const want = Array.from({ length: cols }, (_, c) => {
+        let s = 0;
+        for (let r = 0; r < rows; r++) s += f[r * cols + c];
+        return s;
+      });
+      for (let round = 0; round < 200; round++) {
+        const n = 2 + (round % 7); // 2 .. 8 parts of 4 columns each
+        new Float64Array(memory.buffer, acc, cols).fill(0);
+        const parts = Array.from({ length: n }, (_, k) => [16 * k, acc + 32 * k, rows, 4, cols]);
+        pool.run("sum_rows", parts);
+        const got = new Float64Array(memory.buffer, acc, cols);
+        for (let c = 0; c < cols; c++) {
+          assert.equal(got[c], c < 4 * n ? want[c] : 0, `round ${round} column ${c}`);
+        }
+      }
+      assert.throws(() => pool.run("sum_rows", Array(9).fill([0, acc, 1, 4, 4])), /9 parts/);
     } finally {
       pool.close();
     }
@@ -79,6 +100,9 @@ const SCRIPT = (root: string) => `
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, describeBackend } from "${root}/lib/backend/select.ts";
 import { setMinPartWork } from "${root}/lib/backend/wasm/simd/split.ts";
+import { registerFusedAdam } from "${root}/lib/backend/fused_adam.ts";
+import { dropoutMask } from "${root}/lib/util/dropout_mask.ts";
+registerFusedAdam();
 const info = await initBackend({ prefer: "wasm" });
 let seed = 1;
 const rnd = (shape) => {
@@ -89,6 +113,7 @@ const rnd = (shape) => {
 const x = rnd([2, 21, 19, 16]), w64 = rnd([3, 3, 16, 64]), w20 = rnd([3, 3, 16, 20]);
 const dy64 = rnd([2, 19, 17, 64]), dy20 = rnd([2, 11, 10, 20]), bias = rnd([64]);
 const pooled = rnd([2, 10, 9, 16]);
+const w65 = rnd([2, 19, 17, 65]), g64 = rnd([2, 19, 17, 65]), m64 = rnd([2, 19, 17, 65]), v64 = tf.square(rnd([2, 19, 17, 65]));
 const cases = {
   conv: () => tf.conv2d(x, w64, 1, "valid"),
   fused: () => tf.fused.conv2d({ x, filter: w64, strides: 1, pad: "same", bias, activation: "relu" }),
@@ -101,6 +126,17 @@ const cases = {
   maxPoolGrad: () => tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a, 2, 2, "valid"), pooled)))(x),
   sum: () => tf.sum(dy64, [0, 1, 2]),
   reluGrad: () => tf.grad((a) => tf.sum(tf.mul(tf.relu(a), x)))(x),
+  mul: () => tf.mul(dy64, dy64),
+  maxPool: () => tf.maxPool(dy64, 2, 2, "valid"),
+  reluGradBias: () => tf.engine().runKernel("XrayReluGradBias", { dy: dy64, y: tf.sub(dy64, 0.1) }),
+  fusedTraining: () => tf.grads((a, w, b) => tf.sum(tf.mul(tf.engine().runKernel("FusedConv2D",
+    { x: a, filter: w, bias: b }, { strides: 1, pad: "valid", dataFormat: "NHWC", dilations: 1,
+      activation: "relu" }), dy64)))([x, w64, bias]),
+  dropoutMask: () => tf.engine().runKernel("XrayDropoutMask", {},
+    { shape: [3, 7, 11, 13], rate: 0.3, seed: 12345 }),
+  adam: () => tf.engine().runKernel("XrayFusedAdam",
+    { w: w65, g: g64, m: m64, v: v64, c1: tf.scalar(0.19), c2: tf.scalar(0.002) },
+    { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, learningRate: 0.001 }),
 };
 const out = { line: describeBackend(info), threads: info.threads, same: {}, guards: true };
 for (const [name, f] of Object.entries(cases)) {
@@ -109,7 +145,7 @@ for (const [name, f] of Object.entries(cases)) {
     setMinPartWork(split ? 0 : Infinity);
     const guards = Array.from({ length: 6 }, (_, i) => tf.fill([999], i + 0.5));
     const y = f();
-    runs.push(Array.from(y.dataSync()));
+    runs.push([y].flat().flatMap((t) => Array.from(t.dataSync())));
     for (const [i, g] of guards.entries()) {
       if (!g.dataSync().every((v) => v === i + 0.5)) out.guards = false;
     }
@@ -117,6 +153,10 @@ for (const [name, f] of Object.entries(cases)) {
   }
   out.same[name] = runs[0].length > 0 && runs[0].every((v, i) => Object.is(v, runs[1][i]));
 }
+// The mask made on the heap (split over both threads) is the TypeScript generator's, bit for bit.
+setMinPartWork(0);
+const m = tf.engine().runKernel("XrayDropoutMask", {}, { shape: [1001], rate: 0.4, seed: -99 });
+out.maskAsTs = Array.from(m.dataSync()).every((v, i) => v === dropoutMask(1001, 0.4, -99)[i]);
 console.log(JSON.stringify(out));
 `;
 
@@ -144,7 +184,8 @@ Deno.test({
     for (const [name, same] of Object.entries(r.same)) {
       assert.equal(same, true, `${name}: split over 2 threads differs from one thread`);
     }
-    assert.equal(Object.keys(r.same).length, 8);
+    assert.equal(Object.keys(r.same).length, 14);
+    assert.equal(r.maskAsTs, true, "the dropout mask on 2 threads differs from dropoutMask()");
     assert.equal(r.guards, true, "a tensor outside an output changed");
   },
 });

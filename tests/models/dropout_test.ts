@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { getKernel } from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/backend/select.ts";
 import { dropout, dropoutMask, FastDropout } from "../../lib/models/dropout.ts";
 
@@ -83,4 +84,26 @@ Deno.test("saved models keep the class name Dropout and load as FastDropout", as
   assert.ok(loaded.layers[1] instanceof FastDropout, "loaded into the fast class");
   m.dispose();
   loaded.dispose();
+});
+
+Deno.test("on wasm the mask is made on the heap (XrayDropoutMask), the same as on cpu", async () => {
+  const draw = async (backend: "cpu" | "wasm") => {
+    await initBackend({ prefer: backend });
+    const layer = dropout({ rate: 0.3 });
+    const x = tf.randomUniform([3, 11, 7, 5], -1, 1, "float32", 4);
+    let s = 11;
+    const orig = Math.random;
+    Math.random = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+    try {
+      const y = layer.apply(x, { training: true }) as tf.Tensor;
+      const out = y.dataSync().slice();
+      tf.dispose([x, y]);
+      return out;
+    } finally {
+      Math.random = orig;
+    }
+  };
+  await initBackend({ prefer: "wasm" });
+  assert.ok(getKernel("XrayDropoutMask", "wasm"), "the mask kernel is registered on wasm");
+  assert.deepEqual(await draw("wasm"), await draw("cpu"));
 });

@@ -3,10 +3,13 @@
  * Measured on this 2-core machine, the stock wasm kernels they replace are slow or wrong:
  *
  * - `XrayReluGrad`: the ReLU gradient in one pass (see `relu_grad.ts`).
+ * - `Multiply` of same-shape float32 tensors and `XrayDropoutMask` (the dropout mask made on the
+ *   heap) on the kernel threads (see `elementwise.ts`).
  * - `Conv2D` and `FusedConv2D` (bias; linear, ReLU or ReLU6): a SIMD kernel with fused
  *   multiply-add (see `conv.ts`), faster than XNNPACK's.
  * - `Conv2DBackpropFilter` (missing in wasm) and `Conv2DBackpropInput` (a scalar loop): see
  *   `conv_grads.ts`.
+ * - `MaxPool` 2x2 stride 2 (SIMD, on the kernel threads).
  * - `MaxPoolGrad`: recomputes each window's argmax from x (first maximum, as the cpu backend) and
  *   scatters dy there; the stock kernel drops gradients of negative maxima (see the tests). The
  *   2x2 stride-2 case with C % 4 == 0 runs as SIMD (`simd/kernels.c`).
@@ -31,8 +34,10 @@ import {
   Identity,
   type KernelConfig,
   type KernelFunc,
+  MaxPool,
   MaxPoolGrad,
   Mean,
+  Multiply,
   Sum,
   type TensorInfo,
   Tile,
@@ -43,8 +48,46 @@ import { simdKernels } from "./simd/mod.ts";
 import { type Args, callStock, transposeLast2 } from "./_ops.ts";
 import { conv2dBackpropFilterFast, conv2dBackpropInputFast } from "./conv_grads.ts";
 import { conv2dFast, fusedConv2dFast } from "./conv.ts";
-import { RELU_GRAD, reluGradWasm } from "./relu_grad.ts";
+import { RELU_GRAD, RELU_GRAD_BIAS, reluGradBiasWasm, reluGradWasm } from "./relu_grad.ts";
+import { dropoutMaskWasm, multiplyFast } from "./elementwise.ts";
+import { DROPOUT_MASK_KERNEL } from "../../util/dropout_mask.ts";
 export { COL2IM_MAX_CHANNELS, setCol2imMaxChannels } from "./conv_grads.ts";
+
+/**
+ * `MaxPool` 2x2, stride 2, no padding (the models' pooling), C % 4 == 0: the SIMD kernel, split
+ * over the kernel threads by output rows (XNNPACK's split badly: 4.0 of 5.5 ms on the main thread
+ * at 2 threads for cnn_reg); anything else goes to the stock kernel.
+ */
+function maxPoolFast(args: Args): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const be = backend as WasmBackendLike;
+  const { x } = inputs;
+  const simd = x.dtype === "float32" && x.shape.length === 4 && x.shape[3] % 4 === 0
+    ? simdKernels(be)
+    : null;
+  if (simd) {
+    const info = backend_util.computePool2DInfo(
+      x.shape as [number, number, number, number],
+      attrs.filterSize,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } =
+      info;
+    if (
+      info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 &&
+      info.strideWidth === 2 && info.padInfo.top === 0 && info.padInfo.left === 0 &&
+      H >= 2 * OH && W >= 2 * OW
+    ) {
+      const out = alloc(be, [B, OH, OW, C]);
+      if (B * OH * OW * C > 0) simd.max_pool_2x2(addr(be, x), addr(be, out), B, H, W, C, OH, OW);
+      return out;
+    }
+  }
+  return callStock(MaxPool, inputs, backend, attrs);
+}
 
 function maxPoolGradFast({ inputs, backend, attrs }: Args): TensorInfo {
   const be = backend as WasmBackendLike;
@@ -300,6 +343,7 @@ export function fastKernels(): KernelConfig[] {
     config(FusedConv2D, fusedConv2dFast),
     config(Conv2DBackpropFilter, conv2dBackpropFilterFast),
     config(Conv2DBackpropInput, conv2dBackpropInputFast),
+    config(MaxPool, maxPoolFast),
     config(MaxPoolGrad, maxPoolGradFast),
     config(BatchMatMul, batchMatMulFast),
     config(Sum, sumFast),
@@ -308,5 +352,8 @@ export function fastKernels(): KernelConfig[] {
     config(Identity, identityFast),
     config(Cast, castFast),
     config(RELU_GRAD, reluGradWasm),
+    config(RELU_GRAD_BIAS, reluGradBiasWasm as unknown as (a: Args) => TensorInfo),
+    config(Multiply, multiplyFast),
+    config(DROPOUT_MASK_KERNEL, dropoutMaskWasm),
   ];
 }

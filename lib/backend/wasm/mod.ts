@@ -19,6 +19,7 @@ import { referenceKernels } from "./reference.ts";
 import { fastKernels } from "./fast.ts";
 import { stock } from "./_stock.ts";
 import { registerReluGradient } from "./relu_grad.ts";
+import { registerFusedConvGradient, unregisterFusedConvGradient } from "./conv_bias_relu.ts";
 export { stockWasmKernel } from "./_stock.ts";
 
 /** Which set of wasm gradient kernels is registered. */
@@ -36,6 +37,10 @@ function byName(list: KernelConfig[]): Map<string, KernelConfig> {
  */
 export function setWasmKernels(mode: WasmKernelMode = "fast"): string[] {
   registerReluGradient(); // uses XrayReluGrad only while it is registered (fast mode)
+  // Layers train a convolution, its bias and ReLU as one FusedConv2D where this is registered
+  // (lib/models/conv.ts); the reference (stock) kernels train them unfused, as TF.js does.
+  if (mode === "fast") registerFusedConvGradient();
+  else unregisterFusedConvGradient();
   const fast = byName(fastKernels()), ref = byName(referenceKernels);
   const names = new Set([...fast.keys(), ...ref.keys()]);
   const ours: string[] = [];

@@ -11,7 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { getKernel, registerGradient, Relu, type TensorInfo } from "@tensorflow/tfjs-core";
-import { addr, alloc, f32, type WasmBackendLike } from "./_heap.ts";
+import { addr, alloc, f32, free, type WasmBackendLike } from "./_heap.ts";
 import type { Args } from "./_ops.ts";
 import { simdKernels } from "./simd/mod.ts";
 
@@ -32,6 +32,47 @@ export function reluGradWasm({ inputs, backend }: Args): TensorInfo {
   const dyv = f32(be, dy), xv = be.typedArrayFromHeap(x), dx = f32(be, out);
   for (let i = 0; i < n; i++) dx[i] = xv[i] > 0 ? dyv[i] : 0;
   return out;
+}
+
+/**
+ * Kernel name of the ReLU gradient with its column sums (inputs dy, y [..., C]; outputs dz, the
+ * ReLU gradient, and db [C], dz summed over every axis but the last: a ReLU layer's bias
+ * gradient), one pass instead of XrayReluGrad then Sum.
+ */
+export const RELU_GRAD_BIAS = "XrayReluGradBias";
+
+/**
+ * `XrayReluGradBias` on wasm: the SIMD kernel `relu_grad_sum` (the same bits as `relu_grad` then
+ * `Sum`'s `sum_rows`) where C % 4 == 0, else those two kernels' TypeScript paths.
+ */
+export function reluGradBiasWasm({ inputs, backend }: Args): TensorInfo[] {
+  const be = backend as WasmBackendLike;
+  const { dy, y } = inputs;
+  const C = y.shape[y.shape.length - 1];
+  const M = y.shape.reduce((a, b) => a * b, 1) / C;
+  const simd = C % 4 === 0 && y.dtype === "float32" ? simdKernels(be) : null;
+  if (simd) {
+    const dz = alloc(be, y.shape as number[]), db = alloc(be, [C]);
+    const acc = alloc(be, [2 * C]); // C float64 values
+    const part = alloc(be, [Math.ceil(M / 256) * C]); // f32 sums per block of 256 rows
+    f32(be, acc).fill(0);
+    if (M * C > 0) {
+      const [a, b, c, d, e] = [dy, y, dz, acc, part].map((t) => addr(be, t));
+      simd.relu_grad_sum(a, b, c, d, e, M, C);
+    }
+    free(be, part);
+    simd.f64_to_f32(addr(be, acc), addr(be, db), C);
+    free(be, acc);
+    return [dz, db];
+  }
+  const dz = reluGradWasm({ inputs: { dy, x: y }, backend, attrs: {} });
+  const db = alloc(be, [C]);
+  const zv = f32(be, dz), ov = f32(be, db), sums = new Float64Array(C);
+  for (let i = 0, p = 0; i < M; i++) {
+    for (let c = 0; c < C; c++) sums[c] += zv[p++];
+  }
+  ov.set(sums);
+  return [dz, db];
 }
 
 let registered = false;

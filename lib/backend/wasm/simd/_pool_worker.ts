@@ -6,11 +6,11 @@
  * @module
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { CONTROL, MAX_ARGS, POOL_KERNELS, type PoolInit } from "./pool.ts";
+import { CONTROL, POOL_KERNELS, type PoolInit, runClaimed } from "./pool.ts";
 
 type Fn = (...args: number[]) => void;
 
-function serve({ module, memory, control, index }: PoolInit): void {
+function serve({ module, memory, control, index, threads }: PoolInit): void {
   let fns: Fn[];
   try {
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
@@ -20,9 +20,10 @@ function serve({ module, memory, control, index }: PoolInit): void {
     return;
   }
   const c = new Int32Array(control);
-  const { SEQ, PENDING, FN, STOP, ERR, ARGS } = CONTROL;
-  const base = ARGS + index * MAX_ARGS;
+  const { SEQ, STOP, ERR } = CONTROL;
   const args: number[] = [];
+  const run = (fn: number, a: number[]) => fns[fn](...a);
+  const failed = () => Atomics.store(c, ERR, index);
   // Read before saying "ready": the first part may be posted as soon as the main thread hears it.
   let seen = Atomics.load(c, SEQ);
   parentPort!.postMessage("ready");
@@ -30,17 +31,8 @@ function serve({ module, memory, control, index }: PoolInit): void {
     Atomics.wait(c, SEQ, seen);
     seen = Atomics.load(c, SEQ);
     if (Atomics.load(c, STOP)) break;
-    const n = c[base + MAX_ARGS - 1];
-    if (n > 0) {
-      args.length = n;
-      for (let i = 0; i < n; i++) args[i] = c[base + i];
-      try {
-        fns[c[FN]](...args);
-      } catch {
-        Atomics.store(c, ERR, index);
-      }
-    }
-    if (Atomics.sub(c, PENDING, 1) === 1) Atomics.notify(c, PENDING);
+    // Part `index` first, then whatever the other threads have not taken.
+    runClaimed(c, threads, index, run, failed, args);
   }
 }
 

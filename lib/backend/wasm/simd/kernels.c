@@ -289,6 +289,30 @@ void max_pool_2x2_grad(const float *x, const float *dy, float *dx, int B, int H,
 }
 
 /*
+ * MaxPool for 2x2 windows, stride 2, no padding, NHWC, C a multiple of 4: y[b, oy, ox, c] = the
+ * largest of the window's four values (f32x4.max: a NaN in a window gives NaN). Output rows r in
+ * [r0, r1) of the B * OH (r = b * OH + oy); H >= 2 * OH, W >= 2 * OW.
+ */
+EXPORT("max_pool_2x2")
+void max_pool_2x2(const float *x, float *y, int B, int H, int W, int C, int OH, int OW, int r0,
+                  int r1) {
+  const int row = W * C;
+  (void)B;
+  for (int r = r0; r < r1; r++) {
+    const int b = r / OH, oy = r - b * OH;
+    const float *p = x + ((b * H + 2 * oy) * W) * C;
+    float *o = y + r * OW * C;
+    for (int ox = 0; ox < OW; ox++, p += 2 * C, o += C) {
+      for (int c = 0; c < C; c += 4) {
+        v128_t a = wasm_f32x4_max(LD(p + c), LD(p + C + c));
+        v128_t d = wasm_f32x4_max(LD(p + row + c), LD(p + row + C + c));
+        ST(o + c, wasm_f32x4_max(a, d));
+      }
+    }
+  }
+}
+
+/*
  * Sum over the leading axis of x [M, ld] into acc [C] (f64, zeroed by the caller): f32 partial
  * sums over blocks of 256 rows, then added in f64. C and the row stride ld are multiples of 4;
  * threads share a call by columns (x and acc offset, C the width of the part).
@@ -330,8 +354,132 @@ void relu_grad(const float *dy, const float *x, float *dx, int n) {
   for (; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
 }
 
+/*
+ * relu_grad and the f32 part of sum_rows in one pass (a ReLU layer's bias gradient, lib/backend/
+ * wasm/conv_bias_relu.ts): dz [M, C] = dy where y > 0, else 0, and, for each block b of 256 rows
+ * in [b0, b1), part[b, C] = the f32 column sums of dz over the block in row order, as sum_rows
+ * makes them; `sum_blocks` then adds the blocks in f64 in order: the same bits as relu_grad then
+ * sum_rows. Rows are streamed whole, the block's sums kept in part (L1); threads share a call by
+ * blocks of rows (by columns, two threads ran no faster than one). C a multiple of 4.
+ */
+EXPORT("relu_grad_sum")
+void relu_grad_sum(const float *dy, const float *y, float *dz, float *part, int M, int C, int b0,
+                   int b1) {
+  const v128_t zero = wasm_f32x4_splat(0);
+  for (int b = b0; b < b1; b++) {
+    int r0 = 256 * b, r1 = r0 + 256 < M ? r0 + 256 : M;
+    float *pb = part + b * C;
+    for (int c = 0; c < C; c += 4) ST(pb + c, zero);
+    for (int r = r0, p = r0 * C; r < r1; r++, p += C) {
+      for (int c = 0; c < C; c += 4) {
+        v128_t d = wasm_v128_and(LD(dy + p + c), wasm_f32x4_gt(LD(y + p + c), zero));
+        ST(dz + p + c, d);
+        ST(pb + c, wasm_f32x4_add(LD(pb + c), d));
+      }
+    }
+  }
+}
+
+/* acc [C] (f64) += part[b, C] for b = 0 .. nb - 1, in that order (sum_rows' f64 additions). */
+EXPORT("sum_blocks")
+void sum_blocks(const float *part, double *acc, int nb, int C) {
+  for (int b = 0; b < nb; b++)
+    for (int c = 0; c < C; c += 4) add_f64(acc + c, LD(part + b * C + c));
+}
+
 /* out[i] = (float) acc[i] for n values. */
 EXPORT("f64_to_f32")
 void f64_to_f32(const double *acc, float *out, int n) {
   for (int i = 0; i < n; i++) out[i] = (float)acc[i];
+}
+
+/* A float passed as its 32 bits (the pool hands kernels i32 arguments only). */
+static inline float f32_bits(int bits) {
+  union {
+    int i;
+    float f;
+  } u = {.i = bits};
+  return u.f;
+}
+
+/* out = a * b, element by element, for n values (threads share a call by elements). */
+EXPORT("mul")
+void mul(const float *a, const float *b, float *out, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) ST(out + i, wasm_f32x4_mul(LD(a + i), LD(b + i)));
+  for (; i < n; i++) out[i] = a[i] * b[i];
+}
+
+/*
+ * A dropout mask, bit for bit the one lib/util/dropout_mask.ts makes: element i of the whole mask
+ * (i0 + k for the k-th value written here) is scale where the top 24 bits of mulberry32's output
+ * for counter seed + (i + 1) * 0x6d2b79f5 are >= cut, else 0. Threads share a call by elements
+ * (mask offset, i0 the index of its first element).
+ */
+#define MB_STEP 0x6d2b79f5u
+static inline v128_t mb_keep(v128_t a, v128_t cut) {
+  v128_t t = wasm_i32x4_mul(wasm_v128_xor(a, wasm_u32x4_shr(a, 15)),
+                            wasm_v128_or(a, wasm_i32x4_splat(1)));
+  t = wasm_v128_xor(wasm_i32x4_add(t, wasm_i32x4_mul(wasm_v128_xor(t, wasm_u32x4_shr(t, 7)),
+                                                     wasm_v128_or(t, wasm_i32x4_splat(61)))),
+                    t);
+  v128_t u = wasm_u32x4_shr(wasm_v128_xor(t, wasm_u32x4_shr(t, 14)), 8);
+  return wasm_i32x4_ge(u, cut); /* u, cut < 2^25: a signed compare is exact */
+}
+
+EXPORT("dropout_mask")
+void dropout_mask(float *mask, int n, int seed, int cut, int scale_bits, int i0) {
+  const v128_t cutv = wasm_i32x4_splat(cut), scale = wasm_f32x4_splat(f32_bits(scale_bits));
+  const unsigned s = (unsigned)seed, first = (unsigned)i0 + 1u;
+  v128_t a = wasm_i32x4_make((int)(s + first * MB_STEP), (int)(s + (first + 1u) * MB_STEP),
+                             (int)(s + (first + 2u) * MB_STEP), (int)(s + (first + 3u) * MB_STEP));
+  const v128_t step4 = wasm_i32x4_splat((int)(4u * MB_STEP));
+  int k = 0;
+  for (; k + 4 <= n; k += 4) {
+    ST(mask + k, wasm_v128_and(mb_keep(a, cutv), scale));
+    a = wasm_i32x4_add(a, step4);
+  }
+  if (k < n) {
+    v128_t v = wasm_v128_and(mb_keep(a, cutv), scale);
+    mask[k] = wasm_f32x4_extract_lane(v, 0);
+    if (k + 1 < n) mask[k + 1] = wasm_f32x4_extract_lane(v, 1);
+    if (k + 2 < n) mask[k + 2] = wasm_f32x4_extract_lane(v, 2);
+  }
+}
+
+/*
+ * Adam, one pass (lib/backend/fused_adam.ts; the same float32 operations in the same order as
+ * tf.train.adam's kernels): m1 = m * b1 + g * ob1; v1 = v * b2 + g * g * ob2;
+ * w1 = m1 / c1 / (sqrt(v1 / c2) + eps) * nlr + w. The scalars come as float bits. Threads share
+ * a call by elements.
+ */
+EXPORT("adam")
+void adam(const float *w, const float *g, const float *m, const float *v, float *w1, float *m1,
+          float *v1, int n, int b1_, int ob1_, int b2_, int ob2_, int c1_, int c2_, int eps_,
+          int nlr_) {
+  const float b1 = f32_bits(b1_), ob1 = f32_bits(ob1_), b2 = f32_bits(b2_), ob2 = f32_bits(ob2_);
+  const float c1 = f32_bits(c1_), c2 = f32_bits(c2_), eps = f32_bits(eps_), nlr = f32_bits(nlr_);
+  const v128_t B1 = wasm_f32x4_splat(b1), OB1 = wasm_f32x4_splat(ob1), B2 = wasm_f32x4_splat(b2),
+               OB2 = wasm_f32x4_splat(ob2), C1 = wasm_f32x4_splat(c1), C2 = wasm_f32x4_splat(c2),
+               EPS = wasm_f32x4_splat(eps), NLR = wasm_f32x4_splat(nlr);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t gv = LD(g + i);
+    v128_t mv = wasm_f32x4_add(wasm_f32x4_mul(LD(m + i), B1), wasm_f32x4_mul(gv, OB1));
+    v128_t vv = wasm_f32x4_add(wasm_f32x4_mul(LD(v + i), B2),
+                               wasm_f32x4_mul(wasm_f32x4_mul(gv, gv), OB2));
+    ST(m1 + i, mv);
+    ST(v1 + i, vv);
+    v128_t den = wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_div(vv, C2)), EPS);
+    ST(w1 + i, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_div(wasm_f32x4_div(mv, C1), den), NLR),
+                              LD(w + i)));
+  }
+  for (; i < n; i++) {
+    float gi = g[i];
+    float mi = m[i] * b1 + gi * ob1;
+    float vi = v[i] * b2 + gi * gi * ob2;
+    m1[i] = mi;
+    v1[i] = vi;
+    w1[i] = mi / c1 / (__builtin_sqrtf(vi / c2) + eps) * nlr + w[i];
+  }
 }

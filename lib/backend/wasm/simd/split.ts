@@ -3,11 +3,14 @@
  * disjoint outputs and every output element gets the same operations in the same order as on one
  * thread, so the results are bit-identical whatever the thread count.
  *
- * - `conv2d`, `max_pool_2x2_grad`: by output rows (b * OH + oy).
+ * - `conv2d`, `max_pool_2x2`, `max_pool_2x2_grad`: by output rows (b * OH + oy).
  * - `conv_filter_grad`: by output channels in blocks of 16 where there are at least 16 per
  *   thread, else by filter rows (j = kw * CI + ci) in pairs (the register block).
- * - `sum_rows`: by columns in blocks of 4; `relu_grad`: by elements in blocks of 16.
+ * - `sum_rows`: by columns in blocks of 4; `relu_grad_sum`: by blocks of 256 rows (its f64 sums,
+ *   `sum_blocks`, run whole); `relu_grad`, `mul`, `dropout_mask` and `adam`: by
+ *   elements in blocks of 16.
  * - `f64_to_f32` (a filter's worth of values) and calls below {@link MIN_PART_WORK} run whole.
+ * - Cuts by rows or elements make {@link PARTS_PER_THREAD_SPLIT} parts per thread.
  * @module
  */
 import type { ConvDims } from "../_conv_geometry.ts";
@@ -59,9 +62,55 @@ export interface SimdKernels {
     OH: number,
     OW: number,
   ): void;
+  /** MaxPool 2x2, stride 2, valid, NHWC (C % 4 == 0): x [B, H, W, C] into y [B, OH, OW, C]. */
+  max_pool_2x2(
+    x: number,
+    y: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    OH: number,
+    OW: number,
+  ): void;
   sum_rows(x: number, acc: number, M: number, C: number): void;
   relu_grad(dy: number, x: number, dx: number, n: number): void;
+  /**
+   * relu_grad of dy, y [M, C] into dz, and its column sums into a zeroed f64 acc [C] (the bits of
+   * relu_grad then sum_rows); part: ceil(M / 256) * C floats of scratch.
+   */
+  relu_grad_sum(
+    dy: number,
+    y: number,
+    dz: number,
+    acc: number,
+    part: number,
+    M: number,
+    C: number,
+  ): void;
   f64_to_f32(acc: number, out: number, n: number): void;
+  /** out = a * b for n floats. */
+  mul(a: number, b: number, out: number, n: number): void;
+  /**
+   * n values of the dropout mask of lib/util/dropout_mask.ts (`cut`, `scale` as there; the scale
+   * as a float32 value), bit for bit.
+   */
+  dropout_mask(mask: number, n: number, seed: number, cut: number, scale: number): void;
+  /**
+   * The fused Adam update of n floats (lib/backend/fused_adam.ts): w1, m1, v1 from w, g, m, v and
+   * the float32 scalars beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, epsilon, -learning rate.
+   */
+  adam(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    w1: number,
+    m1: number,
+    v1: number,
+    n: number,
+    scalars: number[],
+  ): void;
   /** Threads the calls are split over. */
   readonly threads: number;
 }
@@ -90,9 +139,29 @@ export function cut(a: number, b: number, parts: number, unit = 1): [number, num
   return out;
 }
 
+const bitsView = new DataView(new ArrayBuffer(4));
+/** A number's float32 bits as an i32 (kernels take their float scalars this way). */
+export function f32Bits(x: number): number {
+  bitsView.setFloat32(0, x, true);
+  return bitsView.getInt32(0, true);
+}
+
 /** How many threads a call with `work` units of work and `units` indivisible pieces gets. */
 function threadsFor(pool: KernelPool, work: number, units: number): number {
   return work < MIN_PART_WORK ? 1 : Math.max(1, Math.min(pool.threads, units));
+}
+
+/**
+ * Parts per thread for calls cut by rows or elements: more parts than threads, claimed by
+ * whichever thread is free (pool.ts), so that a thread slowed by other work on the machine takes
+ * fewer. The filter gradient and sum_rows, whose cuts trade efficiency, get one per thread.
+ */
+export const PARTS_PER_THREAD_SPLIT = 2;
+
+/** How many parts a row- or element-cut call gets (see {@link PARTS_PER_THREAD_SPLIT}). */
+function partsFor(pool: KernelPool, work: number, units: number): number {
+  const t = threadsFor(pool, work, units);
+  return t === 1 ? 1 : Math.min(units, t * PARTS_PER_THREAD_SPLIT);
 }
 
 /** The kernels of {@link SimdKernels} on `pool`'s threads. */
@@ -102,7 +171,7 @@ export function splitKernels(pool: KernelPool): SimdKernels {
     conv2d(x, w, y, ...g) {
       const [B, , , CI, OH, OW, CO, KH, KW] = g;
       const R = B * OH;
-      const t = threadsFor(pool, R * OW * CO * KH * KW * CI, R);
+      const t = partsFor(pool, R * OW * CO * KH * KW * CI, R);
       pool.run("conv2d", cut(0, R, t).map(([r0, r1]) => [x, w, y, ...g, r0, r1]));
     },
     conv_filter_grad(x, dy, acc, ...g) {
@@ -116,9 +185,17 @@ export function splitKernels(pool: KernelPool): SimdKernels {
         : cut(0, J, t, 2).map(([j0, j1]) => [x, dy, acc, ...g, j0, j1, 0, CO]);
       pool.run("conv_filter_grad", parts);
     },
+    max_pool_2x2(x, y, B, H, W, C, OH, OW) {
+      const R = B * OH;
+      const t = partsFor(pool, R * OW * C * 4, R);
+      pool.run(
+        "max_pool_2x2",
+        cut(0, R, t).map(([r0, r1]) => [x, y, B, H, W, C, OH, OW, r0, r1]),
+      );
+    },
     max_pool_2x2_grad(x, dy, dx, B, H, W, C, OH, OW) {
       const R = B * OH;
-      const t = threadsFor(pool, R * OW * C * 4, R);
+      const t = partsFor(pool, R * OW * C * 4, R);
       pool.run(
         "max_pool_2x2_grad",
         cut(0, R, t).map(([r0, r1]) => [x, dy, dx, B, H, W, C, OH, OW, r0, r1]),
@@ -131,8 +208,17 @@ export function splitKernels(pool: KernelPool): SimdKernels {
         cut(0, C, t, 4).map(([c0, c1]) => [x + 4 * c0, acc + 8 * c0, M, c1 - c0, C]),
       );
     },
+    relu_grad_sum(dy, y, dz, acc, part, M, C) {
+      const nb = Math.ceil(M / 256);
+      const t = partsFor(pool, M * C, nb);
+      pool.run(
+        "relu_grad_sum",
+        cut(0, nb, t).map(([b0, b1]) => [dy, y, dz, part, M, C, b0, b1]),
+      );
+      pool.run("sum_blocks", [[part, acc, nb, C]]);
+    },
     relu_grad(dy, x, dx, n) {
-      const t = threadsFor(pool, n, Math.ceil(n / 16));
+      const t = partsFor(pool, n, Math.ceil(n / 16));
       pool.run(
         "relu_grad",
         cut(0, n, t, 16).map(([a, b]) => [dy + 4 * a, x + 4 * a, dx + 4 * a, b - a]),
@@ -140,6 +226,35 @@ export function splitKernels(pool: KernelPool): SimdKernels {
     },
     f64_to_f32(acc, out, n) {
       pool.run("f64_to_f32", [[acc, out, n]]);
+    },
+    mul(a, b, out, n) {
+      const t = partsFor(pool, n, Math.ceil(n / 16));
+      pool.run(
+        "mul",
+        cut(0, n, t, 16).map(([i, j]) => [a + 4 * i, b + 4 * i, out + 4 * i, j - i]),
+      );
+    },
+    dropout_mask(mask, n, seed, cutAt, scale) {
+      // Generating a value costs about as much as moving four: count it as 4 units.
+      const t = partsFor(pool, 4 * n, Math.ceil(n / 16));
+      const s = seed | 0, sb = f32Bits(scale);
+      pool.run(
+        "dropout_mask",
+        cut(0, n, t, 16).map(([i, j]) => [mask + 4 * i, j - i, s, cutAt, sb, i]),
+      );
+    },
+    adam(w, g, m, v, w1, m1, v1, n, scalars) {
+      // Seven streams of floats and a division and a square root per value: 4 units.
+      const t = partsFor(pool, 4 * n, Math.ceil(n / 16));
+      const sb = scalars.map(f32Bits);
+      pool.run(
+        "adam",
+        cut(0, n, t, 16).map(([i, j]) => [
+          ...[w, g, m, v, w1, m1, v1].map((p) => p + 4 * i),
+          j - i,
+          ...sb,
+        ]),
+      );
     },
   };
 }

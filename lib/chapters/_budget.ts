@@ -9,14 +9,18 @@ import { type Budget, type BudgetName, PROFILES } from "../report/settings.ts";
 
 /** "the whole training split", "30% of the training split". */
 function share(f: number): string {
-  return f >= 1 ? "the whole training split" : `${+(100 * f).toFixed(1)}% of the training split`;
+  return f >= 1 ? "the whole training split" : `${percent(f)} of the training split`;
+}
+
+function percent(f: number): string {
+  return `${+(100 * f).toFixed(1)}%`;
 }
 
 /** The budget's values in words, without the reason. */
 export function budgetWords(b: Omit<Budget, "why">): string {
   const size = b.size === null ? "at the pretrained base's input size" : `at ${b.size} px`;
   const data = b.fractions
-    ? `on ${share(b.fractions[0])} then ${share(b.fractions[1])}`
+    ? `on ${percent(b.fractions[0])} then ${share(b.fractions[1])}`
     : `on ${share(b.fraction)}`;
   return `\`${b.model}\` ${size} ${data}, up to ${b.epochs} epochs, early stopping after ` +
     `${b.patience} epochs without a better validation accuracy`;

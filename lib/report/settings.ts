@@ -131,9 +131,9 @@ function profile(
 const SEED = { size: 150, fraction: 1, epochs: 40, patience: 8 } as const;
 
 /** Why the full profile trains the seed's models as the seed did. */
-const SEED_WHY = "the seed's own settings (150 px, the whole training split, up to 40 epochs, " +
-  "early stopping with patience 8 on validation accuracy), so that its numbers compare with the " +
-  "seed's (the reproduction table).";
+const SEED_WHY = "the seed's own settings for this model (the data, image size, epoch limit and " +
+  "early stopping its notebook used), so that its numbers compare with the seed's (the " +
+  "reproduction table).";
 
 /** Why the quick profile trains the seed's models so little. */
 const QUICK_SEED_WHY = "the quick profile's sketch of the seed's settings (64 px, 30% of the " +
@@ -212,7 +212,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       size: 64,
       fraction: 0.2,
       epochs: 2,
-      patience: 3,
+      patience: 2,
       why: "five runs (four modes and the same-size control) on a fifth of the split for 2 " +
         "epochs: enough to show the method within the 15 minutes, too little to answer the " +
         "question (rerun with `--profile full`).",

@@ -1,5 +1,5 @@
 /**
- * Chapter 9, balancing: the final model's architecture retrained with no balancing,
+ * Chapter 9, balancing: one model (the chapter's budget) trained with no balancing,
  * downsampling of pneumonia, upsampling of normal, and class weights in the loss, compared on
  * validation in one table and one chart.
  * @module
@@ -17,17 +17,9 @@ import {
 } from "../metrics/bootstrap.ts";
 import { takeFraction } from "../train/data.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
-import {
-  readResult,
-  readRunRecord,
-  resultPath,
-  runDir,
-  type RunRecord,
-  splits,
-} from "./_context.ts";
+import { resultPath, type RunRecord, splits } from "./_context.ts";
 import type { ReportSettings } from "../report/settings.ts";
 import { type RunSpec, trainOrReuse } from "./_training.ts";
-import type { Choice } from "./06_comparison.ts";
 import { formatMetric, formatSigned } from "../metrics/format.ts";
 
 /** One balancing experiment's numbers (validation, kept model). */
@@ -83,26 +75,19 @@ function pairedDifference(run: RunRecord, none: RunRecord, seed: number) {
   }).intervals;
 }
 
-/** Trains (or reuses) the four balancing runs of the final model's architecture. */
+/**
+ * Trains (or reuses) the four balancing runs of `model` (the chapter's budget: its parameters
+ * cell's `model`, size, share and epochs, lib/report/settings.ts `budgets.balance`).
+ */
 export async function runBalancing(
   s: ReportSettings,
+  model: string,
 ): Promise<{ mode: BalanceMode; run: RunRecord }[]> {
-  const choice = await readResult<Choice>(s, "choice", "06_comparison");
   const out: { mode: BalanceMode; run: RunRecord }[] = [];
-  const chosen = await readRunRecord(runDir(s, choice.run));
   for (const mode of BALANCE_MODES) {
-    const spec: RunSpec = {
-      name: `balance_${mode}`,
-      model: choice.model,
-      balance: mode,
-      fraction: s.profile.balanceFraction,
-      epochs: s.profile.balanceEpochs,
-      size: chosen.config.size,
-      channels: chosen.config.channels,
-      basePath: chosen.config.basePath ?? undefined,
-    };
-    // "none" with the final model's own settings is the final model's run: trainOrReuse finds
-    // it by its config and shares that folder (no second training).
+    const spec: RunSpec = { name: `balance_${mode}`, model, balance: mode };
+    // "none" with another chapter's settings (the same model, size, share and epochs) is that
+    // chapter's run: trainOrReuse finds it by its config and shares that folder.
     const run = await trainOrReuse(s, spec);
     out.push({ mode, run });
   }

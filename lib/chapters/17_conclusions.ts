@@ -142,7 +142,8 @@ export function seedRecommendations(c: ConclusionInputs): string[] {
   const size = (b: NonNullable<typeof none>) => b["train NORMAL"] + b["train PNEUMONIA"];
   if (r.balanceDown && r.sameSize) {
     out.push(
-      `**"Balance the classes by downsampling"** (chapter 9, at the same budget: ` +
+      `**"Balance the classes by downsampling"** (chapter 9, \`${r.balanceDown.config.model}\` ` +
+        `at ${r.balanceDown.config.size} px, the chapter's budget, at the same budget: ` +
         `${r.balanceDown.summary.trainImages} images downsampled against ` +
         `${r.sameSize.summary.trainImages} without balancing, same epochs): ` +
         compareRuns(r.sameSize, r.balanceDown, c.seed, "no balancing -> downsampling") +

@@ -13,29 +13,34 @@ import { loadOrCreateManifest } from "../data/split.ts";
 import type { SplitName, SplitRecord } from "../data/types.ts";
 import { isFinishedRun, readRunRecord, type RunRecord } from "../train/run.ts";
 import { readJson, writeJsonAtomicSync } from "../util/atomic.ts";
-import { jupyterApi, show } from "../report/display.ts";
+import { jupyterApi, show, showMarkdown } from "../report/display.ts";
 import { chapterSettings, settingsBlock } from "../report/params.ts";
 import {
+  type BudgetName,
   type Params,
   type ReportSettings,
   reportSettings,
   reportSource,
 } from "../report/settings.ts";
+import { budgetNote } from "./_budget.ts";
 
 /**
  * The first call of every chapter: makes the settings from the notebook's parameters cell
  * (`params`; without it, from the report's environment variables), shows them, drops the permissions a chapter never
  * needs when it runs in the Deno kernel (network and subprocesses: the kernel starts with all
- * permissions and takes no flags to start with fewer) and selects the TF.js backend.
+ * permissions and takes no flags to start with fewer) and selects the TF.js backend. A chapter
+ * that trains names its budget (`budget`, lib/report/settings.ts): it is said in words, with the
+ * reason, under the settings.
  */
 export async function setupChapter(
   params?: Params,
-  opts: { backend?: boolean } = {},
+  opts: { backend?: boolean; budget?: BudgetName } = {},
 ): Promise<ReportSettings> {
   const s = params ? chapterSettings(params) : reportSettings();
   if (jupyterApi()) {
     dropPermissions();
     if (params) await show(settingsBlock(s));
+    if (opts.budget) await showMarkdown(budgetNote(s, opts.budget));
   }
   if (opts.backend ?? true) await initBackend();
   return s;

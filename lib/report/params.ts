@@ -22,6 +22,7 @@ import { escapeHtml } from "../charts/_render.ts";
 import type { Notebook, NotebookCell } from "./runner.ts";
 import { cellSource } from "./runner.ts";
 import {
+  CHAPTER_BUDGETS,
   type ChapterTraining,
   type Params,
   type ParamValue,
@@ -127,21 +128,34 @@ export function parseSets(items: readonly string[]): SetOverride[] {
   });
 }
 
-/** The values a profile gives a notebook's parameters (chapter 9 has its own share and epochs). */
+/**
+ * The values a profile gives a notebook's parameters: its chapter's budget
+ * ({@link CHAPTER_BUDGETS}: model, size, share, epochs, patience; the transfer budget's size is
+ * the base's own, so none is given), or the seed's models' values for a chapter without one.
+ */
 export function profileParams(p: Profile, notebookId: string): Params {
-  const common: Params = {
-    profile: p.name,
-    size: p.size,
-    fraction: p.modelFraction,
-    fractions: [...p.baselineFractions],
-    epochs: p.epochs,
-    patience: p.patience,
-    balance: "none",
-    trainVariant: p.name === "ci",
+  const name = CHAPTER_BUDGETS[notebookId];
+  const common: Params = { profile: p.name, balance: "none", trainVariant: p.name === "ci" };
+  if (!name) {
+    return {
+      ...common,
+      size: p.size,
+      fraction: p.modelFraction,
+      fractions: [...p.baselineFractions],
+      epochs: p.epochs,
+      patience: p.patience,
+    };
+  }
+  const b = p.budgets[name];
+  return {
+    ...common,
+    model: b.model,
+    ...(b.size === null ? {} : { size: b.size }),
+    fraction: b.fraction,
+    fractions: [...(b.fractions ?? p.baselineFractions)],
+    epochs: b.epochs,
+    patience: b.patience,
   };
-  return notebookId === "09"
-    ? { ...common, fraction: p.balanceFraction, epochs: p.balanceEpochs }
-    : common;
 }
 
 /**
@@ -243,8 +257,6 @@ export function chapterSettings(params: Params): ReportSettings {
     patience: num(p, "patience", int1, "an integer >= 1"),
     baselineFractions: [fractions[0], fractions[1]],
     modelFraction: fraction,
-    balanceFraction: fraction,
-    balanceEpochs: epochs,
   };
   const seed = num(p, "seed", Number.isInteger, "an integer");
   for (const k of ["data", "out"]) if (typeof p[k] !== "string" || !p[k]) bad(k, p[k], "a path");

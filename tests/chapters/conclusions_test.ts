@@ -35,7 +35,7 @@ function run(name: string, trainAcc: number[], valAcc: number[], auc: number, ma
   return {
     name,
     dir: "/x",
-    config: { epochs: maxEpochs },
+    config: { epochs: maxEpochs, model: "compact", size: 64 },
     summary: {
       stoppedEarly: trainAcc.length < maxEpochs,
       bestEpoch: 1,
@@ -185,6 +185,7 @@ Deno.test("downsampling is answered at the same budget when chapter 9 trained th
       sameSize: run("balance_none_same_size", [0.8, 0.9], [0.8, 0.9], 0.9),
     },
   }).join("\n");
+  assert.match(text, /chapter 9, `compact` at 64 px, the chapter's budget, at the same budget/);
   assert.match(text, /at the same budget: 100 images downsampled against 100 without balancing/);
   assert.match(text, /no balancing -> downsampling: validation ROC-AUC 0\.900 -> 0\.900/);
   assert.match(text, /no reliable difference/);

@@ -66,7 +66,7 @@ Deno.test("notebookOverrides: profile, then report options, then --set; only dec
   assert.deepEqual(v, {
     profile: "ci",
     size: 48,
-    fraction: PROFILES.ci.balanceFraction,
+    fraction: PROFILES.ci.budgets.balance.fraction,
     epochs: 7,
     balance: "down",
     data: "/d",
@@ -94,7 +94,6 @@ Deno.test("chapterSettings: the quick profile's values by default, each override
   assert.equal(s.profile.name, "quick");
   assert.equal(s.profile.size, 32);
   assert.equal(s.profile.epochs, 3);
-  assert.equal(s.profile.balanceEpochs, 3);
   assert.equal(s.profile.modelFraction, PROFILES.quick.modelFraction);
   assert.deepEqual(s.train, {
     balance: "down",

@@ -32,7 +32,10 @@ const EXPECTED: Record<
   "03": {
     charts: { "training-curves": 1, architecture: 1, confusion: 1 },
     tables: 1,
-    text: [/overfit|Undertrained/],
+    text: [
+      /overfit|Undertrained/,
+      /<strong>Training budget<\/strong> \(profile ci\): <code>cnn<\/code> at 48 px/,
+    ],
   },
   "04": { charts: { "training-curves": 1, architecture: 1, confusion: 1 }, tables: 1 },
   "05": {
@@ -54,7 +57,12 @@ const EXPECTED: Record<
   "09": {
     charts: { "dot-intervals": 1 },
     tables: 2,
-    text: [/Best F1/, /same number of training images/, /down - none, same images and steps/],
+    text: [
+      /Best F1/,
+      /same number of training images/,
+      /down - none, same images and steps/,
+      /<strong>Training budget<\/strong> \(profile ci\): <code>compact<\/code> at 48 px/,
+    ],
   },
   "10": { charts: { line: 3 }, tables: 2, text: [/operating point/] },
   "11": { charts: { line: 1 }, tables: 3, text: [/referred \/ 1,000/, /tuberculosis/] },

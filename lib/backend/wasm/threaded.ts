@@ -38,9 +38,10 @@ import type { WasmBackendLike } from "./_heap.ts";
 /**
  * The default number of wasm threads: 1 (tfjs' single-threaded build; two cores are then used by
  * data-parallel training workers, lib/train/parallel/workers.ts). Kernel threads measured faster
- * (cnn_reg batch 8, 2-core EPYC: 1.55-1.67x one thread against 1.43x for two workers) but one
- * full test-suite run in three hung inside training with them on (2026-12-04, not yet
- * explained), so they stay opt-in (`XRAY_WASM_THREADS=2`) until that is found.
+ * per step (cnn_reg batch 8, 2-core EPYC: 1.55-1.67x one thread against 1.43x for two workers),
+ * but on a whole 150 px cnn_reg epoch two workers were faster (88.2 s against 102.9 s at load
+ * about 2, docs/full-profile.md), and one full test-suite run in three hung inside training with
+ * them on (2026-12-04, not yet explained); so they stay opt-in (`XRAY_WASM_THREADS=2`).
  */
 export const DEFAULT_WASM_THREADS = 1;
 

@@ -22,8 +22,9 @@ import { CHAPTER_RUNS } from "./_models.ts";
 /** Where the seed's figures come from. */
 export const SEED_SOURCE = "the seed Keras notebook (150x150 px, the whole training split, up " +
   "to 40 epochs, early stopping with patience 8): its comparison table's training times and " +
-  "epochs and its final test evaluation, as quoted in issue 19; its other table columns (loss, " +
-  "accuracy, recall, precision, F1, parameters) are not in the sources this project holds";
+  "epochs and its final test evaluation, as the project's brief quotes them; its other table " +
+  "columns (loss, accuracy, recall, precision, F1, parameters) are not in the sources this " +
+  "project holds";
 
 /** One model of the seed's table; null where the source gives no figure. */
 export interface SeedRow {

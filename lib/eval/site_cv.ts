@@ -1,6 +1,6 @@
 /**
  * Choosing among candidate models on a second site's labelled sample without letting the sample
- * flatter the choice (issue 20): patient-level k-fold cross-validation of the site sample, a
+ * flatter the choice: patient-level k-fold cross-validation of the site sample, a
  * paired comparison of every candidate with the incumbent on the same images (DeLong's test with
  * Holm's correction across candidates, confirmed by a paired patient bootstrap), a validation
  * guard, and a selection-adjusted estimate (the cross-validated score of the whole selection

@@ -1,6 +1,6 @@
 /**
  * Self-training with confident pseudo-labels on unlabelled images (unsupervised domain
- * adaptation, issue 20): a site has images long before it has diagnoses. From epoch
+ * adaptation): a site has images long before it has diagnoses. From epoch
  * `pseudo.fromEpoch` on, after each epoch the run's current model scores the unlabelled images;
  * those at or above `high` become PNEUMONIA, those at or below `low` NORMAL, class-balanced by
  * the model's prior on them, and join the next epoch's training with loss weight `weight`.

@@ -25,7 +25,10 @@ const DOCUMENTS = [
   "outputs/reference/README.md",
 ];
 
-/** README.md's limit in lines (issue 22: a front door a newcomer reads in five minutes). */
+/**
+ * README.md's limit in lines: a front door a newcomer reads in five minutes (what it is, the
+ * commands, tasks, layout, links).
+ */
 export const README_MAX_LINES = 250;
 
 const TASKS: Record<string, string> = JSON.parse(read("deno.json")).tasks;

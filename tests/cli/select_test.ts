@@ -6,9 +6,9 @@ import { initBackend } from "../../lib/backend/select.ts";
 import { discoverDataset } from "../../lib/data/discover.ts";
 import { formatSelection, runFingerprint, selectOnSite } from "../../lib/eval/site_select.ts";
 import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
-import { saveModel } from "../../lib/models/io.ts";
 import { makeRng } from "../../lib/util/rng.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../lib/util/atomic.ts";
+
+import { writeRunFolder } from "../eval/_run_folder.ts";
 
 await initBackend({ prefer: "cpu" });
 
@@ -22,31 +22,12 @@ async function writeRun(dir: string, data: string, w: number[], valShift = 0): P
   m.add(tfl.layers.dense({ units: 1, activation: "sigmoid" }));
   const scale = 30 / w.reduce((s, v) => s + Math.abs(v), 0);
   m.layers[1].setWeights([tf.tensor2d(w.map((v) => v * scale), [1024, 1]), tf.tensor1d([-12])]);
-  await saveModel(m, join(dir, "model"));
-  m.dispose();
-  await writeJsonAtomic(join(dir, "preprocessing.json"), {
-    size: 32,
-    channels: 1,
-    scale: 1 / 255,
-    mean: 0,
-    std: 1,
-  });
-  await writeJsonAtomic(join(dir, "classes.json"), ["NORMAL", "PNEUMONIA"]);
-  await writeJsonAtomic(join(dir, "threshold.json"), { threshold: 0.5, policy: "test" });
-  await writeJsonAtomic(join(dir, "config.json"), {
-    classes: 2,
+  await writeRunFolder(dir, m, {
     data,
-    balance: "weights",
-    threshold: { targetSensitivity: 0.95 },
+    threshold: 0.5,
+    valScore: (r, i) => 0.3 + 0.4 * r.y + ((i * 37) % 11) / 40 - valShift * r.y,
   });
-  const val = (await discoverDataset(data)).records.filter((r) => r.officialSplit === "val");
-  const rows = val.map((r, i) =>
-    `${r.relPath},${r.patientId},${r.y},${0.3 + 0.4 * r.y + ((i * 37) % 11) / 40 - valShift * r.y}`
-  );
-  await writeFileAtomic(
-    join(dir, "val_predictions.csv"),
-    ["relPath,patient,y,prob", ...rows].join("\n") + "\n",
-  );
+  m.dispose();
 }
 
 const flat = () => Array.from({ length: 1024 }, () => 1);

@@ -7,8 +7,8 @@ import { discoverDataset } from "../../lib/data/discover.ts";
 import { clearScoreMemo, scoreForSite, summariseScoring } from "../../lib/eval/site_eval.ts";
 import { ADAPT_MODES } from "../../lib/eval/adapt.ts";
 import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
-import { saveModel } from "../../lib/models/io.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../lib/util/atomic.ts";
+
+import { writeRunFolder } from "./_run_folder.ts";
 
 await initBackend({ prefer: "cpu" });
 
@@ -22,30 +22,11 @@ async function writeRun(dir: string, data: string, bias = -8): Promise<void> {
   m.add(tfl.layers.globalAveragePooling2d({}));
   m.add(tfl.layers.dense({ units: 1, activation: "sigmoid" }));
   m.layers[2].setWeights([tf.tensor2d([20], [1, 1]), tf.tensor1d([bias])]);
-  await saveModel(m, join(dir, "model"));
-  await writeJsonAtomic(join(dir, "preprocessing.json"), {
-    size: 32,
-    channels: 1,
-    scale: 1 / 255,
-    mean: 0,
-    std: 1,
-  });
-  await writeJsonAtomic(join(dir, "classes.json"), ["NORMAL", "PNEUMONIA"]);
-  await writeJsonAtomic(join(dir, "threshold.json"), { threshold: 0.01, policy: "test" });
-  await writeJsonAtomic(join(dir, "config.json"), {
-    classes: 2,
+  await writeRunFolder(dir, m, {
     data,
-    balance: "weights",
-    threshold: { targetSensitivity: 0.95 },
+    threshold: 0.01,
+    valScore: (r, i) => 0.2 + 0.6 * r.y + i * 1e-4,
   });
-  const val = (await discoverDataset(data)).records.filter((r) => r.officialSplit === "val");
-  const rows = val.map((r, i) =>
-    `${r.relPath},${r.patientId},${r.y},${0.2 + 0.6 * r.y + i * 1e-4}`
-  );
-  await writeFileAtomic(
-    join(dir, "val_predictions.csv"),
-    ["relPath,patient,y,prob", ...rows].join("\n") + "\n",
-  );
 }
 
 Deno.test("scoreForSite: stored threshold, ensemble, TTA, calibration and adaptation", async () => {

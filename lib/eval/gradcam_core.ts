@@ -31,6 +31,7 @@ import { rgb } from "d3-color";
 import { CHEST_BOX, type ChestBox } from "../images/chest_region.ts";
 import {
   flattenLayers,
+  isWholeConvBase,
   type Layer,
   penultimateWith,
   runChain,
@@ -46,12 +47,13 @@ const FOLLOWERS = new Set(["BatchNormalization", "Activation", "ReLU", "LeakyReL
 
 /**
  * Index (in `flattenLayers` order) of the default Grad-CAM layer: the last Conv2D/Conv2DTranspose/
- * DepthwiseConv2D/SeparableConv2D, moved forward through batch-norm and activation layers.
+ * DepthwiseConv2D/SeparableConv2D (or a nested convolutional base kept whole, e.g. MobileNetV2: its
+ * output feature map), moved forward through batch-norm and activation layers.
  */
 export function defaultCamLayerIndex(layers: readonly Layer[]): number {
   let idx = -1;
   layers.forEach((l, i) => {
-    if (/Conv2D/.test(l.getClassName())) idx = i;
+    if (/Conv2D/.test(l.getClassName()) || isWholeConvBase(l)) idx = i;
   });
   if (idx < 0) {
     throw new Error(

@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import sharp from "sharp";
 import { initBackend } from "../../lib/backend/select.ts";
+import { penultimateWith } from "../../lib/models/features.ts";
 import {
   boxAreaOutside,
   defaultCamLayerIndex,
@@ -149,6 +150,52 @@ Deno.test("gradCam refuses a model with a branch", async () => {
   await assert.rejects(() => gradCam(m, x, { layerName: m.layers[1].name }), /chain/);
   m.dispose();
   x.dispose();
+});
+
+Deno.test("a nested base with a residual branch (as MobileNetV2) stays whole: features and Grad-CAM run", async () => {
+  await initBackend({ prefer: "cpu" });
+  // The base: conv -> conv, plus a skip connection (add), as MobileNetV2's residual blocks.
+  const bin = tfl.input({ shape: [8, 8, 1] });
+  const c1 = tfl.layers.conv2d({ filters: 2, kernelSize: 3, padding: "same", activation: "relu" })
+    .apply(bin) as tfl.SymbolicTensor;
+  const c2 = tfl.layers.conv2d({ filters: 2, kernelSize: 3, padding: "same" })
+    .apply(c1) as tfl.SymbolicTensor;
+  const base = tfl.model({
+    inputs: bin,
+    outputs: tfl.layers.add().apply([c1, c2]) as tfl.SymbolicTensor,
+    name: "branchy_base",
+  });
+  // The transfer model around it (lib/models/transfer.ts builds the same shape of graph).
+  const input = tfl.input({ shape: [8, 8, 1] });
+  const pooled = tfl.layers.globalAveragePooling2d({}).apply(
+    base.apply(input) as tfl.SymbolicTensor,
+  ) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 1, activation: "sigmoid" }).apply(
+    pooled,
+  ) as tfl.SymbolicTensor;
+  const m = tfl.model({ inputs: input, outputs: out });
+  const layers = flattenLayers(m);
+  assert.deepEqual(layers.map((l) => l.name), [
+    "branchy_base",
+    m.layers[2].name,
+    m.layers[3].name,
+  ]);
+  assert.equal(defaultCamLayerIndex(layers), 0);
+  const x = tf.randomUniform([3, 8, 8, 1], 0, 1, "float32", 7) as tf.Tensor4D;
+  // The penultimate features are the pooled base output, computed as a whole graph by tfjs.
+  const expected = tfl.model({ inputs: input, outputs: pooled }).predict(x) as tf.Tensor;
+  const got = penultimateWith(tf, m, x);
+  assert.deepEqual(got.shape, [3, 2]);
+  const g = Array.from(await got.data()), e = Array.from(await expected.data());
+  g.forEach((v: number, i: number) =>
+    assert.ok(Math.abs(v - e[i]) < 1e-6, `feature ${i}: ${v} vs ${e[i]}`)
+  );
+  const cams = await gradCam(m, x);
+  assert.equal(cams.length, 3);
+  assert.equal(cams[0].layer, "branchy_base");
+  assert.equal(cams[0].heatmap.length, 64);
+  tf.dispose([x, expected, got]);
+  m.dispose();
 });
 
 Deno.test("gradCam refuses a model without convolutions", async () => {

@@ -18,7 +18,7 @@ import {
   SECOND_SITE_RESULT,
   side,
 } from "./_conclusion_inputs.ts";
-import { budgetNote, trainingDiagnosis } from "./_training.ts";
+import { budgetNote, learnedNothingNote, trainingDiagnosis } from "./_training.ts";
 import type { RunRecord } from "./_context.ts";
 import { formatMetric, formatPercent, formatSigned } from "../metrics/format.ts";
 
@@ -52,6 +52,7 @@ const pct = (x: number) => formatPercent(x);
  */
 function fitClause(run: RunRecord): string {
   const d = trainingDiagnosis(run);
+  if (d.learnedNothing) return learnedNothingNote(run);
   const need = d.epochsNeeded === null ? "" : `; it needs at least ${d.epochsNeeded} epochs`;
   if (d.undertrained) {
     return `${run.name} is undertrained (stopped at its limit of ${d.maxEpochs} epochs while ` +
@@ -94,7 +95,11 @@ export function seedRecommendations(c: ConclusionInputs): string[] {
     out.push(
       `**"Use more training data"** (chapter 2, dense baseline on ` +
         `${r.dense25.summary.trainImages} then ${r.dense75.summary.trainImages} images): ` +
-        compareRuns(r.dense25, r.dense75, c.seed, "more data") + ` ${fitClause(r.dense75)}.`,
+        compareRuns(r.dense25, r.dense75, c.seed, "more data") + ` ${fitClause(r.dense75)}.` +
+        ([r.dense25, r.dense75].every((x) => trainingDiagnosis(x).learnedNothing)
+          ? " Neither dense run learned anything, so this report cannot answer the question " +
+            "with the dense baseline at these settings."
+          : ""),
     );
   } else out.push('**"Use more training data"** (chapter 2): not run in this report.');
   // 2. Regularisation.
@@ -339,6 +344,9 @@ export function recommendations(c: ConclusionInputs): string[] {
   const short = Object.values(c.runs).filter((r): r is RunRecord =>
     !!r && !trainingDiagnosis(r).converged
   );
+  const nothing = Object.values(c.runs).filter((r): r is RunRecord =>
+    !!r && trainingDiagnosis(r).learnedNothing
+  );
   if (c.profile !== "full") {
     out.push(
       `These numbers come from the **${c.profile}** profile (smaller images, at most ` +
@@ -356,7 +364,16 @@ export function recommendations(c: ConclusionInputs): string[] {
     out.push(
       "Every model converged: early stopping (patience " +
         `${Object.values(c.runs).find((r) => r)?.config.earlyStopping?.patience ?? "-"}) ended ` +
-        "each run before its epoch limit, so the comparisons above are of trained models.",
+        "each run before its epoch limit, so the comparisons above are of trained models" +
+        (nothing.length ? `, except ${nothing.map((r) => r.name).join(" and ")} (below).` : "."),
+    );
+  }
+  if (nothing.length) {
+    out.push(
+      `${nothing.map((r) => r.name).join(" and ")} learned nothing (one score for every ` +
+        "validation image): the usual cause in a small ReLU network is units that stopped " +
+        "responding after the first large updates. Before reading anything into these runs, " +
+        "retrain with a lower learning rate or standardised inputs.",
     );
   }
   if (!c.test.officialTest) {

@@ -13,6 +13,7 @@ import type { ReportSettings } from "../report/settings.ts";
 import {
   budgetNote,
   chapterConfig,
+  learnedNothingNote,
   OVERFIT_GAP,
   type RunSpec,
   trainingDiagnosis,
@@ -60,9 +61,18 @@ export function baselineDelta(a: RunRecord, b: RunRecord): string {
     const delta = b.summary.val[k] - a.summary.val[k];
     return `${k} ${f(a.summary.val[k])} -> ${f(b.summary.val[k])} (${formatSigned(delta)})`;
   });
+  const nothing = [a, b].filter((r) => trainingDiagnosis(r).learnedNothing);
+  const caveat = nothing.length === 2
+    ? " Neither run learned anything (each gives every image one score), so this comparison " +
+      "cannot say whether more data helps the dense baseline at these settings."
+    : nothing.length === 1
+    ? ` ${nothing[0].name} learned nothing (one score for every image), so the difference is ` +
+      "between a model and none, not an effect of the data."
+    : "";
   return `With ${b.summary.trainImages} instead of ${a.summary.trainImages} training images, the ` +
     `dense baseline's validation ${parts.join(", ")}; ` +
-    `training took ${secs(b.summary.totalTimeS)} instead of ${secs(a.summary.totalTimeS)}.`;
+    `training took ${secs(b.summary.totalTimeS)} instead of ${secs(a.summary.totalTimeS)}.` +
+    caveat;
 }
 
 /**
@@ -92,7 +102,8 @@ export function overfitNote(run: RunRecord): string {
     : d.converged
     ? ""
     : ` ${budgetNote(run)}`;
-  return `${verdict} ${facts}${under}`;
+  const nothing = d.learnedNothing ? `**${learnedNothingNote(run)}.** ` : "";
+  return `${nothing}${verdict} ${facts}${under}`;
 }
 
 /** What the transfer chapter did: trained a run, or skipped with the reason and the help text. */

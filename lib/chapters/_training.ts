@@ -244,6 +244,14 @@ export interface TrainingDiagnosis {
   /** Early stopping ended the run (its patience ran out), not the epoch limit. */
   converged: boolean;
   /**
+   * The kept model learned nothing: it gives every validation image the same score (ROC-AUC
+   * exactly 0.5, one class predicted for all). Then "converged" only means validation accuracy
+   * never left the class share.
+   */
+  learnedNothing: boolean;
+  /** For {@link learnedNothing}: the class it predicts for every image (1 = PNEUMONIA). */
+  constantClass: 0 | 1 | null;
+  /**
    * For a run that did not converge: the fewest epochs after which early stopping could end it,
    * its best epoch plus the patience (a lower bound: a later gain moves it on); else null.
    */
@@ -275,6 +283,10 @@ export function trainingDiagnosis(run: RunRecord): TrainingDiagnosis {
     ? Math.max(h.length + 1, run.summary.bestEpoch + patience!)
     : null;
   const meanEpoch = run.summary.meanEpochTimeS;
+  const v = run.summary.val;
+  const constant = v && Math.abs(v.auc - 0.5) < 1e-9 && (v.recall === 1 || v.recall === 0)
+    ? v.recall as 0 | 1
+    : null;
   return {
     epochsRun: h.length,
     maxEpochs,
@@ -288,11 +300,27 @@ export function trainingDiagnosis(run: RunRecord): TrainingDiagnosis {
     overfitting: gap > OVERFIT_GAP || lossRose,
     undertrained: !run.summary.stoppedEarly && h.length >= maxEpochs && stillImproving,
     converged: run.summary.stoppedEarly,
+    learnedNothing: constant !== null,
+    constantClass: constant,
     epochsNeeded: run.summary.stoppedEarly ? null : needed,
     secondsNeeded: run.summary.stoppedEarly || !(meanEpoch > 0) || needed === null
       ? null
       : needed * meanEpoch,
   };
+}
+
+/**
+ * What a run that learned nothing did, in words (empty for any other run): one score for every
+ * image, and why early stopping still ended it.
+ */
+export function learnedNothingNote(run: RunRecord): string {
+  const d = trainingDiagnosis(run);
+  if (!d.learnedNothing) return "";
+  return `${run.name} learned nothing: it gives every validation image the same score ` +
+    `(ROC-AUC 0.500, ${d.constantClass === 1 ? "PNEUMONIA" : "NORMAL"} for all), so its ` +
+    `accuracy is the class share; early stopping ended it at epoch ${d.epochsRun} because ` +
+    "validation accuracy never moved. In a small ReLU network the usual cause is units that " +
+    "stopped responding (dead ReLUs) after the first large updates";
 }
 
 /** "12 min" or "45 s" or "2.1 h". */

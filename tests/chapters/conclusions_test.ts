@@ -13,6 +13,7 @@ import {
   seedRecommendations,
 } from "../../lib/chapters/17_conclusions.ts";
 import type { RunRecord } from "../../lib/chapters/_context.ts";
+import { baselineDelta, overfitNote } from "../../lib/chapters/_models.ts";
 import type { BinaryMetrics } from "../../lib/metrics/classification.ts";
 
 const metrics = (sens: number, spec: number, fn: number, fp: number): BinaryMetrics =>
@@ -277,4 +278,66 @@ Deno.test("full profile: converged runs are answered without 'undertrained'; oth
     /to converge it needs at least 46 epochs \(best epoch 38 \+ patience 8\), about 77 min at its 100 s per epoch \(`--set epochs=46`\)/,
   );
   assert.doesNotMatch(r2, /Every model converged/);
+});
+
+Deno.test("a run that gives every image one score is said to have learned nothing, not to have converged", () => {
+  /** As the full profile's dense baselines did: val accuracy at the class share, ROC-AUC 0.5. */
+  const dead = (name: string) => {
+    const r = fullRun(name, 9, 1, true);
+    const flat = r.history.map((e) => ({ ...e, val: { accuracy: 0.744, loss: 0.6 } }));
+    return {
+      ...r,
+      history: flat,
+      summary: { ...r.summary, val: { auc: 0.5, recall: 1, accuracy: 0.744 } },
+    } as unknown as RunRecord;
+  };
+  const c = inputs({
+    profile: "full",
+    maxEpochs: 40,
+    runs: {
+      dense25: dead("dense_baseline_25"),
+      dense75: dead("dense_baseline_75"),
+      cnn: fullRun("cnn", 25, 17, true),
+      cnnReg: fullRun("cnn_reg", 17, 9, true),
+    },
+  });
+  const seedText = seedRecommendations(c).join("\n");
+  assert.match(
+    seedText,
+    /dense_baseline_75 learned nothing: it gives every validation image the same score \(ROC-AUC 0\.500, PNEUMONIA for all\)/,
+  );
+  assert.match(seedText, /Neither dense run learned anything, so this report cannot answer/);
+  assert.doesNotMatch(seedText, /dense_baseline_75 shows no overfitting/);
+  // The CNNs are still answered as converged.
+  assert.match(seedText, /cnn shows no overfitting \([^)]*converged/);
+  const rec = recommendations(c).join("\n");
+  assert.match(
+    rec,
+    /trained models, except dense_baseline_25 and dense_baseline_75 \(below\)\./,
+  );
+  assert.match(rec, /dense_baseline_25 and dense_baseline_75 learned nothing/);
+  // A model that learned something is not flagged, even when its validation AUC is low.
+  const weak = inputs({
+    profile: "full",
+    maxEpochs: 40,
+    runs: { cnn: fullRun("cnn", 25, 17, true) },
+  });
+  assert.doesNotMatch(recommendations(weak).join("\n"), /learned nothing/);
+  // Chapter 2's own prose.
+  const d75 = c.runs.dense75!;
+  const full = (r: RunRecord) =>
+    ({
+      ...r,
+      summary: {
+        ...r.summary,
+        totalTimeS: 39,
+        val: { ...r.summary.val, precision: 0.744, f1: 0.853 },
+      },
+    }) as unknown as RunRecord;
+  assert.match(
+    baselineDelta(full(c.runs.dense25!), full(d75)),
+    /Neither run learned anything \(each gives every image one score\), so this comparison cannot say/,
+  );
+  assert.match(overfitNote(d75), /^\*\*dense_baseline_75 learned nothing: /);
+  assert.doesNotMatch(overfitNote(c.runs.cnn!), /learned nothing/);
 });

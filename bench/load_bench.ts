@@ -17,6 +17,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { loadImages } from "../lib/images/cache.ts";
 import { benchTempDir } from "./permissions.ts";
+import { threadCpuMs } from "./thread_cpu.ts";
 
 /** Result of {@link benchLoad}. */
 export interface BenchLoadResult {
@@ -31,6 +32,11 @@ export interface BenchLoadResult {
   /** CPU-seconds (user + system, all threads) of the cold and warm runs. */
   coldCpuSeconds: number;
   warmCpuSeconds: number;
+  /**
+   * CPU-seconds of the main thread in the cold run (the part no other core can take: reading,
+   * hashing, resizing; sharp decodes on other threads), or null where not measurable.
+   */
+  coldMainThreadCpuSeconds: number | null;
   /** Images decoded in the cold and warm runs (warm should be 0). */
   decodedCold: number;
   decodedWarm: number;
@@ -75,9 +81,12 @@ export async function benchLoad(
       const { user, system } = process.cpuUsage(since);
       return (user + system) / 1e6;
     };
+    const mainMs = threadCpuMs ?? (() => NaN);
     let t0 = performance.now(), c0 = process.cpuUsage();
+    const m0 = mainMs();
     const cold = await loadImages(paths, { size, channels, cacheDir, concurrency });
     const coldSeconds = (performance.now() - t0) / 1000, coldCpu = cpu(c0);
+    const coldMain = (mainMs() - m0) / 1000;
     t0 = performance.now(), c0 = process.cpuUsage();
     const warm = await loadImages(paths, { size, channels, cacheDir, concurrency });
     const warmSeconds = (performance.now() - t0) / 1000, warmCpu = cpu(c0);
@@ -89,6 +98,7 @@ export async function benchLoad(
       warmSeconds: r3(warmSeconds),
       coldCpuSeconds: r3(coldCpu),
       warmCpuSeconds: r3(warmCpu),
+      coldMainThreadCpuSeconds: Number.isNaN(coldMain) ? null : r3(coldMain),
       decodedCold: cold.decoded,
       decodedWarm: warm.decoded,
       coldImagesPerSecond: Math.round(paths.length / coldSeconds),

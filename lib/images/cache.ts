@@ -127,13 +127,6 @@ interface Counters {
  * 2 cores.
  */
 sharp.concurrency(1);
-/**
- * No libvips operation cache: every image is a different input buffer, so the cache never hits,
- * yet each operation was hashed, looked up and kept (with its pixels) among the last 100. Off,
- * decoding took about a tenth less CPU (2,000 training JPEGs, busy 2-core EPYC: 0.94-1.14 ms
- * against 1.07-1.31 ms an image).
- */
-sharp.cache(false);
 
 /** The cache sub-folder for one size/channels/kernel combination. */
 export function cacheFolder(

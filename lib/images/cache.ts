@@ -15,8 +15,8 @@
  *
  * The newly decoded images of a call are written in packs of up to {@link PACK_BYTES} (one file
  * each, written to a temporary name and renamed, then the index is updated), not one file per
- * image: creating 5,216 small files cost about 2.5 CPU-seconds of kernel time here (ext4 on a
- * VM), writing the same bytes into 6 packs 0.15 s. A pack is never changed after its rename, so
+ * image: writing 5,216 files of 67.5 kB (150 x 150 x 3) cost 2.3-3.0 CPU-seconds of kernel time
+ * here (ext4 on a VM, busy machine), the same bytes written into one file 0.14 s. A pack is never changed after its rename, so
  * readers in other processes are safe; a run killed mid-way loses at most the pack being written.
  * A pack whose length is not a whole number of images, or a slot past its end, is treated as
  * missing and decoded again (into a new pack); packs that no index row refers to are deleted
@@ -64,9 +64,11 @@ export interface LoadImagesOptions {
   /** Cache folder; default {@link DEFAULT_CACHE_DIR}. `null` disables the cache. */
   cacheDir?: string | null;
   /**
-   * Images in flight at once; default 8: sharp decodes on libuv's pool (4 threads) and cache
-   * writes run on Deno's I/O threads, so more in flight keeps both busy (1,500 images, 2-core
-   * EPYC under load, no cache: 3.7 s at 4, 2.6 s at 8, 2.2 s at 16).
+   * Images in flight at once; default 8. Under Deno, sharp's decodes run as napi async work on
+   * Deno's blocking-thread pool (not libuv's, so UV_THREADPOOL_SIZE does not apply), each with one
+   * libvips worker thread; the main thread reads, hashes and resizes (a quarter of the CPU time of
+   * a cold load), so several decodes in flight keep both cores busy. 2, 8 and 16 cost the same
+   * CPU time (5,216 training images, busy 2-core EPYC).
    */
   concurrency?: number;
   /** Called after each image with the number done and the total. */

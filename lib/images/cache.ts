@@ -50,6 +50,9 @@ const CACHE_VERSION = "v3";
 /** Most bytes of pixels in one pack (about 1,000 images at 150 x 150 x 3). */
 export const PACK_BYTES = 64 * 2 ** 20;
 
+/** Packs a load keeps open at once (file descriptors are limited; a cache may hold many packs). */
+export const MAX_OPEN_PACKS = 64;
+
 /** Age after which a pack that no index row refers to is deleted (a concurrent writer's margin). */
 export const STALE_PACK_MS = 60 * 60 * 1000;
 
@@ -156,20 +159,37 @@ async function readIndex(file: string): Promise<Map<string, IndexRow>> {
  * than the read itself.
  */
 class PackReader {
+  /** Packs looked at: open, or null when missing or damaged. */
   #open = new Map<string, { file: Deno.FsFile; slots: number } | null>();
+  #openCount = 0;
   constructor(readonly dir: string, readonly imageBytes: number) {}
+
+  /** Closes the pack opened first when {@link MAX_OPEN_PACKS} are open (a cache of many packs). */
+  #makeRoom(): void {
+    if (this.#openCount < MAX_OPEN_PACKS) return;
+    for (const [id, p] of this.#open) {
+      if (!p) continue;
+      p.file.close();
+      this.#open.delete(id);
+      this.#openCount--;
+      return;
+    }
+  }
 
   /** Copies the pixels at `place` into `out`; false when the pack is missing or too short. */
   read(place: Place, out: Uint8Array): boolean {
     let pack = this.#open.get(place.pack);
     if (pack === undefined) {
       pack = null;
+      this.#makeRoom();
       try {
         const file = Deno.openSync(join(this.dir, `${place.pack}.u8`), { read: true });
         const size = file.statSync().size;
         // A length that is not a whole number of images: damaged, every slot decoded again.
-        if (size % this.imageBytes === 0) pack = { file, slots: size / this.imageBytes };
-        else file.close();
+        if (size % this.imageBytes === 0) {
+          pack = { file, slots: size / this.imageBytes };
+          this.#openCount++;
+        } else file.close();
       } catch { /* missing: decoded again */ }
       this.#open.set(place.pack, pack);
     }
@@ -192,6 +212,7 @@ class PackReader {
   close(): void {
     for (const p of this.#open.values()) p?.file.close();
     this.#open.clear();
+    this.#openCount = 0;
   }
 }
 

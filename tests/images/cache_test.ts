@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import sharp from "sharp";
-import { cacheFolder, loadImages } from "../../lib/images/cache.ts";
+import { cacheFolder, loadImages, MAX_OPEN_PACKS } from "../../lib/images/cache.ts";
 import { loadImage } from "../../lib/images/load.ts";
 import { writeBadImages, writeImageVariants } from "../../lib/images/fixtures.ts";
 
@@ -155,6 +155,30 @@ Deno.test("loadImages: new images are written in packs of packBytes; unused old 
       warm.data.subarray((6 - k) * imageBytes, (7 - k) * imageBytes),
       cold.data.subarray(k * imageBytes, (k + 1) * imageBytes),
     );
+  }
+});
+
+Deno.test("loadImages: a cache of more packs than may be open at once reads them all", async () => {
+  const dir = await Deno.makeTempDir({ dir: tmp });
+  await Deno.mkdir(join(dir, "imgs"));
+  const n = MAX_OPEN_PACKS + 6;
+  const paths: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const path = join(dir, "imgs", `img${k}.png`);
+    await sharp(new Uint8Array(4 * 4).fill(k), { raw: { width: 4, height: 4, channels: 1 } })
+      .toColourspace("b-w").png().toFile(path);
+    paths.push(path);
+  }
+  const opts = { size: 2, channels: 1 as const, cacheDir: join(dir, "cache"), packBytes: 4 };
+  const cold = await loadImages(paths, opts);
+  assert.equal(cold.decoded, n);
+  assert.equal((await packFiles(cacheFolder(opts.cacheDir, 2, 1, "nearest"))).length, n);
+  // Backwards, so that the packs opened first are closed and opened again.
+  const warm = await loadImages([...paths, ...paths].reverse(), opts);
+  assert.equal(warm.decoded, 0);
+  assert.equal(warm.cacheHits, 2 * n);
+  for (let k = 0; k < n; k++) {
+    assert.deepEqual([...warm.data.subarray(4 * (n - 1 - k), 4 * (n - k))], [k, k, k, k]);
   }
 });
 

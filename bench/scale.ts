@@ -10,6 +10,7 @@
  * | `audit`    | `deno task audit`'s work: every file hashed and decoded (lib/data/audit.ts)    |
  * | `cache128` | the packed decode cache of train + val at 128 px (lib/images/packed.ts)        |
  * | `epoch128` | one full training epoch of `compact` at 128 px, streamed from that cache, plus the run's validation scoring and threshold (`train`, 1 epoch) |
+ * | `evaluate` | `deno task evaluate --split all` with that run: every image of the archive decoded (image cache) and scored, chunk by chunk |
  * | `cache224` | the packed cache at 224 px of the images the next stage trains on             |
  * | `train224` | `compact` at 224 px for K steps (default 50) of `--batch224` images (default 16) |
  *
@@ -90,6 +91,7 @@ export const STAGES = [
   "audit",
   "cache128",
   "epoch128",
+  "evaluate",
   "cache224",
   "train224",
 ] as const;
@@ -206,6 +208,18 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
     const r = await train(cfg, { log: c.log, streamAboveBytes: 0, workers });
     images = r.summary.trainImages;
     note = `${workers} workers, ${r.summary.valImages} val images scored too`;
+  } else if (stage === "evaluate") {
+    const { initBackend } = await import("../lib/backend/select.ts");
+    const { evaluateRun } = await import("../lib/cli/evaluate.ts");
+    const runDir = join(c.dir, "run128");
+    if (!await Deno.stat(join(runDir, "summary.json")).then(() => true, () => false)) {
+      throw new Error(`no trained run in ${runDir}: the evaluate stage scores the epoch128 run`);
+    }
+    await initBackend();
+    const cacheDir = join(c.dir, "outputs", "cache", "images");
+    const e = await evaluateRun(runDir, await source(c), "all", c.log, undefined, cacheDir);
+    images = e.n;
+    note = `--split all, AUC ${e.auc.toFixed(3)}`;
   } else if (stage === "cache224" || stage === "train224") {
     const { initBackend } = await import("../lib/backend/select.ts");
     const { loadOrCreateManifest } = await import("../lib/data/split.ts");

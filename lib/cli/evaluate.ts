@@ -189,20 +189,25 @@ export const EVALUATE_FORMS = {
   },
 } as const;
 
-/** Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). */
+/**
+ * Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). Images
+ * are read and scored a chunk at a time (`predictRecords`), so memory does not grow with the
+ * split; `cacheDir` is the image cache (default outputs/cache/images).
+ */
 export async function evaluateRun(
   runDir: string,
   data: DataSource | string,
   split: EvalSplit,
   note: (msg: string) => void = (m) => console.error(m),
   perturbSeed?: number,
+  cacheDir?: string,
 ): Promise<Evaluation> {
   const run = await loadRun(runDir);
   const { records, source, fromManifest } = await splitRecords(data, split);
   if (fromManifest) {
     note(`evaluate: ${describeSource(data)} has no ${split}/ folder; using ${source}`);
   }
-  const { prob, failures } = await predictRecords(run, records, { perturbSeed });
+  const { prob, failures } = await predictRecords(run, records, { perturbSeed, cacheDir });
   for (const f of failures) note(`evaluate: skipped ${f.path}: ${f.reason}`);
   const y: number[] = [], p: number[] = [];
   records.forEach((r, i) => Number.isFinite(prob[i]) && (y.push(r.y), p.push(prob[i])));

@@ -29,7 +29,12 @@ async function films(dir: string, n: number): Promise<string[]> {
     else {
       const g = Math.round((i * 251) / n) % 256;
       await sharp({
-        create: { width: 16, height: 16, channels: 3, background: { r: g, g: g, b: (g * 7) % 256 } },
+        create: {
+          width: 16,
+          height: 16,
+          channels: 3,
+          background: { r: g, g: g, b: (g * 7) % 256 },
+        },
       }).png().toFile(p);
     }
     paths.push(p);

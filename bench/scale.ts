@@ -5,7 +5,7 @@
  *
  * | stage      | what                                                                           |
  * | ---------- | ------------------------------------------------------------------------------ |
- * | `generate` | writes N synthetic films (S px) in the format (lib/data/archive.ts); reused when already there |
+ * | `generate` | writes N synthetic films (S px) in the format (lib/data/archive.ts); reused when already there, finished when interrupted |
  * | `dataset`  | reads the dataset: walk, label table, DICOM headers (lib/data/dataset.ts)     |
  * | `audit`    | `deno task audit`'s work: every file hashed and decoded (lib/data/audit.ts)    |
  * | `cache128` | the packed decode cache of train + val at 128 px (lib/images/packed.ts)        |
@@ -171,11 +171,13 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
       note = "reused (already written)";
     } else {
       const tick = progressLine("generate", c.n, c.log);
-      await writeArchive(join(c.dir, "archive"), c.format, planArchive(c.n, 1), {
+      const w = await writeArchive(join(c.dir, "archive"), c.format, planArchive(c.n, 1), {
         size: c.size,
+        resume: true,
         onProgress: (d) => tick(d),
       });
       await Deno.writeTextFile(marker, new Date().toISOString());
+      if (w.kept) note = `${w.kept} images kept from an interrupted run`;
     }
     images = c.n;
   } else if (stage === "dataset") {

@@ -16,8 +16,10 @@
  *
  * Prints one JSON object with `--json`: `images`, `peakRssMiB` (the largest of the stages), and
  * per stage `seconds`, `images`, `imagesPerSecond` and `peakRssMiB`; plus the machine (CPU model,
- * cores, load average at start and end). The files go under `outputs/bench-scale/<format>-<N>-<S>`
- * (delete it to start over); `outputs/bench/scale-<N>.json` keeps the result (`scale-<N>-<stages>.json`
+ * cores, load average at start and end). The files go under `outputs/bench-scale/<format>-<N>-<S>`:
+ * the archive is written once and reused by every later run (an interrupted one is finished),
+ * the decode caches are emptied at the start of each run, so every run measures cold decoding
+ * (delete the folder to start over); `outputs/bench/scale-<N>.json` keeps the result (`scale-<N>-<stages>.json`
  * with `--stages`).
  * @module
  */
@@ -319,6 +321,8 @@ export async function main(args: string[]): Promise<void> {
     return console.log(JSON.stringify(r));
   }
   const wanted = v.stages ? v.stages.split(",").map((s) => s.trim()) : [...STAGES];
+  // Every run measures cold decode caches; the archive (and the trained run) are kept.
+  await Deno.remove(join(dir, "outputs", "cache"), { recursive: true }).catch(() => {});
   const stages: Record<string, StageResult> = {};
   const load0 = os.loadavg();
   for (const stage of STAGES.filter((s) => wanted.includes(s))) {

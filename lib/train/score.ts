@@ -147,8 +147,9 @@ export interface ScoreOptions {
   /** Apply the seeded training augmentation to every loaded image first (in input order). */
   perturbSeed?: number;
   /**
-   * Decoded pixels held at once while scoring (default {@link SCORE_CHUNK_BYTES}): images are
-   * read this many bytes' worth at a time, scored, and let go.
+   * Decoded pixels per chunk while scoring (default {@link SCORE_CHUNK_BYTES}): images are read
+   * this many bytes' worth at a time, scored, and let go; the next chunk is read meanwhile, so
+   * at most two chunks are held.
    */
   chunkBytes?: number;
   /** Called with each chunk of decoded images, before it is scored (its first index, its size). */
@@ -156,8 +157,9 @@ export interface ScoreOptions {
 }
 
 /**
- * Decoded pixels {@link predictRecords} holds at once: 64 MiB, 4,096 images at 128 x 128 x 1 or
- * 445 at 224 x 224 x 3, so scoring 100,000 images takes no more memory than scoring 5,000.
+ * Decoded pixels in one chunk of {@link predictRecords}: 64 MiB, 4,096 images at 128 x 128 x 1
+ * or 445 at 224 x 224 x 3 (two chunks at most are held: one scored, the next being read), so
+ * scoring 100,000 images takes no more memory than scoring 10,000.
  */
 export const SCORE_CHUNK_BYTES = 64 * 2 ** 20;
 
@@ -201,26 +203,36 @@ async function scoreChunks(
     slots = [];
     x = new Float32Array(batch * bytes);
   };
-  for (let start = 0; start < n; start += chunk) {
-    const loaded = await loadRunImages(paths.slice(start, start + chunk), {
+  const load = (start: number) =>
+    loadRunImages(paths.slice(start, start + chunk), {
       size: pre.size,
       channels: pre.channels,
       chestRegion: opts.chestRegion ?? pre.chestRegion ?? "none",
       intensity: pre.intensity ?? "none",
       cacheDir: opts.cacheDir,
     });
-    opts.onChunk?.(start, loaded.ok.length);
-    keep?.(start, loaded.data);
-    failures.push(...loaded.failures);
-    for (let k = 0; k < loaded.ok.length; k++) {
-      if (!loaded.ok[k]) continue;
-      ok[start + k] = true;
-      const img = loaded.data.subarray(k * bytes, (k + 1) * bytes);
-      if (rng) augmentInto(img, pre, rng, x, slots.length * bytes);
-      else normalisePixels(pre, img, x, slots.length * bytes);
-      slots.push(start + k);
-      if (slots.length === batch) await flush();
+  // The next chunk is read (sharp decodes on its own threads) while this one is scored.
+  let next = n > 0 ? load(0) : null;
+  try {
+    for (let start = 0; start < n; start += chunk) {
+      const loaded = await next!;
+      next = start + chunk < n ? load(start + chunk) : null;
+      opts.onChunk?.(start, loaded.ok.length);
+      keep?.(start, loaded.data);
+      failures.push(...loaded.failures);
+      for (let k = 0; k < loaded.ok.length; k++) {
+        if (!loaded.ok[k]) continue;
+        ok[start + k] = true;
+        const img = loaded.data.subarray(k * bytes, (k + 1) * bytes);
+        if (rng) augmentInto(img, pre, rng, x, slots.length * bytes);
+        else normalisePixels(pre, img, x, slots.length * bytes);
+        slots.push(start + k);
+        if (slots.length === batch) await flush();
+      }
     }
+  } finally {
+    // Scoring failed midway: the chunk being read is let go quietly.
+    next?.catch(() => {});
   }
   await flush();
   return { prob, outputs, units, ok, failures };
@@ -286,7 +298,7 @@ export interface Predictions {
 
 /**
  * {@link scoreRecords} reduced to P(pneumonia) and the failures (evaluate's and predict's
- * output), in bounded memory: at most `chunkBytes` of decoded pixels (default
+ * output), in bounded memory: at most two chunks of `chunkBytes` of decoded pixels (default
  * {@link SCORE_CHUNK_BYTES}) are held at once, whatever the number of images; an ensemble's
  * members are scored one after the other, each the same way.
  */

@@ -15,8 +15,8 @@
  * | `train224` | `compact` at 224 px for K steps (default 50) of `--batch224` images (default 16) |
  *
  * Prints one JSON object with `--json`: `images`, `peakRssMiB` (the largest of the stages), and
- * per stage `seconds`, `images`, `imagesPerSecond` and `peakRssMiB`; plus the machine (CPU model,
- * cores, load average at start and end). The files go under `outputs/bench-scale/<format>-<N>-<S>`:
+ * per stage `seconds`, `cpuSeconds` (all threads), `images`, `imagesPerSecond` and `peakRssMiB`;
+ * plus the machine (CPU model, cores, load average at start and end). The files go under `outputs/bench-scale/<format>-<N>-<S>`:
  * the archive is written once and reused by every later run (an interrupted one is finished),
  * the decode caches are emptied at the start of each run, so every run measures cold decoding
  * (delete the folder to start over); `outputs/bench/scale-<N>.json` keeps the result (`scale-<N>-<stages>.json`
@@ -25,6 +25,7 @@
  */
 import { denoExecutable } from "./permissions.ts";
 import os from "node:os";
+import process from "node:process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CliSpec, helpText, parseCli, runCli } from "../lib/cli/_args.ts";
@@ -102,6 +103,8 @@ type Stage = typeof STAGES[number];
 /** What one stage reports. */
 export interface StageResult {
   seconds: number;
+  /** CPU time of the stage's process, every thread (user + system): a busy machine's figure. */
+  cpuSeconds: number;
   images: number;
   imagesPerSecond: number;
   peakRssMiB: number;
@@ -163,7 +166,7 @@ async function config(c: Ctx, size: number) {
 
 /** Runs one stage in this process; returns its figures. */
 async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
-  const t0 = performance.now();
+  const t0 = performance.now(), cpu0 = process.cpuUsage();
   let images = 0, note: string | undefined;
   const { progressLine } = await import("../lib/util/progress.ts");
   if (stage === "generate") {
@@ -288,8 +291,10 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
     packed.close();
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   return {
     seconds: Math.round(seconds * 10) / 10,
+    cpuSeconds: Math.round((cpu.user + cpu.system) / 1e5) / 10,
     images,
     imagesPerSecond: Math.round(10 * images / Math.max(seconds, 1e-3)) / 10,
     peakRssMiB: peakRssMiB(),
@@ -344,7 +349,8 @@ export async function main(args: string[]): Promise<void> {
     stages[stage] = JSON.parse(text);
     const s = stages[stage];
     console.error(
-      `bench-scale: ${stage}: ${s.seconds} s, ${s.imagesPerSecond} images/s, peak RSS ` +
+      `bench-scale: ${stage}: ${s.seconds} s (CPU ${s.cpuSeconds} s), ${s.imagesPerSecond} ` +
+        `images/s, peak RSS ` +
         `${s.peakRssMiB} MiB${s.note ? ` (${s.note})` : ""}`,
     );
   }

@@ -2,10 +2,11 @@
  * The one scoring path: a model's outputs and P(pneumonia) for uint8 images, in inference mode,
  * batch by batch. Training scores its validation split with {@link predictSplit}; evaluation,
  * prediction and the chapters score image files with a run through {@link scoreRecords} (every
- * output, the pixels the model saw, failures named) or {@link predictRecords} (P(pneumonia) only).
- * Both read images at the run's stored preprocessing, chest region and intensity normalisation
- * included, and can apply the
- * seeded training augmentation first (`perturbSeed`, a robustness stress test).
+ * output, the pixels the model saw, failures named) or {@link predictRecords} (P(pneumonia) only,
+ * in bounded memory: images are read a chunk at a time and let go once scored, so `evaluate
+ * --split all` on 100,000 images holds two chunks of pixels, not 100,000 images). Both read
+ * images at the run's stored preprocessing, chest region and intensity normalisation included,
+ * and can apply the seeded training augmentation first (`perturbSeed`, a robustness stress test).
  *
  * @example
  * ```ts

@@ -224,7 +224,11 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
     }
     await initBackend();
     const cacheDir = join(c.dir, "outputs", "cache", "images");
-    const e = await evaluateRun(runDir, await source(c), "all", c.log, undefined, cacheDir);
+    const tick = progressLine("evaluate", c.n, c.log);
+    const e = await evaluateRun(runDir, await source(c), "all", c.log, {
+      cacheDir,
+      onProgress: (d) => tick(d),
+    });
     images = e.n;
     note = `--split all, AUC ${e.auc.toFixed(3)}`;
   } else if (stage === "cache224" || stage === "train224") {

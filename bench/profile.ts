@@ -24,36 +24,15 @@ import { describeBackend, initBackend } from "../lib/backend/select.ts";
 import type { WasmKernelMode } from "../lib/backend/wasm/mod.ts";
 import { makeAdam } from "../lib/backend/fused_adam.ts";
 import { createModel, getModelSpec } from "../lib/models/registry.ts";
+import { threadCpuMs } from "./thread_cpu.ts";
+
+export { threadCpuMs };
 
 /** CPU milliseconds of this process since `since` (or since start). */
 export function cpuMs(since?: { user: number; system: number }): number {
   const u = process.cpuUsage(since);
   return (u.user + u.system) / 1000;
 }
-
-/**
- * CPU milliseconds of the calling thread alone (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)` through
- * FFI), or null where that is unavailable (not Linux, no FFI permission). With kernel threads, the
- * main thread's CPU time in a kernel is the part of it that did not run on another thread (the
- * main thread sleeps in `Atomics.wait` while the workers finish), so it shows the serial time
- * whatever else runs on the machine.
- */
-export const threadCpuMs: (() => number) | null = (() => {
-  if (Deno.build.os !== "linux") return null;
-  try {
-    const lib = Deno.dlopen("libc.so.6", {
-      clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-    });
-    const ts = new BigInt64Array(2);
-    const CLOCK_THREAD_CPUTIME_ID = 3;
-    return () => {
-      lib.symbols.clock_gettime(CLOCK_THREAD_CPUTIME_ID, ts);
-      return Number(ts[0]) * 1e3 + Number(ts[1]) / 1e6;
-    };
-  } catch {
-    return null;
-  }
-})();
 
 /** One row of a profile: a kernel's total CPU ms over the profiled steps and its call count. */
 export interface ProfileRow {

@@ -5,23 +5,27 @@
  *
  * | stage      | what                                                                           |
  * | ---------- | ------------------------------------------------------------------------------ |
- * | `generate` | writes N synthetic films (S px) in the format (lib/data/archive.ts); reused when already there |
+ * | `generate` | writes N synthetic films (S px) in the format (lib/data/archive.ts); reused when already there, finished when interrupted |
  * | `dataset`  | reads the dataset: walk, label table, DICOM headers (lib/data/dataset.ts)     |
  * | `audit`    | `deno task audit`'s work: every file hashed and decoded (lib/data/audit.ts)    |
  * | `cache128` | the packed decode cache of train + val at 128 px (lib/images/packed.ts)        |
  * | `epoch128` | one full training epoch of `compact` at 128 px, streamed from that cache, plus the run's validation scoring and threshold (`train`, 1 epoch) |
+ * | `evaluate` | `deno task evaluate --split all` with that run: every image of the archive decoded (image cache) and scored, chunk by chunk |
  * | `cache224` | the packed cache at 224 px of the images the next stage trains on             |
  * | `train224` | `compact` at 224 px for K steps (default 50) of `--batch224` images (default 16) |
  *
  * Prints one JSON object with `--json`: `images`, `peakRssMiB` (the largest of the stages), and
- * per stage `seconds`, `images`, `imagesPerSecond` and `peakRssMiB`; plus the machine (CPU model,
- * cores, load average at start and end). The files go under `outputs/bench-scale/<format>-<N>-<S>`
- * (delete it to start over); `outputs/bench/scale-<N>.json` keeps the result (`scale-<N>-<stages>.json`
+ * per stage `seconds`, `cpuSeconds` (all threads), `images`, `imagesPerSecond` and `peakRssMiB`;
+ * plus the machine (CPU model, cores, load average at start and end). The files go under `outputs/bench-scale/<format>-<N>-<S>`:
+ * the archive is written once and reused by every later run (an interrupted one is finished),
+ * the decode caches are emptied at the start of each run, so every run measures cold decoding
+ * (delete the folder to start over); `outputs/bench/scale-<N>.json` keeps the result (`scale-<N>-<stages>.json`
  * with `--stages`).
  * @module
  */
 import { denoExecutable } from "./permissions.ts";
 import os from "node:os";
+import process from "node:process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CliSpec, helpText, parseCli, runCli } from "../lib/cli/_args.ts";
@@ -90,6 +94,7 @@ export const STAGES = [
   "audit",
   "cache128",
   "epoch128",
+  "evaluate",
   "cache224",
   "train224",
 ] as const;
@@ -98,6 +103,8 @@ type Stage = typeof STAGES[number];
 /** What one stage reports. */
 export interface StageResult {
   seconds: number;
+  /** CPU time of the stage's process, every thread (user + system): a busy machine's figure. */
+  cpuSeconds: number;
   images: number;
   imagesPerSecond: number;
   peakRssMiB: number;
@@ -159,7 +166,7 @@ async function config(c: Ctx, size: number) {
 
 /** Runs one stage in this process; returns its figures. */
 async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
-  const t0 = performance.now();
+  const t0 = performance.now(), cpu0 = process.cpuUsage();
   let images = 0, note: string | undefined;
   const { progressLine } = await import("../lib/util/progress.ts");
   if (stage === "generate") {
@@ -169,11 +176,13 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
       note = "reused (already written)";
     } else {
       const tick = progressLine("generate", c.n, c.log);
-      await writeArchive(join(c.dir, "archive"), c.format, planArchive(c.n, 1), {
+      const w = await writeArchive(join(c.dir, "archive"), c.format, planArchive(c.n, 1), {
         size: c.size,
+        resume: true,
         onProgress: (d) => tick(d),
       });
       await Deno.writeTextFile(marker, new Date().toISOString());
+      if (w.kept) note = `${w.kept} images kept from an interrupted run`;
     }
     images = c.n;
   } else if (stage === "dataset") {
@@ -206,6 +215,22 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
     const r = await train(cfg, { log: c.log, streamAboveBytes: 0, workers });
     images = r.summary.trainImages;
     note = `${workers} workers, ${r.summary.valImages} val images scored too`;
+  } else if (stage === "evaluate") {
+    const { initBackend } = await import("../lib/backend/select.ts");
+    const { evaluateRun } = await import("../lib/cli/evaluate.ts");
+    const runDir = join(c.dir, "run128");
+    if (!await Deno.stat(join(runDir, "summary.json")).then(() => true, () => false)) {
+      throw new Error(`no trained run in ${runDir}: the evaluate stage scores the epoch128 run`);
+    }
+    await initBackend();
+    const cacheDir = join(c.dir, "outputs", "cache", "images");
+    const tick = progressLine("evaluate", c.n, c.log);
+    const e = await evaluateRun(runDir, await source(c), "all", c.log, {
+      cacheDir,
+      onProgress: (d) => tick(d),
+    });
+    images = e.n;
+    note = `--split all, AUC ${e.auc.toFixed(3)}`;
   } else if (stage === "cache224" || stage === "train224") {
     const { initBackend } = await import("../lib/backend/select.ts");
     const { loadOrCreateManifest } = await import("../lib/data/split.ts");
@@ -270,8 +295,10 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
     packed.close();
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   return {
     seconds: Math.round(seconds * 10) / 10,
+    cpuSeconds: Math.round((cpu.user + cpu.system) / 1e5) / 10,
     images,
     imagesPerSecond: Math.round(10 * images / Math.max(seconds, 1e-3)) / 10,
     peakRssMiB: peakRssMiB(),
@@ -303,6 +330,8 @@ export async function main(args: string[]): Promise<void> {
     return console.log(JSON.stringify(r));
   }
   const wanted = v.stages ? v.stages.split(",").map((s) => s.trim()) : [...STAGES];
+  // Every run measures cold decode caches; the archive (and the trained run) are kept.
+  await Deno.remove(join(dir, "outputs", "cache"), { recursive: true }).catch(() => {});
   const stages: Record<string, StageResult> = {};
   const load0 = os.loadavg();
   for (const stage of STAGES.filter((s) => wanted.includes(s))) {
@@ -324,7 +353,8 @@ export async function main(args: string[]): Promise<void> {
     stages[stage] = JSON.parse(text);
     const s = stages[stage];
     console.error(
-      `bench-scale: ${stage}: ${s.seconds} s, ${s.imagesPerSecond} images/s, peak RSS ` +
+      `bench-scale: ${stage}: ${s.seconds} s (CPU ${s.cpuSeconds} s), ${s.imagesPerSecond} ` +
+        `images/s, peak RSS ` +
         `${s.peakRssMiB} MiB${s.note ? ` (${s.note})` : ""}`,
     );
   }

@@ -189,20 +189,39 @@ export const EVALUATE_FORMS = {
   },
 } as const;
 
-/** Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). */
+/** Options of {@link evaluateRun}. */
+export interface EvaluateRunOptions {
+  /** Stress test: every image augmented with this seed first. */
+  perturbSeed?: number;
+  /** Image cache folder (default outputs/cache/images). */
+  cacheDir?: string;
+  /** Called as each chunk of images is read, and at the end: images scored so far, the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Scores `runDir` on `split` of `data`; messages about the data go to `note` (stderr). Images
+ * are read and scored a chunk at a time (`predictRecords`), so memory does not grow with the
+ * split.
+ */
 export async function evaluateRun(
   runDir: string,
   data: DataSource | string,
   split: EvalSplit,
   note: (msg: string) => void = (m) => console.error(m),
-  perturbSeed?: number,
+  opts: EvaluateRunOptions = {},
 ): Promise<Evaluation> {
   const run = await loadRun(runDir);
   const { records, source, fromManifest } = await splitRecords(data, split);
   if (fromManifest) {
     note(`evaluate: ${describeSource(data)} has no ${split}/ folder; using ${source}`);
   }
-  const { prob, failures } = await predictRecords(run, records, { perturbSeed });
+  const { prob, failures } = await predictRecords(run, records, {
+    perturbSeed: opts.perturbSeed,
+    cacheDir: opts.cacheDir,
+    onChunk: (start) => opts.onProgress?.(start, records.length),
+  });
+  opts.onProgress?.(records.length, records.length);
   for (const f of failures) note(`evaluate: skipped ${f.path}: ${f.reason}`);
   const y: number[] = [], p: number[] = [];
   records.forEach((r, i) => Number.isFinite(prob[i]) && (y.push(r.y), p.push(prob[i])));
@@ -318,7 +337,7 @@ export async function main(args: string[]): Promise<void> {
   if (perturb !== undefined) {
     console.error(`evaluate: stress test, every image augmented (seed ${perturb})`);
   }
-  const e = await evaluateRun(runDir, src, split, undefined, perturb);
+  const e = await evaluateRun(runDir, src, split, undefined, { perturbSeed: perturb });
   if (v.json) return console.log(JSON.stringify(e));
   console.log(formatEvaluation(e, runDir, split, data));
 }

@@ -23,7 +23,7 @@ import sharp from "sharp";
 import { encodeDicom } from "../images/dicom_write.ts";
 import { renderChest } from "./synthetic.ts";
 import { writeFileAtomic } from "../util/atomic.ts";
-import { makeRng } from "../util/rng.ts";
+import { makeRng, randNormal } from "../util/rng.ts";
 import { mapLimit } from "./_pool.ts";
 import type { ClassName, Subtype } from "./types.ts";
 
@@ -75,9 +75,57 @@ export function planArchive(n: number, seed = 0): PlannedImage[] {
   return out;
 }
 
-/** The pixels of a planned image (size x size gray), the same on every call. */
-export function renderPlanned(img: PlannedImage, size: number): Uint8Array {
-  return renderChest(makeRng(img.seed), size, img.subtype);
+/**
+ * Distinct films rendered per subtype (normal, bacteria, virus) by default: every planned image
+ * is one of them, moved, exposed and given noise of its own ({@link renderPlanned}).
+ */
+export const FILM_POOL = 64;
+
+/** Rendered films by `size/subtype/k` (at most {@link FILM_POOL}-ish per subtype and size). */
+const films = new Map<string, Uint8Array>();
+
+/** Film k of a subtype at a size: rendered once, then reused. */
+function film(subtype: Subtype, k: number, size: number): Uint8Array {
+  const key = `${size}/${subtype}/${k}`;
+  let px = films.get(key);
+  if (!px) {
+    px = renderChest(makeRng(1_000_003 * (k + 1) + subtype.length), size, subtype);
+    films.set(key, px);
+  }
+  return px;
+}
+
+/** Gaussian noise (sd 4 grey levels), read from a seeded offset: cheaper than drawing it. */
+const NOISE = (() => {
+  const rng = makeRng(99);
+  return Int8Array.from({ length: 65_521 }, () => Math.round(randNormal(rng) * 4));
+})();
+
+/**
+ * The pixels of a planned image (size x size gray), the same on every call: film
+ * `seed % pool` of its subtype ({@link FILM_POOL} by default), shifted by a few pixels, with its
+ * own exposure (gain, offset) and noise, all drawn from its seed. Rendering a film costs about 17
+ * ms at 256 px; this, a fraction of a millisecond, so that 100,000 images take minutes, and no
+ * two images are the same bytes (the image cache keys decoded pixels by content).
+ */
+export function renderPlanned(img: PlannedImage, size: number, pool = FILM_POOL): Uint8Array {
+  const rng = makeRng(img.seed);
+  const base = film(img.subtype, img.seed % pool, size);
+  const reach = Math.max(1, Math.round(size * 0.02));
+  const dx = Math.floor(rng() * (2 * reach + 1)) - reach;
+  const dy = Math.floor(rng() * (2 * reach + 1)) - reach;
+  const gain = 0.9 + rng() * 0.2, offset = (rng() - 0.5) * 16;
+  let o = Math.floor(rng() * NOISE.length);
+  const out = new Uint8Array(size * size);
+  for (let y = 0; y < size; y++) {
+    const row = Math.min(size - 1, Math.max(0, y + dy)) * size;
+    for (let x = 0; x < size; x++) {
+      const v = base[row + Math.min(size - 1, Math.max(0, x + dx))] * gain + offset + NOISE[o];
+      if (++o === NOISE.length) o = 0;
+      out[y * size + x] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+    }
+  }
+  return out;
 }
 
 /** Where {@link writeArchive} put things: the `--data` folder and the `--labels` table. */
@@ -86,6 +134,8 @@ export interface WrittenArchive {
   labels: string | null;
   format: ArchiveFormat;
   images: number;
+  /** Images found already written ({@link ArchiveOptions.resume}) and kept. */
+  kept: number;
 }
 
 /** Options of {@link writeArchive}. */
@@ -96,6 +146,14 @@ export interface ArchiveOptions {
   concurrency?: number;
   /** Called after each image. */
   onProgress?: (done: number, total: number) => void;
+  /** Distinct films per subtype the images vary (default {@link FILM_POOL}). */
+  pool?: number;
+  /**
+   * Keep the images already there (a file of the name exists: complete, as every file is
+   * written atomically) and write only the others: an interrupted archive is finished, not
+   * started over.
+   */
+  resume?: boolean;
 }
 
 /** The relative path of an image in a format (see the module doc). */
@@ -193,17 +251,23 @@ export async function writeArchive(
 ): Promise<WrittenArchive> {
   const size = opts.size ?? 64;
   const dirs = new Set<string>();
+  let kept = 0;
   await mapLimit(plan, opts.concurrency ?? 8, async (img, i) => {
     const path = join(root, archivePath(format, img, i));
+    if (opts.resume && await Deno.stat(path).then((s) => s.isFile, () => false)) {
+      kept++;
+      return;
+    }
     const dir = dirname(path);
     if (!dirs.has(dir)) {
       await Deno.mkdir(dir, { recursive: true });
       dirs.add(dir);
     }
-    const px = renderPlanned(img, size);
+    const px = renderPlanned(img, size, opts.pool);
+    // Deflate level 3: 30% less CPU than sharp's 6 for files 2% larger (256 px films).
     const bytes = format === "rsna" ? dicomOf(px, size, img, i) : new Uint8Array(
-      await sharp(px, { raw: { width: size, height: size, channels: 1 } }).png()
-        .toBuffer(),
+      await sharp(px, { raw: { width: size, height: size, channels: 1 } })
+        .png({ compressionLevel: 3 }).toBuffer(),
     );
     await writeFileAtomic(path, bytes);
   }, opts.onProgress);
@@ -219,5 +283,6 @@ export async function writeArchive(
     labels,
     format,
     images: plan.length,
+    kept,
   };
 }

@@ -35,11 +35,29 @@ export interface Screening {
   warnings: ScopeWarning[];
 }
 
+/** Files screened at once: their model inputs are held together for the feature pass. */
+export const SCREEN_CHUNK = 1024;
+
 /**
  * Screens `paths` with the run (its preprocessing, chest region included, and model features);
- * null for a file that cannot be read (the caller reports why).
+ * null for a file that cannot be read (the caller reports why). Works through `chunk` files at a
+ * time (default {@link SCREEN_CHUNK}), so any number of files takes bounded memory.
  */
 export async function screenFiles(
+  run: Pick<LoadedRun, "model" | "preprocessing">,
+  paths: readonly string[],
+  ood: OodFile | null,
+  chunk = SCREEN_CHUNK,
+): Promise<(Screening | null)[]> {
+  const out: (Screening | null)[] = [];
+  for (let start = 0; start < paths.length; start += chunk) {
+    out.push(...await screenChunk(run, paths.slice(start, start + chunk), ood));
+  }
+  return out;
+}
+
+/** {@link screenFiles} of one chunk of files. */
+async function screenChunk(
   run: Pick<LoadedRun, "model" | "preprocessing">,
   paths: readonly string[],
   ood: OodFile | null,

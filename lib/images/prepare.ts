@@ -59,21 +59,33 @@ export function flattenAlpha(raw: RawImage): RawImage {
 
 /**
  * The model's uint8 input (size x size x channels, HWC) from decoded pixels (see the module doc
- * for the steps).
+ * for the steps). Writes into `out` when given (size * size * channels bytes, e.g. the image's
+ * slot of a packed batch, saving a copy) and returns it.
  */
-export function toModelInput(raw: RawImage, size: number, channels: 1 | 3): Uint8Array {
+export function toModelInput(
+  raw: RawImage,
+  size: number,
+  channels: 1 | 3,
+  out: Uint8Array = new Uint8Array(size * size * channels),
+): Uint8Array {
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`size must be a positive integer, got ${size}`);
   }
   if (channels !== 1 && channels !== 3) {
     throw new RangeError(`channels must be 1 or 3, got ${channels}`);
   }
-  const flat = flattenAlpha(raw);
-  const small = resizeNearest(flat.data, flat.width, flat.height, flat.channels, size, size);
   const n = size * size;
-  if (flat.channels === channels) return small;
-  if (channels === 1) return srgbToGray(small, n, 3);
-  const rgb = new Uint8Array(n * 3);
-  for (let i = 0, j = 0; i < n; i++, j += 3) rgb[j] = rgb[j + 1] = rgb[j + 2] = small[i];
-  return rgb;
+  if (out.length !== n * channels) {
+    throw new RangeError(
+      `toModelInput: output of ${out.length} bytes, expected ${size}x${size}x${channels}`,
+    );
+  }
+  const flat = flattenAlpha(raw);
+  if (flat.channels === channels) {
+    return resizeNearest(flat.data, flat.width, flat.height, channels, size, size, out);
+  }
+  const small = resizeNearest(flat.data, flat.width, flat.height, flat.channels, size, size);
+  if (channels === 1) return srgbToGray(small, n, 3, out);
+  for (let i = 0, j = 0; i < n; i++, j += 3) out[j] = out[j + 1] = out[j + 2] = small[i];
+  return out;
 }

@@ -43,6 +43,34 @@ Deno.test("bench-scale --json: images, peakRssMiB, seconds and images per second
     }
     assert.equal(r.stages.dataset.images, 24);
     assert.match(err, /ETA|done in/);
+    const images224 = r.stages.cache224.images;
+    assert.ok(images224 > 0);
+    assert.equal(r.stages.cache224.note, `${images224} decoded`);
+    // A rerun keeps the archive and decodes again from cold caches.
+    const again = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "bench/scale.ts",
+        "--images",
+        "24",
+        "--size",
+        "48",
+        "--format",
+        "rsna",
+        "--stages",
+        "generate,cache224",
+        "--steps",
+        "1",
+        "--json",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(again.code, 0, new TextDecoder().decode(again.stderr));
+    const r2 = JSON.parse(new TextDecoder().decode(again.stdout));
+    assert.equal(r2.stages.generate.note, "reused (already written)");
+    assert.equal(r2.stages.cache224.note, `${images224} decoded`);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import sharp from "sharp";
-import { cacheFolder, loadImages } from "../../lib/images/cache.ts";
+import { cacheFolder, loadImages, MAX_OPEN_PACKS } from "../../lib/images/cache.ts";
 import { loadImage } from "../../lib/images/load.ts";
 import { writeBadImages, writeImageVariants } from "../../lib/images/fixtures.ts";
 
@@ -23,16 +23,13 @@ async function writeDistinct(dir: string, n: number): Promise<string[]> {
   return paths;
 }
 
-/** Lists the cache entry files (*.u8) under a folder. */
-async function entries(folder: string): Promise<string[]> {
+/** Lists the packs (*.u8) of a cache folder. */
+async function packFiles(folder: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const sub of Deno.readDir(folder)) {
-    if (!sub.isDirectory) continue;
-    for await (const e of Deno.readDir(join(folder, sub.name))) {
-      if (e.name.endsWith(".u8")) out.push(join(folder, sub.name, e.name));
-    }
+  for await (const e of Deno.readDir(join(folder, "packs"))) {
+    if (e.name.endsWith(".u8")) out.push(join(folder, "packs", e.name));
   }
-  return out;
+  return out.sort();
 }
 
 Deno.test("loadImages: cold run decodes all, warm run decodes and hashes nothing, same pixels", async () => {
@@ -90,20 +87,113 @@ Deno.test("loadImages: the cache is keyed by content (copy hits, changed file mi
   assert.ok(r2.data.subarray(SIZE * SIZE).every((v) => v === 200));
 });
 
-Deno.test("loadImages: a corrupt cache entry is detected and rebuilt", async () => {
+Deno.test("loadImages: a damaged pack is detected and its images decoded again", async () => {
   const dir = await Deno.makeTempDir({ dir: tmp });
   const paths = await writeDistinct(join(dir, "imgs"), 3);
   const cacheDir = join(dir, "cache");
+  const folder = cacheFolder(cacheDir, SIZE, 3, "nearest");
   const first = await loadImages(paths, { size: SIZE, channels: 3, cacheDir });
-  const files = await entries(cacheFolder(cacheDir, SIZE, 3, "nearest"));
-  assert.equal(files.length, 3);
-  await Deno.writeFile(files[0], new Uint8Array(17)); // truncated entry
+  const files = await packFiles(folder);
+  assert.equal(files.length, 1, "one call, one pack");
+  assert.equal((await Deno.stat(files[0])).size, 3 * SIZE * SIZE * 3);
+  await Deno.writeFile(files[0], new Uint8Array(17)); // truncated pack
   const again = await loadImages(paths, { size: SIZE, channels: 3, cacheDir });
-  assert.equal(again.decoded, 1);
+  assert.equal(again.decoded, 3);
+  assert.equal(again.cacheError, null);
   assert.deepEqual(again.data, first.data);
-  assert.equal((await Deno.stat(files[0])).size, SIZE * SIZE * 3);
+  // Truncated to a whole number of images: the slots still there are read, the rest decoded.
+  const rebuilt = (await packFiles(folder)).filter((f) => f !== files[0]);
+  assert.equal(rebuilt.length, 1);
+  const pack = rebuilt[0];
+  await Deno.truncate(pack, SIZE * SIZE * 3);
   const third = await loadImages(paths, { size: SIZE, channels: 3, cacheDir });
-  assert.equal(third.decoded, 0);
+  assert.equal(third.decoded, 2);
+  assert.equal(third.cacheHits, 1);
+  assert.deepEqual(third.data, first.data);
+  const fourth = await loadImages(paths, { size: SIZE, channels: 3, cacheDir });
+  assert.equal(fourth.decoded, 0);
+  assert.deepEqual(fourth.data, first.data);
+});
+
+Deno.test("loadImages: new images are written in packs of packBytes; unused old packs are removed", async () => {
+  const dir = await Deno.makeTempDir({ dir: tmp });
+  const paths = await writeDistinct(join(dir, "imgs"), 7);
+  const cacheDir = join(dir, "cache");
+  const folder = cacheFolder(cacheDir, SIZE, 1, "nearest");
+  const imageBytes = SIZE * SIZE;
+  // An unused pack from long ago and a leftover temporary file go; a recent unused pack stays
+  // (it may be another process's, about to enter the index).
+  await Deno.mkdir(join(folder, "packs"), { recursive: true });
+  const old = join(folder, "packs", "old.u8"), recent = join(folder, "packs", "recent.u8");
+  const tmpLeft = join(folder, "packs", "x.u8.tmp");
+  for (const f of [old, recent, tmpLeft]) await Deno.writeFile(f, new Uint8Array(imageBytes));
+  const longAgo = new Date(Date.now() - 2 * 3600_000);
+  await Deno.utime(old, longAgo, longAgo);
+  await Deno.utime(tmpLeft, longAgo, longAgo);
+  const opts = { size: SIZE, channels: 1 as const, cacheDir, packBytes: 3 * imageBytes };
+  const cold = await loadImages(paths, { ...opts, concurrency: 2 });
+  assert.equal(cold.decoded, 7);
+  const packs = (await packFiles(folder)).filter((f) => f !== recent);
+  assert.deepEqual(
+    (await Promise.all(packs.map((f) => Deno.stat(f)))).map((s) => s.size / imageBytes).sort(),
+    [1, 3, 3],
+  );
+  assert.equal(await Deno.stat(old).catch(() => null), null);
+  assert.equal(await Deno.stat(tmpLeft).catch(() => null), null);
+  assert.ok(await Deno.stat(recent));
+  const index = JSON.parse(await Deno.readTextFile(join(folder, "index.json")));
+  assert.equal(Object.keys(index).length, 7);
+  for (const row of Object.values(index) as { pack: string; slot: number }[]) {
+    assert.ok(packs.includes(join(folder, "packs", `${row.pack}.u8`)));
+    assert.ok(Number.isInteger(row.slot) && row.slot >= 0 && row.slot < 3);
+  }
+  const warm = await loadImages([...paths].reverse(), opts);
+  assert.equal(warm.decoded, 0);
+  assert.equal(warm.cacheHits, 7);
+  for (let k = 0; k < 7; k++) {
+    assert.deepEqual(
+      warm.data.subarray((6 - k) * imageBytes, (7 - k) * imageBytes),
+      cold.data.subarray(k * imageBytes, (k + 1) * imageBytes),
+    );
+  }
+});
+
+Deno.test("loadImages: a cache of more packs than may be open at once reads them all", async () => {
+  const dir = await Deno.makeTempDir({ dir: tmp });
+  await Deno.mkdir(join(dir, "imgs"));
+  const n = MAX_OPEN_PACKS + 6;
+  const paths: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const path = join(dir, "imgs", `img${k}.png`);
+    await sharp(new Uint8Array(4 * 4).fill(k), { raw: { width: 4, height: 4, channels: 1 } })
+      .toColourspace("b-w").png().toFile(path);
+    paths.push(path);
+  }
+  const opts = { size: 2, channels: 1 as const, cacheDir: join(dir, "cache"), packBytes: 4 };
+  const cold = await loadImages(paths, opts);
+  assert.equal(cold.decoded, n);
+  assert.equal((await packFiles(cacheFolder(opts.cacheDir, 2, 1, "nearest"))).length, n);
+  // Backwards, so that the packs opened first are closed and opened again.
+  const warm = await loadImages([...paths, ...paths].reverse(), opts);
+  assert.equal(warm.decoded, 0);
+  assert.equal(warm.cacheHits, 2 * n);
+  for (let k = 0; k < n; k++) {
+    assert.deepEqual([...warm.data.subarray(4 * (n - 1 - k), 4 * (n - k))], [k, k, k, k]);
+  }
+});
+
+Deno.test("loadImages: a cache that cannot be written is reported, the images still load", async () => {
+  const dir = await Deno.makeTempDir({ dir: tmp });
+  const paths = await writeDistinct(join(dir, "imgs"), 3);
+  const cacheDir = join(dir, "not_a_folder");
+  await Deno.writeTextFile(cacheDir, "a file where the cache folder should be");
+  const r = await loadImages(paths, { size: SIZE, channels: 1, cacheDir });
+  assert.deepEqual(r.ok, [true, true, true]);
+  assert.equal(r.decoded, 3);
+  assert.match(r.cacheError ?? "", /cannot write the image cache in .*not_a_folder/);
+  const plain = await loadImages(paths, { size: SIZE, channels: 1, cacheDir: null });
+  assert.deepEqual(r.data, plain.data);
+  assert.equal(plain.cacheError, null);
 });
 
 Deno.test("loadImages: bad images are reported and skipped, the batch goes on", async () => {

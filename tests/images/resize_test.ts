@@ -93,6 +93,37 @@ Deno.test("flattenAlpha matches sharp's flatten onto black; toModelInput matches
   );
 });
 
+Deno.test("toModelInput and resizeNearest write into a given slot exactly what they return", () => {
+  for (const inCh of [1, 2, 3, 4] as const) {
+    for (const outCh of [1, 3] as const) {
+      const raw = { data: noise(29 * 17 * inCh, inCh), width: 29, height: 17, channels: inCh };
+      const want = toModelInput(raw, 11, outCh);
+      const block = new Uint8Array(3 * 11 * 11 * outCh).fill(7);
+      const slot = block.subarray(11 * 11 * outCh, 2 * 11 * 11 * outCh);
+      assert.equal(toModelInput(raw, 11, outCh, slot), slot);
+      assert.deepEqual([...slot], [...want], `${inCh} -> ${outCh} channel(s)`);
+      // The neighbours are untouched.
+      assert.ok(block.subarray(0, 11 * 11 * outCh).every((v) => v === 7));
+      assert.ok(block.subarray(2 * 11 * 11 * outCh).every((v) => v === 7));
+      assert.throws(() => toModelInput(raw, 11, outCh, new Uint8Array(5)), /output of 5 bytes/);
+    }
+  }
+  // Alternating sizes (the last maps are remembered): each call still matches a fresh resize.
+  const src = noise(40 * 30 * 3, 5);
+  for (const [ow, oh] of [[13, 9], [7, 21], [13, 9], [40, 30]]) {
+    const { xs, ys } = nearestMaps(40, 30, ow, oh);
+    const got = resizeNearest(src, 40, 30, 3, ow, oh);
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        for (let c = 0; c < 3; c++) {
+          assert.equal(got[(y * ow + x) * 3 + c], src[(ys[y] * 40 + xs[x]) * 3 + c]);
+        }
+      }
+    }
+  }
+  assert.throws(() => resizeNearest(src, 40, 30, 3, 4, 4, new Uint8Array(47)), /output of 47/);
+});
+
 Deno.test("enlargeBilinear equals sharp's fill/linear enlargement", async () => {
   const rng = makeRng(9);
   for (let k = 0; k < 24; k++) {

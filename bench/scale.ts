@@ -212,7 +212,10 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
     const cfg = await config(c, 128);
     const workers = c.workers ?? defaultTrainWorkers(cfg, info);
     await Deno.remove(cfg.out, { recursive: true }).catch(() => {});
-    const r = await train(cfg, { log: c.log, streamAboveBytes: 0, workers });
+    const { terminalProgress } = await import("../lib/train/progress.ts");
+    // A batch line every 30 s: one epoch over 100,000 images takes many minutes.
+    const progress = terminalProgress({ tty: false, print: c.log, logEveryS: 30 });
+    const r = await train(cfg, { log: c.log, streamAboveBytes: 0, workers, progress });
     images = r.summary.trainImages;
     note = `${workers} workers, ${r.summary.valImages} val images scored too`;
   } else if (stage === "evaluate") {

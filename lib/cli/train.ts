@@ -38,6 +38,9 @@ import { readJson } from "../util/atomic.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 import { DATA_FLAGS, dataSource } from "./_data_flags.ts";
 
+/** Off a terminal, a batch progress line at most this often (an epoch can take many minutes). */
+const TRAIN_LOG_EVERY_S = 60;
+
 /** The train command's flags. */
 export const TRAIN_CLI = {
   name: "train",
@@ -225,7 +228,7 @@ export async function main(args: string[]): Promise<void> {
   if (v.resume) {
     if (!v.out) throw new UsageError("--resume needs --out DIR (the run folder to continue)");
     const cfg = await readJson<TrainConfig>(join(v.out, "config.json"));
-    const bar = terminalProgress();
+    const bar = terminalProgress({ logEveryS: TRAIN_LOG_EVERY_S });
     await train(cfg, {
       resume: true,
       workers: v.workers ?? defaultTrainWorkers(cfg, info),
@@ -284,8 +287,8 @@ export async function main(args: string[]): Promise<void> {
     mixup: v.mixup,
     pseudo: pseudoOf(v),
   });
-  // A bar on a terminal; in logs the epoch lines alone, with the run's ETA.
-  const bar = terminalProgress();
+  // A bar on a terminal; in logs the epoch lines with the run's ETA, and a batch line a minute.
+  const bar = terminalProgress({ logEveryS: TRAIN_LOG_EVERY_S });
   await train(cfg, {
     workers: v.workers ?? defaultTrainWorkers(cfg, info),
     progress: bar,

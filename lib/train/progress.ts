@@ -375,12 +375,20 @@ export interface TerminalOptions {
   columns?: number;
   /** Prints a log line (default console.log). */
   print?: (line: string) => void;
+  /**
+   * Off a TTY: also print the batch line at most every this many seconds (default: never), for
+   * epochs long enough that a line per epoch leaves a log silent for minutes.
+   */
+  logEveryS?: number;
+  /** Clock in milliseconds (default `performance.now`), for tests. */
+  now?: () => number;
 }
 
 /**
  * The terminal's progress for `deno task train`: on a TTY a bar redrawn in place (4 times a
  * second at most) under the log lines; elsewhere (logs, CI) nothing, as the epoch log lines
- * already carry the ETA. Its `log` prints a line above the bar: pass it as `train`'s `log`.
+ * already carry the ETA, or with `logEveryS` a batch line that often. Its `log` prints a line
+ * above the bar: pass it as `train`'s `log`.
  */
 export function terminalProgress(
   o: TerminalOptions = {},
@@ -397,6 +405,8 @@ export function terminalProgress(
     }
   }
   let drawn = false;
+  const now = o.now ?? (() => performance.now());
+  let lastLogged = now();
   const clear = () => {
     if (drawn) write("\r\x1b[2K");
     drawn = false;
@@ -404,7 +414,13 @@ export function terminalProgress(
   return {
     minIntervalMs: 250,
     update(s) {
-      if (!tty) return;
+      if (!tty) {
+        if (o.logEveryS === undefined || s.phase !== "batch") return;
+        const t = now();
+        if (t - lastLogged < o.logEveryS * 1000) return;
+        lastLogged = t;
+        return (o.print ?? console.log)(progressLine(s));
+      }
       if (s.phase === "done") return clear();
       if (s.phase === "epoch") return clear();
       const text = `${bar(s.batch / Math.max(1, s.batches))} ${progressLine(s)}`;

@@ -186,6 +186,28 @@ Deno.test("terminalProgress: nothing on a non-TTY; a bar redrawn in place on a T
   const p = terminalProgress({ tty: false, write: (t) => plain += t, columns: 200 });
   await p.update(snap("batch", 2));
   assert.equal(plain, "", "no bar in logs: the epoch lines carry the ETA");
+  // With logEveryS, a log gets the batch line at most that often (long epochs).
+  let clock = 0;
+  const lines: string[] = [];
+  const l = terminalProgress({
+    tty: false,
+    write: (t) => plain += t,
+    print: (x) => lines.push(x),
+    logEveryS: 30,
+    now: () => clock,
+  });
+  for (const ms of [10_000, 31_000, 40_000, 62_000]) {
+    clock = ms;
+    await l.update(snap("batch", 2));
+  }
+  await l.update(snap("epoch", 4));
+  assert.deepEqual(lines, [
+    "cnn: epoch 2/10 batch 2/4 | 16.0 img/s | epoch ETA 4 s | " +
+    "run ETA up to 1 min 40 s (early stopping could end it in 40 s)",
+    "cnn: epoch 2/10 batch 2/4 | 16.0 img/s | epoch ETA 4 s | " +
+    "run ETA up to 1 min 40 s (early stopping could end it in 40 s)",
+  ]);
+  assert.equal(plain, "");
   let text = "";
   const t = terminalProgress({ tty: true, write: (s) => text += s, columns: 200 });
   await t.update(snap("batch", 2));

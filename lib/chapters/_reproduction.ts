@@ -296,8 +296,7 @@ export function reproductionMarkdown(
     );
     if (test.kind === "second-site") {
       out.push(
-        "These are not the seed's 624 test images: the data has no official test/ folder, so " +
-          "ours are the second-site sample's. Where that sample is drawn from the same " +
+        "These are not the seed's 624 test images. Where the second-site sample is drawn from the same " +
           "official test split (the project's chest_xray_site is 40% of it, chosen by patient), " +
           "the two rows measure the same kind of images on different subsets, ours on fewer " +
           "images and so with wider intervals; a sample from another hospital answers a " +

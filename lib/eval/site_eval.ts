@@ -233,11 +233,13 @@ async function scoreKey(
   part: LoadedRun,
   o: { bn: boolean; tta: number; paths: string[]; cacheDir?: string },
 ): Promise<string | null> {
-  const weights = join(resolve(part.dir), "model", "weights.bin");
-  const st = await Deno.stat(weights).catch(() => null);
+  // model.json is written after the weight files every time a model is saved (lib/models/io.ts),
+  // so its time and size change with them, however many files the weights fill.
+  const model = join(resolve(part.dir), "model", "model.json");
+  const st = await Deno.stat(model).catch(() => null);
   if (!st?.mtime) return null;
   return sha256Hex(JSON.stringify({
-    weights,
+    model,
     mtime: st.mtime.getTime(),
     size: st.size,
     pre: part.preprocessing,

@@ -2,7 +2,7 @@
  * Saving and loading TF.js layers models on the local disk from Deno.
  *
  * TF.js only registers `file://` handlers in tfjs-node, which cannot install here; these two
- * small IO handlers write and read the standard TF.js format (model.json + weights.bin) with
+ * small IO handlers write and read the standard TF.js format (model.json + weight files) with
  * Deno's file API so a saved model loads in any TF.js (`tf.loadLayersModel`) elsewhere.
  * @module
  */
@@ -19,17 +19,39 @@ export function modelJsonPath(pathOrUrl: string): string {
   return p.endsWith(".json") ? p : join(p, "model.json");
 }
 
-/** Writes `model` to `dir` as model.json + weights.bin (atomic writes, weights first). */
+/** Largest weight file written: tensorflowjs_converter's shard size (4 MiB). */
+export const WEIGHT_SHARD_BYTES = 4 * 1024 * 1024;
+
+/** The weight files of `bytes` bytes of weights: `weights.bin`, or numbered 4 MiB shards. */
+export function weightFileNames(bytes: number, shard = WEIGHT_SHARD_BYTES): string[] {
+  const n = Math.max(1, Math.ceil(bytes / shard));
+  return n === 1
+    ? ["weights.bin"]
+    : Array.from({ length: n }, (_, i) => `weights-shard${i + 1}of${n}.bin`);
+}
+
+/**
+ * Writes `model` to `dir` as model.json + weights.bin, or 4 MiB shards for a larger model (a
+ * transfer model with its frozen base), as tensorflowjs_converter does; atomic writes, weights
+ * first, so model.json names only whole files.
+ */
 export async function saveModel(model: tfl.LayersModel, dir: string): Promise<void> {
   await model.save(tf.io.withSaveHandler(async (artifacts) => {
     const data = tf.io.concatenateArrayBuffers(artifacts.weightData ?? new ArrayBuffer(0));
-    await writeFileAtomic(join(dir, "weights.bin"), new Uint8Array(data));
+    const paths = weightFileNames(data.byteLength);
+    for (const [i, name] of paths.entries()) {
+      const start = i * WEIGHT_SHARD_BYTES;
+      await writeFileAtomic(
+        join(dir, name),
+        new Uint8Array(data, start, Math.min(WEIGHT_SHARD_BYTES, data.byteLength - start)),
+      );
+    }
     await writeJsonAtomic(join(dir, "model.json"), {
       modelTopology: artifacts.modelTopology,
       format: "layers-model",
       generatedBy: "pneumonia-xray (TF.js " + tf.version_core + ")",
       convertedBy: null,
-      weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
+      weightsManifest: [{ paths, weights: artifacts.weightSpecs }],
     });
     return {
       modelArtifactsInfo: {

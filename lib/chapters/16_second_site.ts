@@ -34,6 +34,12 @@ import { resultPath, splits } from "./_context.ts";
 import type { SecondSiteResult } from "./_conclusion_inputs.ts";
 import { type EvalContext, evalContext, type ScoredSplit, scoreSplit } from "./_eval_context.ts";
 import { N_BOOT } from "./_site_adaptation.ts";
+export {
+  readSelection,
+  SELECTION_PATH,
+  selectionSummary,
+  selectionTableHtml,
+} from "./_site_selection.ts";
 
 export {
   type AdaptationRow,

@@ -1,6 +1,6 @@
 /**
  * `deno task select --candidates DIR,DIR,... --site DIR [--incumbent DIR] [--folds 5] [--seed S]
- * [--json] [--out FILE]`: scores the incumbent (default the committed reference) and every
+ * [--prior-comparisons N] [--json] [--out FILE]`: scores the incumbent (default the committed reference) and every
  * candidate run on a labelled site sample (once; scores cached in outputs/cache/site_scores),
  * then prints per run the site ROC-AUC with its patient-bootstrap interval, the paired gain over
  * the incumbent with DeLong's p and the Holm-adjusted p, the paired patient-bootstrap interval of
@@ -24,8 +24,8 @@ import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts
 export const SELECT_CLI = {
   name: "select",
   synopsis: [
-    "--candidates DIR,DIR,... --site DIR [--incumbent DIR] [--folds 5] [--seed S] [--json] " +
-    "[--out FILE]",
+    "--candidates DIR,DIR,... --site DIR [--incumbent DIR] [--folds 5] [--seed S] " +
+    "[--prior-comparisons N] [--json] [--out FILE]",
     "--site DIR --write-folds FILE [--folds 5] [--seed S]",
   ],
   about: "Compares candidate runs with the incumbent on a labelled site sample by the " +
@@ -64,6 +64,14 @@ export const SELECT_CLI = {
       help: "bootstrap resamples",
     },
     alpha: { type: "number", arg: "X", default: 0.05, help: "significance level of the rule" },
+    "prior-comparisons": {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 0,
+      default: 0,
+      help: "comparisons already made on this site sample (reported with the running total)",
+    },
     json: { type: "boolean", help: "print one JSON object" },
     out: { type: "string", arg: "FILE", help: "also write the JSON result to FILE" },
     "write-folds": {
@@ -104,6 +112,7 @@ export async function main(args: string[]): Promise<void> {
     seed: v.seed,
     nBoot: v["n-boot"],
     alpha: v.alpha,
+    priorComparisons: v["prior-comparisons"],
     cacheDir: v["no-cache"] ? null : undefined,
     log: (m) => console.error(m),
   });

@@ -150,6 +150,11 @@ export interface SelectOptions {
   cacheDir?: string | null;
   /** Image cache of the scoring (default outputs/cache/images). */
   imageCacheDir?: string;
+  /**
+   * Comparisons already made on this site sample before this selection (the running total the
+   * rule asks to report; default 0).
+   */
+  priorComparisons?: number;
   log?: (m: string) => void;
 }
 
@@ -191,7 +196,12 @@ export interface Selection {
   folds: number;
   seed: number;
   alpha: number;
+  /** Candidates compared with the incumbent here (K, the Holm family). */
   nComparisons: number;
+  /** Comparisons made on the same site sample before this selection. */
+  priorComparisons: number;
+  /** `priorComparisons + nComparisons`: how often the sample has now been asked. */
+  runningTotal: number;
   rows: SelectRow[];
   /** The run the rule chose, or the incumbent when nothing cleared. */
   chosen: { name: string; dir: string; replacesIncumbent: boolean };
@@ -281,6 +291,8 @@ export async function selectOnSite(o: SelectOptions): Promise<Selection> {
     seed,
     alpha,
     nComparisons: rule.nComparisons,
+    priorComparisons: o.priorComparisons ?? 0,
+    runningTotal: (o.priorComparisons ?? 0) + rule.nComparisons,
     rows,
     chosen: { name: names[chosenIdx], dir: dirs[chosenIdx], replacesIncumbent: chosenIdx !== 0 },
     selectionAdjusted: nested,
@@ -296,7 +308,8 @@ export function formatSelection(s: Selection): string {
     `site ${s.source}: ${s.n} images (${s.positives} pneumonia, ${s.patients} patients)` +
     (s.leftOut ? `, ${s.leftOut} left out (unreadable for some run)` : ""),
     `${s.folds}-fold patient cross-validation (seed ${s.seed}); ${s.nComparisons} candidate(s) ` +
-    `compared with the incumbent (Holm, alpha ${s.alpha})`,
+    `compared with the incumbent (Holm, alpha ${s.alpha}); comparisons on this sample so far: ` +
+    `${s.runningTotal} (${s.priorComparisons} before this one)`,
     "",
     [
       "run".padEnd(22),

@@ -60,6 +60,8 @@ Deno.test("select: scores once (cached), compares by the rule, nested estimate",
     const r = await selectOnSite(o);
     assert.equal(r.n, 60);
     assert.equal(r.nComparisons, 2);
+    assert.equal(r.priorComparisons, 0);
+    assert.equal(r.runningTotal, 2);
     assert.deepEqual(r.rows.map((x) => x.name), ["inc", "same", "other"]);
     assert.ok(r.rows.every((x) => !x.cached));
     const sameRow = r.rows[1].vsIncumbent!;
@@ -74,6 +76,7 @@ Deno.test("select: scores once (cached), compares by the rule, nested estimate",
     assert.match(text, /Holm/);
     assert.match(text, /selection-adjusted estimate/);
     assert.match(text, /same: keep the incumbent/);
+    assert.match(text, /comparisons on this sample so far: 2 \(0 before this one\)/);
     // A rerun reads every score from the cache and gives the same result.
     const again = await selectOnSite(o);
     assert.ok(again.rows.every((x) => x.cached));
@@ -85,7 +88,8 @@ Deno.test("select: scores once (cached), compares by the rule, nested estimate",
     const fp = await runFingerprint(other);
     await writeRun(other, data, noisy(4));
     assert.notEqual(await runFingerprint(other), fp);
-    const third = await selectOnSite(o);
+    const third = await selectOnSite({ ...o, priorComparisons: 47 });
+    assert.equal(third.runningTotal, 49);
     assert.deepEqual(third.rows.map((x) => x.cached), [true, true, false]);
   } finally {
     await Deno.remove(dir, { recursive: true });

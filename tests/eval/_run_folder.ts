@@ -1,7 +1,8 @@
 /**
  * A finished run folder written by hand around a given model, for tests that score images with a
- * run: the model, 32x32 grayscale preprocessing, classes, a stored threshold, the config and a
- * val_predictions.csv over the data folder's val/ images with the scores `valScore` makes up.
+ * run: the model, 32x32 grayscale preprocessing, classes, a stored threshold, the config and, when
+ * `data` and `valScore` are given, a val_predictions.csv over the data folder's val/ images with
+ * the scores `valScore` makes up.
  */
 import { join } from "node:path";
 import type * as tfl from "@tensorflow/tfjs-layers";
@@ -14,7 +15,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../../lib/util/atomic.ts";
 export async function writeRunFolder(
   dir: string,
   model: tfl.LayersModel,
-  o: { data: string; threshold: number; valScore: (r: ImageRecord, i: number) => number },
+  o: { data?: string; threshold: number; valScore?: (r: ImageRecord, i: number) => number },
 ): Promise<void> {
   await saveModel(model, join(dir, "model"));
   await writeJsonAtomic(join(dir, "preprocessing.json"), {
@@ -25,15 +26,20 @@ export async function writeRunFolder(
     std: 1,
   });
   await writeJsonAtomic(join(dir, "classes.json"), ["NORMAL", "PNEUMONIA"]);
-  await writeJsonAtomic(join(dir, "threshold.json"), { threshold: o.threshold, policy: "test" });
+  await writeJsonAtomic(join(dir, "threshold.json"), {
+    threshold: o.threshold,
+    policy: "test",
+    targetSensitivity: 0.95,
+  });
   await writeJsonAtomic(join(dir, "config.json"), {
     classes: 2,
-    data: o.data,
-    balance: "weights",
+    ...(o.data ? { data: o.data, balance: "weights" } : {}),
     threshold: { targetSensitivity: 0.95 },
   });
+  if (!o.data || !o.valScore) return;
+  const valScore = o.valScore;
   const val = (await discoverDataset(o.data)).records.filter((r) => r.officialSplit === "val");
-  const rows = val.map((r, i) => `${r.relPath},${r.patientId},${r.y},${o.valScore(r, i)}`);
+  const rows = val.map((r, i) => `${r.relPath},${r.patientId},${r.y},${valScore(r, i)}`);
   await writeFileAtomic(
     join(dir, "val_predictions.csv"),
     ["relPath,patient,y,prob", ...rows].join("\n") + "\n",

@@ -4,10 +4,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { initBackend } from "../../lib/backend/select.ts";
 import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
-import { saveModel } from "../../lib/models/io.ts";
 import { calibrateSiteFolder } from "../../lib/eval/site_folder.ts";
 import { formatSiteCalibration } from "../../lib/eval/site_calibration.ts";
-import { writeJsonAtomic } from "../../lib/util/atomic.ts";
+import { writeRunFolder } from "./_run_folder.ts";
 
 /** A run folder by hand: a mean-brightness model with a stored threshold of 0.01. */
 async function writeRun(dir: string): Promise<void> {
@@ -15,24 +14,7 @@ async function writeRun(dir: string): Promise<void> {
   m.add(tfl.layers.globalAveragePooling2d({ inputShape: [32, 32, 1] }));
   m.add(tfl.layers.dense({ units: 1, activation: "sigmoid" }));
   m.layers[1].setWeights([tf.tensor2d([20], [1, 1]), tf.tensor1d([-8])]);
-  await saveModel(m, join(dir, "model"));
-  await writeJsonAtomic(join(dir, "preprocessing.json"), {
-    size: 32,
-    channels: 1,
-    scale: 1 / 255,
-    mean: 0,
-    std: 1,
-  });
-  await writeJsonAtomic(join(dir, "classes.json"), ["NORMAL", "PNEUMONIA"]);
-  await writeJsonAtomic(join(dir, "threshold.json"), {
-    threshold: 0.01,
-    policy: "test",
-    targetSensitivity: 0.95,
-  });
-  await writeJsonAtomic(join(dir, "config.json"), {
-    classes: 2,
-    threshold: { targetSensitivity: 0.95 },
-  });
+  await writeRunFolder(dir, m, { threshold: 0.01 });
 }
 
 Deno.test("calibrateSiteFolder scores a site folder and re-picks the threshold", async () => {

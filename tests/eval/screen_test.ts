@@ -5,7 +5,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import sharp from "sharp";
 import { initBackend } from "../../lib/backend/select.ts";
 import { screenFiles } from "../../lib/eval/screen.ts";
-import { imageStats, type OodFile, statRanges } from "../../lib/images/scope.ts";
+import { oodFixture } from "../images/_ood_fixture.ts";
 import { renderChest } from "../../lib/data/synthetic.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
@@ -31,24 +31,7 @@ Deno.test("screenFiles works through chunks of files and screens as in one pass"
       { length: 20 },
       (_, i) => renderChest(makeRng(100 + i), 16, "normal"),
     );
-    const ood: OodFile = {
-      schema: "xray-ood/1",
-      layer: "output",
-      features: {
-        dim: 1,
-        mean: [0.4],
-        precision: [50],
-        shrinkage: 0,
-        threshold: 2,
-        quantile: 0.95,
-        trainImages: 1,
-        valImages: 1,
-        valDistances: { p50: 1, p95: 2, p99: 2.5, max: 3 },
-      },
-      stats: statRanges(chests.map((c) => imageStats(null, c, 16, 1))),
-      fittedOn: {},
-      created: "",
-    };
+    const ood = oodFixture(chests, 16, { mean: 0.4, precision: 50 });
     const run = {
       model,
       preprocessing: {

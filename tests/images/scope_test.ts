@@ -1,39 +1,16 @@
 import assert from "node:assert/strict";
-import {
-  dicomAgeYears,
-  dicomWarnings,
-  imageStats,
-  type OodFile,
-  scopeWarnings,
-  statRanges,
-} from "../../lib/images/scope.ts";
+import { dicomAgeYears, dicomWarnings, imageStats, scopeWarnings } from "../../lib/images/scope.ts";
 import type { DicomInfo } from "../../lib/images/dicom.ts";
 import { renderChest } from "../../lib/data/synthetic.ts";
 import { makeRng } from "../../lib/util/rng.ts";
+import { oodFixture } from "./_ood_fixture.ts";
 
 const S = 32;
 const chests = Array.from(
   { length: 40 },
   (_, i) => renderChest(makeRng(i), S, i % 2 ? "normal" : "virus"),
 );
-const ood: OodFile = {
-  schema: "xray-ood/1",
-  layer: "output",
-  features: {
-    dim: 1,
-    mean: [0],
-    precision: [1],
-    shrinkage: 0,
-    threshold: 2,
-    quantile: 0.95,
-    trainImages: 1,
-    valImages: 1,
-    valDistances: { p50: 1, p95: 2, p99: 2.5, max: 3 },
-  },
-  stats: statRanges(chests.map((c) => imageStats(null, c, S, 1))),
-  fittedOn: {},
-  created: "",
-};
+const ood = oodFixture(chests, S);
 const codes = (
   raw: Parameters<typeof imageStats>[0],
   input: Uint8Array,

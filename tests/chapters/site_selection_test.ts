@@ -116,3 +116,19 @@ Deno.test("selection: a missing file says how to make one", async () => {
   assert.equal(await readSelection("outputs/does-not-exist/selection.json"), null);
   assert.match(selectionTableHtml(null), /deno task select --out writes it/);
 });
+
+Deno.test("the committed selection kept the reference, as the documents say", async () => {
+  const r = await readSelection();
+  assert.ok(r, "outputs/reference/selection.json is missing or empty");
+  const s = r.selection;
+  assert.equal(s.chosen.replacesIncumbent, false);
+  assert.equal(s.rows[0].role, "incumbent");
+  assert.equal(s.nComparisons, 7);
+  assert.equal(s.runningTotal, s.priorComparisons + s.nComparisons);
+  const readme = await Deno.readTextFile(
+    new URL("../../outputs/reference/README.md", import.meta.url),
+  );
+  assert.match(readme, /No\s+candidate cleared it, so this model stays the reference/);
+  assert.match(readme, new RegExp(`asked ${s.runningTotal} times`));
+  assert.match(selectionSummary(s), /No candidate cleared the rule/);
+});

@@ -34,6 +34,7 @@ import { resultPath, splits } from "./_context.ts";
 import type { SecondSiteResult } from "./_conclusion_inputs.ts";
 import { type EvalContext, evalContext, type ScoredSplit, scoreSplit } from "./_eval_context.ts";
 import { N_BOOT } from "./_site_adaptation.ts";
+import { readSelection } from "./_site_selection.ts";
 export {
   readSelection,
   SELECTION_PATH,
@@ -290,8 +291,9 @@ const met = (ok: boolean) => (ok ? "met" : "**not met**");
 /**
  * Records the chapter's numbers in `results/second_site.json` for the conclusions (chapter 17):
  * site metrics with intervals at the stored threshold, the training-distribution side, the
- * threshold calibrated on the site's labels and, when given, the shipped reference model's strict
- * and calibrated results. Returns what it wrote.
+ * threshold calibrated on the site's labels, when given, the shipped reference model's strict
+ * and calibrated results, and the pre-registered selection that kept or replaced that model
+ * (outputs/reference/selection.json). Returns what it wrote.
  */
 export async function saveSecondSite(
   s: ReportSettings,
@@ -306,6 +308,15 @@ export async function saveSecondSite(
     threshold: e.threshold,
   });
   const st = c.intervals.site.metrics, h = c.intervals.home.metrics;
+  const sel = (await readSelection())?.selection;
+  const selection = sel && {
+    candidates: sel.nComparisons,
+    runningTotal: sel.runningTotal,
+    chosen: sel.chosen.name,
+    replacedIncumbent: sel.chosen.replacesIncumbent,
+    adjustedAuc: sel.selectionAdjusted.meanAuc,
+    incumbentAdjustedAuc: sel.selectionAdjusted.incumbentMeanAuc,
+  };
   const result: SecondSiteResult = {
     n: c.site.y.length,
     run: c.ctx.record.name,
@@ -320,6 +331,7 @@ export async function saveSecondSite(
       threshold: calibrated.threshold,
       labelled: c.site.y.length,
     },
+    ...(selection ? { selection } : {}),
     ...(shipped
       ? {
         shipped: {

@@ -317,9 +317,19 @@ export function secondSiteFinding(c: ConclusionInputs): string {
     ? ` The shipped reference model (${sh.run}), on the same images: strict targets ` +
       `${verdict(sh.strict, "strict")}; calibrated targets ${verdict(sh.calibrated, "calibrated")}.`
     : "";
+  const sel = s.selection;
+  const selection = sel
+    ? ` A rule written before its runs compared ${sel.candidates} candidates with the shipped ` +
+      `model on these images (${sel.runningTotal} comparisons on them so far) and ` +
+      (sel.replacedIncumbent
+        ? `chose ${sel.chosen}`
+        : "kept it: no candidate gained beyond the noise") +
+      `; the whole procedure, cross-validated by patient, scores ROC-AUC ${f(sel.adjustedAuc)} ` +
+      `against ${f(sel.incumbentAdjustedAuc)} for always keeping the incumbent.`
+    : "";
   return `**A second site** (chapter 16, ${s.n} images${who}): ROC-AUC ${fmtMeasured(s.auc)}` +
     `${ref}; at the stored threshold sensitivity ${fmtMeasured(s.sensitivity)}, specificity ` +
-    `${fmtMeasured(s.specificity)}.${cal}${shipped}`;
+    `${fmtMeasured(s.specificity)}.${cal}${shipped}${selection}`;
 }
 
 /** Published figures: compared only on the same test images, else quoted in a note. */

@@ -70,6 +70,19 @@ export interface SecondSiteResult {
     strict: { auc: number; sensitivity: number; specificity: number; threshold: number };
     calibrated: { auc: number; sensitivity: number; specificity: number; threshold: number };
   };
+  /**
+   * The pre-registered selection that kept or replaced the shipped reference
+   * (outputs/reference/selection.json), when there is one.
+   */
+  selection?: {
+    candidates: number;
+    runningTotal: number;
+    chosen: string;
+    replacedIncumbent: boolean;
+    /** Nested cross-validated site ROC-AUC of the procedure, and of always keeping the incumbent. */
+    adjustedAuc: number;
+    incumbentAdjustedAuc: number;
+  };
 }
 
 /** Chapter 10's record (results/honest_evaluation.json, key `summary`). */

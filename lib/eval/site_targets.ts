@@ -1,20 +1,24 @@
 /**
  * The bar a model must clear on a second site's sample: the strict protocol (no site labels; the
  * threshold stored with the run, chosen on validation) and the calibrated protocol (the threshold
- * re-picked on the site's labels).
+ * re-picked on the site's labels). These are issue 20's (every figure of Kermany et al. 2018
+ * beaten: ROC-AUC 0.968, sensitivity 0.932, specificity 0.901); the earlier bar was strict 0.97 /
+ * 0.95 / 0.80 and calibrated 0.98 / 0.95 / 0.85. ROC-AUC does not depend on the threshold, so
+ * both protocols share it.
  *
  * @example
  * ```ts
  * import { meetsTargets } from "./site_targets.ts";
- * meetsTargets({ auc: 0.977, sensitivity: 0.983, specificity: 0.849 }, "strict"); // true
+ * meetsTargets({ auc: 0.981, sensitivity: 0.977, specificity: 0.849 }, "strict"); // false
+ * meetsTargets({ auc: 0.981, sensitivity: 0.96, specificity: 0.91 }, "strict"); // true
  * ```
  * @module
  */
 
 /** ROC-AUC, sensitivity and specificity each protocol must reach (all three at once). */
 export const SITE_TARGETS = {
-  strict: { auc: 0.97, sensitivity: 0.95, specificity: 0.8 },
-  calibrated: { auc: 0.98, sensitivity: 0.95, specificity: 0.85 },
+  strict: { auc: 0.98, sensitivity: 0.95, specificity: 0.9 },
+  calibrated: { auc: 0.98, sensitivity: 0.95, specificity: 0.92 },
 } as const;
 
 /** Whether point estimates meet the strict or the calibrated targets (NaN never does). */

@@ -81,6 +81,9 @@ Deno.test({
       assert.equal(saved.run, c.ctx.record.name);
       assert.equal(saved.shipped?.strict.auc, a.strict.auc);
       assert.equal(saved.shipped?.calibrated.threshold, a.calibrated.threshold);
+      // The committed selection (outputs/reference/selection.json) rides along for chapter 17.
+      assert.equal(saved.selection?.candidates, 7);
+      assert.equal(saved.selection?.replacedIncumbent, false);
       assert.equal((await ss.saveSecondSite(s, c, a.calibrated)).shipped, undefined);
 
       // No site setting, and the Kaggle layout: the official test split is the second site.

@@ -65,7 +65,9 @@ Deno.test("recipeRow: validation, test part and site at the strict threshold, wi
 });
 
 Deno.test("meetsTargets: all three figures at once, NaN never", () => {
-  assert.ok(meetsTargets({ auc: 0.977, sensitivity: 0.983, specificity: 0.849 }, "strict"));
+  assert.ok(meetsTargets({ auc: 0.981, sensitivity: 0.96, specificity: 0.91 }, "strict"));
+  assert.ok(!meetsTargets({ auc: 0.981, sensitivity: 0.977, specificity: 0.849 }, "strict"));
+  assert.ok(meetsTargets({ auc: 0.981, sensitivity: 0.954, specificity: 0.93 }, "calibrated"));
   assert.ok(!meetsTargets({ auc: 0.977, sensitivity: 0.954, specificity: 0.914 }, "calibrated"));
   assert.ok(!meetsTargets({ auc: NaN, sensitivity: 1, specificity: 1 }, "strict"));
   assert.equal(SITE_TARGETS.calibrated.auc, 0.98);

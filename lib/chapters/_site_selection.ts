@@ -97,10 +97,11 @@ export function selectionSummary(s: Selection): string {
   const cleared = cands.filter((r) => r.vsIncumbent!.clears);
   const chosen = s.rows.find((r) => r.name === s.chosen.name) ?? inc;
   const n = s.selectionAdjusted;
-  const counts = Object.entries(n.chosenCounts ?? {})
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, c]) => `${k} ${c}x`)
-    .join(", ");
+  const folds = n.perFold?.length || s.folds;
+  const entries = Object.entries(n.chosenCounts ?? {}).sort((a, b) => b[1] - a[1]);
+  const choices = entries.length === 1 && entries[0][0] === inc.name
+    ? `kept the incumbent in all ${entries[0][1]} folds`
+    : `chose ${entries.map(([k, c]) => `${k} in ${c}`).join(", ")} of the ${folds} folds`;
   const parts = [
     `The rule was written before any candidate was trained (docs/site-selection-rule.md): ` +
     `${s.nComparisons} candidates against the incumbent ${inc.name} on the ${s.n} site images, ` +
@@ -114,13 +115,14 @@ export function selectionSummary(s: Selection): string {
         (cleared.length > 1
           ? `; ${cleared.length} candidates cleared, the rule takes the highest site ROC-AUC.`
           : ".")
-      : `**No candidate cleared the rule**, so ${inc.name} stays. The largest gain was ` +
-        `${best.name}'s, ${gain(best)}: ${best.vsIncumbent!.verdict}.`,
+      : `**No candidate cleared the rule**, so the incumbent (${inc.name}) stays. The largest ` +
+        `gain was ${best.name}'s: ${gain(best)}; ` +
+        `${best.vsIncumbent!.verdict.replace(/^keep the incumbent: /, "")}.`,
     `Selection-adjusted estimate (nested ${s.folds}-fold cross-validation of the whole ` +
     "procedure: in each fold the rule sees only the other folds and its choice is scored on the " +
     `held-out one): mean held-out ROC-AUC ${formatMetric(num(n.meanAuc))} against ` +
-    `${formatMetric(num(n.incumbentMeanAuc))} for always keeping the incumbent; the rule chose ` +
-    `${counts || "the incumbent in every fold"} across the folds.`,
+    `${formatMetric(num(n.incumbentMeanAuc))} for always keeping the incumbent; the rule ` +
+    `${choices}.`,
     `The chosen model, ${chosen.name}: cross-validated ROC-AUC ` +
     `${formatMetric(num(chosen.cv.meanFoldAuc))}; calibrated protocol (each fold's threshold ` +
     `from the other folds' labels) sensitivity ${iv(chosen.cv.calibrated.sensitivity)}, ` +

@@ -39,7 +39,7 @@ Deno.test("initBackend picks wasm here and says why tfjs-node(-gpu) and webgpu w
     // Idempotent: same request, same object, backend unchanged.
     assert.equal(await initBackend(), info);
     const line = describeBackend(info);
-    // The thread count and where it came from (XRAY_WASM_THREADS, else the default, 1).
+    // The thread count and where it came from (XRAY_WASM_THREADS, else the default: 2 on 2+ cores).
     const t = wasmThreadsSetting();
     assert.equal(info.threads, t.threads);
     assert.match(

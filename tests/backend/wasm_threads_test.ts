@@ -28,7 +28,7 @@ Deno.test("cut: contiguous ranges on unit boundaries covering [a, b)", () => {
   assert.deepEqual(cut(0, 3, 4), [[0, 1], [1, 2], [2, 3]]);
 });
 
-Deno.test("wasmThreadsSetting: XRAY_WASM_THREADS, else the default (1); a bad value is an error", () => {
+Deno.test("wasmThreadsSetting: XRAY_WASM_THREADS, else the default (2 on 2+ cores); a bad value is an error", () => {
   const was = Deno.env.get("XRAY_WASM_THREADS");
   try {
     Deno.env.set("XRAY_WASM_THREADS", "3");
@@ -38,7 +38,7 @@ Deno.test("wasmThreadsSetting: XRAY_WASM_THREADS, else the default (1); a bad va
     Deno.env.delete("XRAY_WASM_THREADS");
     const s = wasmThreadsSetting();
     assert.equal(s.from, "default");
-    assert.equal(s.threads, 1);
+    assert.equal(s.threads, Math.min(2, navigator.hardwareConcurrency));
   } finally {
     if (was === undefined) Deno.env.delete("XRAY_WASM_THREADS");
     else Deno.env.set("XRAY_WASM_THREADS", was);

@@ -36,14 +36,22 @@ import { stopKernelThreads } from "./simd/mod.ts";
 import type { WasmBackendLike } from "./_heap.ts";
 
 /**
- * The default number of wasm threads: 1 (tfjs' single-threaded build; two cores are then used by
- * data-parallel training workers, lib/train/parallel/workers.ts). Kernel threads measured faster
- * per step (cnn_reg batch 8, 2-core EPYC: 1.55-1.67x one thread against 1.43x for two workers),
- * but on a whole 150 px cnn_reg epoch two workers were faster (88.2 s against 102.9 s at load
- * about 2, docs/full-profile.md), and one full test-suite run in three hung inside training with
- * them on (2026-12-04, not yet explained); so they stay opt-in (`XRAY_WASM_THREADS=2`).
+ * The default number of wasm threads: 2 where the machine has two cores or more (our kernels split
+ * over a pool of threads on tfjs' threaded build, and training uses no data-parallel workers),
+ * else 1. Measured on the idle 2-core AMD EPYC (AVX-512), 2026-12-04: a whole 150 px cnn_reg epoch
+ * of `deno task train` took 60.1 and 61.5 s with two kernel threads against 71.4 and 71.1 s with
+ * two workers and one thread (whole commands 75 s against 102 s), and `deno task bench-pytorch`
+ * gave 1.75x one thread per step. On a machine busy with other work two workers did better (88.2 s
+ * against 102.9 s at load about 2, docs/full-profile.md): there, `XRAY_WASM_THREADS=1` brings the
+ * workers back. One full test-suite run in three hung with kernel threads on in an earlier
+ * session, on a machine loaded by a long report; this session's checks with them on (the full
+ * suite, and tests/train/ 13 times in a row) all passed. More than two threads are untested, so
+ * the default stays at 2 on larger machines.
  */
-export const DEFAULT_WASM_THREADS = 1;
+export const DEFAULT_WASM_THREADS: number = Math.min(
+  2,
+  Math.max(1, navigator.hardwareConcurrency || 1),
+);
 
 /**
  * The threads the wasm backend computes with, from one place: `XRAY_WASM_THREADS` (a positive

@@ -9,6 +9,7 @@
 import { rowsToHtml } from "../charts/table.ts";
 import type { Selection, SelectRow } from "../eval/site_select.ts";
 import { fmtP } from "../eval/site_cv.ts";
+import { formatInterval, type Interval } from "../metrics/bootstrap.ts";
 import { formatMetric, formatSigned } from "../metrics/format.ts";
 import { readJson } from "../util/atomic.ts";
 import { projectPath } from "../util/project.ts";
@@ -16,11 +17,14 @@ import { projectPath } from "../util/project.ts";
 /** Where the reference keeps the selection that made it (or kept it). */
 export const SELECTION_PATH = "outputs/reference/selection.json";
 
-/** JSON writes NaN as null: read such a field back as NaN. */
+/**
+ * JSON writes NaN as null: read such a field back as NaN (formatMetric and formatSigned take null
+ * as it is; fmtP, formatInterval and sorting need the NaN).
+ */
 const num = (x: number | null | undefined): number => (typeof x === "number" ? x : NaN);
 
-const iv = (x: { estimate: number | null; lo: number | null; hi: number | null }) =>
-  `${formatMetric(num(x.estimate))} (${formatMetric(num(x.lo))} to ${formatMetric(num(x.hi))})`;
+const iv = (x: Interval) =>
+  formatInterval({ ...x, estimate: num(x.estimate), lo: num(x.lo), hi: num(x.hi) });
 
 /** The selection file, or null when there is none (a checkout without a rule run). */
 export async function readSelection(
@@ -36,9 +40,7 @@ export function selectionRows(s: Selection): Record<string, string>[] {
   const sens = (r: SelectRow, p: "calibrated" | "strict") => {
     const e = p === "calibrated" ? r.cv.calibrated : r.cv.strict;
     return e
-      ? `${formatMetric(num(e.sensitivity.estimate))} / ${
-        formatMetric(num(e.specificity.estimate))
-      }`
+      ? `${formatMetric(e.sensitivity.estimate)} / ${formatMetric(e.specificity.estimate)}`
       : "-";
   };
   return s.rows.map((r) => {
@@ -46,16 +48,14 @@ export function selectionRows(s: Selection): Record<string, string>[] {
     return {
       run: r.role === "incumbent" ? `${r.name} (incumbent)` : r.name,
       "site ROC-AUC (95% CI)": iv(r.auc),
-      "CV ROC-AUC": formatMetric(num(r.cv.meanFoldAuc)),
-      "val ROC-AUC": formatMetric(num(r.valAuc)),
+      "CV ROC-AUC": formatMetric(r.cv.meanFoldAuc),
+      "val ROC-AUC": formatMetric(r.valAuc),
       "gain (DeLong 95% CI)": v
-        ? `${formatSigned(num(v.diff), 4)} (${formatSigned(num(v.lo), 4)} to ${
-          formatSigned(num(v.hi), 4)
-        })`
+        ? `${formatSigned(v.diff, 4)} (${formatSigned(v.lo, 4)} to ${formatSigned(v.hi, 4)})`
         : "",
       "Holm p": v ? fmtP(num(v.pHolm)) : "",
       "patient bootstrap CI of gain": v
-        ? `${formatSigned(num(v.bootLo), 4)} to ${formatSigned(num(v.bootHi), 4)}`
+        ? `${formatSigned(v.bootLo, 4)} to ${formatSigned(v.bootHi, 4)}`
         : "",
       "CV calibrated sens / spec": sens(r, "calibrated"),
       "strict sens / spec": sens(r, "strict"),
@@ -89,19 +89,18 @@ export function selectionSummary(s: Selection): string {
   const best = [...cands].sort((a, b) => num(b.vsIncumbent!.diff) - num(a.vsIncumbent!.diff))[0];
   const gain = (r: SelectRow) => {
     const v = r.vsIncumbent!;
-    return `${formatSigned(num(v.diff), 4)} in site ROC-AUC (DeLong 95% CI ` +
-      `${formatSigned(num(v.lo), 4)} to ${formatSigned(num(v.hi), 4)}, Holm-adjusted one-sided ` +
-      `p ${fmtP(num(v.pHolm))}; patient bootstrap ${formatSigned(num(v.bootLo), 4)} to ` +
-      `${formatSigned(num(v.bootHi), 4)})`;
+    return `${formatSigned(v.diff, 4)} in site ROC-AUC (DeLong 95% CI ` +
+      `${formatSigned(v.lo, 4)} to ${formatSigned(v.hi, 4)}, Holm-adjusted one-sided ` +
+      `p ${fmtP(num(v.pHolm))}; patient bootstrap ${formatSigned(v.bootLo, 4)} to ` +
+      `${formatSigned(v.bootHi, 4)})`;
   };
   const cleared = cands.filter((r) => r.vsIncumbent!.clears);
   const chosen = s.rows.find((r) => r.name === s.chosen.name) ?? inc;
   const n = s.selectionAdjusted;
-  const folds = n.perFold?.length || s.folds;
   const entries = Object.entries(n.chosenCounts ?? {}).sort((a, b) => b[1] - a[1]);
   const choices = entries.length === 1 && entries[0][0] === inc.name
     ? `kept the incumbent in all ${entries[0][1]} folds`
-    : `chose ${entries.map(([k, c]) => `${k} in ${c}`).join(", ")} of the ${folds} folds`;
+    : `chose ${entries.map(([k, c]) => `${k} in ${c}`).join(", ")} of the ${s.folds} folds`;
   const parts = [
     `The rule was written before any candidate was trained (docs/site-selection-rule.md): ` +
     `${s.nComparisons} candidates against the incumbent ${inc.name} on the ${s.n} site images, ` +
@@ -120,17 +119,15 @@ export function selectionSummary(s: Selection): string {
         `${best.vsIncumbent!.verdict.replace(/^keep the incumbent: /, "")}.`,
     `Selection-adjusted estimate (nested ${s.folds}-fold cross-validation of the whole ` +
     "procedure: in each fold the rule sees only the other folds and its choice is scored on the " +
-    `held-out one): mean held-out ROC-AUC ${formatMetric(num(n.meanAuc))} against ` +
-    `${formatMetric(num(n.incumbentMeanAuc))} for always keeping the incumbent; the rule ` +
+    `held-out one): mean held-out ROC-AUC ${formatMetric(n.meanAuc)} against ` +
+    `${formatMetric(n.incumbentMeanAuc)} for always keeping the incumbent; the rule ` +
     `${choices}.`,
     `The chosen model, ${chosen.name}: cross-validated ROC-AUC ` +
-    `${formatMetric(num(chosen.cv.meanFoldAuc))}; calibrated protocol (each fold's threshold ` +
+    `${formatMetric(chosen.cv.meanFoldAuc)}; calibrated protocol (each fold's threshold ` +
     `from the other folds' labels) sensitivity ${iv(chosen.cv.calibrated.sensitivity)}, ` +
     `specificity ${iv(chosen.cv.calibrated.specificity)}` +
     (chosen.cv.strict
-      ? `; strict protocol (stored threshold ${
-        formatMetric(num(chosen.cv.strict.threshold), 4)
-      }) ` +
+      ? `; strict protocol (stored threshold ${formatMetric(chosen.cv.strict.threshold, 4)}) ` +
         `sensitivity ${iv(chosen.cv.strict.sensitivity)}, specificity ` +
         `${iv(chosen.cv.strict.specificity)}.`
       : ".") +

@@ -43,10 +43,10 @@ import type { WasmBackendLike } from "./_heap.ts";
  * two workers and one thread (whole commands 75 s against 102 s), and `deno task bench-pytorch`
  * gave 1.75x one thread per step. On a machine busy with other work two workers did better (88.2 s
  * against 102.9 s at load about 2, docs/full-profile.md): there, `XRAY_WASM_THREADS=1` brings the
- * workers back. One full test-suite run in three hung with kernel threads on in an earlier
- * session, on a machine loaded by a long report; this session's checks with them on (the full
- * suite, and tests/train/ 13 times in a row) all passed. More than two threads are untested, so
- * the default stays at 2 on larger machines.
+ * workers back. One full test-suite run in three once hung with kernel threads on, on a machine
+ * loaded by a long report (not explained); since then the full suite three times, tests/train/ 13
+ * times and the report tests 6 times in a row passed with them on (lib/backend/README.md). More
+ * than two threads are untested, so the default stays at 2 on larger machines.
  */
 export const DEFAULT_WASM_THREADS: number = Math.min(
   2,

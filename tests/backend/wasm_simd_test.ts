@@ -19,6 +19,8 @@ import { dropoutMask, dropoutMaskInto, dropoutMaskParams } from "../../lib/util/
 import { makeRng } from "../../lib/util/rng.ts";
 import { KERNELS_WASM_BASE64 } from "../../lib/backend/wasm/simd/kernels_wasm.ts";
 import type { WasmBackendLike } from "../../lib/backend/wasm/_heap.ts";
+import { setWinogradEnabled, usesWinograd } from "../../lib/backend/wasm/conv.ts";
+import { conv2dInfoNHWC, convDims } from "../../lib/backend/wasm/_conv_geometry.ts";
 import { type Arr, rand, relErr, run } from "./_kernel_check.ts";
 
 const TOL = 1e-5;
@@ -82,6 +84,57 @@ Deno.test({
       y.dispose();
       await compare("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: c.f });
       await compare("Conv2DBackpropInput", { dy, filter: f }, { ...attrs, inputShape: c.x });
+    }
+  },
+});
+
+/**
+ * 3x3 stride-1 cases with 16+ channels, which run by Winograd's F(2x2, 3x3): odd output sizes (a
+ * tile half outside), 'same' and uneven explicit padding (tiles across the border), blocks of
+ * 16 and 4 output channels, an output smaller than a tile, and the input gradient (a 3x3 stride-1
+ * convolution of dy with the flipped filter, padded by 2).
+ */
+const winoCases: { x: number[]; f: number[]; pad: unknown }[] = [
+  { x: [2, 10, 9, 16], f: [3, 3, 16, 20], pad: "valid" }, // 8x7: odd columns; 16 + 4 channels
+  { x: [1, 7, 8, 32], f: [3, 3, 32, 16], pad: "same" }, // 7x8: odd rows; border tiles
+  { x: [1, 9, 6, 16], f: [3, 3, 16, 16], pad: [[0, 0], [2, 0], [0, 2], [0, 0]] }, // uneven
+  { x: [2, 3, 3, 16], f: [3, 3, 16, 24], pad: "valid" }, // one output pixel
+  { x: [1, 5, 4, 20], f: [3, 3, 20, 16], pad: "same" }, // every tile on a border
+];
+
+Deno.test({
+  name: "Winograd F(2x2, 3x3) convolutions and input gradients match cpu and the direct kernel",
+  ignore: !available,
+  async fn() {
+    for (const [i, c] of winoCases.entries()) {
+      const attrs = { strides: 1, pad: c.pad, dataFormat: "NHWC", dilations: 1 };
+      const info = conv2dInfoNHWC("Conv2D", c.x, c.f, attrs);
+      const d = convDims(info);
+      assert.ok(usesWinograd(d), `case ${i} should run by Winograd`);
+      // The input gradient's convolution has dy's channels in and x's out.
+      assert.ok(usesWinograd({ ...d, CI: d.CO, CO: d.CI }), `case ${i}: input gradient`);
+      const x = rand(c.x, 70 + i), f = rand(c.f, 80 + i), bias = rand([c.f[3]], 90 + i);
+      await initBackend({ prefer: "cpu" });
+      const y = tf.conv2d(
+        tf.tensor4d(x.data, c.x as never),
+        tf.tensor4d(f.data, c.f as never),
+        1,
+        c.pad as "valid",
+      );
+      const dy = rand(y.shape, 60 + i);
+      y.dispose();
+      for (const on of [true, false]) {
+        const was = setWinogradEnabled(on);
+        try {
+          await compare("Conv2D", { x, filter: f }, attrs);
+          for (const activation of ["linear", "relu", "relu6"]) {
+            await compare("FusedConv2D", { x, filter: f, bias }, { ...attrs, activation });
+          }
+          await compare("Conv2DBackpropInput", { dy, filter: f }, { ...attrs, inputShape: c.x });
+        } finally {
+          setWinogradEnabled(was);
+        }
+      }
     }
   },
 });

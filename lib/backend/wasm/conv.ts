@@ -7,10 +7,35 @@
  * @module
  */
 import { Conv2D, FusedConv2D, type TensorInfo } from "@tensorflow/tfjs-core";
-import { addr, alloc, type WasmBackendLike } from "./_heap.ts";
+import { addr, alloc, free, type WasmBackendLike } from "./_heap.ts";
 import { type Args, callStock } from "./_ops.ts";
-import { conv2dInfoNHWC, convDims } from "./_conv_geometry.ts";
+import { conv2dInfoNHWC, type ConvDims, convDims } from "./_conv_geometry.ts";
 import { convGeometryArgs, simdKernels } from "./simd/mod.ts";
+import { winoScratchFloats } from "./simd/split.ts";
+
+let winograd = (Deno.env.get("XRAY_WASM_WINOGRAD") ?? "").trim().toLowerCase() !== "off";
+
+/**
+ * Turns Winograd's F(2x2, 3x3) for 3x3 stride-1 convolutions on or off (benchmarks and tests; on
+ * by default, `XRAY_WASM_WINOGRAD=off` at start switches it off); returns the previous setting.
+ */
+export function setWinogradEnabled(on: boolean): boolean {
+  const was = winograd;
+  winograd = on;
+  return was;
+}
+
+/**
+ * Input channels from which F(2x2, 3x3) is used: below, the transforms (which grow with the
+ * channels, not with their product) cost more than the multiply-adds they save.
+ */
+export const WINOGRAD_MIN_CHANNELS = 16;
+
+/** Whether a convolution of these sizes runs by Winograd's F(2x2, 3x3). */
+export function usesWinograd(d: ConvDims): boolean {
+  return winograd && d.KH === 3 && d.KW === 3 && d.sh === 1 && d.sw === 1 && d.CI % 4 === 0 &&
+    d.CO % 4 === 0 && d.CI >= WINOGRAD_MIN_CHANNELS && d.CO >= WINOGRAD_MIN_CHANNELS;
+}
 
 /** `Conv2D` (inputs x, filter): SIMD where it applies, else stock. */
 export function conv2dFast(args: Args): TensorInfo {
@@ -59,6 +84,18 @@ function convSimd(args: Args, bias: TensorInfo | null, act: number): TensorInfo 
   const d = convDims(info);
   const out = alloc(be, [d.B, d.OH, d.OW, d.CO]);
   if (d.B * d.OH * d.OW * d.CO === 0) return out;
+  if (usesWinograd(d)) {
+    const u = alloc(be, [16, d.CI, d.CO]);
+    const scratch = alloc(be, [winoScratchFloats(d.OW, d.CI, d.CO, simd.threads)]);
+    simd.wino_filter(addr(be, filter), addr(be, u), d.CI, d.CO);
+    simd.conv_wino(
+      ...[addr(be, x), addr(be, u), addr(be, out), d.B, d.H, d.W, d.CI, d.OH, d.OW, d.CO],
+      ...[d.top, d.left, bias ? addr(be, bias) : 0, act, addr(be, scratch)],
+    );
+    free(be, u);
+    free(be, scratch);
+    return out;
+  }
   const g = convGeometryArgs(d);
   simd.conv2d(addr(be, x), addr(be, filter), addr(be, out), ...g, bias ? addr(be, bias) : 0, act);
   return out;

@@ -88,6 +88,8 @@ export const POOL_KERNELS = [
   "relu_grad_sum",
   "sum_blocks",
   "max_pool_2x2",
+  "wino_filter",
+  "conv_wino",
 ] as const;
 /** A kernel the pool can run. */
 export type PoolKernel = (typeof POOL_KERNELS)[number];

@@ -3,13 +3,14 @@
  * disjoint outputs and every output element gets the same operations in the same order as on one
  * thread, so the results are bit-identical whatever the thread count.
  *
- * - `conv2d`, `max_pool_2x2`, `max_pool_2x2_grad`: by output rows (b * OH + oy).
+ * - `conv2d`, `max_pool_2x2`, `max_pool_2x2_grad`: by output rows (b * OH + oy); `conv_wino`
+ *   by rows of 2x2 output tiles, each part with its own scratch.
  * - `conv_filter_grad`: by output channels in blocks of 16 where there are at least 16 per
  *   thread, else by filter rows (j = kw * CI + ci) in pairs (the register block).
  * - `sum_rows`: by columns in blocks of 4; `relu_grad_sum`: by blocks of 256 rows (its f64 sums,
  *   `sum_blocks`, run whole); `relu_grad`, `mul`, `dropout_mask` and `adam`: by
  *   elements in blocks of 16.
- * - `f64_to_f32` (a filter's worth of values) and calls below {@link MIN_PART_WORK} run whole.
+ * - `f64_to_f32`, `wino_filter` (a filter's worth of values) and calls below {@link MIN_PART_WORK} run whole.
  * - Cuts by rows or elements make {@link PARTS_PER_THREAD_SPLIT} parts per thread.
  * @module
  */
@@ -50,6 +51,29 @@ export interface SimdKernels {
     w: number,
     y: number,
     ...g: [...ConvGeometryArgs, bias: number, act: number]
+  ): void;
+  /** A 3x3 filter w [3, 3, CI, CO] as Winograd's u [16, CI, CO] (for {@link conv_wino}). */
+  wino_filter(w: number, u: number, CI: number, CO: number): void;
+  /**
+   * conv2d for a 3x3 filter with stride 1, by Winograd F(2x2, 3x3) (kernels.c), from the
+   * filter's u (wino_filter); scratch: {@link winoScratchFloats} floats.
+   */
+  conv_wino(
+    x: number,
+    u: number,
+    y: number,
+    B: number,
+    H: number,
+    W: number,
+    CI: number,
+    OH: number,
+    OW: number,
+    CO: number,
+    top: number,
+    left: number,
+    bias: number,
+    act: number,
+    scratch: number,
   ): void;
   max_pool_2x2_grad(
     x: number,
@@ -164,6 +188,21 @@ function partsFor(pool: KernelPool, work: number, units: number): number {
   return t === 1 ? 1 : Math.min(units, t * PARTS_PER_THREAD_SPLIT);
 }
 
+/** Floats of scratch one part of `conv_wino` uses: a row of tiles' V and M (kernels.c). */
+function winoPartFloats(OW: number, CI: number, CO: number): number {
+  return 16 * Math.ceil(OW / 2) * (CI + CO);
+}
+
+/** Floats of scratch a `conv_wino` call needs on `threads` threads (its most parts' worth). */
+export function winoScratchFloats(
+  OW: number,
+  CI: number,
+  CO: number,
+  threads: number,
+): number {
+  return winoPartFloats(OW, CI, CO) * (threads === 1 ? 1 : threads * PARTS_PER_THREAD_SPLIT);
+}
+
 /** The kernels of {@link SimdKernels} on `pool`'s threads. */
 export function splitKernels(pool: KernelPool): SimdKernels {
   return {
@@ -184,6 +223,23 @@ export function splitKernels(pool: KernelPool): SimdKernels {
         ? cut(0, CO, t, 16).map(([c0, c1]) => [x, dy, acc, ...g, 0, J, c0, c1])
         : cut(0, J, t, 2).map(([j0, j1]) => [x, dy, acc, ...g, j0, j1, 0, CO]);
       pool.run("conv_filter_grad", parts);
+    },
+    wino_filter(w, u, CI, CO) {
+      pool.run("wino_filter", [[w, u, CI, CO]]);
+    },
+    conv_wino(x, u, y, B, H, W, CI, OH, OW, CO, top, left, bias, act, scratch) {
+      const R = B * Math.ceil(OH / 2);
+      const t = partsFor(pool, R * Math.ceil(OW / 2) * 16 * CI * CO, R);
+      const per = 4 * winoPartFloats(OW, CI, CO);
+      pool.run(
+        "conv_wino",
+        cut(0, R, t).map(([r0, r1], k) => [
+          ...[x, u, y, B, H, W, CI, OH, OW, CO, top, left, bias, act],
+          scratch + k * per,
+          r0,
+          r1,
+        ]),
+      );
     },
     max_pool_2x2(x, y, B, H, W, C, OH, OW) {
       const R = B * OH;

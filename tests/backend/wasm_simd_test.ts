@@ -91,8 +91,8 @@ Deno.test({
 /**
  * 3x3 stride-1 cases with 16+ channels, which run by Winograd's F(2x2, 3x3): odd output sizes (a
  * tile half outside), 'same' and uneven explicit padding (tiles across the border), blocks of
- * 16 and 4 output channels, an output smaller than a tile, and the input gradient (a 3x3 stride-1
- * convolution of dy with the flipped filter, padded by 2).
+ * 16 and 4 output channels, an output smaller than a tile, the input gradient (a 3x3 stride-1
+ * convolution of dy with the flipped filter, padded by 2) and the filter gradient (F(3x3, 2x2)).
  */
 const winoCases: { x: number[]; f: number[]; pad: unknown }[] = [
   { x: [2, 10, 9, 16], f: [3, 3, 16, 20], pad: "valid" }, // 8x7: odd columns; 16 + 4 channels
@@ -103,7 +103,7 @@ const winoCases: { x: number[]; f: number[]; pad: unknown }[] = [
 ];
 
 Deno.test({
-  name: "Winograd F(2x2, 3x3) convolutions and input gradients match cpu and the direct kernel",
+  name: "Winograd convolutions, input and filter gradients match cpu and the direct kernels",
   ignore: !available,
   async fn() {
     for (const [i, c] of winoCases.entries()) {
@@ -131,6 +131,7 @@ Deno.test({
             await compare("FusedConv2D", { x, filter: f, bias }, { ...attrs, activation });
           }
           await compare("Conv2DBackpropInput", { dy, filter: f }, { ...attrs, inputShape: c.x });
+          await compare("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: c.f });
         } finally {
           setWinogradEnabled(was);
         }

@@ -29,9 +29,10 @@ import {
   type WasmBackendLike,
 } from "./_heap.ts";
 import { convGeometryArgs, simdKernels } from "./simd/mod.ts";
-import { conv2dFast } from "./conv.ts";
+import { winoFilterGradScratchFloats } from "./simd/split.ts";
+import { conv2dFast, usesWinograd } from "./conv.ts";
 import { type Args, callStock, transposeInto, transposeLast2, view } from "./_ops.ts";
-import { conv2dInfoNHWC, convDims } from "./_conv_geometry.ts";
+import { conv2dInfoNHWC, type ConvDims, convDims } from "./_conv_geometry.ts";
 
 /** Input gradients of convolutions with at most this many input channels use col2im. */
 export let COL2IM_MAX_CHANNELS = 4;
@@ -128,6 +129,7 @@ function filterGradSimd(
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
   const d = convDims(info);
+  if (usesWinograd(d)) return filterGradWinograd(be, simd, x, dy, d, info);
   const n = d.KH * d.KW * d.CI * d.CO;
   const acc = alloc(be, [2 * n]); // n float64 values
   const out = alloc(be, info.filterShape as number[]);
@@ -137,6 +139,33 @@ function filterGradSimd(
   simd.conv_filter_grad(addr(be, x), addr(be, dy), addr(be, acc), ...g, rows);
   simd.f64_to_f32(addr(be, acc), addr(be, out), n);
   free(be, acc);
+  return out;
+}
+
+/**
+ * The filter gradient of a 3x3 stride-1 convolution by Winograd's F(3x3, 2x2) (kernels.c): f64
+ * sums in the Winograd domain, [16, CI, CO], then A^T m A into the 3x3 filter.
+ */
+function filterGradWinograd(
+  be: WasmBackendLike,
+  simd: NonNullable<ReturnType<typeof simdKernels>>,
+  x: TensorInfo,
+  dy: TensorInfo,
+  d: ConvDims,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const n = d.CI * d.CO;
+  const acc = alloc(be, [2 * 16 * n]); // 16 n float64 values
+  const scratch = alloc(be, [winoFilterGradScratchFloats(d.OW, d.CI, d.CO, simd.threads)]);
+  const out = alloc(be, info.filterShape as number[]);
+  f32(be, acc).fill(0);
+  simd.conv_wino_filter_grad(
+    ...[addr(be, x), addr(be, dy), addr(be, acc), d.B, d.H, d.W, d.CI, d.OH, d.OW, d.CO],
+    ...[d.top, d.left, addr(be, scratch)],
+  );
+  simd.wino_filter_grad_out(addr(be, acc), addr(be, out), n);
+  free(be, acc);
+  free(be, scratch);
   return out;
 }
 

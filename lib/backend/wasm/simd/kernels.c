@@ -526,6 +526,39 @@ void wino_filter(const float *w, float *u, int CI, int CO) {
 }
 
 /*
+ * V = B^T d B for the 4x4 input patch at rows iy0.., columns ix0.. of image b (0 outside the
+ * input), channels c .. c + 3: the 16 vectors go to o + e * estride, e = 4 * i + j.
+ */
+INLINE void wino_in(const float *x, float *o, int estride, int b, int H, int W, int CI, int iy0,
+                    int ix0, int c) {
+  const v128_t zero = wasm_f32x4_splat(0);
+  v128_t d[4][4], t[4][4];
+  if (iy0 >= 0 && iy0 + 4 <= H && ix0 >= 0 && ix0 + 4 <= W) {
+    const float *p = x + ((b * H + iy0) * W + ix0) * CI + c;
+    UNROLL for (int i = 0; i < 4; i++) UNROLL for (int j = 0; j < 4; j++) d[i][j] =
+        LD(p + (i * W + j) * CI);
+  } else {
+    UNROLL for (int i = 0; i < 4; i++) UNROLL for (int j = 0; j < 4; j++) {
+      const int iy = iy0 + i, ix = ix0 + j;
+      d[i][j] = iy >= 0 && iy < H && ix >= 0 && ix < W ? LD(x + ((b * H + iy) * W + ix) * CI + c)
+                                                       : zero;
+    }
+  }
+  UNROLL for (int j = 0; j < 4; j++) {
+    t[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
+    t[1][j] = wasm_f32x4_add(d[1][j], d[2][j]);
+    t[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
+    t[3][j] = wasm_f32x4_sub(d[1][j], d[3][j]);
+  }
+  UNROLL for (int i = 0; i < 4; i++) {
+    ST(o + (4 * i) * estride, wasm_f32x4_sub(t[i][0], t[i][2]));
+    ST(o + (4 * i + 1) * estride, wasm_f32x4_add(t[i][1], t[i][2]));
+    ST(o + (4 * i + 2) * estride, wasm_f32x4_sub(t[i][2], t[i][1]));
+    ST(o + (4 * i + 3) * estride, wasm_f32x4_sub(t[i][1], t[i][3]));
+  }
+}
+
+/*
  * One register block of the tile products: RP tiles (t .. t + RP - 1) by 4 * RC output channels
  * of m [T, CO] = v [T, CI] u [CI, CO] (one of the 16).
  */
@@ -580,39 +613,9 @@ void conv_wino(const float *x, const float *u, float *y, int B, int H, int W, in
   for (int r = r0; r < r1; r++) {
     const int b = r / TH, ty = r - b * TH, iy0 = 2 * ty - top;
     /* V = B^T d B for every tile of the row. */
-    for (int tx = 0; tx < TW; tx++) {
-      const int ix0 = 2 * tx - left;
-      const int inside = iy0 >= 0 && iy0 + 4 <= H && ix0 >= 0 && ix0 + 4 <= W;
-      for (int c = 0; c < CI; c += 4) {
-        v128_t d[4][4], t[4][4];
-        if (inside) {
-          const float *p = x + ((b * H + iy0) * W + ix0) * CI + c;
-          UNROLL for (int i = 0; i < 4; i++) UNROLL for (int j = 0; j < 4; j++) d[i][j] =
-              LD(p + (i * W + j) * CI);
-        } else {
-          UNROLL for (int i = 0; i < 4; i++) UNROLL for (int j = 0; j < 4; j++) {
-            const int iy = iy0 + i, ix = ix0 + j;
-            d[i][j] = iy >= 0 && iy < H && ix >= 0 && ix < W
-                          ? LD(x + ((b * H + iy) * W + ix) * CI + c)
-                          : zero;
-          }
-        }
-        UNROLL for (int j = 0; j < 4; j++) {
-          t[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
-          t[1][j] = wasm_f32x4_add(d[1][j], d[2][j]);
-          t[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
-          t[3][j] = wasm_f32x4_sub(d[1][j], d[3][j]);
-        }
-        float *o = V + tx * CI + c;
-        const int e4 = 4 * TW * CI, e1 = TW * CI;
-        UNROLL for (int i = 0; i < 4; i++) {
-          ST(o + i * e4, wasm_f32x4_sub(t[i][0], t[i][2]));
-          ST(o + i * e4 + e1, wasm_f32x4_add(t[i][1], t[i][2]));
-          ST(o + i * e4 + 2 * e1, wasm_f32x4_sub(t[i][2], t[i][1]));
-          ST(o + i * e4 + 3 * e1, wasm_f32x4_sub(t[i][1], t[i][3]));
-        }
-      }
-    }
+    for (int tx = 0; tx < TW; tx++)
+      for (int c = 0; c < CI; c += 4)
+        wino_in(x, V + tx * CI + c, TW * CI, b, H, W, CI, iy0, 2 * tx - left, c);
     /* M[e] = V[e] U[e]. */
     for (int e = 0; e < 16; e++) wino_gemm(V + e * TW * CI, u + e * CI * CO, M + e * TW * CO, TW,
                                            CI, CO);
@@ -649,5 +652,138 @@ void conv_wino(const float *x, const float *u, float *y, int B, int H, int W, in
         }
       }
     }
+  }
+}
+
+/*
+ * The filter gradient by Winograd F(3x3, 2x2): over each 2x2 tile of dy, the 3x3 gradient is the
+ * correlation of the tile's 4x4 input patch d with the 2x2 tile g, = A^T [(G g G^T) (B^T d B)] A
+ * with the same B^T as above, G = [1 0; .5 .5; .5 -.5; 0 1] and A^T = [1 1 1 0; 0 1 -1 0;
+ * 0 1 1 -1]. Summed over tiles, acc[e] [CI, CO] += V[e]^T D[e] (D = G g G^T per tile), 16
+ * products of 16 per tile, ci and co instead of 36; wino_filter_grad_out then applies A.
+ */
+
+/* D = G g G^T for the 2x2 dy tile at rows oy0.., columns ox0.. (0 outside), channels co..co+3. */
+INLINE void wino_dy(const float *dy, float *o, int estride, int b, int OH, int OW, int CO,
+                    int oy0, int ox0, int co) {
+  const v128_t zero = wasm_f32x4_splat(0), half = wasm_f32x4_splat(0.5f);
+  v128_t g[2][2], h[2][4];
+  UNROLL for (int a = 0; a < 2; a++) UNROLL for (int c = 0; c < 2; c++) g[a][c] =
+      oy0 + a < OH && ox0 + c < OW ? LD(dy + ((b * OH + oy0 + a) * OW + ox0 + c) * CO + co) : zero;
+  UNROLL for (int a = 0; a < 2; a++) {
+    h[a][0] = g[a][0];
+    h[a][1] = wasm_f32x4_mul(wasm_f32x4_add(g[a][0], g[a][1]), half);
+    h[a][2] = wasm_f32x4_mul(wasm_f32x4_sub(g[a][0], g[a][1]), half);
+    h[a][3] = g[a][1];
+  }
+  UNROLL for (int j = 0; j < 4; j++) {
+    ST(o + j * estride, h[0][j]);
+    ST(o + (4 + j) * estride, wasm_f32x4_mul(wasm_f32x4_add(h[0][j], h[1][j]), half));
+    ST(o + (8 + j) * estride, wasm_f32x4_mul(wasm_f32x4_sub(h[0][j], h[1][j]), half));
+    ST(o + (12 + j) * estride, h[1][j]);
+  }
+}
+
+/*
+ * One register block of acc[e] += V[e]^T D[e] over the T tiles of a chunk: RJ input channels
+ * (ci .. ci + RJ - 1, V [T, CIp] from ci - c0) by 4 * RC output channels; f32 sums over the
+ * chunk, added to the f64 acc [CI, CO].
+ */
+INLINE void wf_block(const int RJ, const int RC, const float *v, const float *dd, double *acc,
+                     int T, int CIp, int CO, int cl, int ci, int co) {
+  v128_t a[FG_J][FG_C];
+  UNROLL for (int r = 0; r < RJ; r++) UNROLL for (int c = 0; c < RC; c++) a[r][c] =
+      wasm_f32x4_splat(0);
+  const float *vp = v + cl, *dp = dd + co;
+  for (int t = 0; t < T; t++, vp += CIp, dp += CO) {
+    v128_t d[FG_C];
+    UNROLL for (int c = 0; c < RC; c++) d[c] = LD(dp + 4 * c);
+    UNROLL for (int r = 0; r < RJ; r++) {
+      v128_t s = SPLAT(vp + r);
+      UNROLL for (int c = 0; c < RC; c++) a[r][c] = FMA(s, d[c], a[r][c]);
+    }
+  }
+  double *o = acc + ci * CO + co;
+  UNROLL for (int r = 0; r < RJ; r++) UNROLL for (int c = 0; c < RC; c++)
+      add_f64(o + r * CO + 4 * c, a[r][c]);
+}
+
+/* Tile rows a chunk of conv_wino_filter_grad takes at once (its f32 sums span a chunk). */
+#define WF_ROWS 2
+
+/*
+ * acc [16, CI, CO] (f64, zeroed by the caller) += the Winograd-domain filter gradient of x
+ * [B, H, W, CI] and dy [B, OH, OW, CO] (3x3 filter, stride 1, padding top / left), for the input
+ * channels [c0, c1) only (multiples of 4; threads share a call by them: every element gets the
+ * same operations in the same order however the channels are cut). scratch: 16 * WF_ROWS *
+ * ceil(OW / 2) * (c1 - c0 + CO) floats. CI, CO multiples of 4.
+ */
+EXPORT("conv_wino_filter_grad")
+void conv_wino_filter_grad(const float *x, const float *dy, double *acc, int B, int H, int W,
+                           int CI, int OH, int OW, int CO, int top, int left, float *scratch,
+                           int c0, int c1) {
+  const int TH = (OH + 1) / 2, TW = (OW + 1) / 2, R = B * TH, CIp = c1 - c0;
+  const int TMAX = WF_ROWS * TW;
+  float *V = scratch, *D = scratch + 16 * TMAX * CIp;
+  (void)CI;
+  for (int r0 = 0; r0 < R; r0 += WF_ROWS) {
+    const int r1 = r0 + WF_ROWS < R ? r0 + WF_ROWS : R, T = (r1 - r0) * TW;
+    for (int r = r0; r < r1; r++) {
+      const int b = r / TH, ty = r - b * TH;
+      for (int tx = 0; tx < TW; tx++) {
+        const int t = (r - r0) * TW + tx;
+        for (int c = c0; c < c1; c += 4)
+          wino_in(x, V + t * CIp + (c - c0), T * CIp, b, H, W, CI, 2 * ty - top, 2 * tx - left,
+                  c);
+        for (int co = 0; co < CO; co += 4)
+          wino_dy(dy, D + t * CO + co, T * CO, b, OH, OW, CO, 2 * ty, 2 * tx, co);
+      }
+    }
+    for (int e = 0; e < 16; e++) {
+      const float *v = V + e * T * CIp, *dd = D + e * T * CO;
+      double *ae = acc + e * CI * CO;
+      int ci = c0;
+      for (; ci + FG_J <= c1; ci += FG_J) {
+        int co = 0;
+        for (; co + 4 * FG_C <= CO; co += 4 * FG_C)
+          wf_block(FG_J, FG_C, v, dd, ae, T, CIp, CO, ci - c0, ci, co);
+        for (; co < CO; co += 4) wf_block(FG_J, 1, v, dd, ae, T, CIp, CO, ci - c0, ci, co);
+      }
+      for (; ci < c1; ci++) {
+        int co = 0;
+        for (; co + 4 * FG_C <= CO; co += 4 * FG_C)
+          wf_block(1, FG_C, v, dd, ae, T, CIp, CO, ci - c0, ci, co);
+        for (; co < CO; co += 4) wf_block(1, 1, v, dd, ae, T, CIp, CO, ci - c0, ci, co);
+      }
+    }
+  }
+}
+
+/* out [3, 3, CI, CO] (f32) = A^T m A for every (ci, co) of acc [16, CI, CO] (f64); n = CI * CO. */
+EXPORT("wino_filter_grad_out")
+void wino_filter_grad_out(const double *acc, float *out, int n) {
+  /* Not vectorized: clang's vectorized loop sets up a stack frame, which this module may not. */
+  _Pragma("clang loop vectorize(disable)") for (int k = 0; k < n; k++) {
+    /* s = A^T m by rows (scalars: the module has no stack for arrays) */
+#define WM(i, j) acc[((i) * 4 + (j)) * n + k]
+#define WS(j, s0, s1, s2)                                                                       \
+  const double s0 = WM(0, j) + WM(1, j) + WM(2, j), s1 = WM(1, j) - WM(2, j),                   \
+               s2 = WM(1, j) + WM(2, j) - WM(3, j)
+    WS(0, a0, b0, c0);
+    WS(1, a1, b1, c1);
+    WS(2, a2, b2, c2);
+    WS(3, a3, b3, c3);
+#undef WS
+#undef WM
+    /* then (A^T m) A by columns */
+    out[0 * n + k] = (float)(a0 + a1 + a2);
+    out[1 * n + k] = (float)(a1 - a2);
+    out[2 * n + k] = (float)(a1 + a2 - a3);
+    out[3 * n + k] = (float)(b0 + b1 + b2);
+    out[4 * n + k] = (float)(b1 - b2);
+    out[5 * n + k] = (float)(b1 + b2 - b3);
+    out[6 * n + k] = (float)(c0 + c1 + c2);
+    out[7 * n + k] = (float)(c1 - c2);
+    out[8 * n + k] = (float)(c1 + c2 - c3);
   }
 }

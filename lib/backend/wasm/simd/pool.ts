@@ -90,6 +90,8 @@ export const POOL_KERNELS = [
   "max_pool_2x2",
   "wino_filter",
   "conv_wino",
+  "conv_wino_filter_grad",
+  "wino_filter_grad_out",
 ] as const;
 /** A kernel the pool can run. */
 export type PoolKernel = (typeof POOL_KERNELS)[number];

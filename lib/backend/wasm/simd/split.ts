@@ -10,7 +10,10 @@
  * - `sum_rows`: by columns in blocks of 4; `relu_grad_sum`: by blocks of 256 rows (its f64 sums,
  *   `sum_blocks`, run whole); `relu_grad`, `mul`, `dropout_mask` and `adam`: by
  *   elements in blocks of 16.
- * - `f64_to_f32`, `wino_filter` (a filter's worth of values) and calls below {@link MIN_PART_WORK} run whole.
+ * - `conv_wino_filter_grad`: by input channels in blocks of 4, one part per thread, each with its
+ *   own scratch.
+ * - `f64_to_f32`, `wino_filter`, `wino_filter_grad_out` (a filter's worth of values) and calls
+ *   below {@link MIN_PART_WORK} run whole.
  * - Cuts by rows or elements make {@link PARTS_PER_THREAD_SPLIT} parts per thread.
  * @module
  */
@@ -75,6 +78,27 @@ export interface SimdKernels {
     act: number,
     scratch: number,
   ): void;
+  /**
+   * The filter gradient of a 3x3 stride-1 convolution by Winograd F(3x3, 2x2) into a zeroed f64
+   * acc [16, CI, CO]; scratch: {@link winoFilterGradScratchFloats} floats.
+   */
+  conv_wino_filter_grad(
+    x: number,
+    dy: number,
+    acc: number,
+    B: number,
+    H: number,
+    W: number,
+    CI: number,
+    OH: number,
+    OW: number,
+    CO: number,
+    top: number,
+    left: number,
+    scratch: number,
+  ): void;
+  /** out [3, 3, CI, CO] (f32) from conv_wino_filter_grad's acc; n = CI * CO. */
+  wino_filter_grad_out(acc: number, out: number, n: number): void;
   max_pool_2x2_grad(
     x: number,
     dy: number,
@@ -203,6 +227,25 @@ export function winoScratchFloats(
   return winoPartFloats(OW, CI, CO) * (threads === 1 ? 1 : threads * PARTS_PER_THREAD_SPLIT);
 }
 
+/** Tile rows one chunk of `conv_wino_filter_grad` takes (WF_ROWS in kernels.c). */
+const WF_ROWS = 2;
+
+/** Floats of scratch a `conv_wino_filter_grad` part over `channels` input channels uses. */
+function winoFilterGradPartFloats(OW: number, channels: number, CO: number): number {
+  return 16 * WF_ROWS * Math.ceil(OW / 2) * (channels + CO);
+}
+
+/** Floats of scratch a `conv_wino_filter_grad` call needs on `threads` threads. */
+export function winoFilterGradScratchFloats(
+  OW: number,
+  CI: number,
+  CO: number,
+  threads: number,
+): number {
+  // One part per thread at most; each is given room for all the channels (a few hundred KiB).
+  return threads * winoFilterGradPartFloats(OW, CI, CO);
+}
+
 /** The kernels of {@link SimdKernels} on `pool`'s threads. */
 export function splitKernels(pool: KernelPool): SimdKernels {
   return {
@@ -240,6 +283,23 @@ export function splitKernels(pool: KernelPool): SimdKernels {
           r1,
         ]),
       );
+    },
+    conv_wino_filter_grad(x, dy, acc, B, H, W, CI, OH, OW, CO, top, left, scratch) {
+      const tiles = B * Math.ceil(OH / 2) * Math.ceil(OW / 2);
+      const t = threadsFor(pool, tiles * 16 * CI * CO, CI / 4);
+      const per = 4 * winoFilterGradPartFloats(OW, CI, CO);
+      pool.run(
+        "conv_wino_filter_grad",
+        cut(0, CI, t, 4).map(([c0, c1], k) => [
+          ...[x, dy, acc, B, H, W, CI, OH, OW, CO, top, left],
+          scratch + k * per,
+          c0,
+          c1,
+        ]),
+      );
+    },
+    wino_filter_grad_out(acc, out, n) {
+      pool.run("wino_filter_grad_out", [[acc, out, n]]);
     },
     max_pool_2x2(x, y, B, H, W, C, OH, OW) {
       const R = B * OH;

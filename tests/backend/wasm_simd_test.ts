@@ -141,6 +141,30 @@ Deno.test({
 });
 
 Deno.test({
+  name: "ReLU and ReLU6 in the convolutions' stores keep NaN where cpu does (direct and Winograd)",
+  ignore: !available,
+  async fn() {
+    for (const [shape, f] of [[[1, 6, 6, 3], [3, 3, 3, 8]], [[1, 6, 6, 16], [3, 3, 16, 16]]]) {
+      const x = rand(shape, 3), w = rand(f, 4), bias = rand([f[3]], 5);
+      x.data[7 * shape[3]] = NaN; // input pixel (1, 1): reaches outputs (0..1, 0..1)
+      for (const activation of ["relu", "relu6"]) {
+        const attrs = { strides: 1, pad: "valid", dataFormat: "NHWC", dilations: 1, activation };
+        await initBackend({ prefer: "cpu" });
+        const want = run("FusedConv2D", { x, filter: w, bias }, attrs);
+        await initBackend({ prefer: "wasm" });
+        setWasmKernels("fast");
+        const got = run("FusedConv2D", { x, filter: w, bias }, attrs);
+        const nan = (d: Float32Array) => Array.from(d, (v) => Number.isNaN(v));
+        assert.ok(nan(want.data).some((v) => v), "cpu gives NaN somewhere");
+        assert.deepEqual(nan(got.data), nan(want.data), `${activation} ${shape}: NaN positions`);
+        const clean = (d: Float32Array) => Float32Array.from(d, (v) => Number.isNaN(v) ? 0 : v);
+        assert.ok(relErr(clean(got.data), clean(want.data)) <= TOL, `${activation} ${shape}`);
+      }
+    }
+  },
+});
+
+Deno.test({
   name: "SIMD 2x2 MaxPoolGrad matches cpu: ties go to the first maximum, odd sizes, negatives",
   ignore: !available,
   async fn() {

@@ -29,7 +29,7 @@ import {
   type WasmBackendLike,
 } from "./_heap.ts";
 import { convGeometryArgs, simdKernels } from "./simd/mod.ts";
-import { winoFilterGradScratchFloats } from "./simd/split.ts";
+import { winoFilterGradScratchFloats, winoFilterGradSlices } from "./simd/split.ts";
 import { conv2dFast, usesWinograd } from "./conv.ts";
 import { type Args, callStock, transposeInto, transposeLast2, view } from "./_ops.ts";
 import { conv2dInfoNHWC, type ConvDims, convDims } from "./_conv_geometry.ts";
@@ -144,7 +144,8 @@ function filterGradSimd(
 
 /**
  * The filter gradient of a 3x3 stride-1 convolution by Winograd's F(3x3, 2x2) (kernels.c): f64
- * sums in the Winograd domain, [16, CI, CO], then A^T m A into the 3x3 filter.
+ * sums in the Winograd domain, [16, CI, CO] per slice of tile rows, then their sum's A^T m A
+ * into the 3x3 filter.
  */
 function filterGradWinograd(
   be: WasmBackendLike,
@@ -154,16 +155,15 @@ function filterGradWinograd(
   d: ConvDims,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const n = d.CI * d.CO;
-  const acc = alloc(be, [2 * 16 * n]); // 16 n float64 values
-  const scratch = alloc(be, [winoFilterGradScratchFloats(d.OW, d.CI, d.CO, simd.threads)]);
+  const n = d.CI * d.CO, slices = winoFilterGradSlices(d.B, d.OH);
+  const acc = alloc(be, [2 * slices * 16 * n]); // float64 values, zeroed by the kernel
+  const scratch = alloc(be, [winoFilterGradScratchFloats(d.B, d.OH, d.OW, d.CI, d.CO)]);
   const out = alloc(be, info.filterShape as number[]);
-  f32(be, acc).fill(0);
   simd.conv_wino_filter_grad(
     ...[addr(be, x), addr(be, dy), addr(be, acc), d.B, d.H, d.W, d.CI, d.OH, d.OW, d.CO],
     ...[d.top, d.left, addr(be, scratch)],
   );
-  simd.wino_filter_grad_out(addr(be, acc), addr(be, out), n);
+  simd.wino_filter_grad_out(addr(be, acc), addr(be, out), n, slices);
   free(be, acc);
   free(be, scratch);
   return out;

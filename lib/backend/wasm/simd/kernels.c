@@ -722,60 +722,70 @@ INLINE void wf_block(const int RJ, const int RC, const float *v, const float *dd
 #define WF_ROWS 2
 
 /*
- * acc [16, CI, CO] (f64, zeroed by the caller) += the Winograd-domain filter gradient of x
- * [B, H, W, CI] and dy [B, OH, OW, CO] (3x3 filter, stride 1, padding top / left), for the input
- * channels [c0, c1) only (multiples of 4; threads share a call by them: every element gets the
- * same operations in the same order however the channels are cut). scratch: 16 * WF_ROWS *
- * ceil(OW / 2) * (c1 - c0 + CO) floats. CI, CO multiples of 4.
+ * acc [16, CI, CO] (f64; zeroed here) = the Winograd-domain filter gradient of x [B, H, W, CI] and
+ * dy [B, OH, OW, CO] (3x3 filter, stride 1, padding top / left) over the tile rows [ra, rb) of the
+ * B * ceil(OH / 2) (r = b * TH + ty): one slice of the sum. Threads share a call by slices, each
+ * with its own acc; wino_filter_grad_out adds the slices in order, so that the result does not
+ * depend on which thread ran which. scratch: 16 * WF_ROWS * ceil(OW / 2) * (CI + CO) floats. CI,
+ * CO multiples of 4.
  */
 EXPORT("conv_wino_filter_grad")
 void conv_wino_filter_grad(const float *x, const float *dy, double *acc, int B, int H, int W,
                            int CI, int OH, int OW, int CO, int top, int left, float *scratch,
-                           int c0, int c1) {
-  const int TH = (OH + 1) / 2, TW = (OW + 1) / 2, R = B * TH, CIp = c1 - c0;
-  const int TMAX = WF_ROWS * TW;
-  float *V = scratch, *D = scratch + 16 * TMAX * CIp;
-  (void)CI;
-  for (int r0 = 0; r0 < R; r0 += WF_ROWS) {
-    const int r1 = r0 + WF_ROWS < R ? r0 + WF_ROWS : R, T = (r1 - r0) * TW;
+                           int ra, int rb) {
+  const int TH = (OH + 1) / 2, TW = (OW + 1) / 2;
+  float *V = scratch, *D = scratch + 16 * WF_ROWS * TW * CI;
+  (void)B;
+  for (int i = 0; i < 16 * CI * CO; i += 2) ST(acc + i, wasm_f64x2_splat(0));
+  for (int r0 = ra; r0 < rb; r0 += WF_ROWS) {
+    const int r1 = r0 + WF_ROWS < rb ? r0 + WF_ROWS : rb, T = (r1 - r0) * TW;
     for (int r = r0; r < r1; r++) {
       const int b = r / TH, ty = r - b * TH;
       for (int tx = 0; tx < TW; tx++) {
         const int t = (r - r0) * TW + tx;
-        for (int c = c0; c < c1; c += 4)
-          wino_in(x, V + t * CIp + (c - c0), T * CIp, b, H, W, CI, 2 * ty - top, 2 * tx - left,
-                  c);
+        for (int c = 0; c < CI; c += 4)
+          wino_in(x, V + t * CI + c, T * CI, b, H, W, CI, 2 * ty - top, 2 * tx - left, c);
         for (int co = 0; co < CO; co += 4)
           wino_dy(dy, D + t * CO + co, T * CO, b, OH, OW, CO, 2 * ty, 2 * tx, co);
       }
     }
     for (int e = 0; e < 16; e++) {
-      const float *v = V + e * T * CIp, *dd = D + e * T * CO;
+      const float *v = V + e * T * CI, *dd = D + e * T * CO;
       double *ae = acc + e * CI * CO;
-      int ci = c0;
-      for (; ci + FG_J <= c1; ci += FG_J) {
+      int ci = 0;
+      for (; ci + FG_J <= CI; ci += FG_J) {
         int co = 0;
         for (; co + 4 * FG_C <= CO; co += 4 * FG_C)
-          wf_block(FG_J, FG_C, v, dd, ae, T, CIp, CO, ci - c0, ci, co);
-        for (; co < CO; co += 4) wf_block(FG_J, 1, v, dd, ae, T, CIp, CO, ci - c0, ci, co);
+          wf_block(FG_J, FG_C, v, dd, ae, T, CI, CO, ci, ci, co);
+        for (; co < CO; co += 4) wf_block(FG_J, 1, v, dd, ae, T, CI, CO, ci, ci, co);
       }
-      for (; ci < c1; ci++) {
+      for (; ci < CI; ci++) {
         int co = 0;
         for (; co + 4 * FG_C <= CO; co += 4 * FG_C)
-          wf_block(1, FG_C, v, dd, ae, T, CIp, CO, ci - c0, ci, co);
-        for (; co < CO; co += 4) wf_block(1, 1, v, dd, ae, T, CIp, CO, ci - c0, ci, co);
+          wf_block(1, FG_C, v, dd, ae, T, CI, CO, ci, ci, co);
+        for (; co < CO; co += 4) wf_block(1, 1, v, dd, ae, T, CI, CO, ci, ci, co);
       }
     }
   }
 }
 
-/* out [3, 3, CI, CO] (f32) = A^T m A for every (ci, co) of acc [16, CI, CO] (f64); n = CI * CO. */
+/* Element i of the sum of `slices` arrays `stride` doubles apart, added in order. */
+static inline double wm(const double *acc, int i, int stride, int slices) {
+  double v = acc[i];
+  for (int s = 1; s < slices; s++) v += acc[s * stride + i];
+  return v;
+}
+
+/*
+ * out [3, 3, CI, CO] (f32) = A^T m A for every (ci, co), m the sum of the `slices` accumulators
+ * [slices, 16, CI, CO] (f64) of conv_wino_filter_grad, added in order; n = CI * CO.
+ */
 EXPORT("wino_filter_grad_out")
-void wino_filter_grad_out(const double *acc, float *out, int n) {
+void wino_filter_grad_out(const double *acc, float *out, int n, int slices) {
   /* Not vectorized: clang's vectorized loop sets up a stack frame, which this module may not. */
   _Pragma("clang loop vectorize(disable)") for (int k = 0; k < n; k++) {
     /* s = A^T m by rows (scalars: the module has no stack for arrays) */
-#define WM(i, j) acc[((i) * 4 + (j)) * n + k]
+#define WM(i, j) wm(acc, ((i) * 4 + (j)) * n + k, 16 * n, slices)
 #define WS(j, s0, s1, s2)                                                                       \
   const double s0 = WM(0, j) + WM(1, j) + WM(2, j), s1 = WM(1, j) - WM(2, j),                   \
                s2 = WM(1, j) + WM(2, j) - WM(3, j)

@@ -10,8 +10,9 @@
  * - `sum_rows`: by columns in blocks of 4; `relu_grad_sum`: by blocks of 256 rows (its f64 sums,
  *   `sum_blocks`, run whole); `relu_grad`, `mul`, `dropout_mask` and `adam`: by
  *   elements in blocks of 16.
- * - `conv_wino_filter_grad`: by input channels in blocks of 4, one part per thread, each with its
- *   own scratch.
+ * - `conv_wino_filter_grad`: by rows of tiles into {@link WINO_FILTER_GRAD_SLICES} fixed slices
+ *   (whatever the thread count), each with its own accumulator and scratch; the slices are added
+ *   in order by `wino_filter_grad_out`.
  * - `f64_to_f32`, `wino_filter`, `wino_filter_grad_out` (a filter's worth of values) and calls
  *   below {@link MIN_PART_WORK} run whole.
  * - Cuts by rows or elements make {@link PARTS_PER_THREAD_SPLIT} parts per thread.
@@ -79,8 +80,9 @@ export interface SimdKernels {
     scratch: number,
   ): void;
   /**
-   * The filter gradient of a 3x3 stride-1 convolution by Winograd F(3x3, 2x2) into a zeroed f64
-   * acc [16, CI, CO]; scratch: {@link winoFilterGradScratchFloats} floats.
+   * The filter gradient of a 3x3 stride-1 convolution by Winograd F(3x3, 2x2) into the f64 acc
+   * [slices, 16, CI, CO] ({@link winoFilterGradSlices} slices); scratch:
+   * {@link winoFilterGradScratchFloats} floats.
    */
   conv_wino_filter_grad(
     x: number,
@@ -97,8 +99,8 @@ export interface SimdKernels {
     left: number,
     scratch: number,
   ): void;
-  /** out [3, 3, CI, CO] (f32) from conv_wino_filter_grad's acc; n = CI * CO. */
-  wino_filter_grad_out(acc: number, out: number, n: number): void;
+  /** out [3, 3, CI, CO] (f32) from conv_wino_filter_grad's acc of `slices`; n = CI * CO. */
+  wino_filter_grad_out(acc: number, out: number, n: number, slices: number): void;
   max_pool_2x2_grad(
     x: number,
     dy: number,
@@ -230,20 +232,37 @@ export function winoScratchFloats(
 /** Tile rows one chunk of `conv_wino_filter_grad` takes (WF_ROWS in kernels.c). */
 const WF_ROWS = 2;
 
-/** Floats of scratch a `conv_wino_filter_grad` part over `channels` input channels uses. */
-function winoFilterGradPartFloats(OW: number, channels: number, CO: number): number {
-  return 16 * WF_ROWS * Math.ceil(OW / 2) * (channels + CO);
+/**
+ * Slices of the Winograd filter gradient's sum: a fixed number, so that the sum's order (and its
+ * bits) does not depend on the thread count; two per thread on two cores, which lets a thread
+ * slowed by other work take fewer.
+ */
+export const WINO_FILTER_GRAD_SLICES = 4;
+
+/** The slices (ranges of tile rows) of a Winograd filter gradient with these sizes. */
+function winoFilterGradCuts(B: number, OH: number): [number, number][] {
+  return cut(0, B * Math.ceil(OH / 2), WINO_FILTER_GRAD_SLICES);
 }
 
-/** Floats of scratch a `conv_wino_filter_grad` call needs on `threads` threads. */
+/** How many accumulators [16, CI, CO] a Winograd filter gradient with these sizes fills. */
+export function winoFilterGradSlices(B: number, OH: number): number {
+  return winoFilterGradCuts(B, OH).length;
+}
+
+/** Floats of scratch one slice of `conv_wino_filter_grad` uses. */
+function winoFilterGradPartFloats(OW: number, CI: number, CO: number): number {
+  return 16 * WF_ROWS * Math.ceil(OW / 2) * (CI + CO);
+}
+
+/** Floats of scratch a `conv_wino_filter_grad` call needs (one part per slice). */
 export function winoFilterGradScratchFloats(
+  B: number,
+  OH: number,
   OW: number,
   CI: number,
   CO: number,
-  threads: number,
 ): number {
-  // One part per thread at most; each is given room for all the channels (a few hundred KiB).
-  return threads * winoFilterGradPartFloats(OW, CI, CO);
+  return winoFilterGradSlices(B, OH) * winoFilterGradPartFloats(OW, CI, CO);
 }
 
 /** The kernels of {@link SimdKernels} on `pool`'s threads. */
@@ -285,21 +304,19 @@ export function splitKernels(pool: KernelPool): SimdKernels {
       );
     },
     conv_wino_filter_grad(x, dy, acc, B, H, W, CI, OH, OW, CO, top, left, scratch) {
-      const tiles = B * Math.ceil(OH / 2) * Math.ceil(OW / 2);
-      const t = threadsFor(pool, tiles * 16 * CI * CO, CI / 4);
-      const per = 4 * winoFilterGradPartFloats(OW, CI, CO);
+      const per = 4 * winoFilterGradPartFloats(OW, CI, CO), slice = 8 * 16 * CI * CO;
       pool.run(
         "conv_wino_filter_grad",
-        cut(0, CI, t, 4).map(([c0, c1], k) => [
-          ...[x, dy, acc, B, H, W, CI, OH, OW, CO, top, left],
+        winoFilterGradCuts(B, OH).map(([r0, r1], k) => [
+          ...[x, dy, acc + k * slice, B, H, W, CI, OH, OW, CO, top, left],
           scratch + k * per,
-          c0,
-          c1,
+          r0,
+          r1,
         ]),
       );
     },
-    wino_filter_grad_out(acc, out, n) {
-      pool.run("wino_filter_grad_out", [[acc, out, n]]);
+    wino_filter_grad_out(acc, out, n, slices) {
+      pool.run("wino_filter_grad_out", [[acc, out, n, slices]]);
     },
     max_pool_2x2(x, y, B, H, W, C, OH, OW) {
       const R = B * OH;

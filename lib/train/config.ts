@@ -42,6 +42,10 @@ export interface TrainConfig {
   learningRate: number;
   /** Multiply the learning rate by this each epoch (1 = constant). */
   lrDecay: number;
+  /**
+   * Stop after `patience` epochs without a better `metric` (an equal one with a lower validation
+   * loss counts as better: `improvesOn` in train.ts); the best epoch's weights are kept.
+   */
   earlyStopping: { metric: StopMetric; patience: number };
   balance: "none" | "down" | "up" | "weights";
   /** Fraction of the training split used (the seed notebook tried 0.25 and 0.75). */

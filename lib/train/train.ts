@@ -188,6 +188,25 @@ function stopValue(cfg: TrainConfig, v: EpochMetrics): number {
   return cfg.earlyStopping.metric === "val_loss" ? -v.loss : v[key];
 }
 
+/**
+ * Whether an epoch with validation metrics `val` improves on the best so far (`best` its score,
+ * `bestLoss` its validation loss; none yet when `bestEpoch` is 0): a higher score, or the same
+ * score with a lower validation loss. The tie-break matters on a plateau: a model that still
+ * predicts the majority class for every validation image keeps the same accuracy epoch after
+ * epoch while its loss falls, and without it patience ran out just before it learned (a
+ * rounding difference in a kernel decided whether cnn_reg's quick run escaped in time).
+ */
+export function improvesOn(
+  cfg: TrainConfig,
+  val: EpochMetrics,
+  best: { score: number; loss: number; bestEpoch: number },
+): boolean {
+  // The first epoch always counts (its metric may be NaN, e.g. AUC on a one-class split).
+  if (best.bestEpoch === 0) return true;
+  const score = stopValue(cfg, val);
+  return score > best.score || (score === best.score && val.loss < best.loss);
+}
+
 function countParams(vars: tfl.LayerVariable[]): number {
   return vars.reduce((s, v) => s + v.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
 }
@@ -345,8 +364,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         if (averaging || cfg.recalibrateBatchNorm === true) recalibrate();
         const val = (await valMetrics(model, data.val, cfg, pre)).metrics;
         const score = stopValue(cfg, val);
-        // The first epoch always counts (its metric may be NaN, e.g. AUC on a one-class split).
-        const improved = score > st.best || st.bestEpoch === 0;
+        const bestLoss = st.history.find((h) => h.epoch === st.bestEpoch)?.val.loss ?? Infinity;
+        const improved = improvesOn(cfg, val, {
+          score: st.best,
+          loss: bestLoss,
+          bestEpoch: st.bestEpoch,
+        });
         if (improved) await saveModel(model, join(dir, "model"));
         return { val, score, improved };
       };

@@ -4,6 +4,9 @@
  * XNNPACK kernel. Measured on the 2-core AVX-512 Xeon for cnn_reg's layers (ms per call,
  * XNNPACK vs SIMD, same run): 8x74x74x64 -> 32: 84 vs 51; 8x150x150x3 -> 64: 43 vs 25; the input
  * gradient's 8x72x72x32 -> 64 with padding 2: 69 vs 59 (`bench/profile.ts`, XRAY_WASM_SIMD=off/on).
+ * 3x3 stride-1 convolutions with 16+ channels in and out run by Winograd's F(2x2, 3x3) instead
+ * ({@link usesWinograd}; kernels.c): on the idle 2-core AMD EPYC, cnn_reg's 8x74x74x64 -> 32
+ * layer took 20 ms on one thread against 36 ms direct (`bench/conv_kernels.ts`).
  * @module
  */
 import { Conv2D, FusedConv2D, type TensorInfo } from "@tensorflow/tfjs-core";

@@ -318,8 +318,12 @@ export function learnedNothingNote(run: RunRecord): string {
   if (!d.learnedNothing) return "";
   return `${run.name} learned nothing: it gives every validation image the same score ` +
     `(ROC-AUC 0.500, ${d.constantClass === 1 ? "PNEUMONIA" : "NORMAL"} for all), so its ` +
-    `accuracy is the class share; early stopping ended it at epoch ${d.epochsRun} because ` +
-    "validation accuracy never moved. In a small ReLU network the usual cause is units that " +
+    `accuracy is the class share; ${
+      d.converged
+        ? `early stopping ended it at epoch ${d.epochsRun} because validation accuracy ` +
+          "never moved"
+        : `it ran to the epoch limit (${d.epochsRun}) with its validation accuracy never moving`
+    }. In a small ReLU network the usual cause is units that ` +
     "stopped responding (dead ReLUs) after the first large updates";
 }
 

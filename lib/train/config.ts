@@ -43,8 +43,9 @@ export interface TrainConfig {
   /** Multiply the learning rate by this each epoch (1 = constant). */
   lrDecay: number;
   /**
-   * Stop after `patience` epochs without a better `metric` (an equal one with a lower validation
-   * loss counts as better: `improvesOn` in train.ts); the best epoch's weights are kept.
+   * Stop after `patience` epochs without a better `metric` (for accuracy and F1, an equal one
+   * with a higher validation ROC-AUC counts as better: `improvesOn` in train.ts); the best
+   * epoch's weights are kept.
    */
   earlyStopping: { metric: StopMetric; patience: number };
   balance: "none" | "down" | "up" | "weights";

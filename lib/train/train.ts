@@ -189,22 +189,27 @@ function stopValue(cfg: TrainConfig, v: EpochMetrics): number {
 }
 
 /**
- * Whether an epoch with validation metrics `val` improves on the best so far (`best` its score,
- * `bestLoss` its validation loss; none yet when `bestEpoch` is 0): a higher score, or the same
- * score with a lower validation loss. The tie-break matters on a plateau: a model that still
- * predicts the majority class for every validation image keeps the same accuracy epoch after
- * epoch while its loss falls, and without it patience ran out just before it learned (a
- * rounding difference in a kernel decided whether cnn_reg's quick run escaped in time).
+ * Whether an epoch with validation metrics `val` improves on the best so far (`best` its score
+ * and validation ROC-AUC; none yet when `bestEpoch` is 0): a higher score or, where the score is
+ * validation accuracy or F1, the same score with a higher validation ROC-AUC. The tie-break
+ * matters on a plateau: a model that still calls every validation image the majority class keeps
+ * the same accuracy epoch after epoch while it learns to rank them (its ROC-AUC rising), and
+ * without it patience ran out just before its accuracy moved (a rounding difference in a kernel
+ * decided whether cnn_reg's quick run escaped in time). A model that learned nothing gives every
+ * image one score, ROC-AUC 0.5 epoch after epoch, and still stops. (Its validation loss is no
+ * tie-break: it keeps falling as the one score nears the class share.)
  */
 export function improvesOn(
   cfg: TrainConfig,
   val: EpochMetrics,
-  best: { score: number; loss: number; bestEpoch: number },
+  best: { score: number; auc: number; bestEpoch: number },
 ): boolean {
   // The first epoch always counts (its metric may be NaN, e.g. AUC on a one-class split).
   if (best.bestEpoch === 0) return true;
   const score = stopValue(cfg, val);
-  return score > best.score || (score === best.score && val.loss < best.loss);
+  const byRank = cfg.earlyStopping.metric === "val_accuracy" ||
+    cfg.earlyStopping.metric === "val_f1";
+  return score > best.score || (byRank && score === best.score && val.auc > best.auc);
 }
 
 function countParams(vars: tfl.LayerVariable[]): number {
@@ -364,10 +369,10 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         if (averaging || cfg.recalibrateBatchNorm === true) recalibrate();
         const val = (await valMetrics(model, data.val, cfg, pre)).metrics;
         const score = stopValue(cfg, val);
-        const bestLoss = st.history.find((h) => h.epoch === st.bestEpoch)?.val.loss ?? Infinity;
+        const bestAuc = st.history.find((h) => h.epoch === st.bestEpoch)?.val.auc ?? NaN;
         const improved = improvesOn(cfg, val, {
           score: st.best,
-          loss: bestLoss,
+          auc: bestAuc,
           bestEpoch: st.bestEpoch,
         });
         if (improved) await saveModel(model, join(dir, "model"));

@@ -14,6 +14,7 @@ import {
 } from "../../lib/chapters/17_conclusions.ts";
 import type { RunRecord } from "../../lib/chapters/_context.ts";
 import { baselineDelta, overfitNote } from "../../lib/chapters/_models.ts";
+import { learnedNothingNote } from "../../lib/chapters/_training.ts";
 import type { BinaryMetrics } from "../../lib/metrics/classification.ts";
 
 const metrics = (sens: number, spec: number, fn: number, fp: number): BinaryMetrics =>
@@ -359,4 +360,14 @@ Deno.test("a run that gives every image one score is said to have learned nothin
   );
   assert.match(overfitNote(d75), /^\*\*dense_baseline_75 learned nothing: /);
   assert.doesNotMatch(overfitNote(c.runs.cnn!), /learned nothing/);
+  // Why it stopped: patience, or the epoch limit.
+  assert.match(
+    learnedNothingNote(d75),
+    /early stopping ended it at epoch 9 because validation accuracy never moved\./,
+  );
+  const limit = { ...d75, summary: { ...d75.summary, stoppedEarly: false } } as RunRecord;
+  assert.match(
+    learnedNothingNote(limit),
+    /it ran to the epoch limit \(9\) with its validation accuracy never moving\./,
+  );
 });

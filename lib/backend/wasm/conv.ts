@@ -14,7 +14,7 @@ import { addr, alloc, free, type WasmBackendLike } from "./_heap.ts";
 import { type Args, callStock } from "./_ops.ts";
 import { conv2dInfoNHWC, type ConvDims, convDims } from "./_conv_geometry.ts";
 import { convGeometryArgs, simdKernels } from "./simd/mod.ts";
-import { winoScratchFloats } from "./simd/split.ts";
+import { winoGeometryArgs, winoScratchFloats } from "./simd/split.ts";
 
 let winograd = (Deno.env.get("XRAY_WASM_WINOGRAD") ?? "").trim().toLowerCase() !== "off";
 
@@ -92,8 +92,8 @@ function convSimd(args: Args, bias: TensorInfo | null, act: number): TensorInfo 
     const scratch = alloc(be, [winoScratchFloats(d.OW, d.CI, d.CO, simd.threads)]);
     simd.wino_filter(addr(be, filter), addr(be, u), d.CI, d.CO);
     simd.conv_wino(
-      ...[addr(be, x), addr(be, u), addr(be, out), d.B, d.H, d.W, d.CI, d.OH, d.OW, d.CO],
-      ...[d.top, d.left, bias ? addr(be, bias) : 0, act, addr(be, scratch)],
+      ...[addr(be, x), addr(be, u), addr(be, out), ...winoGeometryArgs(d)],
+      ...[bias ? addr(be, bias) : 0, act, addr(be, scratch)],
     );
     free(be, u);
     free(be, scratch);

@@ -29,7 +29,11 @@ import {
   type WasmBackendLike,
 } from "./_heap.ts";
 import { convGeometryArgs, simdKernels } from "./simd/mod.ts";
-import { winoFilterGradScratchFloats, winoFilterGradSlices } from "./simd/split.ts";
+import {
+  winoFilterGradScratchFloats,
+  winoFilterGradSlices,
+  winoGeometryArgs,
+} from "./simd/split.ts";
 import { conv2dFast, usesWinograd } from "./conv.ts";
 import { type Args, callStock, transposeInto, transposeLast2, view } from "./_ops.ts";
 import { conv2dInfoNHWC, type ConvDims, convDims } from "./_conv_geometry.ts";
@@ -160,8 +164,7 @@ function filterGradWinograd(
   const scratch = alloc(be, [winoFilterGradScratchFloats(d.B, d.OH, d.OW, d.CI, d.CO)]);
   const out = alloc(be, info.filterShape as number[]);
   simd.conv_wino_filter_grad(
-    ...[addr(be, x), addr(be, dy), addr(be, acc), d.B, d.H, d.W, d.CI, d.OH, d.OW, d.CO],
-    ...[d.top, d.left, addr(be, scratch)],
+    ...[addr(be, x), addr(be, dy), addr(be, acc), ...winoGeometryArgs(d), addr(be, scratch)],
   );
   simd.wino_filter_grad_out(addr(be, acc), addr(be, out), n, slices);
   free(be, acc);

@@ -46,6 +46,27 @@ export function convGeometryArgs(d: ConvDims): ConvGeometryArgs {
   return [d.B, d.H, d.W, d.CI, d.OH, d.OW, d.CO, d.KH, d.KW, d.sh, d.sw, d.top, d.left];
 }
 
+/**
+ * The sizes the Winograd kernels take after their three pointers, in kernels.c's order (the
+ * filter is 3x3 with stride 1; see {@link winoGeometryArgs}).
+ */
+export type WinoGeometryArgs = [
+  B: number,
+  H: number,
+  W: number,
+  CI: number,
+  OH: number,
+  OW: number,
+  CO: number,
+  top: number,
+  left: number,
+];
+
+/** A 3x3 stride-1 convolution's sizes as {@link WinoGeometryArgs}. */
+export function winoGeometryArgs(d: ConvDims): WinoGeometryArgs {
+  return [d.B, d.H, d.W, d.CI, d.OH, d.OW, d.CO, d.top, d.left];
+}
+
 /** The kernels, whole calls (pointers are byte offsets in tfjs' memory); split over threads. */
 export interface SimdKernels {
   /** Conv2DBackpropFilter into a zeroed f64 accumulator; `rows`: output rows per cache tile. */
@@ -66,18 +87,7 @@ export interface SimdKernels {
     x: number,
     u: number,
     y: number,
-    B: number,
-    H: number,
-    W: number,
-    CI: number,
-    OH: number,
-    OW: number,
-    CO: number,
-    top: number,
-    left: number,
-    bias: number,
-    act: number,
-    scratch: number,
+    ...g: [...WinoGeometryArgs, bias: number, act: number, scratch: number]
   ): void;
   /**
    * The filter gradient of a 3x3 stride-1 convolution by Winograd F(3x3, 2x2) into the f64 acc
@@ -88,16 +98,7 @@ export interface SimdKernels {
     x: number,
     dy: number,
     acc: number,
-    B: number,
-    H: number,
-    W: number,
-    CI: number,
-    OH: number,
-    OW: number,
-    CO: number,
-    top: number,
-    left: number,
-    scratch: number,
+    ...g: [...WinoGeometryArgs, scratch: number]
   ): void;
   /** out [3, 3, CI, CO] (f32) from conv_wino_filter_grad's acc of `slices`; n = CI * CO. */
   wino_filter_grad_out(acc: number, out: number, n: number, slices: number): void;
@@ -289,26 +290,24 @@ export function splitKernels(pool: KernelPool): SimdKernels {
     wino_filter(w, u, CI, CO) {
       pool.run("wino_filter", [[w, u, CI, CO]]);
     },
-    conv_wino(x, u, y, B, H, W, CI, OH, OW, CO, top, left, bias, act, scratch) {
+    conv_wino(x, u, y, ...g) {
+      const [B, , , CI, OH, OW, CO, , , , , scratch] = g;
       const R = B * Math.ceil(OH / 2);
       const t = partsFor(pool, R * Math.ceil(OW / 2) * 16 * CI * CO, R);
-      const per = 4 * winoPartFloats(OW, CI, CO);
+      const per = 4 * winoPartFloats(OW, CI, CO), head = g.slice(0, -1); // all but scratch
       pool.run(
         "conv_wino",
-        cut(0, R, t).map(([r0, r1], k) => [
-          ...[x, u, y, B, H, W, CI, OH, OW, CO, top, left, bias, act],
-          scratch + k * per,
-          r0,
-          r1,
-        ]),
+        cut(0, R, t).map(([r0, r1], k) => [x, u, y, ...head, scratch + k * per, r0, r1]),
       );
     },
-    conv_wino_filter_grad(x, dy, acc, B, H, W, CI, OH, OW, CO, top, left, scratch) {
+    conv_wino_filter_grad(x, dy, acc, ...g) {
+      const [B, , , CI, OH, OW, CO, , , scratch] = g;
       const per = 4 * winoFilterGradPartFloats(OW, CI, CO), slice = 8 * 16 * CI * CO;
+      const sizes = g.slice(0, -1); // all but scratch
       pool.run(
         "conv_wino_filter_grad",
         winoFilterGradCuts(B, OH).map(([r0, r1], k) => [
-          ...[x, dy, acc + k * slice, B, H, W, CI, OH, OW, CO, top, left],
+          ...[x, dy, acc + k * slice, ...sizes],
           scratch + k * per,
           r0,
           r1,

@@ -21,18 +21,15 @@
 import type { ConvDims } from "../_conv_geometry.ts";
 import type { KernelPool } from "./pool.ts";
 
+/** The sizes every convolution kernel takes first after its three pointers (kernels.c). */
+type ConvSizes = [B: number, H: number, W: number, CI: number, OH: number, OW: number, CO: number];
+
 /**
  * The geometry every convolution kernel takes after its three pointers, in kernels.c's order
  * (see {@link convGeometryArgs}).
  */
 export type ConvGeometryArgs = [
-  B: number,
-  H: number,
-  W: number,
-  CI: number,
-  OH: number,
-  OW: number,
-  CO: number,
+  ...ConvSizes,
   KH: number,
   KW: number,
   sh: number,
@@ -50,17 +47,7 @@ export function convGeometryArgs(d: ConvDims): ConvGeometryArgs {
  * The sizes the Winograd kernels take after their three pointers, in kernels.c's order (the
  * filter is 3x3 with stride 1; see {@link winoGeometryArgs}).
  */
-export type WinoGeometryArgs = [
-  B: number,
-  H: number,
-  W: number,
-  CI: number,
-  OH: number,
-  OW: number,
-  CO: number,
-  top: number,
-  left: number,
-];
+export type WinoGeometryArgs = [...ConvSizes, top: number, left: number];
 
 /** A 3x3 stride-1 convolution's sizes as {@link WinoGeometryArgs}. */
 export function winoGeometryArgs(d: ConvDims): WinoGeometryArgs {

@@ -63,7 +63,7 @@ function passes(): [string, () => tf.Tensor, number][] {
 }
 
 /** Times every pass with Winograd on, then off. */
-export async function benchConvKernels(reps: number): Promise<ConvPassResult[]> {
+export function benchConvKernels(reps: number): ConvPassResult[] {
   const out: ConvPassResult[] = [];
   const all = passes();
   for (const winograd of [true, false]) {
@@ -99,7 +99,7 @@ async function main(args: string[]): Promise<void> {
   const log = console.log;
   console.log = console.error; // tfjs prints its banners with console.log
   const info = await initBackend({ prefer: "wasm" });
-  const rows = await benchConvKernels(values.reps);
+  const rows = benchConvKernels(values.reps);
   if (values.json) return log(JSON.stringify({ backend: describeBackend(info), rows }));
   log(describeBackend(info));
   log("| pass | Winograd ms | GFLOP/s | direct ms | GFLOP/s |\n| --- | --- | --- | --- | --- |");

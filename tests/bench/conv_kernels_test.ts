@@ -6,7 +6,7 @@ import { benchConvKernels } from "../../bench/conv_kernels.ts";
 
 Deno.test("conv_kernels: five passes, Winograd on then off, positive times, setting restored", async () => {
   await initBackend({ prefer: "wasm" });
-  const rows = await benchConvKernels(1);
+  const rows = benchConvKernels(1);
   assert.equal(rows.length, 10);
   assert.deepEqual(rows.map((r) => r.winograd), [...Array(5).fill(true), ...Array(5).fill(false)]);
   for (const r of rows) assert.ok(r.ms > 0 && r.gflops > 0, JSON.stringify(r));

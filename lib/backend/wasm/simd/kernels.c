@@ -205,7 +205,8 @@ INLINE void cv_block(const int RP, const int RC, const float *x, const float *w,
   float *o = y + ((b * OH + oy) * OW + ox) * CO + co;
   UNROLL for (int c = 0; c < RC; c++) {
     v128_t bv = bias ? LD(bias + co + 4 * c) : wasm_f32x4_splat(0);
-    UNROLL for (int p = 0; p < RP; p++) ST(o + p * CO + 4 * c, activate(wasm_f32x4_add(a[p][c], bv), act));
+    UNROLL for (int p = 0; p < RP; p++)
+        ST(o + p * CO + 4 * c, activate(wasm_f32x4_add(a[p][c], bv), act));
   }
 }
 
@@ -696,16 +697,16 @@ INLINE void wino_dy(const float *dy, float *o, int estride, int b, int OH, int O
 
 /*
  * One register block of acc[e] += V[e]^T D[e] over the T tiles of a chunk: RJ input channels
- * (ci .. ci + RJ - 1, V [T, CIp] from ci - c0) by 4 * RC output channels; f32 sums over the
- * chunk, added to the f64 acc [CI, CO].
+ * (ci .. ci + RJ - 1 of V [T, CI]) by 4 * RC output channels (co ..); f32 sums over the chunk,
+ * added to the f64 acc [CI, CO].
  */
 INLINE void wf_block(const int RJ, const int RC, const float *v, const float *dd, double *acc,
-                     int T, int CIp, int CO, int cl, int ci, int co) {
+                     int T, int CI, int CO, int ci, int co) {
   v128_t a[FG_J][FG_C];
   UNROLL for (int r = 0; r < RJ; r++) UNROLL for (int c = 0; c < RC; c++) a[r][c] =
       wasm_f32x4_splat(0);
-  const float *vp = v + cl, *dp = dd + co;
-  for (int t = 0; t < T; t++, vp += CIp, dp += CO) {
+  const float *vp = v + ci, *dp = dd + co;
+  for (int t = 0; t < T; t++, vp += CI, dp += CO) {
     v128_t d[FG_C];
     UNROLL for (int c = 0; c < RC; c++) d[c] = LD(dp + 4 * c);
     UNROLL for (int r = 0; r < RJ; r++) {
@@ -717,6 +718,14 @@ INLINE void wf_block(const int RJ, const int RC, const float *v, const float *dd
   UNROLL for (int r = 0; r < RJ; r++) UNROLL for (int c = 0; c < RC; c++)
       add_f64(o + r * CO + 4 * c, a[r][c]);
 }
+
+/* Input channels ci .. ci + RJ - 1 for every output channel: blocks of 4 * FG_C, then of 4. */
+#define WF_CHANNELS(RJ)                                                                         \
+  do {                                                                                          \
+    int co = 0;                                                                                 \
+    for (; co + 4 * FG_C <= CO; co += 4 * FG_C) wf_block(RJ, FG_C, v, dd, ae, T, CI, CO, ci, co); \
+    for (; co < CO; co += 4) wf_block(RJ, 1, v, dd, ae, T, CI, CO, ci, co);                     \
+  } while (0)
 
 /* Tile rows a chunk of conv_wino_filter_grad takes at once (its f32 sums span a chunk). */
 #define WF_ROWS 2
@@ -753,18 +762,8 @@ void conv_wino_filter_grad(const float *x, const float *dy, double *acc, int B, 
       const float *v = V + e * T * CI, *dd = D + e * T * CO;
       double *ae = acc + e * CI * CO;
       int ci = 0;
-      for (; ci + FG_J <= CI; ci += FG_J) {
-        int co = 0;
-        for (; co + 4 * FG_C <= CO; co += 4 * FG_C)
-          wf_block(FG_J, FG_C, v, dd, ae, T, CI, CO, ci, ci, co);
-        for (; co < CO; co += 4) wf_block(FG_J, 1, v, dd, ae, T, CI, CO, ci, ci, co);
-      }
-      for (; ci < CI; ci++) {
-        int co = 0;
-        for (; co + 4 * FG_C <= CO; co += 4 * FG_C)
-          wf_block(1, FG_C, v, dd, ae, T, CI, CO, ci, ci, co);
-        for (; co < CO; co += 4) wf_block(1, 1, v, dd, ae, T, CI, CO, ci, ci, co);
-      }
+      for (; ci + FG_J <= CI; ci += FG_J) WF_CHANNELS(FG_J);
+      for (; ci < CI; ci++) WF_CHANNELS(1);
     }
   }
 }

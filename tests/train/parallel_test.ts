@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
-import { DataParallelTrainer } from "../../lib/train/parallel/trainer.ts";
+import { checkLayerClasses, DataParallelTrainer } from "../../lib/train/parallel/trainer.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
 await tf.setBackend("cpu");
@@ -189,6 +189,66 @@ Deno.test("a worker that cannot build the model fails create() naming it", async
       backend: "no-such-backend",
     }),
     /worker 0 failed in init: .*no-such-backend/,
+  );
+});
+
+Deno.test("replicas rebuild the project's own layer classes; a layer class they lack fails create()", async () => {
+  // The project's fused Conv2D and fast Dropout (registered under TF.js' stock names): the
+  // workers import them, so the rebuilt model has the same classes and create() succeeds.
+  const { conv2d } = await import("../../lib/models/conv.ts");
+  const { dropout } = await import("../../lib/models/dropout.ts");
+  const own = tfl.sequential({
+    layers: [
+      conv2d({ inputShape: [SIZE, SIZE, 1], filters: 2, kernelSize: 3, activation: "relu" }),
+      dropout({ rate: 0.25 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 1, activation: "sigmoid" }),
+    ],
+  });
+  const ok = await DataParallelTrainer.create({
+    model: own,
+    optimizer: { name: "adam", learningRate: 0.01 },
+    loss: "binaryCrossentropy",
+    workers: 1,
+  });
+  await ok.dispose();
+  // A subclass under a stock name that the workers do not know: they would rebuild the stock
+  // layer and train something else.
+  const StockDense = Object.getPrototypeOf(tfl.layers.dense({ units: 1 }))
+    .constructor as new (args: Parameters<typeof tfl.layers.dense>[0]) => tfl.layers.Layer;
+  class ShadowDense extends StockDense {
+    static className = "Dense";
+  }
+  const shadowed = tfl.sequential({
+    layers: [
+      tfl.layers.flatten({ inputShape: [SIZE, SIZE, 1] }),
+      new ShadowDense({ units: 1, activation: "sigmoid", name: "shadow" }),
+    ],
+  });
+  await assert.rejects(
+    DataParallelTrainer.create({
+      model: shadowed,
+      optimizer: { name: "adam", learningRate: 0.01 },
+      loss: "binaryCrossentropy",
+      workers: 1,
+    }),
+    /rebuilt layer 1 \(shadow\) as Dense where the model has ShadowDense: .*setupModules/,
+  );
+  own.dispose();
+  shadowed.dispose();
+});
+
+Deno.test("checkLayerClasses: a replica may have a subclass of the main layer's class, not a base", () => {
+  const fast = ["FastConv2D", "Conv2D", "Conv", "Layer"], stock = ["Conv2D", "Conv", "Layer"];
+  checkLayerClasses([stock], [fast], ["c"]);
+  checkLayerClasses([fast], [fast], ["c"]);
+  assert.throws(
+    () => checkLayerClasses([fast], [stock], ["c"]),
+    /layer 0 \(c\) as Conv2D where the model has FastConv2D/,
+  );
+  assert.throws(
+    () => checkLayerClasses([fast, stock], [fast], ["a", "b"]),
+    /layer 1 \(b\) as nothing/,
   );
 });
 

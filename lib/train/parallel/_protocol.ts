@@ -61,7 +61,15 @@ export type Request =
 
 /** Worker -> main. */
 export type Reply =
-  | { type: "ready"; id: number; backend: string; trainable: number; flatSize: number }
+  | {
+    type: "ready";
+    id: number;
+    backend: string;
+    trainable: number;
+    flatSize: number;
+    /** The rebuilt model's layer classes ({@link layerClasses}). */
+    layerClasses: string[][];
+  }
   | {
     type: "grads";
     id: number;
@@ -76,6 +84,27 @@ export type Reply =
   | { type: "optimizerWeights"; id: number; weights: NamedWire[] }
   | { type: "closed"; id: number }
   | { type: "error"; id: number; message: string; stack?: string };
+
+/**
+ * The classes of each layer of `model`: its constructor's name, then its base classes' (e.g.
+ * `["FastConv2D", "Conv2D", "Conv", "Layer", ...]`). A replica rebuilt from JSON must have each
+ * main-thread layer's class in its own chain, or it computes with other layers (TF.js' stock
+ * Conv2D where the project's fused one was meant); a replica may have a subclass of the main's
+ * (the project's fused layer for a stock one: the same values).
+ */
+export function layerClasses(model: { layers: object[] }): string[][] {
+  return model.layers.map((l) => {
+    const chain: string[] = [];
+    for (
+      let p = Object.getPrototypeOf(l);
+      p && p !== Object.prototype;
+      p = Object.getPrototypeOf(p)
+    ) {
+      chain.push(p.constructor.name);
+    }
+    return chain;
+  });
+}
 
 /** Copies tensors into transferable wire form (one copy; the buffers can then be transferred). */
 export function toWire(tensors: tf.Tensor[]): WireTensor[] {

@@ -12,6 +12,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { makeRng } from "../../util/rng.ts";
+// The project's layer classes, which replace TF.js' stock ones under the same serialised names
+// ("Conv2D", "Dropout"): a replica rebuilt from JSON must get them too, or it trains the slow
+// stock layers (three ops per convolution, dropout noise drawn in a JavaScript loop). The trainer
+// checks that every rebuilt layer has the main model's class (layerClasses).
+import "../../models/conv.ts";
+import "../../models/dropout.ts";
 import {
   applyFlatGradients,
   flatSize,
@@ -26,6 +32,7 @@ import {
   buffersOf,
   fromWire,
   initReplicaBackend,
+  layerClasses,
   namedFromWire,
   namedToWire,
   type Reply,
@@ -93,7 +100,14 @@ async function init(req: Extract<Request, { type: "init" }>): Promise<void> {
     inputShape: inShape as number[],
     outDim: (outShape[outShape.length - 1] ?? 1) as number,
   };
-  reply({ type: "ready", id: req.id, backend, trainable: vars.length, flatSize: flatSize(vars) });
+  reply({
+    type: "ready",
+    id: req.id,
+    backend,
+    trainable: vars.length,
+    flatSize: flatSize(vars),
+    layerClasses: layerClasses(model),
+  });
 }
 
 function need(): State {

@@ -80,6 +80,7 @@ import {
 import {
   buffersOf,
   fromWire,
+  layerClasses,
   namedFromWire,
   type NamedTensor,
   namedToWire,
@@ -132,6 +133,25 @@ export interface TrainBatchOptions {
   classWeights?: Record<number, number>;
   /** Loss weight per sample (takes precedence over classWeights). */
   sampleWeights?: Float32Array;
+}
+
+/**
+ * Throws when a replica rebuilt a layer with another class than the main model's (a custom layer
+ * whose module the workers did not import), naming the first such layer. `main` and `replica`
+ * are {@link layerClasses} of each side: the main layer's class must be in the replica's chain.
+ */
+export function checkLayerClasses(main: string[][], replica: string[][], names: string[]): void {
+  const n = Math.max(main.length, replica.length);
+  for (let i = 0; i < n; i++) {
+    const want = main[i]?.[0], chain = replica[i] ?? [];
+    if (want !== undefined && chain.includes(want)) continue;
+    throw new Error(
+      `DataParallelTrainer: a replica rebuilt layer ${i} (${names[i] ?? "?"}) as ${
+        chain[0] ?? "nothing"
+      } where the model has ${want ?? "nothing"}: pass the module that registers ` +
+        "the model's layer class in setupModules",
+    );
+  }
 }
 
 function shardBounds(n: number, parts: number): [number, number][] {
@@ -234,6 +254,11 @@ export class DataParallelTrainer {
       if (backends.size !== 1) {
         throw new Error(`DataParallelTrainer: replicas run different backends: ${backend}`);
       }
+      checkLayerClasses(
+        layerClasses(model),
+        (replies[0] as Extract<Reply, { type: "ready" }>).layerClasses,
+        model.layers.map((l) => l.name),
+      );
       return new DataParallelTrainer(full, replicas, backend, inShape as number[], outDim, null);
     } catch (e) {
       await Promise.all(replicas.map((r) => r.close()));
@@ -256,7 +281,6 @@ export class DataParallelTrainer {
     opts: TrainBatchOptions = {},
   ): Promise<TrainBatchResult> {
     this.assertOpen();
-    await this.settleApplies();
     const per = this.inputShape.reduce((a, b) => a * b, 1);
     if (!Number.isInteger(n) || n < 1) {
       throw new Error(`DataParallelTrainer.trainBatch: n must be >= 1, got ${n}`);
@@ -282,6 +306,12 @@ export class DataParallelTrainer {
     }
     if (this.local) return this.stepInProcess(x, y, n, sw);
 
+    // The last step's updates are not awaited before this step's shards go out: each worker
+    // handles its messages in order, so it applies the update before computing on the shard, and
+    // no worker waits for a round trip through this thread between steps. An update that failed
+    // still fails this step (its promise is awaited with the gradients).
+    const pending = this.applies;
+    this.applies = [];
     const bounds = shardBounds(n, this.replicas.length);
     const jobs: Promise<Reply>[] = [];
     const sizes: number[] = [];
@@ -298,7 +328,10 @@ export class DataParallelTrainer {
       );
       sizes.push(b - a);
     });
-    const replies = (await Promise.all(jobs)) as Extract<Reply, { type: "grads" }>[];
+    const [, replies] = await Promise.all([
+      Promise.all(pending),
+      Promise.all(jobs) as Promise<Extract<Reply, { type: "grads" }>[]>,
+    ]);
     replies.forEach((r, i) => (this.busy[i] = r.busyMs));
     const len = replies[0].grads.length;
     const acc = new Float64Array(len);

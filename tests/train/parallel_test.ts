@@ -179,6 +179,61 @@ Deno.test("an error in a worker rejects with the worker's index; a crash too; th
   );
 });
 
+Deno.test("a step that fails in one replica fails in all (none waits at the exchange); so do later steps", async () => {
+  const trainer = await DataParallelTrainer.create({
+    model: tinyModel(),
+    optimizer: { name: "adam", learningRate: 0.01 },
+    loss: "binaryCrossentropy",
+    workers: 2,
+    backend: "cpu",
+  });
+  try {
+    const { x, y } = batch(4, 1);
+    await trainer.trainBatch(x, y, 4);
+    await trainer.injectFailure(1, "step");
+    await assert.rejects(trainer.trainBatch(x, y, 4), /worker 1 failed in step: injected failure/);
+    // No replica applied that step; the trainer says so instead of training on.
+    await assert.rejects(
+      trainer.trainBatch(x, y, 4),
+      /replica 1 failed in this step or an earlier|exchange was aborted \(a replica failed/,
+    );
+  } finally {
+    await trainer.dispose();
+  }
+});
+
+Deno.test("overlapping trainBatch calls (the next batch sent early) give the sequential result", async () => {
+  const run = async (overlap: boolean) => {
+    const model = tinyModel({ dropout: 0.3 });
+    const trainer = await DataParallelTrainer.create({
+      model,
+      optimizer: { name: "adam", learningRate: 0.01 },
+      loss: "binaryCrossentropy",
+      workers: 2,
+      backend: "cpu",
+      seed: 5,
+    });
+    try {
+      const batches = [batch(5, 1), batch(5, 2), batch(5, 3), batch(1, 4)];
+      const losses = overlap
+        ? (await Promise.all(batches.map((b) => trainer.trainBatch(b.x, b.y, b.y.length))))
+          .map((r) => r.loss)
+        : [];
+      if (!overlap) {
+        for (const b of batches) losses.push((await trainer.trainBatch(b.x, b.y, b.y.length)).loss);
+      }
+      await trainer.syncTo(model);
+      return { losses, weights: model.getWeights().map((w) => Array.from(w.dataSync())) };
+    } finally {
+      await trainer.dispose();
+      model.dispose();
+    }
+  };
+  const a = await run(false), b = await run(true);
+  assert.deepEqual(b.losses, a.losses);
+  assert.deepEqual(b.weights, a.weights);
+});
+
 Deno.test("a worker that cannot build the model fails create() naming it", async () => {
   await assert.rejects(
     DataParallelTrainer.create({

@@ -43,21 +43,32 @@ export type Request =
     setupModules: string[];
     /** Optimizer state to start from (`optimizer.getWeights()` order), or null for a fresh one. */
     optimizerWeights: NamedWire[] | null;
+    /** The gradient exchange's memory (`_exchange.ts`) and its number of replicas. */
+    exchange: SharedArrayBuffer;
+    replicas: number;
   }
   | {
-    type: "grad";
+    /**
+     * One training step: the gradient on this shard (none when `n` is 0), the exchange, the
+     * update with the average of all replicas' gradients weighted by `weights`.
+     */
+    type: "step";
     id: number;
+    /** The step's number, from 0 (its parity picks the exchange's slots). */
+    seq: number;
     x: Uint8Array | Float32Array;
     y: Float32Array;
     sampleWeights: Float32Array | null;
     n: number;
+    /** Each replica's share of the batch (n_k / N), the same list for every replica. */
+    weights: number[];
   }
-  | { type: "apply"; id: number; grads: Float32Array }
   | { type: "setLearningRate"; id: number; learningRate: number }
   | { type: "getWeights"; id: number }
   | { type: "getOptimizerWeights"; id: number }
   | { type: "close"; id: number }
-  | { type: "fail"; id: number; where: "now" | "uncaught" };
+  /** Test hook: throw now, outside any handler, or in this replica's next step's gradient. */
+  | { type: "fail"; id: number; where: "now" | "uncaught" | "step" };
 
 /** Worker -> main. */
 export type Reply =
@@ -71,12 +82,12 @@ export type Reply =
     layerClasses: string[][];
   }
   | {
-    type: "grads";
+    type: "stepped";
     id: number;
+    /** The loss on this replica's shard (0 for an empty shard). */
     loss: number;
-    grads: Float32Array;
     outputs: Float32Array;
-    /** The worker's busy time so far, up to (not including) this gradient's request. */
+    /** The worker's busy time so far, up to (not including) this step's request. */
     busyMs: number;
   }
   | { type: "applied"; id: number }

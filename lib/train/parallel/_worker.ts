@@ -1,9 +1,10 @@
 /**
  * A data-parallel training replica, run as a Deno Web Worker by `DataParallelTrainer`
  * (`trainer.ts`). It rebuilds the model from its JSON topology and weights, computes loss and
- * gradients on the shards it is sent, and applies the averaged gradients it gets back with its
- * own optimizer (every replica applies the same bytes, so all stay bit-identical). Loss, gradient
- * and optimizer are the ones of the in-process step (`../step.ts`).
+ * gradients on the shards it is sent, exchanges gradients with the other replicas through shared
+ * memory (`_exchange.ts`) and applies their average with its own optimizer (every replica applies
+ * the same bytes, so all stay bit-identical). Loss, gradient and optimizer are the ones of the
+ * in-process step (`../step.ts`).
  *
  * Dropout draws from `Math.random` (TF.js seeds its random ops from it), which is replaced here by
  * a generator seeded with the trainer's seed and this worker's index.
@@ -28,6 +29,7 @@ import {
   trainableVariables,
 } from "../step.ts";
 import { type PixelScaling, pixelsToTensor } from "./_input.ts";
+import { GradientExchange } from "./_exchange.ts";
 import {
   buffersOf,
   fromWire,
@@ -44,6 +46,10 @@ interface State {
   model: tfl.LayersModel;
   vars: tf.Variable[];
   optimizer: tf.Optimizer;
+  index: number;
+  exchange: GradientExchange;
+  /** The averaged gradient of a step (reused). */
+  average: Float32Array;
   loss: LossName;
   scaling: PixelScaling;
   inputShape: number[];
@@ -59,6 +65,8 @@ let state: State | null = null;
 /** Milliseconds spent handling requests so far (reported with each gradient, for benchmarks). */
 let busyMs = 0;
 let queue: Promise<void> = Promise.resolve();
+/** Test hook ("fail" with where "step"): the next step's gradient throws. */
+let failNextStep = false;
 
 function reply(msg: Reply, transfer: Transferable[] = []): void {
   scope.postMessage(msg, transfer);
@@ -91,10 +99,14 @@ async function init(req: Extract<Request, { type: "init" }>): Promise<void> {
     await optimizer.setWeights(named);
     tf.dispose(named.map((n) => n.tensor));
   }
+  const size = flatSize(vars);
   state = {
     model,
     vars,
     optimizer,
+    index: req.index,
+    exchange: GradientExchange.attach(req.exchange, req.replicas, size),
+    average: new Float32Array(size),
     loss: req.loss,
     scaling: req.scaling,
     inputShape: inShape as number[],
@@ -115,31 +127,51 @@ function need(): State {
   return state;
 }
 
+/**
+ * One step (see the "step" request): this shard's gradient into the exchange, the barrier, then
+ * the update with the average of every replica's gradient, the same bits in every replica.
+ */
+function step(s: State, req: Extract<Request, { type: "step" }>): void {
+  const parity = req.seq & 1;
+  let loss = 0, outputs: Float32Array = new Float32Array(0);
+  let failure: unknown = null;
+  if (failNextStep) {
+    failNextStep = false;
+    failure = new Error("injected failure in a step");
+  } else if (req.n > 0) {
+    const x = pixelsToTensor(req.x, req.n, s.inputShape, s.scaling);
+    const y = tf.tensor(req.y, [req.n, s.outDim], "float32");
+    const w = req.sampleWeights ? tf.tensor1d(req.sampleWeights, "float32") : null;
+    try {
+      const r = shardGradients(s.model, s.vars, x, y, w, s.loss);
+      s.exchange.slot(parity, s.index).set(r.grads);
+      loss = r.loss;
+      outputs = r.outputs;
+    } catch (e) {
+      failure = e;
+    } finally {
+      tf.dispose([x, y, ...(w ? [w] : [])]);
+    }
+  }
+  if (failure !== null) {
+    // Arrive all the same, so that the other replicas stop at the barrier instead of waiting.
+    try {
+      s.exchange.arrive(s.index, true);
+    } catch { /* every replica throws after this barrier; this one throws its own error */ }
+    throw failure;
+  }
+  s.exchange.arrive(s.index);
+  s.exchange.average(parity, req.weights, s.average);
+  applyFlatGradients(s.optimizer, s.vars, s.average);
+  reply({ type: "stepped", id: req.id, loss, outputs, busyMs }, [outputs.buffer]);
+}
+
 async function handle(req: Request): Promise<void> {
   switch (req.type) {
     case "init":
       return await init(req);
-    case "grad": {
-      const s = need();
-      const x = pixelsToTensor(req.x, req.n, s.inputShape, s.scaling);
-      const y = tf.tensor(req.y, [req.n, s.outDim], "float32");
-      const w = req.sampleWeights ? tf.tensor1d(req.sampleWeights, "float32") : null;
-      try {
-        const { loss, grads, outputs } = shardGradients(s.model, s.vars, x, y, w, s.loss);
-        reply({ type: "grads", id: req.id, loss, grads, outputs, busyMs }, [
-          grads.buffer,
-          outputs.buffer,
-        ]);
-      } finally {
-        tf.dispose([x, y, ...(w ? [w] : [])]);
-      }
-      return;
-    }
-    case "apply": {
-      const s = need();
-      applyFlatGradients(s.optimizer, s.vars, req.grads);
-      return reply({ type: "applied", id: req.id });
-    }
+    case "step":
+      return step(need(), req);
     case "setLearningRate": {
       setLearningRate(need().optimizer, req.learningRate);
       return reply({ type: "applied", id: req.id });
@@ -164,7 +196,11 @@ async function handle(req: Request): Promise<void> {
       reply({ type: "closed", id: req.id });
       return scope.close();
     }
-    case "fail": // test hook: an error thrown in a handler, or one nobody catches
+    case "fail": // test hook: an error thrown in a handler, in a step, or one nobody catches
+      if (req.where === "step") {
+        failNextStep = true;
+        return reply({ type: "applied", id: req.id });
+      }
       if (req.where === "uncaught") {
         setTimeout(() => {
           throw new Error("injected uncaught failure");

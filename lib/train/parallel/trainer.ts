@@ -47,11 +47,13 @@
  * - Each worker rebuilds the model from `model.toJSON()` + `model.getWeights()` (so any
  *   `tfl.LayersModel` works; custom layers need their module in `setupModules`).
  * - Per step the batch is cut into contiguous shards, one per worker (uint8 pixels and labels are
- *   transferred, scaled to float in the worker). Each worker returns `mean(loss*w) + reg` on its
- *   shard and the gradient; the main averages both with weights `n_k / N` (so regularisation is
- *   counted once) and sends the same float32 average to every worker, which applies it with its
- *   own optimizer. Same bytes + same optimizer state = bit-identical replicas; the gradient
- *   vector (for cnn_reg ~0.1 M floats) is all that crosses threads.
+ *   transferred, scaled to float in the worker). Each worker computes `mean(loss*w) + reg` on its
+ *   shard and the gradient, writes the gradient into its slot of a shared exchange
+ *   (`_exchange.ts`), waits there for the others, averages every slot with weights `n_k / N` (so
+ *   regularisation is counted once) in f64, in replica order, and applies that float32 average
+ *   with its own optimizer; then it sends the loss and outputs, which the main thread averages
+ *   the same way. Same bytes + same optimizer state = bit-identical replicas. No gradient
+ *   crosses a message and the main thread is off the step's critical path: it only sends shards.
  * - Dropout: each worker's `Math.random` (which TF.js random ops are seeded from) is a generator
  *   seeded by `seed` and the worker index.
  * - Batch-norm moving statistics are updated by each replica on its own shards and averaged over
@@ -65,11 +67,13 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import {
   type BatchStep,
+  flatSize,
   localStep,
   type LossName,
   makeOptimizer,
   type OptimizerSpec,
   setLearningRate,
+  trainableVariables,
 } from "../step.ts";
 import {
   DEFAULT_SCALING,
@@ -89,6 +93,7 @@ import {
   toWire,
   type WireTensor,
 } from "./_protocol.ts";
+import { GradientExchange } from "./_exchange.ts";
 import { Replica } from "./replica.ts";
 
 export { enableWasmThreads } from "../../backend/wasm/threaded.ts";
@@ -168,9 +173,10 @@ function shardBounds(n: number, parts: number): [number, number][] {
  * {@link dispose} (in `finally`) so that no worker outlives the run.
  */
 export class DataParallelTrainer {
-  private applies: Promise<unknown>[] = [];
   private busy: number[] = [];
   private disposed = false;
+  /** Steps sent so far (each step's number picks the exchange's slots). */
+  private steps = 0;
 
   private constructor(
     private readonly opts: Required<Omit<DataParallelOptions, "setupModules" | "optimizerWeights">>,
@@ -180,6 +186,7 @@ export class DataParallelTrainer {
     private readonly inputShape: number[],
     private readonly outDim: number,
     private readonly local: { step: BatchStep; optimizer: tf.Optimizer } | null,
+    private readonly exchange: GradientExchange | null,
   ) {}
 
   /** Number of worker replicas (0 = in-process). */
@@ -219,9 +226,18 @@ export class DataParallelTrainer {
       const optimizer = makeOptimizer(opts.optimizer);
       const local = { step: localStep(model, optimizer, opts.loss), optimizer };
       if (opts.optimizerWeights) await local.optimizer.setWeights(opts.optimizerWeights);
-      return new DataParallelTrainer(full, [], tf.getBackend(), inShape as number[], outDim, local);
+      return new DataParallelTrainer(
+        full,
+        [],
+        tf.getBackend(),
+        inShape as number[],
+        outDim,
+        local,
+        null,
+      );
     }
     const topology = model.toJSON(null, false);
+    const exchange = GradientExchange.create(opts.workers, flatSize(trainableVariables(model)));
     const optWire = opts.optimizerWeights ? namedToWire(opts.optimizerWeights) : null;
     const replicas: Replica[] = [];
     try {
@@ -243,6 +259,8 @@ export class DataParallelTrainer {
           scaling: full.scaling,
           setupModules: opts.setupModules ?? [],
           optimizerWeights: optWire, // cloned (not transferred): every worker gets a copy
+          exchange: exchange.buffer,
+          replicas: opts.workers,
         };
         ready.push(r.request(req, buffersOf(weights)));
       }
@@ -259,8 +277,17 @@ export class DataParallelTrainer {
         (replies[0] as Extract<Reply, { type: "ready" }>).layerClasses,
         model.layers.map((l) => l.name),
       );
-      return new DataParallelTrainer(full, replicas, backend, inShape as number[], outDim, null);
+      return new DataParallelTrainer(
+        full,
+        replicas,
+        backend,
+        inShape as number[],
+        outDim,
+        null,
+        exchange,
+      );
     } catch (e) {
+      exchange.abort();
       await Promise.all(replicas.map((r) => r.close()));
       throw e;
     }
@@ -270,9 +297,9 @@ export class DataParallelTrainer {
    * One synchronous step on the batch `x`, `n * H * W * C` values, HWC per image: raw uint8
    * pixels (scaled with `scaling` in the workers) or a Float32Array already preprocessed (e.g.
    * augmented and normalised by the caller). `y`: `n * outputs` targets. Resolves once every
-   * replica has its gradient in, with the batch loss and the training-mode outputs; the update
-   * itself is applied by the replicas while the caller prepares the next batch. `x`, `y` are
-   * copied, never detached.
+   * replica has applied the step's update, with the batch loss and the training-mode outputs.
+   * Calls may overlap (the next batch sent before this one resolves): each replica runs its
+   * steps in the order they were sent. `x`, `y` are copied, never detached.
    */
   async trainBatch(
     x: Uint8Array | Float32Array,
@@ -306,52 +333,35 @@ export class DataParallelTrainer {
     }
     if (this.local) return this.stepInProcess(x, y, n, sw);
 
-    // The last step's updates are not awaited before this step's shards go out: each worker
-    // handles its messages in order, so it applies the update before computing on the shard, and
-    // no worker waits for a round trip through this thread between steps. An update that failed
-    // still fails this step (its promise is awaited with the gradients).
-    const pending = this.applies;
-    this.applies = [];
     const bounds = shardBounds(n, this.replicas.length);
-    const jobs: Promise<Reply>[] = [];
-    const sizes: number[] = [];
-    bounds.forEach(([a, b], k) => {
-      if (b === a) return; // fewer samples than workers: this replica only applies the update
+    const weights = bounds.map(([a, b]) => (b - a) / n);
+    const seq = this.steps++;
+    const jobs = bounds.map(([a, b], k) => {
+      // An empty shard (fewer samples than workers): that replica only exchanges and updates.
       const xs = x.slice(a * per, b * per), ys = y.slice(a * this.outDim, b * this.outDim);
       const ws = sw ? sw.slice(a, b) : null;
       const transfer: Transferable[] = [xs.buffer, ys.buffer, ...(ws ? [ws.buffer] : [])];
-      jobs.push(
-        this.replicas[k].request(
-          { type: "grad", id: 0, x: xs, y: ys, sampleWeights: ws, n: b - a },
-          transfer,
-        ),
+      return this.replicas[k].request(
+        { type: "step", id: 0, seq, x: xs, y: ys, sampleWeights: ws, n: b - a, weights },
+        transfer,
       );
-      sizes.push(b - a);
     });
-    const [, replies] = await Promise.all([
-      Promise.all(pending),
-      Promise.all(jobs) as Promise<Extract<Reply, { type: "grads" }>[]>,
-    ]);
+    let replies: Extract<Reply, { type: "stepped" }>[];
+    try {
+      replies = (await Promise.all(jobs)) as Extract<Reply, { type: "stepped" }>[];
+    } catch (e) {
+      // A replica that died cannot arrive at the barrier: release the others.
+      this.exchange!.abort();
+      throw e;
+    }
     replies.forEach((r, i) => (this.busy[i] = r.busyMs));
-    const len = replies[0].grads.length;
-    const acc = new Float64Array(len);
     const outputs = new Float32Array(n * this.outDim);
     let loss = 0, at = 0;
     replies.forEach((r, i) => {
-      const w = sizes[i] / n;
-      loss += w * r.loss;
+      loss += weights[i] * r.loss;
       outputs.set(r.outputs, at);
       at += r.outputs.length;
-      const g = r.grads;
-      for (let j = 0; j < len; j++) acc[j] += w * g[j];
     });
-    const avg = Float32Array.from(acc);
-    this.applies = this.replicas.map((r, k) => {
-      const g = k === this.replicas.length - 1 ? avg : avg.slice();
-      return r.request({ type: "apply", id: 0, grads: g }, [g.buffer]);
-    });
-    // Errors of an apply surface at the next call; keep them from being "unhandled" meanwhile.
-    this.applies.forEach((p) => p.catch(() => {}));
     return { loss, outputs };
   }
 
@@ -368,7 +378,6 @@ export class DataParallelTrainer {
   /** Sets the learning rate of every replica's optimizer (or of the in-process one). */
   async setLearningRate(lr: number): Promise<void> {
     this.assertOpen();
-    await this.settleApplies();
     if (this.local) return setLearningRate(this.local.optimizer, lr);
     await Promise.all(
       this.replicas.map((r) => r.request({ type: "setLearningRate", id: 0, learningRate: lr })),
@@ -383,7 +392,6 @@ export class DataParallelTrainer {
    */
   async syncTo(model: tfl.LayersModel): Promise<void> {
     this.assertOpen();
-    await this.settleApplies();
     if (this.local) {
       if (model !== this.opts.model) {
         const ws = this.opts.model.getWeights();
@@ -440,7 +448,6 @@ export class DataParallelTrainer {
    */
   async optimizerWeights(): Promise<NamedTensor[]> {
     this.assertOpen();
-    await this.settleApplies();
     if (this.local) {
       return (await this.local.optimizer.getWeights()).map((w) => ({
         name: w.name,
@@ -463,21 +470,17 @@ export class DataParallelTrainer {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await Promise.allSettled(this.applies);
-    this.applies = [];
+    this.exchange?.abort(); // a worker still waiting at the barrier stops waiting
     if (this.local) this.local.optimizer.dispose();
     await Promise.all(this.replicas.map((r) => r.close()));
   }
 
-  /** Test hook: makes worker `index` throw inside a handler ("now") or outside any ("uncaught"). */
-  async injectFailure(index: number, where: "now" | "uncaught"): Promise<void> {
+  /**
+   * Test hook: makes worker `index` throw inside a handler ("now"), outside any ("uncaught"), or
+   * in its next step's gradient ("step").
+   */
+  async injectFailure(index: number, where: "now" | "uncaught" | "step"): Promise<void> {
     await this.replicas[index].request({ type: "fail", id: 0, where });
-  }
-
-  private async settleApplies(): Promise<void> {
-    const pending = this.applies;
-    this.applies = [];
-    await Promise.all(pending);
   }
 
   private assertOpen(): void {

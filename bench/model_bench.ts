@@ -12,6 +12,7 @@ import type { AdapterSummary } from "../lib/backend/webgpu.ts";
 import type { WasmKernelMode } from "../lib/backend/wasm/mod.ts";
 import { makeOptimizer, optimizerSpecOf } from "../lib/train/step.ts";
 import { createModel, getModelSpec } from "../lib/models/registry.ts";
+import { DataParallelTrainer } from "../lib/train/parallel/trainer.ts";
 
 /** What to time. */
 export interface ModelBenchOptions {
@@ -28,6 +29,11 @@ export interface ModelBenchOptions {
   size?: number;
   /** Backend to force (default: `initBackend()`'s choice, which honours `XRAY_BACKEND`). */
   backend?: BackendChoice;
+  /**
+   * Train through that many data-parallel worker replicas (`DataParallelTrainer`, one thread
+   * each), as `deno task train` does on 2+ cores; default 0: `trainOnBatch` in this process.
+   */
+  workers?: number;
 }
 
 /** Timing of one phase. */
@@ -72,6 +78,8 @@ export interface ModelBenchResult {
   /** On webgpu: the adapter it ran on; else null. */
   adapter: AdapterSummary | null;
   threads: number;
+  /** Data-parallel worker replicas the training steps ran on (0: this process). */
+  workers: number;
   inputSize: number;
   channels: number;
   batchSize: number;
@@ -124,8 +132,9 @@ export function peakRssMiB(): number {
 
 /**
  * Builds `opts.model` from the registry, compiles it as the trainer does (the model's optimizer
- * and learning rate, binary cross-entropy), and times `steps` `trainOnBatch` calls and `steps`
- * predictions of a batch of seeded uniform-random images.
+ * and learning rate, binary cross-entropy), and times `steps` training steps (`trainOnBatch`, or
+ * `opts.workers` data-parallel replicas) and `steps` predictions of a batch of seeded
+ * uniform-random images.
  */
 export async function benchModel(
   opts: ModelBenchOptions,
@@ -143,14 +152,31 @@ export async function benchModel(
   const x = tf.randomUniform([batch, size, size, spec.channels], 0, 1, "float32", 7);
   const y = tf.tensor2d(Array.from({ length: batch }, (_, i) => i % 2), [batch, 1]);
   const train: number[] = [], trainCpu: number[] = [], trainOthers: number[] = [];
-  for (let i = 0; i < warmup + opts.steps; i++) {
-    const t0 = performance.now(), c0 = process.cpuUsage(), m0 = machineBusyMs();
-    await model.trainOnBatch(x, y); // returns the loss value: synchronises with the backend
-    if (i >= warmup) {
-      const own = cpuMsSince(c0);
-      train.push(performance.now() - t0), trainCpu.push(own);
-      trainOthers.push(Math.max(0, machineBusyMs() - m0 - own));
+  const workers = opts.workers ?? 0;
+  const trainer = workers > 0
+    ? await DataParallelTrainer.create({
+      model,
+      optimizer: optimizerSpecOf(spec.train),
+      loss: "binaryCrossentropy",
+      workers,
+    })
+    : null;
+  const xs = trainer ? x.dataSync() as Float32Array : null;
+  const ys = trainer ? y.dataSync() as Float32Array : null;
+  try {
+    for (let i = 0; i < warmup + opts.steps; i++) {
+      const t0 = performance.now(), c0 = process.cpuUsage(), m0 = machineBusyMs();
+      // Both return once the step's update is applied (the loss is read back).
+      if (trainer) await trainer.trainBatch(xs!, ys!, batch);
+      else await model.trainOnBatch(x, y);
+      if (i >= warmup) {
+        const own = cpuMsSince(c0);
+        train.push(performance.now() - t0), trainCpu.push(own);
+        trainOthers.push(Math.max(0, machineBusyMs() - m0 - own));
+      }
     }
+  } finally {
+    await trainer?.dispose();
   }
   const predict: number[] = [], predictCpu: number[] = [], predictOthers: number[] = [];
   for (let i = 0; i < warmup + opts.steps; i++) {
@@ -174,6 +200,7 @@ export async function benchModel(
     backend: info.name,
     adapter: info.adapter,
     threads: info.threads,
+    workers,
     inputSize: size,
     channels: spec.channels,
     batchSize: batch,

@@ -18,7 +18,7 @@ const RUN_MODEL_CLI = {
   command: "deno run --allow-read --allow-env --allow-ffi --allow-sys bench/run_model.ts",
   synopsis: [
     "--model NAME [--kernels fast|reference] [--steps N] [--warmup N] [--batch N] " +
-    "[--size N] [--backend NAME]",
+    "[--size N] [--backend NAME] [--workers N]",
   ],
   about: "Times one model with one kernel set; prints the result as one line of JSON.",
   flags: {
@@ -39,6 +39,14 @@ const RUN_MODEL_CLI = {
       choices: BACKEND_ORDER,
       help: "backend to force (default: initBackend()'s choice)",
     },
+    workers: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 0,
+      default: 0,
+      help: "train through N data-parallel worker replicas (0: in this process)",
+    },
   },
 } as const satisfies CliSpec;
 
@@ -57,6 +65,7 @@ async function main(args: string[]): Promise<void> {
     batchSize: values.batch,
     size: values.size,
     backend: values.backend as BackendChoice | undefined,
+    workers: values.workers,
   });
   log(JSON.stringify(result));
 }

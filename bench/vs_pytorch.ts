@@ -1,10 +1,13 @@
 /**
  * Our wasm training speed against PyTorch eager CPU in one run, at the same number of threads:
  * rounds that alternate `bench/pytorch_reference.py` (Debian's `python3-torch`,
- * `torch.set_num_threads(T)`) with our `cnn_reg` (`XRAY_WASM_THREADS=T`: our kernels and XNNPACK
- * split over T threads, no data-parallel workers), each in its own process so that both see the
- * same load; with T > 1 each round also runs ours on one thread (our speed-up from threads). With
- * `--before`, also our kernels without the relaxed-SIMD ones (`XRAY_WASM_SIMD=off`).
+ * `torch.set_num_threads(T)`) with our `cnn_reg` trained the way `deno task train` trains on T
+ * cores, each in its own process so that both see the same load. With T = 1 that is one thread;
+ * with T > 1, T data-parallel worker replicas of one thread each (`DataParallelTrainer`,
+ * `defaultTrainWorkers`), and each round also runs ours on one thread (our speed-up) and with the
+ * step split over T kernel threads in one process (`XRAY_WASM_THREADS=T`, no workers: the other
+ * way to use the cores, which serves in-process work). With `--before`, also our kernels
+ * without the relaxed-SIMD ones (`XRAY_WASM_SIMD=off`).
  *
  * Prints per-round figures and the medians, names the CPU, and writes
  * `outputs/bench/vs_pytorch.json`; with `--json` stdout is only that JSON object (progress goes to
@@ -78,12 +81,14 @@ export interface Round {
   pytorch: Figures;
   ours: Figures;
   oursOneThread: Figures | null;
+  /** With threads > 1: ours with the step split over the kernel threads, no workers. */
+  oursKernelThreads?: Figures | null;
   oursBefore: Figures | null;
 }
 
 /** What the benchmark prints with --json and writes to --out. */
 export interface VsPytorchResult {
-  schema: "xray-bench-vs-pytorch/2";
+  schema: "xray-bench-vs-pytorch/3";
   threads: number;
   /** Medians over rounds of each round's median wall ms per image. */
   oursMsPerImage: number;
@@ -93,6 +98,9 @@ export interface VsPytorchResult {
   /** With threads > 1: ours on one thread, and oursOneThread / ours (our speed-up). */
   oursOneThreadMsPerImage: number | null;
   speedupVsOneThread: number | null;
+  /** With threads > 1: ours with the step split over the kernel threads, and its speed-up. */
+  oursKernelThreadsMsPerImage: number | null;
+  kernelThreadsSpeedupVsOneThread: number | null;
   /** The same medians over quiet steps only, where every side had >= 3 quiet steps a round. */
   quiet: { oursMsPerImage: number; pytorchMsPerImage: number; ratio: number } | null;
   ratioWithoutSimdKernels: number | null;
@@ -183,22 +191,31 @@ export function summarise(
       return { oursMsPerImage: o, pytorchMsPerImage: p, ratio: r2(p / o) };
     })()
     : null;
+  const kernel = rounds.every((r) => r.oursKernelThreads)
+    ? med((r) => r.oursKernelThreads!.trainMsPerImage)
+    : null;
   const before = rounds.every((r) => r.oursBefore)
     ? r2(pytorch / med((r) => r.oursBefore!.trainMsPerImage))
     : null;
   return {
-    schema: "xray-bench-vs-pytorch/2",
+    schema: "xray-bench-vs-pytorch/3",
     threads,
     oursMsPerImage: ours,
     pytorchMsPerImage: pytorch,
     ratio: r2(pytorch / ours),
     oursOneThreadMsPerImage: one,
     speedupVsOneThread: one === null ? null : r2(one / ours),
+    oursKernelThreadsMsPerImage: kernel,
+    kernelThreadsSpeedupVsOneThread: one === null || kernel === null ? null : r2(one / kernel),
     quiet,
     ratioWithoutSimdKernels: before,
     torch: meta.torch,
-    workload:
-      `cnn_reg 150x150x3, batch 8, Adam; ${threads} thread(s) each (PyTorch set_num_threads, ours XRAY_WASM_THREADS, no data-parallel workers)`,
+    workload: `cnn_reg 150x150x3, batch 8, Adam; ${threads} thread(s) each (PyTorch ` +
+      `set_num_threads; ours ${
+        threads === 1
+          ? "one thread"
+          : `${threads} data-parallel workers of one thread each, as deno task train trains`
+      })`,
     machine: meta.machine,
     finishedAt: meta.finishedAt,
     rounds,
@@ -213,9 +230,9 @@ export function formatRound(i: number, r: Round): string {
     })`;
   return `round ${i + 1}: PyTorch ${f(r.pytorch)}, ours ${f(r.ours)}${
     r.oursOneThread ? `, ours 1 thread ${f(r.oursOneThread)}` : ""
-  }${r.oursBefore ? `, ours without SIMD kernels ${f(r.oursBefore)}` : ""}: ratio ${
-    r2(r.pytorch.trainMsPerImage / r.ours.trainMsPerImage)
-  }`;
+  }${r.oursKernelThreads ? `, ours on kernel threads ${f(r.oursKernelThreads)}` : ""}${
+    r.oursBefore ? `, ours without SIMD kernels ${f(r.oursBefore)}` : ""
+  }: ratio ${r2(r.pytorch.trainMsPerImage / r.ours.trainMsPerImage)}`;
 }
 
 async function output(cmd: string, args: string[], env: Record<string, string> = {}) {
@@ -239,7 +256,13 @@ async function pytorch(python: string, steps: number, threads: number) {
   );
 }
 
-async function ours(steps: number, simd: boolean, threads: number): Promise<Figures> {
+/** Ours: `threads` kernel threads in one process, or `workers` data-parallel replicas. */
+async function ours(
+  steps: number,
+  simd: boolean,
+  threads: number,
+  workers = 0,
+): Promise<Figures> {
   return oursFigures(
     await output(Deno.execPath(), [
       "run",
@@ -254,6 +277,8 @@ async function ours(steps: number, simd: boolean, threads: number): Promise<Figu
       `${steps}`,
       "--backend",
       "wasm",
+      "--workers",
+      `${workers}`,
     ], {
       XRAY_WASM_SIMD: simd ? "on" : "off",
       XRAY_BACKEND: "wasm",
@@ -305,11 +330,19 @@ async function main(args: string[]) {
   for (let i = 0; i < values.rounds; i++) {
     const pt = await pytorch(values.python, values.steps, T);
     torchVersion = pt.torch;
-    const us = await ours(values.steps, true, T);
+    const workers = T > 1 ? T : 0;
+    const us = await ours(values.steps, true, T, workers);
     const one = T > 1 ? await ours(values.steps, true, 1) : null;
-    const before = values.before ? await ours(values.steps, false, T) : null;
+    const kernel = T > 1 ? await ours(values.steps, true, T) : null;
+    const before = values.before ? await ours(values.steps, false, T, workers) : null;
     const { torch: _, ...ptFigures } = pt;
-    rounds.push({ pytorch: ptFigures, ours: us, oursOneThread: one, oursBefore: before });
+    rounds.push({
+      pytorch: ptFigures,
+      ours: us,
+      oursOneThread: one,
+      oursKernelThreads: kernel,
+      oursBefore: before,
+    });
     log(formatRound(i, rounds[i]));
   }
   const result = summarise(rounds, T, {
@@ -325,6 +358,10 @@ async function main(args: string[]) {
         result.speedupVsOneThread === null
           ? ""
           : `; ours ${result.speedupVsOneThread}x our one thread (${result.oursOneThreadMsPerImage})`
+      }${
+        result.oursKernelThreadsMsPerImage === null
+          ? ""
+          : `; on kernel threads instead ${result.oursKernelThreadsMsPerImage} ms/img (${result.kernelThreadsSpeedupVsOneThread}x)`
       }${
         result.quiet ? `; quiet steps only: ratio ${result.quiet.ratio}` : ""
       }. Written to ${values.out}`,

@@ -4,6 +4,28 @@ import { formatBench } from "../../bench/format.ts";
 import { type BenchJson, modelErrorEntry, SCHEMA } from "../../bench/schema.ts";
 import { profileTraining } from "../../bench/profile.ts";
 
+Deno.test("benchModel trains through data-parallel workers when asked", async () => {
+  const r = await benchModel({
+    model: "compact",
+    kernels: "fast",
+    size: 24,
+    batchSize: 4,
+    steps: 2,
+    workers: 2,
+  });
+  assert.equal(r.workers, 2);
+  assert.equal(r.train.stepMs.length, 2);
+  assert.ok(r.train.msPerImage > 0 && r.train.cpuMsPerImage > 0);
+  const inProcess = await benchModel({
+    model: "compact",
+    kernels: "fast",
+    size: 24,
+    batchSize: 4,
+    steps: 1,
+  });
+  assert.equal(inProcess.workers, 0);
+});
+
 Deno.test("benchModel times a small registry model with fast and reference kernels", async () => {
   const fast = await benchModel({
     model: "compact",

@@ -67,6 +67,21 @@ Deno.test("summarise: medians over rounds, ratio = PyTorch / ours, speed-up over
   assert.equal(r.ratio, 2.57);
   assert.equal(r.oursOneThreadMsPerImage, 38);
   assert.equal(r.speedupVsOneThread, 1.81);
+  assert.equal(r.oursKernelThreadsMsPerImage, null, "no kernel-thread runs in these rounds");
+  assert.equal(r.kernelThreadsSpeedupVsOneThread, null);
+  const withKernel = summarise(
+    rounds.map((x, i) => ({ ...x, oursKernelThreads: fig([24, 22, 26][i]) })),
+    2,
+    { torch: "1.13", machine: {}, finishedAt: "now" },
+  );
+  assert.equal(withKernel.oursKernelThreadsMsPerImage, 24);
+  assert.equal(withKernel.kernelThreadsSpeedupVsOneThread, 1.58);
+  assert.equal(withKernel.ratio, 2.57, "the headline stays the data-parallel figure");
+  assert.match(withKernel.workload, /2 data-parallel workers of one thread each/);
+  assert.match(
+    formatRound(0, { ...rounds[0], oursKernelThreads: fig(24) }),
+    /ours on kernel threads 24 ms\/img/,
+  );
   assert.equal(r.quiet, null, "a round without quiet steps on one side: no quiet summary");
   assert.equal(r.ratioWithoutSimdKernels, null);
   const parsed = JSON.parse(JSON.stringify(r));

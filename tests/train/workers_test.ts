@@ -16,13 +16,14 @@ Deno.test("defaultTrainWorkers: 2 on a multi-core CPU, 0 on one core, GPU backen
   assert.equal(defaultTrainWorkers({ model: "cnn", basePath: null }, "wasm", 2), 2);
 });
 
-Deno.test("defaultTrainWorkers: none with wasm kernel threads or a GPU, else 2 on 2+ cores", () => {
+Deno.test("defaultTrainWorkers: 2 on 2+ cores also with wasm kernel threads; none on a GPU", () => {
   const cnn = { model: "cnn_reg" };
-  assert.equal(defaultTrainWorkers(cnn, { name: "wasm", threads: 2 }), 0);
+  const multi = navigator.hardwareConcurrency >= 2 ? 2 : 0;
+  assert.equal(defaultTrainWorkers(cnn, { name: "wasm", threads: 2 }), multi);
+  assert.equal(defaultTrainWorkers(cnn, { name: "wasm", threads: 2 }, 1), 0);
   assert.equal(defaultTrainWorkers(cnn, { name: "webgpu", threads: 1 }), 0);
   assert.equal(defaultTrainWorkers(cnn, { name: "tfjs-node-gpu", threads: 8 }), 0);
-  assert.equal(defaultTrainWorkers({ model: "transfer" }, { name: "wasm", threads: 1 }), 0);
-  const multi = navigator.hardwareConcurrency >= 2 ? 2 : 0;
+  assert.equal(defaultTrainWorkers({ model: "transfer" }, { name: "wasm", threads: 2 }), 0);
   assert.equal(defaultTrainWorkers(cnn, { name: "wasm", threads: 1 }), multi);
   assert.equal(defaultTrainWorkers(cnn, { name: "cpu", threads: 1 }), multi);
 });

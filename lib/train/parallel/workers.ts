@@ -5,7 +5,6 @@
  * @module
  */
 import type { TrainConfig } from "../config.ts";
-import { wasmThreadedActive } from "../../backend/wasm/threaded.ts";
 
 /**
  * Backends that parallelise on their own, so worker replicas would only compete with them: the
@@ -20,15 +19,16 @@ export type BackendLike = string | { name: string; threads?: number };
 /**
  * Data-parallel workers by default:
  * - 0 on a backend that is parallel by itself ("webgpu", "tfjs-node-gpu", "tensorflow");
- * - 0 on wasm with kernel threads (threads > 1; for a bare name, whether the active wasm
- *   backend is tfjs' threaded build): every kernel of the step is already split over the cores
- *   (lib/backend/wasm/simd/pool.ts), so replicas would only fight over them;
  * - 0 for a model on a pretrained base (`transfer`, its edited variants, `finetune`: any config
  *   with a `basePath`): the workers rebuild the model from its JSON, which does not keep a nested
- *   base frozen (lib/train/parallel/start.ts);
- * - else 2 on a machine with 2 or more cores (one-threaded wasm, cpu): measured on a 2-core
- *   machine, idle, compact 128x128x1, 1,043 images, one epoch with val scoring, 27.7 s
- *   in-process vs 17.8 s with 2 workers.
+ *   base frozen (lib/train/parallel/start.ts); such a model trains in this thread, on the wasm
+ *   kernel threads where they are on;
+ * - else 2 on a machine with 2 or more cores (wasm, cpu), one thread each, also where this
+ *   thread has wasm kernel threads (which then serve what runs here: validation, prediction,
+ *   the models above). Measured on the idle 2-core AMD EPYC (AVX-512), 2026-12-05, a cnn_reg epoch
+ *   at 150 px (`deno task train --epochs 1 --size 150`): 41.9 s with 2 workers against 43.8 s
+ *   with the step split over 2 kernel threads and 73.0 s on one thread; per step (batch 8,
+ *   `deno task bench-pytorch --threads 2`) see docs/performance.md.
  */
 export function defaultTrainWorkers(
   cfg: Pick<TrainConfig, "model"> & { basePath?: string | null },
@@ -36,11 +36,7 @@ export function defaultTrainWorkers(
   cores: number = navigator.hardwareConcurrency,
 ): number {
   const name = typeof backend === "string" ? backend : backend.name;
-  const threads = typeof backend === "string"
-    ? (name === "wasm" && wasmThreadedActive() ? 2 : 1)
-    : (backend.threads ?? 1);
   if (SELF_PARALLEL.has(name)) return 0;
-  if (name === "wasm" && threads > 1) return 0;
   if (cfg.basePath || cfg.model === "transfer" || cfg.model === "finetune") return 0;
   return cores >= 2 ? 2 : 0;
 }

@@ -207,17 +207,16 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
   } else if (stage === "epoch128") {
     const { initBackend } = await import("../lib/backend/select.ts");
     const { train } = await import("../lib/train/train.ts");
-    const { defaultTrainWorkers } = await import("../lib/train/parallel/workers.ts");
-    const info = await initBackend();
+    await initBackend();
     const cfg = await config(c, 128);
-    const workers = c.workers ?? defaultTrainWorkers(cfg, info);
     await Deno.remove(cfg.out, { recursive: true }).catch(() => {});
     const { terminalProgress } = await import("../lib/train/progress.ts");
     // A batch line every 30 s: one epoch over 100,000 images takes many minutes.
     const progress = terminalProgress({ tty: false, print: c.log, logEveryS: 30 });
-    const r = await train(cfg, { log: c.log, streamAboveBytes: 0, workers, progress });
+    // Workers: as given, else train()'s default for this model (defaultTrainWorkers).
+    const r = await train(cfg, { log: c.log, streamAboveBytes: 0, workers: c.workers, progress });
     images = r.summary.trainImages;
-    note = `${workers} workers, ${r.summary.valImages} val images scored too`;
+    note = `${r.summary.workers} workers, ${r.summary.valImages} val images scored too`;
   } else if (stage === "evaluate") {
     const { initBackend } = await import("../lib/backend/select.ts");
     const { evaluateRun } = await import("../lib/cli/evaluate.ts");
@@ -264,7 +263,9 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
         "../lib/train/step.ts"
       );
       const { startWorkers, workerStep } = await import("../lib/train/parallel/start.ts");
-      const { defaultTrainWorkers } = await import("../lib/train/parallel/workers.ts");
+      const { defaultTrainWorkers, modelTraits } = await import(
+        "../lib/train/parallel/workers.ts"
+      );
       const slotOf = new Map(paths.map((p, i) => [p, i]));
       const bytes = 224 * 224 * cfg.channels;
       const split = {
@@ -279,7 +280,7 @@ async function runStage(stage: Stage, c: Ctx): Promise<StageResult> {
         warnings: [],
       };
       const model = await createModel("compact", { size: 224, channels: cfg.channels, seed: 42 });
-      const workers = c.workers ?? defaultTrainWorkers(cfg, info);
+      const workers = c.workers ?? defaultTrainWorkers(cfg, info, undefined, modelTraits(model));
       const trainer = workers > 0 ? await startWorkers(model, cfg, workers) : null;
       const step = trainer
         ? workerStep(trainer)

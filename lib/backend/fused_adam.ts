@@ -228,6 +228,28 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     });
     this.incrementIterations();
   }
+
+  /**
+   * The stock state restore, then `accBeta` as training makes it: TF.js restores it as
+   * `pow(beta, iterations + 1)`, which differs in the last bits from the float32 product that
+   * one multiplication per step builds, so a run resumed from a checkpoint drifted from an
+   * uninterrupted one. Here the product is redone, one float32 multiplication per step (what
+   * `tf.mul` computes).
+   */
+  override async setWeights(weightValues: { name: string; tensor: tf.Tensor }[]): Promise<void> {
+    await super.setWeights(weightValues);
+    const s = this as unknown as AdamState;
+    const b1 = Math.fround(s.beta1), b2 = Math.fround(s.beta2);
+    let a1 = b1, a2 = b2;
+    for (let i = 0; i < this.iterations_; i++) {
+      a1 = Math.fround(a1 * b1);
+      a2 = Math.fround(a2 * b2);
+    }
+    tf.tidy(() => {
+      s.accBeta1.assign(tf.scalar(a1));
+      s.accBeta2.assign(tf.scalar(a2));
+    });
+  }
 }
 
 /**

@@ -18,9 +18,10 @@
  * names are ignored; lib/train/pseudo.ts),
  * --backend webgpu|wasm|cpu|..., --workers N (data-parallel worker replicas,
  * lib/train/parallel/trainer.ts; default from defaultTrainWorkers in lib/train/parallel/workers.ts:
- * 0 = this thread when the wasm kernels run on several threads (XRAY_WASM_THREADS, default the
- * cores) and on the GPU backends, else 2 on a multi-core machine; 0 is what --resume needs for a
- * bit-identical result),
+ * 0 = this thread on the GPU backends and, when the wasm kernels run on several threads
+ * (XRAY_WASM_THREADS, default the cores), for every model but a convolutional one of at most 300k
+ * parameters at 128 px or more (there 2, measured faster), else 2 on a multi-core machine; a
+ * resumed run equals an uninterrupted one with the same number of workers),
  * --list (the registered models).
  * @module
  */
@@ -33,7 +34,6 @@ import { resolveConfig, type TrainConfig } from "../train/config.ts";
 import { terminalProgress } from "../train/progress.ts";
 import type { PseudoConfig } from "../train/pseudo.ts";
 import { train } from "../train/train.ts";
-import { defaultTrainWorkers } from "../train/parallel/workers.ts";
 import { readJson } from "../util/atomic.ts";
 import { type CliSpec, helpText, parseCli, runCli, UsageError } from "./_args.ts";
 import { DATA_FLAGS, dataSource } from "./_data_flags.ts";
@@ -175,9 +175,8 @@ export const TRAIN_CLI = {
       arg: "N",
       integer: true,
       min: 0,
-      help: "data-parallel worker replicas (default 0 when the wasm kernels run on several " +
-        "threads, XRAY_WASM_THREADS, else 2 on a multi-core machine; 0 = this thread, which " +
-        "--resume needs for a bit-identical result)",
+      help: "data-parallel worker replicas (default: 2 on a multi-core machine where they " +
+        "were measured faster, see lib/train/parallel/workers.ts; 0 = this thread)",
     },
     list: { type: "boolean", help: "list the registered models" },
   },
@@ -231,7 +230,7 @@ export async function main(args: string[]): Promise<void> {
     const bar = terminalProgress({ logEveryS: TRAIN_LOG_EVERY_S });
     await train(cfg, {
       resume: true,
-      workers: v.workers ?? defaultTrainWorkers(cfg, info),
+      workers: v.workers, // undefined: train() decides with the model (defaultTrainWorkers)
       progress: bar,
       log: bar.log,
     });
@@ -290,7 +289,7 @@ export async function main(args: string[]): Promise<void> {
   // A bar on a terminal; in logs the epoch lines with the run's ETA, and a batch line a minute.
   const bar = terminalProgress({ logEveryS: TRAIN_LOG_EVERY_S });
   await train(cfg, {
-    workers: v.workers ?? defaultTrainWorkers(cfg, info),
+    workers: v.workers, // undefined: train() decides with the model (defaultTrainWorkers)
     progress: bar,
     log: bar.log,
   });

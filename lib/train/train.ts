@@ -48,7 +48,7 @@ import {
 import { predictSplit } from "./score.ts";
 import { formatRunEta, type ProgressSink, ProgressTracker } from "./progress.ts";
 import { startWorkers, workerStep } from "./parallel/start.ts";
-import { defaultTrainWorkers } from "./parallel/workers.ts";
+import { defaultTrainWorkers, modelTraits } from "./parallel/workers.ts";
 import { cacheFrozenBase } from "./feature_cache.ts";
 import {
   localStep,
@@ -130,9 +130,10 @@ export interface TrainOptions {
   interruptAfter?: number;
   /**
    * Data-parallel worker replicas (`DataParallelTrainer`, same step as in this thread); 0 trains
-   * in this thread; default {@link defaultTrainWorkers} (the one rule the CLI uses too).
-   * With workers, dropout is seeded per worker for the whole run rather than per epoch, so a
-   * resumed run is not bit-identical to an uninterrupted one.
+   * in this thread; default {@link defaultTrainWorkers} with this model (the one rule the CLI
+   * uses too). With workers, each draws its own dropout masks (seeded per epoch from the run's
+   * seed and its index): a resumed run equals an uninterrupted one with the same workers, and
+   * differs from one trained in this thread.
    */
   workers?: number;
   /**
@@ -234,7 +235,6 @@ async function valMetrics(
  */
 export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<RunResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  const workers = opts.workers ?? defaultTrainWorkers(cfg, tf.getBackend());
   const dir = cfg.out;
   const ckptDir = join(dir, "checkpoint");
   if (opts.resume) {
@@ -256,6 +256,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     classes: cfg.classes,
     basePath: cfg.basePath ?? undefined,
   });
+  const workers = opts.workers ??
+    defaultTrainWorkers(cfg, tf.getBackend(), undefined, modelTraits(model));
   // A frozen pretrained base sees the same images every epoch when nothing augments them: its
   // output per image is computed once (exact; lib/train/feature_cache.ts). CPU backends only.
   const featureCache = (opts.featureCache ?? true) && !cfg.augment && !cfg.mixup && workers === 0 &&
@@ -335,8 +337,10 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       const lr = cfg.learningRate * cfg.lrDecay ** (epoch - 1);
       setLearningRate(opt, lr);
       await trainer?.setLearningRate(lr);
-      // Dropout draws from Math.random; a per-epoch seed makes it reproducible and resumable.
+      // Dropout draws from Math.random; a per-epoch seed makes it reproducible and resumable
+      // (in the workers too: each reseeds from it and its index).
       Math.random = makeRng(cfg.seed * 31337 + epoch);
+      await trainer?.reseed(cfg.seed * 31337 + epoch);
       const t0 = performance.now();
       await tracker.startEpoch(epoch);
       let imagesDone = 0;

@@ -275,3 +275,42 @@ Deno.test("two data-parallel workers train to the same model as the in-process l
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+for (const workers of [0, 2]) {
+  Deno.test(`with dropout and Adam (${workers} workers), a resumed run equals an uninterrupted one`, async () => {
+    const tmp = await Deno.makeTempDir();
+    try {
+      const data = tinyData(16, 48, 3);
+      // cnn_reg has dropout (workers reseed their masks every epoch from the run's seed) and
+      // trains with Adam (its restored state must be the one training built).
+      const cfg = (out: string) =>
+        resolveConfig({
+          model: "cnn_reg",
+          data: "/mem",
+          out,
+          size: 48,
+          batchSize: 8,
+          epochs: 3,
+          seed: 5,
+          earlyStopping: { metric: "val_loss", patience: 5 },
+        });
+      await train(cfg(join(tmp, "a")), { data, log: quiet, workers });
+      const cfgB = cfg(join(tmp, "b"));
+      await assert.rejects(
+        train(cfgB, { data, log: quiet, workers, interruptAfter: 1 }),
+        TrainingInterrupted,
+      );
+      await train(cfgB, { data, log: quiet, workers, resume: true });
+      assert.equal(
+        dropTime(await Deno.readTextFile(join(tmp, "b", "metrics.csv"))),
+        dropTime(await Deno.readTextFile(join(tmp, "a", "metrics.csv"))),
+      );
+      assert.equal(
+        await Deno.readTextFile(join(tmp, "b", "val_predictions.csv")),
+        await Deno.readTextFile(join(tmp, "a", "val_predictions.csv")),
+      );
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  });
+}

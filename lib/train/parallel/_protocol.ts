@@ -64,6 +64,8 @@ export type Request =
     weights: number[];
   }
   | { type: "setLearningRate"; id: number; learningRate: number }
+  /** Reseeds the worker's `Math.random` (dropout) from `seed` and its index. */
+  | { type: "seed"; id: number; seed: number }
   | { type: "getWeights"; id: number }
   | { type: "getOptimizerWeights"; id: number }
   | { type: "close"; id: number }

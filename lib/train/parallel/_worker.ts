@@ -7,7 +7,9 @@
  * in-process step (`../step.ts`).
  *
  * Dropout draws from `Math.random` (TF.js seeds its random ops from it), which is replaced here by
- * a generator seeded with the trainer's seed and this worker's index.
+ * a generator seeded with the trainer's seed and this worker's index, and reseeded the same way
+ * from the seed of each epoch (`DataParallelTrainer.reseed`), so that a resumed run draws what an
+ * uninterrupted one would.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -72,8 +74,13 @@ function reply(msg: Reply, transfer: Transferable[] = []): void {
   scope.postMessage(msg, transfer);
 }
 
+/** Dropout's randomness (`Math.random`): a generator of `seed` and this worker's index. */
+function reseed(seed: number, index: number): void {
+  Math.random = makeRng((seed * 7919 + index * 104729 + 1) >>> 0);
+}
+
 async function init(req: Extract<Request, { type: "init" }>): Promise<void> {
-  Math.random = makeRng((req.seed * 7919 + req.index * 104729 + 1) >>> 0);
+  reseed(req.seed, req.index);
   for (const m of req.setupModules) await import(m);
   const backend = await initReplicaBackend(req.backend);
   const model = await tfl.models.modelFromJSON({
@@ -172,6 +179,10 @@ async function handle(req: Request): Promise<void> {
       return await init(req);
     case "step":
       return step(need(), req);
+    case "seed": {
+      reseed(req.seed, need().index);
+      return reply({ type: "applied", id: req.id });
+    }
     case "setLearningRate": {
       setLearningRate(need().optimizer, req.learningRate);
       return reply({ type: "applied", id: req.id });

@@ -375,6 +375,17 @@ export class DataParallelTrainer {
     return await this.local!.step(xf, y, n, sw ?? new Float32Array(n).fill(1));
   }
 
+  /**
+   * Reseeds every replica's dropout randomness from `seed` (and its index), e.g. once per epoch,
+   * so that a run resumed at an epoch boundary draws the same masks as an uninterrupted one. The
+   * in-process trainer draws from this thread's `Math.random`, which the caller seeds.
+   */
+  async reseed(seed: number): Promise<void> {
+    this.assertOpen();
+    if (this.local) return;
+    await Promise.all(this.replicas.map((r) => r.request({ type: "seed", id: 0, seed })));
+  }
+
   /** Sets the learning rate of every replica's optimizer (or of the in-process one). */
   async setLearningRate(lr: number): Promise<void> {
     this.assertOpen();

@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -90,9 +91,9 @@ def main():
             model(x)
 
     model.train()
-    tr = timed(train_step, args.steps)
+    tr = timed(train_step, args.steps, args.warmup)
     model.eval()
-    pr = timed(predict, args.steps)
+    pr = timed(predict, args.steps, args.warmup)
     b = args.batch
     print(json.dumps({
         "torch": torch.__version__, "threads": args.threads, "batch": b,

@@ -16,7 +16,7 @@
  *
  * ```sh
  * apt-get install -y python3-torch   # optional; only this benchmark needs it
- * deno task bench-pytorch [--threads 1|2] [--json] [--rounds 3] [--steps 8] [--before]
+ * deno task bench-pytorch [--threads 1|2] [--json] [--rounds 3] [--steps 8] [--warmup 10] [--before]
  * ```
  * Never run by tests (PyTorch is not a dependency of the project); its parsing and summary are
  * (tests/bench/vs_pytorch_test.ts).
@@ -32,7 +32,8 @@ export const VS_PYTORCH_CLI = {
   name: "bench-pytorch",
   command: "deno task bench-pytorch",
   synopsis: [
-    "[--threads 1|2] [--json] [--rounds N] [--steps N] [--before] [--python PATH] [--out PATH]",
+    "[--threads 1|2] [--json] [--rounds N] [--steps N] [--warmup N] [--before] [--python PATH] " +
+    "[--out PATH]",
   ],
   about:
     "cnn_reg training, ours against PyTorch eager CPU at the same thread count, alternating rounds.",
@@ -48,6 +49,14 @@ export const VS_PYTORCH_CLI = {
     json: { type: "boolean", help: "print only the result JSON on stdout" },
     rounds: { type: "number", arg: "N", integer: true, min: 1, default: 3, help: "rounds" },
     steps: { type: "number", arg: "N", integer: true, min: 2, default: 8, help: "steps per run" },
+    warmup: {
+      type: "number",
+      arg: "N",
+      integer: true,
+      min: 0,
+      default: 10,
+      help: "untimed steps before them, on every side (worker replicas are slow for ~8 steps)",
+    },
     before: { type: "boolean", help: "also time our kernels with XRAY_WASM_SIMD=off" },
     python: {
       type: "string",
@@ -244,7 +253,7 @@ async function output(cmd: string, args: string[], env: Record<string, string> =
   return new TextDecoder().decode(res.stdout);
 }
 
-async function pytorch(python: string, steps: number, threads: number) {
+async function pytorch(python: string, steps: number, warmup: number, threads: number) {
   return pytorchFigures(
     await output(python, [
       here("./pytorch_reference.py"),
@@ -252,6 +261,8 @@ async function pytorch(python: string, steps: number, threads: number) {
       `${threads}`,
       "--steps",
       `${steps}`,
+      "--warmup",
+      `${warmup}`,
     ]),
   );
 }
@@ -259,6 +270,7 @@ async function pytorch(python: string, steps: number, threads: number) {
 /** Ours: `threads` kernel threads in one process, or `workers` data-parallel replicas. */
 async function ours(
   steps: number,
+  warmup: number,
   simd: boolean,
   threads: number,
   workers = 0,
@@ -275,6 +287,8 @@ async function ours(
       "cnn_reg",
       "--steps",
       `${steps}`,
+      "--warmup",
+      `${warmup}`,
       "--backend",
       "wasm",
       "--workers",
@@ -328,13 +342,14 @@ async function main(args: string[]) {
   const rounds: Round[] = [];
   let torchVersion = "";
   for (let i = 0; i < values.rounds; i++) {
-    const pt = await pytorch(values.python, values.steps, T);
+    const { steps, warmup } = values;
+    const pt = await pytorch(values.python, steps, warmup, T);
     torchVersion = pt.torch;
     const workers = T > 1 ? T : 0;
-    const us = await ours(values.steps, true, T, workers);
-    const one = T > 1 ? await ours(values.steps, true, 1) : null;
-    const kernel = T > 1 ? await ours(values.steps, true, T) : null;
-    const before = values.before ? await ours(values.steps, false, T, workers) : null;
+    const us = await ours(steps, warmup, true, T, workers);
+    const one = T > 1 ? await ours(steps, warmup, true, 1) : null;
+    const kernel = T > 1 ? await ours(steps, warmup, true, T) : null;
+    const before = values.before ? await ours(steps, warmup, false, T, workers) : null;
     const { torch: _, ...ptFigures } = pt;
     rounds.push({
       pytorch: ptFigures,

@@ -37,13 +37,16 @@ import type { WasmBackendLike } from "./_heap.ts";
 
 /**
  * The default number of wasm threads: 2 where the machine has two cores or more (our kernels split
- * over a pool of threads on tfjs' threaded build, and training uses no data-parallel workers),
- * else 1. Measured on the idle 2-core AMD EPYC (AVX-512), 2026-12-04: a whole 150 px cnn_reg epoch
- * of `deno task train` took 60.1 and 61.5 s with two kernel threads against 71.4 and 71.1 s with
- * two workers and one thread (whole commands 75 s against 102 s), and `deno task bench-pytorch`
- * gave 1.75x one thread per step. On a machine busy with other work two workers did better (88.2 s
- * against 102.9 s at load about 2, docs/full-profile.md): there, `XRAY_WASM_THREADS=1` brings the
- * workers back. One full test-suite run in three once hung with kernel threads on, on a machine
+ * over a pool of threads on tfjs' threaded build), else 1. They serve what runs in this thread:
+ * prediction, evaluation, models on a pretrained base, and the training of the models that
+ * data-parallel workers do not speed up (`defaultTrainWorkers` in lib/train/parallel/workers.ts
+ * gives the others two workers of one thread each). Measured on the idle 2-core AMD EPYC
+ * (AVX-512), 2026-12-04: a whole 150 px cnn_reg epoch of `deno task train` took 60.1 and 61.5 s
+ * with two kernel threads against 71.4 and 71.1 s with two workers and one thread, the workers
+ * then rebuilding TF.js' stock layers; 2026-12-05, with the project's layers in the workers, 43.8 s
+ * against 41.9 s. On a machine busy with other work two workers did better (88.2 s against
+ * 102.9 s at load about 2, docs/full-profile.md): there, `XRAY_WASM_THREADS=1` trains every model
+ * on workers. One full test-suite run in three once hung with kernel threads on, on a machine
  * loaded by a long report (not explained); since then the full suite three times, tests/train/ 13
  * times and the report tests 6 times in a row passed with them on (lib/backend/README.md). More
  * than two threads are untested, so the default stays at 2 on larger machines.

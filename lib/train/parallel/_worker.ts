@@ -146,18 +146,22 @@ function step(s: State, req: Extract<Request, { type: "step" }>): void {
     failNextStep = false;
     failure = new Error("injected failure in a step");
   } else if (req.n > 0) {
-    const x = pixelsToTensor(req.x, req.n, s.inputShape, s.scaling);
-    const y = tf.tensor(req.y, [req.n, s.outDim], "float32");
-    const w = req.sampleWeights ? tf.tensor1d(req.sampleWeights, "float32") : null;
+    const inputs: tf.Tensor[] = [];
     try {
+      const x = pixelsToTensor(req.x, req.n, s.inputShape, s.scaling);
+      inputs.push(x);
+      const y = tf.tensor(req.y, [req.n, s.outDim], "float32");
+      inputs.push(y);
+      const w = req.sampleWeights ? tf.tensor1d(req.sampleWeights, "float32") : null;
+      if (w) inputs.push(w);
       const r = shardGradients(s.model, s.vars, x, y, w, s.loss);
       s.exchange.slot(parity, s.index).set(r.grads);
       loss = r.loss;
       outputs = r.outputs;
     } catch (e) {
-      failure = e;
+      failure = e; // a bad shard too: the other replicas must not wait at the barrier for ever
     } finally {
-      tf.dispose([x, y, ...(w ? [w] : [])]);
+      tf.dispose(inputs);
     }
   }
   if (failure !== null) {

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
-import { checkLayerClasses, DataParallelTrainer } from "../../lib/train/parallel/trainer.ts";
+import {
+  checkLayerClasses,
+  type DataParallelOptions,
+  DataParallelTrainer,
+} from "../../lib/train/parallel/trainer.ts";
 import { makeRng } from "../../lib/util/rng.ts";
 
 await tf.setBackend("cpu");
@@ -33,6 +37,21 @@ function tinyModel(
     kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
   }));
   return m;
+}
+
+/** A trainer of `model` with Adam (0.01) and binary cross-entropy on 2 cpu workers; `opts` overrides. */
+function adamTrainer(
+  model: tfl.LayersModel,
+  opts: Partial<DataParallelOptions> = {},
+): Promise<DataParallelTrainer> {
+  return DataParallelTrainer.create({
+    model,
+    optimizer: { name: "adam", learningRate: 0.01 },
+    loss: "binaryCrossentropy",
+    workers: 2,
+    backend: "cpu",
+    ...opts,
+  });
 }
 
 function batch(n: number, seed: number, classes = 1): { x: Uint8Array; y: Float32Array } {
@@ -149,13 +168,7 @@ Deno.test("with dropout and batch norm, replicas stay bit-identical (syncTo chec
 });
 
 Deno.test("an error in a worker rejects with the worker's index; a crash too; then dispose is clean", async () => {
-  const trainer = await DataParallelTrainer.create({
-    model: tinyModel(),
-    optimizer: { name: "adam", learningRate: 0.01 },
-    loss: "binaryCrossentropy",
-    workers: 2,
-    backend: "cpu",
-  });
+  const trainer = await adamTrainer(tinyModel());
   try {
     await assert.rejects(
       trainer.injectFailure(1, "now"),
@@ -180,13 +193,7 @@ Deno.test("an error in a worker rejects with the worker's index; a crash too; th
 });
 
 Deno.test("a step that fails in one replica fails in all (none waits at the exchange); so do later steps", async () => {
-  const trainer = await DataParallelTrainer.create({
-    model: tinyModel(),
-    optimizer: { name: "adam", learningRate: 0.01 },
-    loss: "binaryCrossentropy",
-    workers: 2,
-    backend: "cpu",
-  });
+  const trainer = await adamTrainer(tinyModel());
   try {
     const { x, y } = batch(4, 1);
     await trainer.trainBatch(x, y, 4);
@@ -205,14 +212,7 @@ Deno.test("a step that fails in one replica fails in all (none waits at the exch
 Deno.test("overlapping trainBatch calls (the next batch sent early) give the sequential result", async () => {
   const run = async (overlap: boolean) => {
     const model = tinyModel({ dropout: 0.3 });
-    const trainer = await DataParallelTrainer.create({
-      model,
-      optimizer: { name: "adam", learningRate: 0.01 },
-      loss: "binaryCrossentropy",
-      workers: 2,
-      backend: "cpu",
-      seed: 5,
-    });
+    const trainer = await adamTrainer(model, { seed: 5 });
     try {
       const batches = [batch(5, 1), batch(5, 2), batch(5, 3), batch(1, 4)];
       const losses = overlap
@@ -260,12 +260,7 @@ Deno.test("replicas rebuild the project's own layer classes; a layer class they 
       tfl.layers.dense({ units: 1, activation: "sigmoid" }),
     ],
   });
-  const ok = await DataParallelTrainer.create({
-    model: own,
-    optimizer: { name: "adam", learningRate: 0.01 },
-    loss: "binaryCrossentropy",
-    workers: 1,
-  });
+  const ok = await adamTrainer(own, { workers: 1 });
   await ok.dispose();
   // A subclass under a stock name that the workers do not know: they would rebuild the stock
   // layer and train something else.
@@ -281,12 +276,7 @@ Deno.test("replicas rebuild the project's own layer classes; a layer class they 
     ],
   });
   await assert.rejects(
-    DataParallelTrainer.create({
-      model: shadowed,
-      optimizer: { name: "adam", learningRate: 0.01 },
-      loss: "binaryCrossentropy",
-      workers: 1,
-    }),
+    adamTrainer(shadowed, { workers: 1 }),
     /rebuilt layer 1 \(shadow\) as Dense where the model has ShadowDense: .*setupModules/,
   );
   own.dispose();

@@ -29,6 +29,30 @@ function tinyConfig(out: string, extra: Record<string, unknown> = {}) {
 const dropTime = (csv: string) =>
   csv.trim().split("\n").map((l) => l.split(",").slice(0, -1).join(",")).join("\n");
 
+/**
+ * Trains `cfg(tmp/a)` uninterrupted and `cfg(tmp/b)` interrupted after its first epoch then
+ * resumed, and checks that both wrote the same metrics (but times) and validation predictions.
+ */
+async function assertResumeMatches(
+  tmp: string,
+  cfg: (out: string) => ReturnType<typeof resolveConfig>,
+  opts: Omit<Parameters<typeof train>[1] & object, "resume" | "interruptAfter">,
+) {
+  const a = await train(cfg(join(tmp, "a")), opts);
+  const cfgB = cfg(join(tmp, "b"));
+  await assert.rejects(train(cfgB, { ...opts, interruptAfter: 1 }), TrainingInterrupted);
+  const b = await train(cfgB, { ...opts, resume: true });
+  assert.equal(
+    dropTime(await Deno.readTextFile(join(tmp, "b", "metrics.csv"))),
+    dropTime(await Deno.readTextFile(join(tmp, "a", "metrics.csv"))),
+  );
+  assert.equal(
+    await Deno.readTextFile(join(tmp, "b", "val_predictions.csv")),
+    await Deno.readTextFile(join(tmp, "a", "val_predictions.csv")),
+  );
+  return { a, b };
+}
+
 Deno.test("a run writes every file of the run folder, and loadRun rebuilds it", async () => {
   const tmp = await Deno.makeTempDir();
   try {
@@ -139,21 +163,7 @@ Deno.test("resume after an interruption gives the same result as an uninterrupte
   const tmp = await Deno.makeTempDir();
   try {
     const data = tinyData(24, 16, 1);
-    const a = await train(tinyConfig(join(tmp, "a")), { data, log: quiet, workers: 0 });
-    const cfgB = tinyConfig(join(tmp, "b"));
-    await assert.rejects(
-      train(cfgB, { data, log: quiet, workers: 0, interruptAfter: 1 }),
-      TrainingInterrupted,
-    );
-    const b = await train(cfgB, { data, log: quiet, workers: 0, resume: true });
-    assert.equal(
-      dropTime(await Deno.readTextFile(join(tmp, "b", "metrics.csv"))),
-      dropTime(await Deno.readTextFile(join(tmp, "a", "metrics.csv"))),
-    );
-    assert.equal(
-      await Deno.readTextFile(join(tmp, "b", "val_predictions.csv")),
-      await Deno.readTextFile(join(tmp, "a", "val_predictions.csv")),
-    );
+    const { a, b } = await assertResumeMatches(tmp, tinyConfig, { data, log: quiet, workers: 0 });
     assert.equal(b.threshold.threshold, a.threshold.threshold);
     // The resumed run stores the same temperature scaling as the uninterrupted one.
     assert.deepEqual(await readCalibration(join(tmp, "b")), await readCalibration(join(tmp, "a")));
@@ -294,21 +304,7 @@ for (const workers of [0, 2]) {
           seed: 5,
           earlyStopping: { metric: "val_loss", patience: 5 },
         });
-      await train(cfg(join(tmp, "a")), { data, log: quiet, workers });
-      const cfgB = cfg(join(tmp, "b"));
-      await assert.rejects(
-        train(cfgB, { data, log: quiet, workers, interruptAfter: 1 }),
-        TrainingInterrupted,
-      );
-      await train(cfgB, { data, log: quiet, workers, resume: true });
-      assert.equal(
-        dropTime(await Deno.readTextFile(join(tmp, "b", "metrics.csv"))),
-        dropTime(await Deno.readTextFile(join(tmp, "a", "metrics.csv"))),
-      );
-      assert.equal(
-        await Deno.readTextFile(join(tmp, "b", "val_predictions.csv")),
-        await Deno.readTextFile(join(tmp, "a", "val_predictions.csv")),
-      );
+      await assertResumeMatches(tmp, cfg, { data, log: quiet, workers });
     } finally {
       await Deno.remove(tmp, { recursive: true });
     }

@@ -12,6 +12,8 @@ Deno.test("GradientExchange.average: weighted f64 sum in replica order, empty sh
   const want = [0.25 * 1 + 0.75 * 3, 0.25 * 2 + 0.75 * 4, 0.25 * 3 + 0.75 * 5];
   want.push(Math.fround(0.25 * Math.fround(1e-8) + 0.75));
   assert.deepEqual(Array.from(out), want.map(Math.fround));
+  ex.average(1, [0.25, 0, 0.75], out); // the sums are reused: nothing carries over
+  assert.deepEqual(Array.from(out), want.map(Math.fround));
   assert.throws(() => ex.average(1, [1, 0], out), /wrong size/);
 });
 

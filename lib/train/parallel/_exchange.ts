@@ -30,6 +30,8 @@ const WAIT_SLICE_MS = 500;
 /** One replica's handle on the exchange (the main thread only creates and aborts it). */
 export class GradientExchange {
   private readonly control: Int32Array;
+  /** The f64 sums of {@link average}, made on first use. */
+  private acc: Float64Array | null = null;
 
   private constructor(
     /** The shared memory, to send to every worker. */
@@ -108,7 +110,9 @@ export class GradientExchange {
     if (weights.length !== this.replicas || out.length !== this.size) {
       throw new Error("GradientExchange.average: weights or output of the wrong size");
     }
-    const acc = new Float64Array(this.size);
+    // Reused every step (this runs once a step in every replica, on the hot path).
+    const acc = this.acc ??= new Float64Array(this.size);
+    acc.fill(0);
     weights.forEach((w, k) => {
       if (w === 0) return;
       const g = this.slot(parity, k);

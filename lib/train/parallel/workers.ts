@@ -6,6 +6,7 @@
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { TrainConfig } from "../config.ts";
+import { flatSize, trainableVariables } from "../step.ts";
 import { wasmThreadedActive } from "../../backend/wasm/threaded.ts";
 
 /**
@@ -33,10 +34,8 @@ export function modelTraits(model: tfl.LayersModel): ModelTraits {
       /^(Conv2D|DepthwiseConv2D|SeparableConv2D)$/.test(l.getClassName()) ||
       ("layers" in l && convolutional((l as unknown as tfl.LayersModel).layers))
     );
-  const trainableParams = model.trainableWeights.reduce(
-    (n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1),
-    0,
-  );
+  // The length of the flat gradient the replicas exchange (the trainer's own measure).
+  const trainableParams = flatSize(trainableVariables(model));
   return { convolutional: convolutional(model.layers), trainableParams };
 }
 
